@@ -1,0 +1,42 @@
+# crochet-messaging: `make dev` runs the whole stack locally, `make test` runs every check.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install dev test lint unit integration e2e token clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	touch $(STAMP)
+
+install: $(STAMP) ## Create the virtualenv and install everything (once; again when requirements change)
+
+dev: install ## Run the whole stack locally on moto (REST API, demo data, tokens)
+	$(BIN)/python -m dev.stack
+
+test: install lint ## Lint, then every test (unit, integration on moto, e2e on the local stack)
+	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+unit: install
+	$(BIN)/python -m pytest tests/unit
+
+integration: install
+	$(BIN)/python -m pytest tests/integration
+
+e2e: install
+	$(BIN)/python -m pytest tests/e2e
+
+USER ?= alice
+token: install ## Print a dev token: make token USER=alice [ROLE=service]
+	@$(BIN)/python -m dev.token $(USER) $(if $(ROLE),--role $(ROLE))
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache build .dev

@@ -1,0 +1,1 @@
+"""crochet-messaging: the messaging backend of the crochet pattern marketplace."""

@@ -1,0 +1,113 @@
+"""What every HTTP handler shares: authentication, body parsing, and the error → response mapping.
+
+Chalice turns any exception a view raises into a bare 500 before middleware sees it, so views are
+wrapped here instead: every ``AppError`` and validation failure becomes the JSON error body.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from chalice import Blueprint, Response
+from pydantic import BaseModel, ValidationError
+
+from chalicelib.auth import Principal, authenticate, bearer_token
+from chalicelib.errors import (
+    AppError,
+    Forbidden,
+    InvalidRequest,
+    PayloadTooLarge,
+    Unauthorized,
+    UnsupportedMediaType,
+)
+
+logger = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 64 * 1024
+USER = "user"
+SERVICE = "service"
+
+P = TypeVar("P", bound=BaseModel)
+
+# (method, path, auth) of every route registered through ``route``: the authorization-matrix tests
+# enumerate it, so a route without an entry cannot slip through.
+ROUTE_AUTH: dict[tuple[str, str], str] = {}
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(body=body, status_code=status, headers={"Content-Type": "application/json", **(headers or {})})
+
+
+def error_response(error: AppError) -> Response:
+    headers = {"WWW-Authenticate": 'Bearer error="invalid_token"'} if isinstance(error, Unauthorized) else {}
+    return json_response(error.to_body(), error.status, headers)
+
+
+def validation_details(error: ValidationError) -> list[dict[str, Any]]:
+    """Field-level reasons, without echoing the (possibly large or private) input back."""
+    return [
+        {"field": ".".join(str(part) for part in e["loc"]) or "body", "message": e["msg"], "type": e["type"]}
+        for e in error.errors(include_url=False, include_input=False, include_context=False)
+    ]
+
+
+def parse(model: type[P], data: Any) -> P:
+    """Validate ``data`` into ``model``; InvalidRequest with field details when it does not fit."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise InvalidRequest("the request is not valid", details=validation_details(exc)) from exc
+
+
+def read_json_body(request: Any) -> Any:
+    """The request's JSON body (an empty body reads as ``{}``)."""
+    raw = request.raw_body or b""
+    content_type = (request.headers.get("content-type") or "application/json").lower()
+    if raw.strip() and not content_type.startswith("application/json"):
+        raise UnsupportedMediaType("send the body as application/json")
+    if len(raw) > MAX_BODY_BYTES:
+        raise PayloadTooLarge(f"the body must be at most {MAX_BODY_BYTES} bytes")
+    if not raw.strip():
+        return {}
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise InvalidRequest("the body is not valid UTF-8", code="invalid_json") from exc
+    except (ValueError, RecursionError) as exc:
+        raise InvalidRequest("the body is not valid JSON", code="invalid_json") from exc
+
+
+def query_params(request: Any) -> dict[str, str]:
+    return dict(request.query_params or {})
+
+
+def _principal(request: Any, auth: str) -> Principal:
+    principal = authenticate(bearer_token(request.headers.get("authorization")))
+    if auth == SERVICE and not principal.is_service:
+        raise Forbidden("this endpoint is for the platform's service role", code="service_role_required")
+    if auth == USER and principal.is_service:
+        raise Forbidden("this endpoint is for users, not the service role", code="user_token_required")
+    return principal
+
+
+def route(blueprint: Blueprint, path: str, method: str, *, auth: str = USER) -> Callable:
+    """Register ``view(request, principal, **path_params)`` on ``blueprint`` behind auth and error mapping."""
+
+    def decorator(view: Callable[..., Any]) -> Callable[..., Response]:
+        @functools.wraps(view)
+        def handler(**path_params: str) -> Response:
+            request = blueprint.current_request
+            try:
+                principal = _principal(request, auth)
+                return view(request, principal, **path_params)
+            except AppError as error:
+                return error_response(error)
+
+        ROUTE_AUTH[(method, "/api" + path)] = auth
+        return blueprint.route(path, methods=[method], content_types=["*/*"])(handler)
+
+    return decorator

@@ -1,0 +1,21 @@
+"""The verified identity behind a request."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+SERVICE_ROLE = "service"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """A caller: ``user_id`` is the JWT's ``sub``; name and picture are its profile claims."""
+
+    user_id: str
+    role: str | None = None
+    name: str | None = None
+    picture: str | None = None
+
+    @property
+    def is_service(self) -> bool:
+        return self.role == SERVICE_ROLE

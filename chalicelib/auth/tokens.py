@@ -1,0 +1,100 @@
+"""JWT verification (RFC 8725 practice): one pinned algorithm per key, ``exp`` and ``sub`` required."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+import jwt
+
+from chalicelib.auth.principal import Principal
+from chalicelib.domain.ids import is_entity_id
+from chalicelib.errors import Unauthorized
+from chalicelib.settings import Settings, get_settings
+
+MAX_TOKEN_CHARS = 8192  # well above real tokens; a 100 KB "token" is refused before any parsing
+
+
+@lru_cache(maxsize=1)
+def _jwks_client(url: str) -> jwt.PyJWKClient:
+    return jwt.PyJWKClient(url, cache_keys=True, lifespan=3600)
+
+
+def _verification_key(token: str, settings: Settings) -> tuple[Any, str]:
+    """The key and the single algorithm it may verify, chosen by configuration, never by the token."""
+    if settings.jwt_jwks_url:
+        return _jwks_client(settings.jwt_jwks_url).get_signing_key_from_jwt(token).key, "RS256"
+    return settings.jwt_secret, "HS256"
+
+
+def bearer_token(authorization: str | None) -> str:
+    """The token in an ``Authorization: Bearer …`` header value."""
+    if not authorization:
+        raise Unauthorized("missing bearer token")
+    scheme, _, token = authorization.strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("Authorization header must be 'Bearer <token>'")
+    return token.strip()
+
+
+def authenticate(token: str | None, settings: Settings | None = None) -> Principal:
+    """Verify ``token`` and return its principal; raise Unauthorized for anything doubtful."""
+    settings = settings or get_settings()
+    if not token or len(token) > MAX_TOKEN_CHARS:
+        raise Unauthorized("invalid token")
+    required = ["exp", "sub"]
+    if settings.jwt_issuer:
+        required.append("iss")
+    if settings.jwt_audience:
+        required.append("aud")
+    try:
+        key, algorithm = _verification_key(token, settings)
+        claims = jwt.decode(
+            token,
+            key=key,
+            algorithms=[algorithm],
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+            leeway=settings.jwt_leeway_seconds,
+            options={"require": required, "verify_aud": bool(settings.jwt_audience)},
+        )
+    except (jwt.PyJWTError, ValueError, TypeError) as exc:
+        raise Unauthorized("invalid token") from exc
+    subject = claims.get("sub")
+    if not isinstance(subject, str) or not is_entity_id(subject):
+        raise Unauthorized("invalid token subject")
+    role = claims.get("role")
+    name = claims.get("name")
+    picture = claims.get("picture")
+    return Principal(
+        user_id=subject,
+        role=role if isinstance(role, str) else None,
+        name=name if isinstance(name, str) and name.strip() else None,
+        picture=picture if isinstance(picture, str) and picture.strip() else None,
+    )
+
+
+def issue_token(
+    user_id: str,
+    *,
+    secret: str,
+    ttl_seconds: int = 3600,
+    role: str | None = None,
+    name: str | None = None,
+    now: int | None = None,
+) -> str:
+    """Mint an HS256 token (dev tools, tests, the dev stack); production tokens come from the IdP."""
+    import time
+
+    issued = int(now if now is not None else time.time())
+    claims: dict[str, Any] = {"sub": user_id, "iat": issued, "exp": issued + ttl_seconds}
+    if role:
+        claims["role"] = role
+    if name:
+        claims["name"] = name
+    settings = get_settings()
+    if settings.jwt_issuer:
+        claims["iss"] = settings.jwt_issuer
+    if settings.jwt_audience:
+        claims["aud"] = settings.jwt_audience
+    return jwt.encode(claims, secret, algorithm="HS256")

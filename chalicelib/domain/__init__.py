@@ -1,0 +1,1 @@
+"""Pure rules of messaging: identifiers, read state, cursors. No I/O here."""

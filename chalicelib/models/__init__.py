@@ -1,0 +1,18 @@
+"""PynamoDB table models: the single definition of every table's shape."""
+
+from chalicelib.models.catalog import Pattern, Purchase, UserProfile
+from chalicelib.models.conversations import Conversation, Membership
+from chalicelib.models.messages import IdempotencyRecord, Message
+
+ALL_MODELS = (UserProfile, Pattern, Purchase, Conversation, Membership, Message, IdempotencyRecord)
+
+__all__ = [
+    "ALL_MODELS",
+    "Conversation",
+    "IdempotencyRecord",
+    "Membership",
+    "Message",
+    "Pattern",
+    "Purchase",
+    "UserProfile",
+]

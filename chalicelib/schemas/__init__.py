@@ -1,0 +1,1 @@
+"""The wire format: pydantic models with camelCase JSON names."""

@@ -1,0 +1,120 @@
+"""Request bodies and query strings, validated before any service runs."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field, StringConstraints, field_validator, model_validator
+
+from chalicelib.schemas.base import EntityId, OpaqueId, RequestModel
+from chalicelib.settings import get_settings
+
+ClientMessageId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
+Url = Annotated[str, StringConstraints(pattern=r"^https?://\S+$", max_length=2048)]
+
+
+class AttachmentRef(RequestModel):
+    """An upload made through ``POST /api/attachments``, referenced by its id."""
+
+    attachment_id: OpaqueId
+
+
+class SendMessageRequest(RequestModel):
+    """``POST /api/messages`` and the socket's ``new_message``."""
+
+    content: str = ""
+    conversation_id: OpaqueId | None = None
+    recipient_id: EntityId | None = None
+    pattern_id: EntityId | None = None
+    attachment: AttachmentRef | None = None
+    client_message_id: ClientMessageId | None = None
+
+    @field_validator("content")
+    @classmethod
+    def _trimmed_and_bounded(cls, value: str) -> str:
+        value = value.strip()
+        limit = get_settings().message_max_chars
+        if len(value) > limit:
+            raise ValueError(f"content must be at most {limit} characters")
+        if any(ord(ch) < 32 and ch not in "\n\t\r" for ch in value):
+            raise ValueError("content must not contain control characters")
+        return value
+
+    @model_validator(mode="after")
+    def _one_target_and_something_to_say(self) -> SendMessageRequest:
+        if (self.conversation_id is None) == (self.recipient_id is None):
+            raise ValueError("give exactly one of conversationId or recipientId")
+        if self.pattern_id is not None and self.recipient_id is None:
+            raise ValueError("patternId goes with recipientId (a conversation already has its pattern)")
+        if not self.content and self.attachment is None:
+            raise ValueError("content must not be empty unless an attachment is sent")
+        return self
+
+
+class MarkReadRequest(RequestModel):
+    """``PUT /api/messages/{id}/read``."""
+
+    mark_conversation: bool = False
+
+
+class PageQuery(RequestModel):
+    """``limit`` and ``cursor`` of a conversation list."""
+
+    limit: int | None = Field(default=None, ge=1)
+    cursor: Annotated[str, StringConstraints(min_length=1, max_length=2048)] | None = None
+
+    @field_validator("limit")
+    @classmethod
+    def _within_page_max(cls, value: int | None) -> int | None:
+        maximum = get_settings().conversations_page_max
+        if value is not None and value > maximum:
+            raise ValueError(f"limit must be at most {maximum}")
+        return value
+
+
+class MessagesQuery(RequestModel):
+    """``GET /api/messages`` query string: the list, or one conversation with a page of history."""
+
+    conversation_id: OpaqueId | None = None
+    limit: int | None = Field(default=None, ge=1)
+    cursor: Annotated[str, StringConstraints(min_length=1, max_length=2048)] | None = None
+    before: OpaqueId | None = None
+    after: OpaqueId | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> MessagesQuery:
+        if self.before and self.after:
+            raise ValueError("give at most one of before or after")
+        settings = get_settings()
+        if self.conversation_id is None:
+            if self.before or self.after:
+                raise ValueError("before/after page through one conversation: add conversationId")
+            maximum = settings.conversations_page_max
+        else:
+            if self.cursor:
+                raise ValueError("a conversation's history pages with before/after, not cursor")
+            maximum = settings.messages_page_max
+        if self.limit is not None and self.limit > maximum:
+            raise ValueError(f"limit must be at most {maximum}")
+        return self
+
+
+class PatternConversationQuery(RequestModel):
+    """``GET /api/messages/pattern/{patternId}`` query string."""
+
+    creator_id: EntityId | None = None
+
+
+class UpsertUserRequest(RequestModel):
+    """``PUT /api/internal/users/{userId}``."""
+
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    avatar_url: Url | None = None
+
+
+class UpsertPatternRequest(RequestModel):
+    """``PUT /api/internal/patterns/{patternId}``."""
+
+    creator_id: EntityId
+    title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+    thumbnail_url: Url | None = None

@@ -1,0 +1,92 @@
+"""Profiles, patterns and purchases: the platform's copy, and how names are shown."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from chalicelib.auth import Principal
+from chalicelib.domain.clock import now_iso
+from chalicelib.models import Pattern, Purchase, UserProfile
+from chalicelib.models.batch import Key
+from chalicelib.schemas.requests import UpsertPatternRequest, UpsertUserRequest
+from chalicelib.schemas.responses import ParticipantOut, PatternOut
+
+
+@dataclass
+class Directory:
+    """Profiles and patterns fetched for one response (see ``keys_for`` / ``from_batch``)."""
+
+    users: dict[str, UserProfile] = field(default_factory=dict)
+    patterns: dict[str, Pattern] = field(default_factory=dict)
+    caller: Principal | None = None
+
+    @staticmethod
+    def keys_for(user_ids: set[str], pattern_ids: set[str]) -> list[Key]:
+        return [(UserProfile, u, None) for u in sorted(user_ids)] + [(Pattern, p, None) for p in sorted(pattern_ids)]
+
+    @classmethod
+    def from_batch(cls, batch: dict, caller: Principal | None = None) -> Directory:
+        directory = cls(caller=caller)
+        for (model, hash_key, _), item in batch.items():
+            if item is None:
+                continue
+            if model is UserProfile:
+                directory.users[hash_key] = item
+            elif model is Pattern:
+                directory.patterns[hash_key] = item
+        return directory
+
+    def participant(self, user_id: str) -> ParticipantOut:
+        """How a user is shown: the platform's profile, else their JWT claims, else their id."""
+        profile = self.users.get(user_id)
+        name = profile.name or profile.claim_name if profile else None
+        avatar = profile.avatar_url or profile.claim_picture if profile else None
+        if self.caller is not None and self.caller.user_id == user_id:
+            name = name or self.caller.name
+            avatar = avatar or self.caller.picture
+        return ParticipantOut(id=user_id, name=name or user_id, avatar_url=avatar)
+
+    def pattern(self, pattern_id: str | None) -> PatternOut | None:
+        pattern = self.patterns.get(pattern_id) if pattern_id else None
+        if pattern is None:
+            return None
+        return PatternOut(
+            id=pattern.id, title=pattern.title, thumbnail_url=pattern.thumbnail_url, creator_id=pattern.creator_id
+        )
+
+    def total_unread(self, user_id: str) -> int:
+        profile = self.users.get(user_id)
+        return max(int(profile.total_unread or 0), 0) if profile else 0
+
+
+def upsert_user(user_id: str, request: UpsertUserRequest) -> UserProfile:
+    """Store the platform's profile of a user (counters and claims are kept)."""
+    profile = UserProfile(user_id)
+    profile.update(
+        actions=[
+            UserProfile.name.set(request.name),
+            UserProfile.avatar_url.set(request.avatar_url) if request.avatar_url else UserProfile.avatar_url.remove(),
+            UserProfile.updated_at.set(now_iso()),
+        ]
+    )
+    return profile
+
+
+def upsert_pattern(pattern_id: str, request: UpsertPatternRequest) -> Pattern:
+    """Store the platform's copy of a pattern."""
+    pattern = Pattern(
+        pattern_id,
+        creator_id=request.creator_id,
+        title=request.title,
+        thumbnail_url=request.thumbnail_url,
+        updated_at=now_iso(),
+    )
+    pattern.save()
+    return pattern
+
+
+def record_purchase(pattern_id: str, user_id: str) -> Purchase:
+    """Record that ``user_id`` bought ``pattern_id``; repeating it keeps the first purchase time."""
+    purchase = Purchase(user_id, pattern_id)
+    purchase.update(actions=[Purchase.purchased_at.set(Purchase.purchased_at | now_iso())])
+    return purchase

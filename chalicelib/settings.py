@@ -1,0 +1,78 @@
+"""Every setting, read once from environment variables, with local defaults.
+
+Nothing else in the package reads ``os.environ``: change a setting here and everything follows.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+
+# Documented development secret: 32+ bytes so PyJWT's minimum key length holds.
+# Never used on AWS: the prod stage reads JWT_SECRET from SSM (see .chalice/config.json).
+DEV_JWT_SECRET = "crochet-messaging-dev-secret-change-me-0123456789"
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    return int(raw) if raw not in (None, "") else default
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Runtime configuration of the service."""
+
+    stage: str
+    region: str
+    table_prefix: str
+    jwt_secret: str | None
+    jwt_jwks_url: str | None
+    jwt_issuer: str | None
+    jwt_audience: str | None
+    jwt_leeway_seconds: int
+    cursor_secret: str
+    message_max_chars: int
+    conversations_page_max: int
+    conversations_page_default: int
+    messages_page_max: int
+    messages_page_default: int
+    idempotency_ttl_seconds: int
+    send_max_attempts: int
+
+    def table_name(self, short_name: str) -> str:
+        """The stage's DynamoDB table name for a table's short name (``messages`` …)."""
+        return f"{self.table_prefix}{short_name}"
+
+
+def _load() -> Settings:
+    env = os.environ
+    stage = env.get("STAGE", "local")
+    jwt_secret = env.get("JWT_SECRET") or (None if env.get("JWT_JWKS_URL") else DEV_JWT_SECRET)
+    cursor_secret = env.get("CURSOR_SECRET") or jwt_secret or ""
+    if not cursor_secret:
+        raise RuntimeError("CURSOR_SECRET must be set when JWT_SECRET is not (JWKS mode)")
+    return Settings(
+        stage=stage,
+        region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
+        table_prefix=env.get("TABLE_PREFIX", f"crochet-messaging-{stage}-"),
+        jwt_secret=jwt_secret,
+        jwt_jwks_url=env.get("JWT_JWKS_URL") or None,
+        jwt_issuer=env.get("JWT_ISSUER") or None,
+        jwt_audience=env.get("JWT_AUDIENCE") or None,
+        jwt_leeway_seconds=_int("JWT_LEEWAY_SECONDS", 30),
+        cursor_secret=cursor_secret,
+        message_max_chars=_int("MESSAGE_MAX_CHARS", 5000),
+        conversations_page_max=_int("CONVERSATIONS_PAGE_MAX", 30),
+        conversations_page_default=_int("CONVERSATIONS_PAGE_DEFAULT", 20),
+        messages_page_max=_int("MESSAGES_PAGE_MAX", 100),
+        messages_page_default=_int("MESSAGES_PAGE_DEFAULT", 50),
+        idempotency_ttl_seconds=_int("IDEMPOTENCY_TTL_SECONDS", 24 * 3600),
+        send_max_attempts=_int("SEND_MAX_ATTEMPTS", 8),
+    )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (built on first use, once per cold start)."""
+    return _load()

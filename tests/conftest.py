@@ -1,0 +1,32 @@
+"""Test-wide environment: fake AWS credentials and a test stage, set before the app is imported."""
+
+from __future__ import annotations
+
+import os
+
+# PynamoDB reads table names at class creation and moto must never reach real AWS: set all of this
+# before anything imports chalicelib.
+os.environ.update(
+    {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SECURITY_TOKEN": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+        "STAGE": "test",
+        "TABLE_PREFIX": "test-",
+        "JWT_SECRET": "test-secret-0123456789-0123456789-0123456789",
+    }
+)
+for variable in (
+    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_DYNAMODB",
+    "AWS_ENDPOINT_URL_S3",
+    "JWT_JWKS_URL",
+    "JWT_ISSUER",
+    "JWT_AUDIENCE",
+    "CURSOR_SECRET",
+    "AWS_PROFILE",
+):
+    os.environ.pop(variable, None)

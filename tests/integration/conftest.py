@@ -1,0 +1,165 @@
+"""Handlers against moto: tables created fresh per test, a Chalice test client, factories."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import botocore.client
+import pytest
+from chalice.test import Client
+from moto import mock_aws
+from moto.dynamodb.models import DynamoDBBackend
+
+from chalicelib.auth.tokens import issue_token
+from chalicelib.models.tables import create_tables, reset_connections
+from chalicelib.settings import get_settings
+
+# DynamoDB runs each transaction in isolation; moto evaluates conditions and writes without a lock,
+# so two threads could both pass a condition. Serializing transactions restores the real guarantee.
+_TRANSACTION_LOCK = threading.RLock()
+_original_transact = DynamoDBBackend.transact_write_items
+
+
+def _isolated_transact(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> None:
+    with _TRANSACTION_LOCK:
+        return _original_transact(self, transact_items)
+
+
+DynamoDBBackend.transact_write_items = _isolated_transact  # type: ignore[method-assign]
+
+
+@pytest.fixture
+def aws() -> Iterator[None]:
+    with mock_aws():
+        reset_connections()
+        create_tables()
+        yield
+        reset_connections()
+
+
+@pytest.fixture
+def client(aws: None) -> Iterator[Client]:
+    from app import app
+
+    with Client(app) as test_client:
+        yield test_client
+
+
+def token_for(user_id: str, **claims: Any) -> str:
+    return issue_token(user_id, secret=get_settings().jwt_secret, **claims)
+
+
+def auth(user_id: str, **claims: Any) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token_for(user_id, **claims)}", "Content-Type": "application/json"}
+
+
+SERVICE_HEADERS = {"Content-Type": "application/json"}
+
+
+@dataclass
+class Response:
+    status: int
+    body: Any
+    headers: dict[str, str]
+
+
+class Api:
+    """The REST API as a test reads it: one call a line, JSON in and out."""
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+
+    def call(
+        self, method: str, path: str, user: str | None = None, body: Any = None, headers: dict[str, str] | None = None
+    ) -> Response:
+        sent = dict(auth(user) if user else {"Content-Type": "application/json"})
+        sent.update(headers or {})
+        payload = body if isinstance(body, (str, bytes)) or body is None else json.dumps(body)
+        response = getattr(self.client.http, method.lower())(path, headers=sent, body=payload)
+        parsed = json.loads(response.body) if response.body else None
+        return Response(response.status_code, parsed, dict(response.headers))
+
+    def service(self, method: str, path: str, body: Any = None) -> Response:
+        headers = {"Authorization": f"Bearer {token_for('platform', role='service')}"}
+        return self.call(method, path, body=body, headers=headers)
+
+    # The platform's side (service role).
+    def user(self, user_id: str, name: str | None = None) -> Response:
+        response = self.service("PUT", f"/api/internal/users/{user_id}", {"name": name or user_id.title()})
+        assert response.status == 200, response.body
+        return response
+
+    def pattern(self, pattern_id: str, creator_id: str, title: str = "Granny Square Blanket") -> Response:
+        response = self.service(
+            "PUT", f"/api/internal/patterns/{pattern_id}", {"creatorId": creator_id, "title": title}
+        )
+        assert response.status == 200, response.body
+        return response
+
+    def purchase(self, pattern_id: str, user_id: str) -> Response:
+        response = self.service("PUT", f"/api/internal/purchases/{pattern_id}/{user_id}")
+        assert response.status == 200, response.body
+        return response
+
+    # A user's side.
+    def send(self, user: str, **body: Any) -> Response:
+        body.setdefault("content", "hello")
+        return self.call("POST", "/api/messages", user, body)
+
+    def conversations(self, user: str, query: str = "") -> Response:
+        return self.call("GET", f"/api/messages/conversations{query}", user)
+
+    def conversation(self, user: str, conversation_id: str, query: str = "") -> Response:
+        return self.call("GET", f"/api/messages?conversationId={conversation_id}{query}", user)
+
+    def mark_read(self, user: str, message_id: str, whole: bool = False) -> Response:
+        return self.call("PUT", f"/api/messages/{message_id}/read", user, {"markConversation": whole})
+
+
+@pytest.fixture
+def api(client: Client) -> Api:
+    return Api(client)
+
+
+@pytest.fixture
+def marketplace(api: Api) -> Api:
+    """Alice (creator of pattern p1), Bob (bought p1), Carol (a stranger), Dave (creator of p2)."""
+    for user in ("alice", "bob", "carol", "dave"):
+        api.user(user)
+    api.pattern("p1", "alice", "Granny Square Blanket")
+    api.pattern("p2", "dave", "Amigurumi Fox")
+    api.purchase("p1", "bob")
+    return api
+
+
+class DynamoCalls:
+    """Counts DynamoDB API calls (round trips) made through botocore, by operation."""
+
+    def __init__(self) -> None:
+        self.operations: Counter[str] = Counter()
+
+    @property
+    def total(self) -> int:
+        return sum(self.operations.values())
+
+    def reset(self) -> None:
+        self.operations.clear()
+
+
+@pytest.fixture
+def dynamo_calls(monkeypatch: pytest.MonkeyPatch) -> DynamoCalls:
+    calls = DynamoCalls()
+    original = botocore.client.BaseClient._make_api_call
+
+    def counting(self: Any, operation_name: str, api_params: dict[str, Any]) -> Any:
+        if self.meta.service_model.service_name == "dynamodb":
+            calls.operations[operation_name] += 1
+        return original(self, operation_name, api_params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", counting)
+    return calls
