@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
 from dataclasses import dataclass
+from datetime import timedelta
 
 from chalicelib.auth import Principal
 from chalicelib.domain.clock import now_iso
@@ -166,7 +166,7 @@ def create_message(principal: Principal, request: SendMessageRequest) -> SendRes
                     message_id=message_id,
                     message_seq=seq,
                     created_at=now,
-                    expires_at=int(time.time()) + settings.idempotency_ttl_seconds,
+                    expires_at=timedelta(seconds=settings.idempotency_ttl_seconds),
                 )
                 transaction.save(record, condition=IdempotencyRecord.key.does_not_exist())
             remember_claims(transaction, principal)

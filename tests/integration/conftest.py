@@ -33,13 +33,17 @@ def _isolated_transact(self: DynamoDBBackend, transact_items: list[dict[str, Any
 DynamoDBBackend.transact_write_items = _isolated_transact  # type: ignore[method-assign]
 
 
+# Clients built after ``import moto`` are intercepted whenever a mock is active, so PynamoDB's cached
+# clients are reset once (in case anything touched a model earlier), not per test: building botocore
+# clients is the slowest part of a test's setup.
+reset_connections()
+
+
 @pytest.fixture
 def aws() -> Iterator[None]:
     with mock_aws():
-        reset_connections()
         create_tables()
         yield
-        reset_connections()
 
 
 @pytest.fixture
