@@ -19,7 +19,7 @@ _MESSAGE_ID = re.compile(rf"^{MESSAGE_PREFIX}([a-z2-7]{{{_DIGEST_CHARS}}})_([1-9
 
 def is_entity_id(value: str) -> bool:
     """True for an acceptable user or pattern id (what the platform and JWT issuers use)."""
-    return bool(_ENTITY_ID.match(value))
+    return bool(_ENTITY_ID.fullmatch(value))
 
 
 def conversation_id_for(user_a: str, user_b: str, pattern_id: str | None) -> str:
@@ -34,7 +34,7 @@ def conversation_id_for(user_a: str, user_b: str, pattern_id: str | None) -> str
 
 
 def is_conversation_id(value: str) -> bool:
-    return bool(_CONVERSATION_ID.match(value))
+    return bool(_CONVERSATION_ID.fullmatch(value))
 
 
 def message_id_for(conversation_id: str, seq: int) -> str:
@@ -44,7 +44,7 @@ def message_id_for(conversation_id: str, seq: int) -> str:
 
 def parse_message_id(message_id: str) -> tuple[str, int] | None:
     """``(conversation_id, seq)`` of a message id, or None when it is not one of ours."""
-    match = _MESSAGE_ID.match(message_id)
+    match = _MESSAGE_ID.fullmatch(message_id)
     if not match:
         return None
     return CONVERSATION_PREFIX + match.group(1), int(match.group(2))

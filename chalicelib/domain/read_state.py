@@ -39,9 +39,9 @@ class ParticipantState:
 
     def read_up_to(self, position: int, message_id: str, at: str) -> ParticipantState:
         """The state after reading up to receipt ``position``; never moves backwards."""
+        position = min(position, self.received)
         if position <= self.read_position:
             return self
-        position = min(position, self.received)
         marks = (*self.read_marks, (position, at))[-MAX_READ_MARKS:]
         return replace(
             self,

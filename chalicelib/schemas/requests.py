@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Annotated
 
-from pydantic import Field, StringConstraints, field_validator, model_validator
+from pydantic import Field, StrictBool, StringConstraints, field_validator, model_validator
 
 from chalicelib.schemas.base import EntityId, OpaqueId, RequestModel
 from chalicelib.settings import get_settings
@@ -36,7 +37,7 @@ class SendMessageRequest(RequestModel):
         limit = get_settings().message_max_chars
         if len(value) > limit:
             raise ValueError(f"content must be at most {limit} characters")
-        if any(ord(ch) < 32 and ch not in "\n\t\r" for ch in value):
+        if any(unicodedata.category(ch) == "Cc" and ch not in "\n\t\r" for ch in value):
             raise ValueError("content must not contain control characters")
         return value
 
@@ -54,7 +55,7 @@ class SendMessageRequest(RequestModel):
 class MarkReadRequest(RequestModel):
     """``PUT /api/messages/{id}/read``."""
 
-    mark_conversation: bool = False
+    mark_conversation: StrictBool = False
 
 
 class PageQuery(RequestModel):

@@ -7,19 +7,21 @@ same items with the same domain helpers the services use.
 from __future__ import annotations
 
 from chalicelib.domain.clock import now_iso
-from chalicelib.domain.ids import message_id_for
+from chalicelib.domain.ids import conversation_id_for, message_id_for
 from chalicelib.models import Conversation, Membership, Message, UserProfile
 from chalicelib.services.conversations import new_conversation
 from chalicelib.services.views import membership_for, participant_states, preview_of
 
 
-def seed_conversation(sender: str, recipient: str, messages: int, pattern_id: str | None = None) -> Conversation:
-    """A stored conversation in which ``sender`` and ``recipient`` alternate ``messages`` messages (all unread)."""
-    conversation = new_conversation(sender, recipient, pattern_id, None, now_iso())
+def append_history(conversation: Conversation, count: int) -> Conversation:
+    """Add ``count`` messages, the two participants alternating, all unread; store everything they touch."""
+    first, second = conversation.participant_ids
     states = participant_states(conversation)
+    start = int(conversation.message_count or 0)
+    message = None
     with Message.batch_write() as batch:
-        for seq in range(1, messages + 1):
-            author, reader = (sender, recipient) if seq % 2 else (recipient, sender)
+        for seq in range(start + 1, start + count + 1):
+            author, reader = (first, second) if seq % 2 else (second, first)
             message_id = message_id_for(conversation.id, seq)
             states[reader] = states[reader].receive(message_id)
             message = Message(
@@ -33,27 +35,39 @@ def seed_conversation(sender: str, recipient: str, messages: int, pattern_id: st
                 sent_at=now_iso(),
             )
             batch.save(message)
-    if messages:
-        conversation.message_count = messages
+    unread_before = {user: participant_states(conversation)[user].unread for user in states}
+    if message is not None:
+        conversation.message_count = start + count
         conversation.last_message_id = message.id
         conversation.last_message_at = message.sent_at
         conversation.last_message = preview_of(message)
+        conversation.updated_at = message.sent_at
     conversation.participant_states = {user: state.to_item() for user, state in states.items()}
+    conversation.version = int(conversation.version or 0) + 1
     conversation.save()
     with Membership.batch_write() as batch:
         for user in conversation.participant_ids:
             batch.save(membership_for(conversation, user))
     for user, state in states.items():
-        UserProfile(user).update(actions=[UserProfile.total_unread.add(state.unread)])
+        if state.unread != unread_before[user]:
+            UserProfile(user).update(actions=[UserProfile.total_unread.add(state.unread - unread_before[user])])
     return conversation
 
 
-def seed_inbox(user: str, conversations: int, messages_each: int = 1) -> list[Conversation]:
-    """``user`` talking with ``conversations`` distinct partners (who get profiles)."""
-    seeded = []
+def seed_conversation(user_a: str, user_b: str, messages: int, pattern_id: str | None = None) -> Conversation:
+    """A stored conversation (or the existing one of that pair) grown by ``messages`` messages."""
+    try:
+        conversation = Conversation.get(conversation_id_for(user_a, user_b, pattern_id), consistent_read=True)
+    except Conversation.DoesNotExist:
+        conversation = new_conversation(user_a, user_b, pattern_id, None, now_iso())
+    return append_history(conversation, messages)
+
+
+def seed_inbox(user: str, conversations: int, first_partner: int = 0) -> None:
+    """Give ``user`` ``conversations`` more conversations with new partners (with profiles), one message each."""
+    partners = [f"{user}-partner-{index}" for index in range(first_partner, first_partner + conversations)]
     with UserProfile.batch_write() as batch:
-        for index in range(conversations):
-            batch.save(UserProfile(f"{user}-partner-{index}", name=f"Partner {index}"))
-    for index in range(conversations):
-        seeded.append(seed_conversation(f"{user}-partner-{index}", user, messages_each))
-    return seeded
+        for partner in partners:
+            batch.save(UserProfile(partner, name=partner.title()))
+    for partner in partners:
+        seed_conversation(partner, user, 1)
