@@ -34,9 +34,10 @@ integration: install
 e2e: install
 	$(BIN)/python -m pytest tests/e2e
 
-USER ?= alice
+# USER is also the login name in every shell: only a USER given on the command line names the token's user.
+TOKEN_USER := $(if $(filter command line,$(origin USER)),$(USER),alice)
 token: install ## Print a dev token: make token USER=alice [ROLE=service]
-	@$(BIN)/python -m dev.token $(USER) $(if $(ROLE),--role $(ROLE))
+	@$(BIN)/python -m dev.token $(TOKEN_USER) $(if $(ROLE),--role $(ROLE))
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache build .dev

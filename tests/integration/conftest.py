@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -13,24 +12,14 @@ import botocore.client
 import pytest
 from chalice.test import Client
 from moto import mock_aws
-from moto.dynamodb.models import DynamoDBBackend
 
 from chalicelib.auth.tokens import issue_token
 from chalicelib.models.tables import create_tables, reset_connections
 from chalicelib.settings import get_settings
+from dev.moto_isolation import isolate_transactions
 
-# DynamoDB runs each transaction in isolation; moto evaluates conditions and writes without a lock,
-# so two threads could both pass a condition. Serializing transactions restores the real guarantee.
-_TRANSACTION_LOCK = threading.RLock()
-_original_transact = DynamoDBBackend.transact_write_items
-
-
-def _isolated_transact(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> None:
-    with _TRANSACTION_LOCK:
-        return _original_transact(self, transact_items)
-
-
-DynamoDBBackend.transact_write_items = _isolated_transact  # type: ignore[method-assign]
+# Concurrency tests rely on DynamoDB's transaction isolation, which moto lacks without this.
+isolate_transactions()
 
 
 # Clients built after ``import moto`` are intercepted whenever a mock is active, so PynamoDB's cached

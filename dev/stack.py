@@ -1,0 +1,300 @@
+"""The whole service on one machine: moto for AWS, Chalice's local server for the REST API, demo data, tokens.
+
+``make dev`` runs ``python -m dev.stack``. The app code stays production code: the only thing pointing it
+at moto is the standard ``AWS_ENDPOINT_URL_DYNAMODB`` / ``AWS_ENDPOINT_URL_S3`` variables set here.
+Ctrl-C or SIGTERM stops everything and exits 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import json
+import logging
+import os
+import signal
+import socket
+import sys
+import threading
+from collections.abc import Mapping, MutableMapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING
+
+from dev.seed import OPENING_MESSAGE, OPENING_SENDER, PATTERNS, PURCHASES, USERS, SeedError, seed
+
+if TYPE_CHECKING:
+    from chalice.local import LocalDevServer
+    from moto.server import ThreadedMotoServer
+
+# chalicelib, app and moto are imported inside functions on purpose: settings and table names must see the
+# environment this module sets up, and a taken port should be reported before any slow import.
+
+ROOT = Path(__file__).resolve().parent.parent
+HOST = "127.0.0.1"
+READY_FILE_ENV = "DEV_READY_FILE"
+USER_TOKEN_TTL_SECONDS = 12 * 3600
+SERVICE_TOKEN_TTL_SECONDS = 10 * 60
+MOTO_START_TIMEOUT_SECONDS = 15
+SHUTDOWN_TIMEOUT_SECONDS = 10
+TOKEN_USERS = ("alice", "bob")
+
+
+class StackError(Exception):
+    """Why the stack cannot run, worded for the developer (printed without a traceback)."""
+
+
+class StopRequested(BaseException):
+    """Raised in the main thread by the SIGINT/SIGTERM handler (BaseException, like KeyboardInterrupt, so that
+    no ``except Exception`` on the way swallows it)."""
+
+
+@dataclass(frozen=True)
+class Port:
+    """A port the stack listens on, and the variable that moves it."""
+
+    service: str
+    env_var: str
+    number: int
+
+
+def configured_ports(environ: Mapping[str, str]) -> tuple[Port, Port]:
+    """The REST API and moto ports (``DEV_API_PORT``, ``DEV_AWS_PORT``).
+
+    ``DEV_WS_PORT`` joins them once the WebSocket server exists; until then nothing listens on it.
+    """
+
+    def read(service: str, env_var: str, default: int) -> Port:
+        raw = environ.get(env_var) or str(default)
+        if not raw.isdigit() or not 0 < int(raw) < 65536:
+            raise StackError(f"{env_var}={raw!r} is not a port number (1-65535)")
+        return Port(service, env_var, int(raw))
+
+    return read("REST API", "DEV_API_PORT", 8000), read("moto, the AWS endpoint", "DEV_AWS_PORT", 8002)
+
+
+def port_taken(port: int, host: str = HOST) -> bool:
+    """True when something already listens on ``host:port``."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        # Both servers bind with SO_REUSEADDR: probing the same way keeps a port in TIME_WAIT (a stack
+        # that just stopped) from reading as taken.
+        if os.name == "posix":
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return True
+        return False
+
+
+def ports_taken_message(ports: list[Port]) -> str:
+    lines = [f"  {p.number} ({p.service}): stop what holds it, or set {p.env_var}=<another port>" for p in ports]
+    return f"cannot start, port{'s' if len(ports) > 1 else ''} already in use on {HOST}:\n" + "\n".join(lines)
+
+
+def check_ports(ports: tuple[Port, ...]) -> None:
+    """Refuse to start, naming every taken port and its variable, before anything is started."""
+    taken = [port for port in ports if port_taken(port.number)]
+    if taken:
+        raise StackError(ports_taken_message(taken))
+
+
+def configure_environment(environ: MutableMapping[str, str], aws_port: int) -> None:
+    """Point boto at moto with fake credentials; keep the developer's region, stage and JWT secret."""
+    endpoint = f"http://{HOST}:{aws_port}"
+    environ["AWS_ENDPOINT_URL_DYNAMODB"] = endpoint
+    environ["AWS_ENDPOINT_URL_S3"] = endpoint
+    environ["AWS_ACCESS_KEY_ID"] = "testing"
+    environ["AWS_SECRET_ACCESS_KEY"] = "testing"
+    # A real session token or profile must neither travel to moto nor make botocore look for a profile.
+    for variable in ("AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_PROFILE", "AWS_DEFAULT_PROFILE"):
+        environ.pop(variable, None)
+    region = environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+    environ.setdefault("AWS_REGION", region)
+    environ.setdefault("AWS_DEFAULT_REGION", region)
+    environ.setdefault("STAGE", "local")
+    # Importing the settings module reads nothing: Settings are built on first get_settings().
+    from chalicelib.settings import DEV_JWT_SECRET
+
+    environ["JWT_SECRET"] = environ.get("JWT_SECRET") or DEV_JWT_SECRET
+
+
+def mint(user_id: str, *, role: str | None = None, ttl_seconds: int = USER_TOKEN_TTL_SECONDS) -> str:
+    """A token the running app accepts (signed with its configured secret)."""
+    from chalicelib.auth.tokens import issue_token
+    from chalicelib.settings import get_settings
+
+    return issue_token(user_id, secret=get_settings().jwt_secret, role=role, ttl_seconds=ttl_seconds)
+
+
+def _raise_stop(signum: int, frame: FrameType | None) -> None:
+    raise StopRequested(signal.Signals(signum).name)
+
+
+class Stack:
+    """moto and the REST API, started in order and stopped in reverse, whatever was reached."""
+
+    def __init__(self, api: Port, aws: Port, ready_file: Path | None) -> None:
+        self.api = api
+        self.aws = aws
+        self.ready_file = ready_file
+        self.api_url = f"http://{HOST}:{api.number}"
+        self.aws_url = f"http://{HOST}:{aws.number}"
+        self._moto: ThreadedMotoServer | None = None
+        self._api_server: LocalDevServer | None = None
+        self._api_thread: threading.Thread | None = None
+
+    def start(self) -> dict[str, str]:
+        """Start moto, create the tables, serve the API, seed it; returns the demo users' tokens."""
+        if self.ready_file:
+            self.ready_file.unlink(missing_ok=True)  # a stale file from a crashed run must not read as ready
+        self._start_moto()
+        from chalicelib.models.tables import create_tables
+
+        create_tables()
+        self._serve_api()
+        service_token = mint("platform", role="service", ttl_seconds=SERVICE_TOKEN_TTL_SECONDS)
+        seed(self.api_url, service_token=service_token, user_token=mint)
+        return {user: mint(user) for user in TOKEN_USERS}
+
+    def _start_moto(self) -> None:
+        from moto.server import ThreadedMotoServer
+
+        from dev.moto_isolation import isolate_transactions
+
+        isolate_transactions()
+        moto = ThreadedMotoServer(ip_address=HOST, port=self.aws.number, verbose=False)
+        # start() waits forever when its server thread cannot bind (the port was taken after our check),
+        # so it runs in a helper thread we can stop waiting for.
+        starter = threading.Thread(target=moto.start, name="moto-start", daemon=True)
+        starter.start()
+        starter.join(MOTO_START_TIMEOUT_SECONDS)
+        if starter.is_alive():
+            raise StackError(ports_taken_message([self.aws]))
+        self._moto = moto
+
+    def _serve_api(self) -> None:
+        from chalice.config import Config
+        from chalice.deploy.validate import validate_routes
+        from chalice.local import create_local_server
+
+        from app import app
+
+        validate_routes(app.routes)  # what `chalice local` checks: routes `chalice deploy` would refuse
+        config = Config.create(chalice_stage=os.environ["STAGE"], app_name=app.app_name, project_dir=str(ROOT))
+        try:
+            # Chalice's ThreadedHTTPServer: one thread per connection, and a thread-local current_request.
+            self._api_server = create_local_server(app, config, HOST, self.api.number)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise StackError(ports_taken_message([self.api])) from None
+            raise
+        # serve_forever of the underlying server: LocalDevServer's own would print a second banner.
+        self._api_thread = threading.Thread(target=self._api_server.server.serve_forever, name="rest-api", daemon=True)
+        self._api_thread.start()
+
+    def write_ready_file(self, tokens: dict[str, str]) -> None:
+        """Publish the URLs and tokens atomically, so a reader never sees half a file."""
+        if not self.ready_file:
+            return
+        ready = {
+            "apiUrl": self.api_url,
+            "awsEndpoint": self.aws_url,
+            "stage": os.environ["STAGE"],
+            "pid": os.getpid(),
+            "tokens": tokens,
+        }
+        partial = self.ready_file.with_name(self.ready_file.name + ".partial")
+        partial.write_text(json.dumps(ready, indent=2) + "\n")
+        partial.replace(self.ready_file)
+
+    def stop(self) -> None:
+        """Stop what was started, in reverse order; safe after a partial start."""
+        if self.ready_file:
+            self.ready_file.unlink(missing_ok=True)
+        if self._api_server is not None:
+            if self._api_thread is not None:
+                self._api_server.shutdown()  # returns once serve_forever has left its loop
+                self._api_thread.join(SHUTDOWN_TIMEOUT_SECONDS)
+            self._api_server.server.server_close()
+        if self._moto is not None:
+            self._moto.stop()
+
+
+def banner(stack: Stack, tokens: dict[str, str]) -> str:
+    """What the developer needs: where things listen, who exists, tokens, a first request."""
+    users = ", ".join(f"{user} ({name})" for user, name in USERS.items())
+    patterns = ", ".join(f"{p.id} (by {p.creator_id})" for p in PATTERNS)
+    purchases = "; ".join(f"{buyer} bought {pattern}" for pattern, buyer in PURCHASES)
+    exports = "\n".join(f"  export {user.upper()}_TOKEN={token}" for user, token in tokens.items())
+    return f"""
+crochet-messaging dev stack is running (stage {os.environ["STAGE"]}). Ctrl-C stops it.
+
+  REST API    {stack.api_url}/api/...
+  moto (AWS)  {stack.aws_url}   (the DynamoDB and S3 endpoint)
+
+Demo data   users {users}
+            patterns {patterns}
+            {purchases}; {OPENING_SENDER} wrote {OPENING_MESSAGE["recipientId"]} a first message
+
+Tokens, valid 12 h (for anyone else: make token USER=carol):
+{exports}
+
+Try:
+  curl -s -H "Authorization: Bearer $ALICE_TOKEN" {stack.api_url}/api/messages/conversations
+"""
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m dev.stack", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--ready-file",
+        type=Path,
+        default=os.environ.get(READY_FILE_ENV) or None,
+        help=f"write JSON (URLs, tokens) here once serving; removed on exit (env: {READY_FILE_ENV})",
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    # Raising from the handler unwinds whatever startup step is running, and the finally below stops
+    # exactly what was started, so a signal during startup leaves nothing behind either.
+    signal.signal(signal.SIGINT, _raise_stop)
+    signal.signal(signal.SIGTERM, _raise_stop)
+    stack: Stack | None = None
+    try:
+        if os.environ.get("JWT_JWKS_URL"):
+            raise StackError("JWT_JWKS_URL is set: the dev stack signs its own HS256 tokens; unset it to run locally")
+        api, aws = configured_ports(os.environ)
+        check_ports((api, aws))
+        configure_environment(os.environ, aws.number)
+        logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"), format="%(levelname)s %(name)s: %(message)s")
+        for chatty in ("werkzeug", "botocore", "pynamodb"):  # one line per DynamoDB call drowns the request log
+            logging.getLogger(chatty).setLevel(logging.WARNING)
+        stack = Stack(api, aws, args.ready_file)
+        tokens = stack.start()
+        print(banner(stack, tokens), flush=True)
+        stack.write_ready_file(tokens)
+        threading.Event().wait()  # until a signal handler raises StopRequested
+    except StopRequested:
+        pass
+    except StackError as error:
+        print(f"dev.stack: {error}", file=sys.stderr, flush=True)
+        return 1
+    except SeedError as error:
+        print(f"dev.stack: seeding the demo data failed: {error}", file=sys.stderr, flush=True)
+        return 1
+    finally:
+        # A second Ctrl-C must not interrupt the cleanup half-way.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        if stack is not None:
+            stack.stop()
+    print("dev.stack: stopped", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

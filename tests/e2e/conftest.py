@@ -1,0 +1,112 @@
+"""The dev stack (``python -m dev.stack``) as a subprocess on free ports, exactly as ``make dev`` runs it."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chalicelib.auth.tokens import issue_token
+from tests.e2e.api_client import Caller
+
+ROOT = Path(__file__).resolve().parents[2]
+READY_TIMEOUT_SECONDS = 60
+STOP_TIMEOUT_SECONDS = 15
+JWT_SECRET = "e2e-secret-0123456789-0123456789-0123456789"
+PORT_VARIABLES = ("DEV_API_PORT", "DEV_AWS_PORT", "DEV_WS_PORT")
+
+
+def free_port() -> int:
+    """A port nothing listens on right now (the OS picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def stack_environment(ports: dict[str, int]) -> dict[str, str]:
+    """This process's environment, minus what tests/conftest.py set for the in-process tests."""
+    env = {k: v for k, v in os.environ.items() if k not in ("STAGE", "TABLE_PREFIX", "PYTEST_CURRENT_TEST")}
+    # DEV_WS_PORT is passed along so the fixture keeps working once the stack grows its WebSocket server.
+    env.update({name: str(port) for name, port in ports.items()})
+    env.update({"JWT_SECRET": JWT_SECRET, "PYTHONUNBUFFERED": "1"})
+    return env
+
+
+def run_stack(env: dict[str, str], *args: str, **popen: Any) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-m", "dev.stack", *args], cwd=ROOT, env=env, **popen)
+
+
+@dataclass
+class RunningStack:
+    process: subprocess.Popen[bytes]
+    env: dict[str, str]
+    ready: dict[str, Any]
+    log: Path
+
+    @property
+    def api_url(self) -> str:
+        return self.ready["apiUrl"]
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def caller(self, user_id: str | None) -> Caller:
+        """A user of the demo data: the stack's own token for alice and bob, one signed here for anyone else."""
+        if user_id is None:
+            return Caller(self.api_url)
+        token = self.ready["tokens"].get(user_id) or issue_token(user_id, secret=JWT_SECRET)
+        return Caller(self.api_url, token)
+
+
+def wait_until_ready(process: subprocess.Popen[bytes], ready_file: Path, log: Path) -> dict[str, Any]:
+    deadline = time.monotonic() + READY_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        if ready_file.exists():
+            return json.loads(ready_file.read_text())
+        if process.poll() is not None:
+            pytest.fail(f"dev.stack exited with {process.returncode} before it was ready:\n{log.read_text()}")
+        time.sleep(0.1)
+    stop(process)
+    pytest.fail(f"dev.stack was not ready after {READY_TIMEOUT_SECONDS} s:\n{log.read_text()}")
+
+
+def stop(process: subprocess.Popen[bytes]) -> int:
+    """SIGTERM, as a service manager would; SIGKILL only when it does not stop in time."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(STOP_TIMEOUT_SECONDS)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+            pytest.fail(f"dev.stack ignored SIGTERM for {STOP_TIMEOUT_SECONDS} s and was killed")
+    return process.returncode
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+    """One dev stack for the module: started on free ports, stopped with SIGTERM, which must exit 0."""
+    workdir = tmp_path_factory.mktemp("dev-stack")
+    ready_file, log = workdir / "ready.json", workdir / "stack.log"
+    env = stack_environment({name: free_port() for name in PORT_VARIABLES})
+    # A file rather than a pipe: nobody reads a pipe while the tests run, and a full one would block the stack.
+    with log.open("wb") as output:
+        process = run_stack(env, "--ready-file", str(ready_file), stdout=output, stderr=subprocess.STDOUT)
+    try:
+        running = RunningStack(process, env, wait_until_ready(process, ready_file, log), log)
+        yield running
+    finally:
+        returncode = stop(process)
+    assert returncode == 0, f"dev.stack exited with {returncode}:\n{log.read_text()}"
+    assert "Traceback" not in running.output(), running.output()
+    assert not ready_file.exists(), "the ready file outlived the stack"
