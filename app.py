@@ -1,9 +1,35 @@
-"""Chalice entry point: registers the blueprints. Routes and rules live in ``chalicelib``."""
+"""Chalice entry point: registers the blueprints and the three WebSocket handlers.
 
+The WebSocket handlers must live on ``app`` (Chalice does not wrap them on blueprints); each one hands
+the raw API Gateway event to ``chalicelib.ws``.
+"""
+
+from typing import Any
+
+import boto3
 from chalice import Chalice
+from chalice.app import WebsocketEvent
 
 from chalicelib.api import internal, messages
+from chalicelib.ws import handlers as socket
 
 app = Chalice(app_name="crochet-messaging")
+app.experimental_feature_flags.update(["WEBSOCKETS"])
+app.websocket_api.session = boto3.session.Session()
 app.register_blueprint(messages.blueprint, url_prefix="/api")
 app.register_blueprint(internal.blueprint, url_prefix="/api")
+
+
+@app.on_ws_connect()
+def connect(event: WebsocketEvent) -> dict[str, Any]:
+    return socket.on_connect(event.to_dict())
+
+
+@app.on_ws_message()
+def message(event: WebsocketEvent) -> dict[str, Any]:
+    return socket.on_message(event.to_dict())
+
+
+@app.on_ws_disconnect()
+def disconnect(event: WebsocketEvent) -> dict[str, Any]:
+    return socket.on_disconnect(event.to_dict())

@@ -39,6 +39,17 @@ class Settings:
     messages_page_default: int
     idempotency_ttl_seconds: int
     send_max_attempts: int
+    websocket_management_url: str | None
+    websocket_api_id: str | None
+    websocket_stage: str | None
+    connection_ttl_seconds: int
+    max_rooms_per_connection: int
+    max_frame_bytes: int
+    typing_timeout_ms: int
+    feed_ttl_seconds: int
+    sync_page_max: int
+    sync_page_default: int
+    sync_lookback_ms: int
 
     def table_name(self, short_name: str) -> str:
         """The stage's DynamoDB table name for a table's short name (``messages`` …)."""
@@ -69,6 +80,18 @@ def _load() -> Settings:
         messages_page_default=_int("MESSAGES_PAGE_DEFAULT", 50),
         idempotency_ttl_seconds=_int("IDEMPOTENCY_TTL_SECONDS", 24 * 3600),
         send_max_attempts=_int("SEND_MAX_ATTEMPTS", 8),
+        websocket_management_url=env.get("WEBSOCKET_MANAGEMENT_URL") or None,
+        websocket_api_id=env.get("WEBSOCKET_API_ID") or None,
+        websocket_stage=env.get("WEBSOCKET_STAGE") or None,
+        # API Gateway closes a connection after 2 hours at the latest; a little slack for clock skew.
+        connection_ttl_seconds=_int("CONNECTION_TTL_SECONDS", 2 * 3600 + 300),
+        max_rooms_per_connection=_int("MAX_ROOMS_PER_CONNECTION", 20),
+        max_frame_bytes=_int("MAX_FRAME_BYTES", 128 * 1024),
+        typing_timeout_ms=_int("TYPING_TIMEOUT_MS", 2000),
+        feed_ttl_seconds=_int("FEED_TTL_SECONDS", 30 * 24 * 3600),
+        sync_page_max=_int("SYNC_PAGE_MAX", 50),
+        sync_page_default=_int("SYNC_PAGE_DEFAULT", 50),
+        sync_lookback_ms=_int("SYNC_LOOKBACK_MS", 5000),
     )
 
 

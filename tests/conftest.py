@@ -17,6 +17,9 @@ os.environ.update(
         "STAGE": "test",
         "TABLE_PREFIX": "test-",
         "JWT_SECRET": "test-secret-0123456789-0123456789-0123456789",
+        # Where REST handlers deliver socket frames: moto's @connections API under mock_aws.
+        "WEBSOCKET_API_ID": "testws0001",
+        "WEBSOCKET_STAGE": "test",
     }
 )
 for variable in (

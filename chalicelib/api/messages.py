@@ -8,14 +8,16 @@ from chalice import Blueprint, Response
 
 from chalicelib.api.http import json_response, parse, query_params, read_json_body, route
 from chalicelib.auth import Principal
+from chalicelib.realtime.gateway import Gateway, endpoint_url
 from chalicelib.schemas.requests import (
     MarkReadRequest,
     MessagesQuery,
     PageQuery,
     PatternConversationQuery,
     SendMessageRequest,
+    SyncQuery,
 )
-from chalicelib.services import conversations, messages
+from chalicelib.services import conversations, live, sync
 
 blueprint = Blueprint(__name__)
 
@@ -51,7 +53,7 @@ def list_or_open(request: Any, principal: Principal) -> Response:
 def send(request: Any, principal: Principal) -> Response:
     """Send a message; 201 when stored, 200 when a retry returns the original."""
     body = parse(SendMessageRequest, read_json_body(request))
-    result = messages.create_message(principal, body)
+    result = live.send_message(principal, body, Gateway(endpoint_url()))
     return json_response(
         {"message": result.message.wire(), "conversation": result.conversation.wire()},
         201 if result.created else 200,
@@ -70,10 +72,9 @@ def all_conversations(request: Any, principal: Principal) -> Response:
 def mark_read(request: Any, principal: Principal, message_id: str) -> Response:
     """Mark a message (or its whole conversation) read for the caller."""
     body = parse(MarkReadRequest, read_json_body(request))
-    if body.mark_conversation:
-        result = messages.mark_conversation_messages_as_read(principal, message_id)
-    else:
-        result = messages.mark_message_as_read(principal, message_id)
+    result = live.read_messages(
+        principal, message_id, whole_conversation=body.mark_conversation, gateway=Gateway(endpoint_url())
+    )
     return json_response(
         {
             "conversationId": result.conversation_id,
@@ -92,3 +93,18 @@ def pattern_conversation(request: Any, principal: Principal, pattern_id: str) ->
     query = parse(PatternConversationQuery, query_params(request))
     conversation, created = conversations.get_conversation_by_pattern_and_users(principal, pattern_id, query.creator_id)
     return json_response({"conversation": conversation.wire()}, 201 if created else 200)
+
+
+@route(blueprint, "/messages/sync", "GET")
+def catch_up(request: Any, principal: Principal) -> Response:
+    """What changed since ``since`` (a cursor from the previous sync): new messages and their conversations."""
+    query = parse(SyncQuery, query_params(request))
+    page = sync.sync(principal, query.since, query.limit)
+    return json_response(
+        {
+            "conversations": [c.wire() for c in page.conversations],
+            "messages": [m.wire() for m in page.messages],
+            "nextCursor": page.next_cursor,
+            "hasMore": page.has_more,
+        }
+    )

@@ -15,6 +15,7 @@ class Principal:
     role: str | None = None
     name: str | None = None
     picture: str | None = None
+    expires_at: int | None = None  # the token's ``exp`` (seconds since the epoch)
 
     @property
     def is_service(self) -> bool:

@@ -71,6 +71,7 @@ def authenticate(token: str | None, settings: Settings | None = None) -> Princip
         role=role if isinstance(role, str) else None,
         name=name if isinstance(name, str) and name.strip() else None,
         picture=picture if isinstance(picture, str) and picture.strip() else None,
+        expires_at=int(claims["exp"]),
     )
 
 

@@ -1,14 +1,27 @@
 """PynamoDB table models: the single definition of every table's shape."""
 
 from chalicelib.models.catalog import Pattern, Purchase, UserProfile
+from chalicelib.models.connections import Connection, FeedEntry
 from chalicelib.models.conversations import Conversation, Membership
 from chalicelib.models.messages import IdempotencyRecord, Message
 
-ALL_MODELS = (UserProfile, Pattern, Purchase, Conversation, Membership, Message, IdempotencyRecord)
+ALL_MODELS = (
+    UserProfile,
+    Pattern,
+    Purchase,
+    Conversation,
+    Membership,
+    Message,
+    IdempotencyRecord,
+    Connection,
+    FeedEntry,
+)
 
 __all__ = [
     "ALL_MODELS",
+    "Connection",
     "Conversation",
+    "FeedEntry",
     "IdempotencyRecord",
     "Membership",
     "Message",

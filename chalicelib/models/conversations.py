@@ -8,6 +8,7 @@ from pynamodb.attributes import (
     ListAttribute,
     NumberAttribute,
     UnicodeAttribute,
+    UnicodeSetAttribute,
 )
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
@@ -38,6 +39,9 @@ class Conversation(Model):
     version = NumberAttribute(default=0)
     # user id -> read_state.ParticipantState.to_item()
     participant_states = JSONAttribute(default=dict)
+    # The room: "<connection id> <user id>" of every connection joined to this conversation. A set, so
+    # join and leave are single ADD/DELETE updates that never race the versioned send updates.
+    room = UnicodeSetAttribute(null=True)
 
 
 class ByActivityIndex(GlobalSecondaryIndex):

@@ -100,6 +100,21 @@ class MessagesQuery(RequestModel):
         return self
 
 
+class SyncQuery(RequestModel):
+    """``GET /api/messages/sync``: ``since`` is the ``nextCursor`` of the previous sync."""
+
+    since: Annotated[str, StringConstraints(min_length=1, max_length=2048)] | None = None
+    limit: int | None = Field(default=None, ge=1)
+
+    @field_validator("limit")
+    @classmethod
+    def _within_page_max(cls, value: int | None) -> int | None:
+        maximum = get_settings().sync_page_max
+        if value is not None and value > maximum:
+            raise ValueError(f"limit must be at most {maximum}")
+        return value
+
+
 class PatternConversationQuery(RequestModel):
     """``GET /api/messages/pattern/{patternId}`` query string."""
 

@@ -28,6 +28,13 @@ class ParticipantOut(ResponseModel):
     avatar_url: str | None = None
 
 
+class ParticipantPresenceOut(ParticipantOut):
+    """A participant with presence: ``online`` and, once they have been seen, ``lastSeenAt``."""
+
+    online: bool
+    last_seen_at: str | None = None
+
+
 class PatternOut(ResponseModel):
     id: str
     title: str
@@ -59,7 +66,7 @@ class EnrichedConversationOut(ConversationOut):
     unread_count: int
     last_message: LastMessageOut | None = None
     participants: list[ParticipantOut]
-    other_participant: ParticipantOut
+    other_participant: ParticipantPresenceOut
     pattern: PatternOut | None = None
 
 

@@ -6,10 +6,11 @@ from dataclasses import dataclass, field
 
 from chalicelib.auth import Principal
 from chalicelib.domain.clock import now_iso
+from chalicelib.domain.presence import is_online
 from chalicelib.models import Pattern, Purchase, UserProfile
 from chalicelib.models.batch import Key
 from chalicelib.schemas.requests import UpsertPatternRequest, UpsertUserRequest
-from chalicelib.schemas.responses import ParticipantOut, PatternOut
+from chalicelib.schemas.responses import ParticipantOut, ParticipantPresenceOut, PatternOut
 
 
 @dataclass
@@ -45,6 +46,16 @@ class Directory:
             name = name or self.caller.name
             avatar = avatar or self.caller.picture
         return ParticipantOut(id=user_id, name=name or user_id, avatar_url=avatar)
+
+    def participant_with_presence(self, user_id: str, now: str) -> ParticipantPresenceOut:
+        """A participant with whether they are online and when they were last seen."""
+        profile = self.users.get(user_id)
+        online = profile is not None and is_online(profile.connection_ids, profile.presence_expires_at, now)
+        return ParticipantPresenceOut(
+            **self.participant(user_id).model_dump(),
+            online=online,
+            last_seen_at=profile.last_seen_at if profile else None,
+        )
 
     def pattern(self, pattern_id: str | None) -> PatternOut | None:
         pattern = self.patterns.get(pattern_id) if pattern_id else None

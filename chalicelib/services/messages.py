@@ -13,6 +13,7 @@ from chalicelib.domain.ids import conversation_id_for, is_conversation_id, messa
 from chalicelib.errors import Conflict, Forbidden, InvalidRequest, NotFound
 from chalicelib.models import (
     Conversation,
+    FeedEntry,
     IdempotencyRecord,
     Message,
     Pattern,
@@ -22,7 +23,7 @@ from chalicelib.models import (
 from chalicelib.models.batch import batch_get
 from chalicelib.schemas.requests import SendMessageRequest
 from chalicelib.schemas.responses import ConversationOut, MessageOut
-from chalicelib.services.conversations import get_unread_message_count, new_conversation, remember_claims
+from chalicelib.services.conversations import new_conversation, remember_claims
 from chalicelib.services.transactions import commit, with_retries
 from chalicelib.services.views import conversation_out, membership_for, message_out, participant_states, preview_of
 from chalicelib.settings import get_settings
@@ -34,6 +35,8 @@ class SendResult:
     conversation: ConversationOut
     created: bool  # False: a retry of an earlier send, answered with the original message
     conversation_created: bool
+    stored_conversation: Conversation  # as committed (its room as read before the write)
+    recipient_unread: int
 
 
 @dataclass
@@ -43,6 +46,9 @@ class ReadResult:
     read_at: str | None
     unread_count: int
     total_unread: int
+    changed: bool  # False when the read position was already there (nothing to announce)
+    stored_conversation: Conversation
+    other_participant: UserProfile | None
 
 
 def _request_hash(request: SendMessageRequest) -> str:
@@ -153,11 +159,18 @@ def create_message(principal: Principal, request: SendMessageRequest) -> SendRes
             if conversation_created:
                 transaction.save(conversation, condition=Conversation.id.does_not_exist())
             else:
-                transaction.save(conversation, condition=Conversation.version == expected_version)
+                # An update, not a put: the room set on this item changes independently (join/leave).
+                transaction.update(
+                    conversation,
+                    actions=_conversation_changes(conversation),
+                    condition=Conversation.version == expected_version,
+                )
             transaction.save(message, condition=Message.seq.does_not_exist())
             for user in conversation.participant_ids:
                 transaction.save(membership_for(conversation, user))
             transaction.update(UserProfile(recipient), actions=[UserProfile.total_unread.add(1)])
+            for user in conversation.participant_ids:
+                transaction.save(_feed_entry(user, message))
             if idempotency_key:
                 record = IdempotencyRecord(
                     idempotency_key,
@@ -177,9 +190,35 @@ def create_message(principal: Principal, request: SendMessageRequest) -> SendRes
             conversation=conversation_out(conversation),
             created=True,
             conversation_created=conversation_created,
+            stored_conversation=conversation,
+            recipient_unread=states[recipient].unread,
         )
 
     return with_retries(attempt, max_attempts=settings.send_max_attempts)
+
+
+def _conversation_changes(conversation: Conversation) -> list:
+    """The attributes a send changes on an existing conversation."""
+    return [
+        Conversation.message_count.set(conversation.message_count),
+        Conversation.version.set(conversation.version),
+        Conversation.participant_states.set(conversation.participant_states),
+        Conversation.last_message_id.set(conversation.last_message_id),
+        Conversation.last_message_at.set(conversation.last_message_at),
+        Conversation.last_message.set(conversation.last_message),
+        Conversation.updated_at.set(conversation.updated_at),
+    ]
+
+
+def _feed_entry(user_id: str, message: Message) -> FeedEntry:
+    """``message`` in ``user_id``'s timeline (what sync pages through), expiring with the sync window."""
+    return FeedEntry(
+        user_id,
+        f"{message.sent_at}#{message.id}",
+        conversation_id=message.conversation_id,
+        message_seq=message.seq,
+        expires_at=timedelta(seconds=get_settings().feed_ttl_seconds),
+    )
 
 
 def _replay(record: IdempotencyRecord, request_hash: str, conversation: Conversation | None) -> SendResult:
@@ -195,6 +234,8 @@ def _replay(record: IdempotencyRecord, request_hash: str, conversation: Conversa
         conversation=conversation_out(conversation),
         created=False,
         conversation_created=False,
+        stored_conversation=conversation,
+        recipient_unread=states[message.recipient_id].unread,
     )
 
 
@@ -226,19 +267,32 @@ def _mark_read(principal: Principal, message_id: str, *, whole_conversation: boo
             conversation.version = expected_version + 1
 
             def build(transaction) -> None:
-                transaction.save(conversation, condition=Conversation.version == expected_version)
+                transaction.update(
+                    conversation,
+                    actions=[
+                        Conversation.participant_states.set(conversation.participant_states),
+                        Conversation.version.set(conversation.version),
+                    ],
+                    condition=Conversation.version == expected_version,
+                )
                 transaction.save(membership_for(conversation, reader))
                 transaction.update(
                     UserProfile(reader), actions=[UserProfile.total_unread.add(after.unread - before.unread)]
                 )
 
             commit(build)
+        other = next((u for u in conversation.participant_ids if u != reader), reader)
+        profiles = batch_get([(UserProfile, reader, None), (UserProfile, other, None)])
+        reader_profile = profiles[(UserProfile, reader, None)]
         return ReadResult(
             conversation_id=conversation_id,
             last_read_message_id=after.last_read_message_id,
             read_at=after.last_read_at,
             unread_count=after.unread,
-            total_unread=get_unread_message_count(reader),
+            total_unread=max(int(reader_profile.total_unread or 0), 0) if reader_profile else 0,
+            changed=after != before,
+            stored_conversation=conversation,
+            other_participant=profiles[(UserProfile, other, None)],
         )
 
     return with_retries(attempt, max_attempts=get_settings().send_max_attempts)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from chalicelib.domain.clock import now_iso
 from chalicelib.domain.read_state import ParticipantState
 from chalicelib.models import Conversation, Membership, Message
 from chalicelib.schemas.responses import (
@@ -82,7 +83,7 @@ def enriched_out(
         unread_count=unread,
         last_message=LastMessageOut.model_validate(preview) if preview else None,
         participants=[directory.participant(user) for user in base.participant_ids],
-        other_participant=directory.participant(others[0]),
+        other_participant=directory.participant_with_presence(others[0], now_iso()),
         pattern=directory.pattern(base.pattern_id),
     )
 

@@ -156,3 +156,10 @@ def dynamo_calls(monkeypatch: pytest.MonkeyPatch) -> DynamoCalls:
 
     monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", counting)
     return calls
+
+
+@pytest.fixture
+def sockets(client: Client) -> Any:
+    from tests.integration.sockets import Sockets
+
+    return Sockets(client)

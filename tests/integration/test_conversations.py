@@ -24,7 +24,7 @@ def test_list_is_enriched_and_most_recent_first(marketplace: Api) -> None:
     assert blanket["lastMessage"]["senderId"] == "bob"
     assert blanket["pattern"] == {"id": "p1", "title": "Granny Square Blanket", "creatorId": "alice"}
     assert {p["id"]: p["name"] for p in blanket["participants"]} == {"alice": "Alice", "bob": "Bob"}
-    assert blanket["otherParticipant"] == {"id": "bob", "name": "Bob"}
+    assert blanket["otherParticipant"] == {"id": "bob", "name": "Bob", "online": False}
     assert "pattern" not in conversations[0]
     assert "totalUnread" not in listed.body
 
@@ -166,4 +166,4 @@ def test_profiles_fall_back_to_jwt_claims(api: Api) -> None:
 
     seen_by_alice = api.conversations("alice").body["conversations"][0]["otherParticipant"]
 
-    assert seen_by_alice == {"id": "newbie", "name": "Nina Newbie"}
+    assert seen_by_alice == {"id": "newbie", "name": "Nina Newbie", "online": False}

@@ -112,10 +112,11 @@ def test_round_trips_are_constant_and_within_budget(marketplace: Api, dynamo_cal
 
 
 def test_the_counter_sees_every_dynamodb_call(marketplace: Api, dynamo_calls: DynamoCalls) -> None:
-    """Guard for the test above: a send is a BatchGetItem and a TransactWriteItems, nothing hidden."""
+    """Guard for the test above: a send is a BatchGetItem (state), a TransactWriteItems (the write) and a
+    BatchGetItem (the two profiles delivery needs: connections, unread total), nothing hidden."""
     marketplace.send("bob", recipientId="alice", patternId="p1")
     dynamo_calls.reset()
 
     marketplace.send("bob", conversationId=PATTERN_CHAT)
 
-    assert dict(dynamo_calls.operations) == {"BatchGetItem": 1, "TransactWriteItems": 1}
+    assert dict(dynamo_calls.operations) == {"BatchGetItem": 2, "TransactWriteItems": 1}

@@ -1,0 +1,1 @@
+"""WebSocket entry points: the three handlers on ``app`` call into this package."""
