@@ -36,7 +36,7 @@ def test_the_banner_and_ready_file_give_urls_tokens_and_a_curl_example(stack: Ru
 def test_pattern_purchase_flow(stack: RunningStack, blanket_conversation: dict[str, Any]) -> None:
     alice, bob = stack.caller(ALICE), stack.caller(BOB)
     conversation_id = blanket_conversation["id"]
-    assert blanket_conversation["otherParticipant"] == {"id": ALICE, "name": USERS[ALICE]}
+    assert blanket_conversation["otherParticipant"] == {"id": ALICE, "name": USERS[ALICE], "online": False}
     assert blanket_conversation["pattern"]["id"] == GRANNY_SQUARE
     reopened = json_of(bob.open_pattern_conversation(GRANNY_SQUARE), 200)
     assert reopened["conversation"]["id"] == conversation_id
