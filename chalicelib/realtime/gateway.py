@@ -56,6 +56,11 @@ def encode(event: str, data: dict[str, Any]) -> bytes:
     return json.dumps({"event": event, "data": data}, separators=(",", ":")).encode()
 
 
+@lru_cache(maxsize=1)
+def _warn_unconfigured() -> None:
+    logger.warning("no WebSocket management endpoint configured (WEBSOCKET_MANAGEMENT_URL): frames are not delivered")
+
+
 class Gateway:
     """Sends frames to connections; never raises for a connection's failure."""
 
@@ -64,7 +69,7 @@ class Gateway:
 
     def post(self, connection_id: str, frame: bytes) -> Outcome:
         if self.url is None:
-            logger.warning("no WebSocket management endpoint configured; frame not delivered")
+            _warn_unconfigured()
             return Outcome.FAILED
         try:
             _client(self.url).post_to_connection(ConnectionId=connection_id, Data=frame)
