@@ -58,19 +58,26 @@ class MarkReadRequest(RequestModel):
     mark_conversation: StrictBool = False
 
 
+Cursor = Annotated[str, StringConstraints(min_length=1, max_length=2048)]
+
+
+def _at_most(limit: int | None, maximum: int) -> int | None:
+    """``limit`` when within the page maximum (settings are read per request, so tests can vary them)."""
+    if limit is not None and limit > maximum:
+        raise ValueError(f"limit must be at most {maximum}")
+    return limit
+
+
 class PageQuery(RequestModel):
     """``limit`` and ``cursor`` of a conversation list."""
 
     limit: int | None = Field(default=None, ge=1)
-    cursor: Annotated[str, StringConstraints(min_length=1, max_length=2048)] | None = None
+    cursor: Cursor | None = None
 
     @field_validator("limit")
     @classmethod
     def _within_page_max(cls, value: int | None) -> int | None:
-        maximum = get_settings().conversations_page_max
-        if value is not None and value > maximum:
-            raise ValueError(f"limit must be at most {maximum}")
-        return value
+        return _at_most(value, get_settings().conversations_page_max)
 
 
 class MessagesQuery(RequestModel):
@@ -78,7 +85,7 @@ class MessagesQuery(RequestModel):
 
     conversation_id: OpaqueId | None = None
     limit: int | None = Field(default=None, ge=1)
-    cursor: Annotated[str, StringConstraints(min_length=1, max_length=2048)] | None = None
+    cursor: Cursor | None = None
     before: OpaqueId | None = None
     after: OpaqueId | None = None
 
@@ -95,24 +102,20 @@ class MessagesQuery(RequestModel):
             if self.cursor:
                 raise ValueError("a conversation's history pages with before/after, not cursor")
             maximum = settings.messages_page_max
-        if self.limit is not None and self.limit > maximum:
-            raise ValueError(f"limit must be at most {maximum}")
+        _at_most(self.limit, maximum)
         return self
 
 
 class SyncQuery(RequestModel):
     """``GET /api/messages/sync``: ``since`` is the ``nextCursor`` of the previous sync."""
 
-    since: Annotated[str, StringConstraints(min_length=1, max_length=2048)] | None = None
+    since: Cursor | None = None
     limit: int | None = Field(default=None, ge=1)
 
     @field_validator("limit")
     @classmethod
     def _within_page_max(cls, value: int | None) -> int | None:
-        maximum = get_settings().sync_page_max
-        if value is not None and value > maximum:
-            raise ValueError(f"limit must be at most {maximum}")
-        return value
+        return _at_most(value, get_settings().sync_page_max)
 
 
 class PatternConversationQuery(RequestModel):
