@@ -8,15 +8,18 @@ from typing import Any
 
 import boto3
 from chalice import Chalice
-from chalice.app import WebsocketEvent
+from chalice.app import S3Event, WebsocketEvent
 
-from chalicelib.api import internal, messages
+from chalicelib.api import attachments, internal, messages
+from chalicelib.realtime import uploads
+from chalicelib.settings import get_settings
 from chalicelib.ws import handlers as socket
 
 app = Chalice(app_name="crochet-messaging")
 app.experimental_feature_flags.update(["WEBSOCKETS"])
 app.websocket_api.session = boto3.session.Session()
 app.register_blueprint(messages.blueprint, url_prefix="/api")
+app.register_blueprint(attachments.blueprint, url_prefix="/api")
 app.register_blueprint(internal.blueprint, url_prefix="/api")
 
 
@@ -33,3 +36,13 @@ def message(event: WebsocketEvent) -> dict[str, Any]:
 @app.on_ws_disconnect()
 def disconnect(event: WebsocketEvent) -> dict[str, Any]:
     return socket.on_disconnect(event.to_dict())
+
+
+@app.on_s3_event(
+    bucket=get_settings().attachments_bucket,
+    events=["s3:ObjectCreated:*"],
+    prefix="conversations/",
+    suffix="/original",
+)
+def on_upload(event: S3Event) -> None:
+    uploads.on_uploaded(event.key)

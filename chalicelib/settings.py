@@ -19,6 +19,10 @@ def _int(name: str, default: int) -> int:
     return int(raw) if raw not in (None, "") else default
 
 
+def _list(raw: str | None, default: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in (raw if raw not in (None, "") else default).split(",") if item.strip())
+
+
 @dataclass(frozen=True)
 class Settings:
     """Runtime configuration of the service."""
@@ -50,6 +54,15 @@ class Settings:
     sync_page_max: int
     sync_page_default: int
     sync_lookback_ms: int
+    attachments_bucket: str
+    allowed_origins: tuple[str, ...]
+    image_types: tuple[str, ...]
+    file_types: tuple[str, ...]
+    image_max_bytes: int
+    file_max_bytes: int
+    upload_url_ttl_seconds: int
+    download_url_ttl_seconds: int
+    thumbnail_max_px: int
 
     def table_name(self, short_name: str) -> str:
         """The stage's DynamoDB table name for a table's short name (``messages`` …)."""
@@ -92,6 +105,15 @@ def _load() -> Settings:
         sync_page_max=_int("SYNC_PAGE_MAX", 50),
         sync_page_default=_int("SYNC_PAGE_DEFAULT", 50),
         sync_lookback_ms=_int("SYNC_LOOKBACK_MS", 5000),
+        attachments_bucket=env.get("ATTACHMENTS_BUCKET", f"crochet-messaging-{stage}-attachments"),
+        allowed_origins=_list(env.get("ALLOWED_ORIGINS"), "http://localhost:3000,http://127.0.0.1:8000"),
+        image_types=_list(env.get("ATTACHMENT_IMAGE_TYPES"), "image/jpeg,image/png,image/webp,image/gif,image/heic"),
+        file_types=_list(env.get("ATTACHMENT_FILE_TYPES"), "application/pdf,text/plain,application/zip"),
+        image_max_bytes=_int("ATTACHMENT_IMAGE_MAX_BYTES", 10 * 1024 * 1024),
+        file_max_bytes=_int("ATTACHMENT_FILE_MAX_BYTES", 25 * 1024 * 1024),
+        upload_url_ttl_seconds=_int("UPLOAD_URL_TTL_SECONDS", 300),
+        download_url_ttl_seconds=_int("DOWNLOAD_URL_TTL_SECONDS", 900),
+        thumbnail_max_px=_int("THUMBNAIL_MAX_PX", 320),
     )
 
 

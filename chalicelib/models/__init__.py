@@ -1,5 +1,6 @@
 """PynamoDB table models: the single definition of every table's shape."""
 
+from chalicelib.models.attachments import Attachment
 from chalicelib.models.catalog import Pattern, Purchase, UserProfile
 from chalicelib.models.connections import Connection, FeedEntry
 from chalicelib.models.conversations import Conversation, Membership
@@ -15,10 +16,12 @@ ALL_MODELS = (
     IdempotencyRecord,
     Connection,
     FeedEntry,
+    Attachment,
 )
 
 __all__ = [
     "ALL_MODELS",
+    "Attachment",
     "Connection",
     "Conversation",
     "FeedEntry",

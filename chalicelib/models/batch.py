@@ -30,14 +30,22 @@ def _identity(model: type[Model], item: dict[str, Any]) -> tuple[Any, ...]:
     return (model, hash_value, range_attr.deserialize(item[range_attr.attr_name][range_attr.attr_type]))
 
 
-def batch_get(keys: list[Key]) -> dict[Key, Model | None]:
-    """Fetch every key (across tables) in one BatchGetItem; absent items map to None.
+_MAX_KEYS = 100  # DynamoDB's limit for one BatchGetItem
 
-    At most 100 distinct keys (DynamoDB's limit); callers size their pages to fit.
+
+def batch_get(keys: list[Key]) -> dict[Key, Model | None]:
+    """Fetch every key (across tables); absent items map to None.
+
+    One BatchGetItem per 100 distinct keys: pages are sized so that a request stays within one.
     """
     unique = list(dict.fromkeys(keys))
-    if len(unique) > 100:
-        raise ValueError("batch_get takes at most 100 keys")
+    found: dict[Key, Model | None] = {}
+    for start in range(0, len(unique), _MAX_KEYS):
+        found.update(_batch_get_once(unique[start : start + _MAX_KEYS]))
+    return found
+
+
+def _batch_get_once(unique: list[Key]) -> dict[Key, Model | None]:
     found: dict[Key, Model | None] = {key: None for key in unique}
     if not unique:
         return found

@@ -31,7 +31,7 @@ class FeedEntry(Model):
     Meta = table_meta("feeds")
 
     user_id = UnicodeAttribute(hash_key=True)
-    position = UnicodeAttribute(range_key=True)  # "<sentAt>#<message id>": sorts by time
+    position = UnicodeAttribute(range_key=True)  # "<sentAt>#<conversation id>#<seq, 12 digits>": sorts by time
     conversation_id = UnicodeAttribute()
     message_seq = NumberAttribute()
     expires_at = TTLAttribute()

@@ -52,6 +52,15 @@ class SendMessageRequest(RequestModel):
         return self
 
 
+class UploadRequest(RequestModel):
+    """``POST /api/attachments``: what the client is about to upload, and where it will be sent."""
+
+    conversation_id: OpaqueId
+    file_name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
+    content_type: Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, max_length=100)]
+    size: int = Field(ge=1)
+
+
 class MarkReadRequest(RequestModel):
     """``PUT /api/messages/{id}/read``."""
 

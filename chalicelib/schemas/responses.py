@@ -16,6 +16,12 @@ class MessageOut(ResponseModel):
     attachment_url: str | None = None
     attachment_type: Literal["image", "file"] | None = None
     attachment_name: str | None = None
+    attachment_id: str | None = None
+    attachment_size: int | None = None
+    attachment_status: Literal["processing", "ready", "rejected"] | None = None
+    width: int | None = None
+    height: int | None = None
+    thumbnail_url: str | None = None
     is_read: bool
     sent_at: str
     read_at: str | None = None
@@ -80,3 +86,19 @@ class PurchaseOut(ResponseModel):
     user_id: str
     pattern_id: str
     purchased_at: str
+
+
+class AttachmentOut(ResponseModel):
+    """``GET /api/attachments/{id}``: the attachment fields of a message, with fresh URLs."""
+
+    attachment_id: str
+    attachment_type: Literal["image", "file"]
+    attachment_name: str
+    attachment_size: int | None = None
+    attachment_status: Literal["processing", "ready", "rejected"]
+    attachment_url: str | None = None
+    thumbnail_url: str | None = None
+    width: int | None = None
+    height: int | None = None
+    conversation_id: str
+    message_id: str | None = None

@@ -12,6 +12,7 @@ from chalicelib.domain.clock import now_iso
 from chalicelib.domain.ids import conversation_id_for, is_conversation_id, message_id_for, parse_message_id
 from chalicelib.errors import Conflict, Forbidden, InvalidRequest, NotFound
 from chalicelib.models import (
+    Attachment,
     Conversation,
     FeedEntry,
     IdempotencyRecord,
@@ -23,6 +24,7 @@ from chalicelib.models import (
 from chalicelib.models.batch import batch_get
 from chalicelib.schemas.requests import SendMessageRequest
 from chalicelib.schemas.responses import ConversationOut, MessageOut
+from chalicelib.services import attachments
 from chalicelib.services.conversations import new_conversation, remember_claims
 from chalicelib.services.transactions import commit, with_retries
 from chalicelib.services.views import conversation_out, membership_for, message_out, participant_states, preview_of
@@ -86,13 +88,6 @@ def _check_new_conversation(sender: str, request: SendMessageRequest, snapshot: 
     return pattern.title
 
 
-def _check_attachment(request: SendMessageRequest) -> dict | None:
-    if request.attachment is None:
-        return None
-    # Uploads are registered by POST /api/attachments; until one exists under this id, refuse it.
-    raise InvalidRequest("unknown attachment", code="attachment_not_found")
-
-
 def create_message(principal: Principal, request: SendMessageRequest) -> SendResult:
     """Store a message (creating the conversation when needed) in one transaction.
 
@@ -105,11 +100,14 @@ def create_message(principal: Principal, request: SendMessageRequest) -> SendRes
     conversation_id = _target_conversation_id(sender, request)
     request_hash = _request_hash(request)
     idempotency_key = f"send#{sender}#{request.client_message_id}" if request.client_message_id else None
-    attachment = _check_attachment(request)
+    attachment_id = request.attachment.attachment_id if request.attachment else None
+    verified: dict[str, int] = {}  # S3 checks of the upload, done once however often the write is retried
 
     keys: list = [(Conversation, conversation_id, None)]
     if idempotency_key:
         keys.append((IdempotencyRecord, idempotency_key, None))
+    if attachment_id:
+        keys.append((Attachment, attachment_id, None))
     if request.recipient_id is not None:
         keys.append((UserProfile, request.recipient_id, None))
         if request.pattern_id is not None:
@@ -129,6 +127,12 @@ def create_message(principal: Principal, request: SendMessageRequest) -> SendRes
             conversation = new_conversation(sender, request.recipient_id, request.pattern_id, title, now)
         elif sender not in conversation.participant_ids:
             raise NotFound("conversation not found")
+        upload = None
+        if attachment_id:
+            upload = attachments.check_attachable(snapshot[(Attachment, attachment_id, None)], sender, conversation_id)
+            if "size" not in verified:
+                verified["size"] = attachments.verify_upload(upload)
+                attachments.mark_attached(upload)
         expected_version = int(conversation.version or 0)
         recipient = next(u for u in conversation.participant_ids if u != sender)
         states = participant_states(conversation)
@@ -145,7 +149,7 @@ def create_message(principal: Principal, request: SendMessageRequest) -> SendRes
             content=request.content,
             sent_at=now,
             client_message_id=request.client_message_id,
-            attachment=attachment,
+            attachment=attachments.snapshot(upload, verified["size"]) if upload else None,
         )
         conversation.message_count = seq
         conversation.version = expected_version + 1
@@ -171,6 +175,17 @@ def create_message(principal: Principal, request: SendMessageRequest) -> SendRes
             transaction.update(UserProfile(recipient), actions=[UserProfile.total_unread.add(1)])
             for user in conversation.participant_ids:
                 transaction.save(_feed_entry(user, message))
+            if upload is not None:
+                # Used once: the condition also fails if image processing changed it since it was read.
+                transaction.update(
+                    upload,
+                    actions=[
+                        Attachment.message_id.set(message_id),
+                        Attachment.size.set(verified["size"]),
+                        Attachment.expires_at.remove(),
+                    ],
+                    condition=Attachment.message_id.does_not_exist() & (Attachment.status == upload.status),
+                )
             if idempotency_key:
                 record = IdempotencyRecord(
                     idempotency_key,
@@ -212,9 +227,10 @@ def _conversation_changes(conversation: Conversation) -> list:
 
 def _feed_entry(user_id: str, message: Message) -> FeedEntry:
     """``message`` in ``user_id``'s timeline (what sync pages through), expiring with the sync window."""
+    # Time first; the zero-padded sequence number keeps one conversation's same-millisecond messages in order.
     return FeedEntry(
         user_id,
-        f"{message.sent_at}#{message.id}",
+        f"{message.sent_at}#{message.conversation_id}#{int(message.seq):012d}",
         conversation_id=message.conversation_id,
         message_seq=message.seq,
         expires_at=timedelta(seconds=get_settings().feed_ttl_seconds),

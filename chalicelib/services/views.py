@@ -13,6 +13,7 @@ from chalicelib.schemas.responses import (
     LastMessageOut,
     MessageOut,
 )
+from chalicelib.services.attachment_urls import wire_fields
 from chalicelib.services.directory import Directory
 
 PREVIEW_CHARS = 140
@@ -25,7 +26,6 @@ def participant_states(conversation: Conversation) -> dict[str, ParticipantState
 
 def message_out(message: Message, recipient_state: ParticipantState) -> MessageOut:
     """The seed's Message; ``isRead``/``readAt`` come from the recipient's read position."""
-    attachment = message.attachment or {}
     read_at = recipient_state.read_at(int(message.recipient_receipt))
     return MessageOut(
         id=message.id,
@@ -33,9 +33,7 @@ def message_out(message: Message, recipient_state: ParticipantState) -> MessageO
         sender_id=message.sender_id,
         recipient_id=message.recipient_id,
         content=message.content or "",
-        attachment_url=attachment.get("url"),
-        attachment_type=attachment.get("type"),
-        attachment_name=attachment.get("name"),
+        **wire_fields(message.attachment),
         is_read=read_at is not None,
         sent_at=message.sent_at,
         read_at=read_at,
@@ -51,8 +49,8 @@ def preview_of(message: Message) -> dict[str, Any]:
         "content": (message.content or "")[:PREVIEW_CHARS],
         "sentAt": message.sent_at,
     }
-    if message.attachment and message.attachment.get("type"):
-        preview["attachmentType"] = message.attachment["type"]
+    if message.attachment and message.attachment.get("kind"):
+        preview["attachmentType"] = message.attachment["kind"]
     return preview
 
 

@@ -16,6 +16,7 @@ from moto import mock_aws
 from chalicelib.auth.tokens import issue_token
 from chalicelib.models.tables import create_tables, reset_connections
 from chalicelib.settings import get_settings
+from chalicelib.storage.s3 import ensure_bucket
 from dev.moto_isolation import isolate_transactions
 
 # Concurrency tests rely on DynamoDB's transaction isolation, which moto lacks without this.
@@ -32,6 +33,7 @@ reset_connections()
 def aws() -> Iterator[None]:
     with mock_aws():
         create_tables()
+        ensure_bucket(get_settings().allowed_origins)
         yield
 
 

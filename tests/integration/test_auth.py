@@ -18,6 +18,8 @@ SAMPLE_PATHS = {
     "/api/messages": "/api/messages",
     "/api/messages/conversations": "/api/messages/conversations",
     "/api/messages/sync": "/api/messages/sync",
+    "/api/attachments": "/api/attachments",
+    "/api/attachments/{attachment_id}": "/api/attachments/att_aaaaaaaaaaaaaaaaaaaaaaaa",
     "/api/messages/{message_id}/read": "/api/messages/msg_aaaaaaaaaaaaaaaaaaaaaaaaaa_1/read",
     "/api/messages/pattern/{pattern_id}": "/api/messages/pattern/p1",
     "/api/internal/users/{user_id}": "/api/internal/users/zed",

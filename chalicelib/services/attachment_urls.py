@@ -1,0 +1,49 @@
+"""A message's attachment as the wire shows it, with download URLs signed for the viewer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib.domain.files import DISPLAY_FORMATS, FILE, IMAGE
+from chalicelib.models.attachments import PENDING, READY, REJECTED
+from chalicelib.storage import s3
+
+
+def _status(kind: str | None, status: str | None) -> str | None:
+    if status == REJECTED:
+        return "rejected"
+    if kind == IMAGE and status == PENDING:
+        return "processing"  # served once the metadata-free copy exists
+    return "ready"
+
+
+def wire_fields(attachment: dict[str, Any] | None) -> dict[str, Any]:
+    """A message's attachment fields, with freshly signed URLs (callers only show participants messages)."""
+    if not attachment:
+        return {}
+    kind = attachment.get("kind")
+    status = _status(kind, attachment.get("status"))
+    fields: dict[str, Any] = {
+        "attachment_id": attachment.get("id"),
+        "attachment_type": kind,
+        "attachment_name": attachment.get("name"),
+        "attachment_size": attachment.get("size"),
+        "attachment_status": status,
+    }
+    if status != "ready":
+        return fields
+    if kind == FILE:
+        # Anything that is not an image downloads; it is never rendered by the browser.
+        fields["attachment_url"] = s3.presign_download(
+            attachment["key"], attachment["contentType"], file_name=attachment.get("name"), inline=False
+        )
+    elif kind == IMAGE and attachment.get("status") == READY:
+        served_type = DISPLAY_FORMATS[attachment["contentType"]][1]
+        fields["attachment_url"] = s3.presign_download(
+            attachment["displayKey"], served_type, file_name=None, inline=True
+        )
+        fields["thumbnail_url"] = s3.presign_download(
+            attachment["thumbnailKey"], "image/jpeg", file_name=None, inline=True
+        )
+        fields["width"], fields["height"] = attachment.get("width"), attachment.get("height")
+    return fields

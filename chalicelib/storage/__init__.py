@@ -1,0 +1,1 @@
+"""S3: the attachments bucket, presigned uploads and downloads."""
