@@ -354,3 +354,18 @@ def test_download_urls_only_for_participants(uploads: Uploads) -> None:
     assert after["alice"].body["attachmentUrl"]
     assert after["carol"].status == 404 and after["carol"].body["error"]["code"] == "not_found"
     assert uploads.api.conversation("carol", BLANKET).status == 404
+
+
+def test_a_heic_photo_is_served_as_jpeg(uploads: Uploads) -> None:
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
+    out = io.BytesIO()
+    Image.new("RGB", (400, 300), (10, 200, 30)).save(out, format="HEIF")
+    attachment_id = uploads.upload("bob", out.getvalue(), "image/heic", "IMG_1234.HEIC")
+
+    message = uploads.send("bob", attachment_id).body["message"]
+
+    served = Image.open(io.BytesIO(requests.get(message["attachmentUrl"]).content))
+    assert served.format == "JPEG" and served.size == (400, 300)
+    assert parse_qs(urlparse(message["attachmentUrl"]).query)["response-content-type"] == ["image/jpeg"]
