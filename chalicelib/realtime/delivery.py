@@ -29,15 +29,24 @@ def send_event(
     conversation: Conversation | None = None,
     profiles: tuple[UserProfile, ...] = (),
 ) -> dict[str, Outcome]:
-    """Post one event to every connection; forget the ones API Gateway reports gone."""
+    """Post one event to every connection; forget the ones API Gateway reports gone.
+
+    Forgetting a user's last connection makes them offline: their watchers are told (each round
+    removes connections, so this ends).
+    """
     targets = sorted(set(connection_ids))
     if not targets:
         return {}
     outcomes = gateway.post_many(targets, encode(event, data))
     gone = {cid for cid, outcome in outcomes.items() if outcome is Outcome.GONE}
     if gone:
-        prune(gone, conversation=conversation, profiles=list(profiles))
+        for change in prune(gone, conversation=conversation, profiles=list(profiles)):
+            deliver_presence(gateway, change)
     return outcomes
+
+
+def _gone(outcomes: dict[str, Outcome]) -> set[str]:
+    return {cid for cid, outcome in outcomes.items() if outcome is Outcome.GONE}
 
 
 def _without_nones(data: dict[str, Any]) -> dict[str, Any]:
@@ -64,7 +73,10 @@ def deliver_message(
     sender_profile = directory.users.get(sender)
     profiles = tuple(p for p in (recipient_profile, sender_profile) if p is not None)
     room = set(room_of(room_before_send)) - {origin_connection_id}
-    send_event(gateway, room, "message_received", message.wire(), conversation=room_before_send, profiles=profiles)
+    outcomes = send_event(
+        gateway, room, "message_received", message.wire(), conversation=room_before_send, profiles=profiles
+    )
+    gone = _gone(outcomes)  # already forgotten: do not post to them again in this delivery
     unread = result.recipient_unread
     notice = {
         "conversationId": message.conversation_id,
@@ -76,8 +88,8 @@ def deliver_message(
         "unreadCount": unread,
         "totalUnread": directory.total_unread(recipient),
     }
-    recipient_connections = _connections(recipient_profile)
-    send_event(
+    recipient_connections = _connections(recipient_profile) - gone
+    outcomes = send_event(
         gateway,
         recipient_connections,
         "new_message_notification",
@@ -85,6 +97,7 @@ def deliver_message(
         conversation=room_before_send,
         profiles=profiles,
     )
+    recipient_connections -= _gone(outcomes)
     if result.conversation_created:
         opened = {
             "type": "conversation_opened",

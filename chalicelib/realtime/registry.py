@@ -177,10 +177,18 @@ def leave_room(connection: Connection, conversation_id: str) -> None:
     commit(build)
 
 
-def prune(connection_ids: set[str], *, conversation: Conversation | None, profiles: list[UserProfile]) -> None:
-    """Remove connections that API Gateway says are gone, wherever this fan-out found them."""
+def prune(
+    connection_ids: set[str], *, conversation: Conversation | None, profiles: list[UserProfile]
+) -> list[PresenceChange]:
+    """Remove connections that API Gateway says are gone, wherever this fan-out found them.
+
+    Returns the presence changes this caused (a user whose last connection it was is now offline).
+    """
+    changes = []
     for connection_id in connection_ids:
-        close_connection(connection_id)
+        change = close_connection(connection_id)
+        if change is not None:
+            changes.append(change)
         if conversation is not None:
             stale = {e for e in (conversation.room or set()) if e.startswith(f"{connection_id} ")}
             if stale:
@@ -193,3 +201,4 @@ def prune(connection_ids: set[str], *, conversation: Conversation | None, profil
                         UserProfile.watcher_ids.delete({connection_id}),
                     ]
                 )
+    return changes
