@@ -15,7 +15,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 
 install: $(STAMP) ## Create the virtualenv and install everything (once; again when requirements change)
 
-dev: install ## Run the whole stack locally on moto (REST API, demo data, tokens)
+dev: install ## Run the whole stack locally on moto (REST API, WebSocket gateway, demo data, tokens)
 	$(BIN)/python -m dev.stack
 
 test: install lint ## Lint, then every test (unit, integration on moto, e2e on the local stack)

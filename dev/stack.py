@@ -1,7 +1,9 @@
-"""The whole service on one machine: moto for AWS, Chalice's local server for the REST API, demo data, tokens.
+"""The whole service on one machine: moto for AWS, Chalice's local server for the REST API, a local WebSocket
+gateway (dev/ws_gateway.py) for the real-time half, demo data, tokens.
 
-``make dev`` runs ``python -m dev.stack``. The app code stays production code: the only thing pointing it
-at moto is the standard ``AWS_ENDPOINT_URL_DYNAMODB`` / ``AWS_ENDPOINT_URL_S3`` variables set here.
+``make dev`` runs ``python -m dev.stack``. The app code stays production code: the only things pointing it
+at moto are the standard ``AWS_ENDPOINT_URL_DYNAMODB`` / ``AWS_ENDPOINT_URL_S3`` variables set here, and at the
+local gateway ``WEBSOCKET_MANAGEMENT_URL`` (``dev.ws_gateway.configure_app_environment``).
 Ctrl-C or SIGTERM stops everything and exits 0.
 """
 
@@ -28,8 +30,10 @@ if TYPE_CHECKING:
     from chalice.local import LocalDevServer
     from moto.server import ThreadedMotoServer
 
-# chalicelib, app and moto are imported inside functions on purpose: settings and table names must see the
-# environment this module sets up, and a taken port should be reported before any slow import.
+    from dev.ws_gateway import Limits, LocalWebSocketGateway
+
+# chalicelib, app, moto and dev.ws_gateway are imported inside functions on purpose: settings and table names must
+# see the environment this module sets up, and a taken port should be reported before any slow import.
 
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
@@ -59,11 +63,21 @@ class Port:
     number: int
 
 
-def configured_ports(environ: Mapping[str, str]) -> tuple[Port, Port]:
-    """The REST API and moto ports (``DEV_API_PORT``, ``DEV_AWS_PORT``).
+@dataclass(frozen=True)
+class Ports:
+    """Every port the stack listens on."""
 
-    ``DEV_WS_PORT`` joins them once the WebSocket server exists; until then nothing listens on it.
-    """
+    api: Port
+    aws: Port
+    ws: Port
+    ws_management: Port
+
+    def all(self) -> tuple[Port, ...]:
+        return self.api, self.aws, self.ws, self.ws_management
+
+
+def configured_ports(environ: Mapping[str, str]) -> Ports:
+    """The ports from ``DEV_API_PORT``, ``DEV_AWS_PORT``, ``DEV_WS_PORT`` and ``DEV_WS_MANAGEMENT_PORT``."""
 
     def read(service: str, env_var: str, default: int) -> Port:
         raw = environ.get(env_var) or str(default)
@@ -71,13 +85,23 @@ def configured_ports(environ: Mapping[str, str]) -> tuple[Port, Port]:
             raise StackError(f"{env_var}={raw!r} is not a port number (1-65535)")
         return Port(service, env_var, int(raw))
 
-    return read("REST API", "DEV_API_PORT", 8000), read("moto, the AWS endpoint", "DEV_AWS_PORT", 8002)
+    ports = Ports(
+        read("REST API", "DEV_API_PORT", 8000),
+        read("moto, the AWS endpoint", "DEV_AWS_PORT", 8002),
+        read("WebSocket API", "DEV_WS_PORT", 8001),
+        read("WebSocket @connections API", "DEV_WS_MANAGEMENT_PORT", 8003),
+    )
+    numbers = [port.number for port in ports.all()]
+    if len(set(numbers)) < len(numbers):
+        listed = ", ".join(f"{port.env_var}={port.number}" for port in ports.all())
+        raise StackError(f"two services cannot share a port: {listed}")
+    return ports
 
 
 def port_taken(port: int, host: str = HOST) -> bool:
     """True when something already listens on ``host:port``."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        # Both servers bind with SO_REUSEADDR: probing the same way keeps a port in TIME_WAIT (a stack
+        # Every server binds with SO_REUSEADDR: probing the same way keeps a port in TIME_WAIT (a stack
         # that just stopped) from reading as taken.
         if os.name == "posix":
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -132,27 +156,37 @@ def _raise_stop(signum: int, frame: FrameType | None) -> None:
     raise StopRequested(signal.Signals(signum).name)
 
 
-class Stack:
-    """moto and the REST API, started in order and stopped in reverse, whatever was reached."""
+def ws_management_url(ports: Ports) -> str:
+    """Where the local gateway serves the ``@connections`` API (boto3's ``endpoint_url``)."""
+    return f"http://{HOST}:{ports.ws_management.number}"
 
-    def __init__(self, api: Port, aws: Port, ready_file: Path | None) -> None:
-        self.api = api
-        self.aws = aws
+
+class Stack:
+    """moto, the WebSocket gateway and the REST API: started in order, stopped in reverse (whatever was reached)."""
+
+    def __init__(self, ports: Ports, ready_file: Path | None, ws_limits: Limits) -> None:
+        self.ports = ports
+        self.api, self.aws = ports.api, ports.aws
         self.ready_file = ready_file
-        self.api_url = f"http://{HOST}:{api.number}"
-        self.aws_url = f"http://{HOST}:{aws.number}"
+        self.ws_limits = ws_limits
+        self.api_url = f"http://{HOST}:{ports.api.number}"
+        self.aws_url = f"http://{HOST}:{ports.aws.number}"
+        self.ws_url = f"ws://{HOST}:{ports.ws.number}"
+        self.ws_management_url = ws_management_url(ports)
         self._moto: ThreadedMotoServer | None = None
+        self._gateway: LocalWebSocketGateway | None = None
         self._api_server: LocalDevServer | None = None
         self._api_thread: threading.Thread | None = None
 
     def start(self) -> dict[str, str]:
-        """Start moto, create the tables, serve the API, seed it; returns the demo users' tokens."""
+        """Start moto, create the tables, open the WebSocket gateway, serve the API, seed; returns demo tokens."""
         if self.ready_file:
             self.ready_file.unlink(missing_ok=True)  # a stale file from a crashed run must not read as ready
         self._start_moto()
         from chalicelib.models.tables import create_tables
 
         create_tables()
+        self._start_gateway()
         self._serve_api()
         service_token = mint("platform", role="service", ttl_seconds=SERVICE_TOKEN_TTL_SECONDS)
         seed(self.api_url, service_token=service_token, user_token=mint)
@@ -173,6 +207,25 @@ class Stack:
         if starter.is_alive():
             raise StackError(ports_taken_message([self.aws]))
         self._moto = moto
+
+    def _start_gateway(self) -> None:
+        from app import app
+        from dev.ws_gateway import LocalWebSocketGateway, PortInUse
+
+        # Kept before start(): stop() must undo a start that a signal interrupted half-way.
+        self._gateway = LocalWebSocketGateway(
+            app,
+            host=HOST,
+            port=self.ports.ws.number,
+            management_port=self.ports.ws_management.number,
+            stage=os.environ["STAGE"],
+            limits=self.ws_limits,
+        )
+        try:
+            self._gateway.start()
+        except PortInUse as exc:  # taken after our check
+            taken = [port for port in self.ports.all() if port.number == exc.port]
+            raise StackError(ports_taken_message(taken)) from None
 
     def _serve_api(self) -> None:
         from chalice.config import Config
@@ -201,6 +254,8 @@ class Stack:
         ready = {
             "apiUrl": self.api_url,
             "awsEndpoint": self.aws_url,
+            "wsUrl": self.ws_url,
+            "wsManagementUrl": self.ws_management_url,
             "stage": os.environ["STAGE"],
             "pid": os.getpid(),
             "tokens": tokens,
@@ -218,6 +273,8 @@ class Stack:
                 self._api_server.shutdown()  # returns once serve_forever has left its loop
                 self._api_thread.join(SHUTDOWN_TIMEOUT_SECONDS)
             self._api_server.server.server_close()
+        if self._gateway is not None:
+            self._gateway.stop()  # before moto: each socket's $disconnect still writes to DynamoDB
         if self._moto is not None:
             self._moto.stop()
 
@@ -232,6 +289,7 @@ def banner(stack: Stack, tokens: dict[str, str]) -> str:
 crochet-messaging dev stack is running (stage {os.environ["STAGE"]}). Ctrl-C stops it.
 
   REST API    {stack.api_url}/api/...
+  WebSocket   {stack.ws_url}/?token=<JWT>   (@connections API: {stack.ws_management_url})
   moto (AWS)  {stack.aws_url}   (the DynamoDB and S3 endpoint)
 
 Demo data   users {users}
@@ -243,6 +301,7 @@ Tokens, valid 12 h (for anyone else: make token USER=carol):
 
 Try:
   curl -s -H "Authorization: Bearer $ALICE_TOKEN" {stack.api_url}/api/messages/conversations
+  .venv/bin/python -m websockets "{stack.ws_url}/?token=$ALICE_TOKEN"   then type: {{"action": "ping"}}
 """
 
 
@@ -267,13 +326,21 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if os.environ.get("JWT_JWKS_URL"):
             raise StackError("JWT_JWKS_URL is set: the dev stack signs its own HS256 tokens; unset it to run locally")
-        api, aws = configured_ports(os.environ)
-        check_ports((api, aws))
-        configure_environment(os.environ, aws.number)
+        ports = configured_ports(os.environ)
+        check_ports(ports.all())
+        from dev.ws_gateway import Limits, configure_app_environment
+
+        try:
+            ws_limits = Limits.from_environ(os.environ)
+        except ValueError as exc:
+            raise StackError(str(exc)) from None
+        configure_environment(os.environ, ports.aws.number)
+        configure_app_environment(os.environ, ws_management_url(ports))
         logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"), format="%(levelname)s %(name)s: %(message)s")
-        for chatty in ("werkzeug", "botocore", "pynamodb"):  # one line per DynamoDB call drowns the request log
+        # One line per DynamoDB call drowns the request log; websockets repeats what the gateway logs.
+        for chatty in ("werkzeug", "botocore", "pynamodb", "websockets"):
             logging.getLogger(chatty).setLevel(logging.WARNING)
-        stack = Stack(api, aws, args.ready_file)
+        stack = Stack(ports, args.ready_file, ws_limits)
         tokens = stack.start()
         print(banner(stack, tokens), flush=True)
         stack.write_ready_file(tokens)

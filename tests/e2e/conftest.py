@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,12 +19,13 @@ import pytest
 
 from chalicelib.auth.tokens import issue_token
 from tests.e2e.api_client import Caller
+from tests.e2e.ws_client import LiveSocket, open_socket
 
 ROOT = Path(__file__).resolve().parents[2]
 READY_TIMEOUT_SECONDS = 60
 STOP_TIMEOUT_SECONDS = 15
 JWT_SECRET = "e2e-secret-0123456789-0123456789-0123456789"
-PORT_VARIABLES = ("DEV_API_PORT", "DEV_AWS_PORT", "DEV_WS_PORT")
+PORT_VARIABLES = ("DEV_API_PORT", "DEV_AWS_PORT", "DEV_WS_PORT", "DEV_WS_MANAGEMENT_PORT")
 
 
 def free_port() -> int:
@@ -36,7 +38,6 @@ def free_port() -> int:
 def stack_environment(ports: dict[str, int]) -> dict[str, str]:
     """This process's environment, minus what tests/conftest.py set for the in-process tests."""
     env = {k: v for k, v in os.environ.items() if k not in ("STAGE", "TABLE_PREFIX", "PYTEST_CURRENT_TEST")}
-    # DEV_WS_PORT is passed along so the fixture keeps working once the stack grows its WebSocket server.
     env.update({name: str(port) for name, port in ports.items()})
     env.update({"JWT_SECRET": JWT_SECRET, "PYTHONUNBUFFERED": "1"})
     return env
@@ -60,12 +61,27 @@ class RunningStack:
     def output(self) -> str:
         return self.log.read_text(errors="replace")
 
+    @property
+    def ws_url(self) -> str:
+        return self.ready["wsUrl"]
+
+    @property
+    def ws_management_url(self) -> str:
+        return self.ready["wsManagementUrl"]
+
+    def token(self, user_id: str, role: str | None = None) -> str:
+        """The stack's own token for alice and bob, one signed here for anyone else (or any role)."""
+        if role is None and user_id in self.ready["tokens"]:
+            return self.ready["tokens"][user_id]
+        return issue_token(user_id, secret=JWT_SECRET, role=role)
+
     def caller(self, user_id: str | None) -> Caller:
-        """A user of the demo data: the stack's own token for alice and bob, one signed here for anyone else."""
-        if user_id is None:
-            return Caller(self.api_url)
-        token = self.ready["tokens"].get(user_id) or issue_token(user_id, secret=JWT_SECRET)
-        return Caller(self.api_url, token)
+        """A user of the demo data calling the REST API (None: anonymous)."""
+        return Caller(self.api_url, self.token(user_id) if user_id is not None else None)
+
+    def socket(self, user_id: str) -> LiveSocket:
+        """A user of the demo data connected to the WebSocket gateway."""
+        return open_socket(self.ws_url, self.token(user_id))
 
 
 def wait_until_ready(process: subprocess.Popen[bytes], ready_file: Path, log: Path) -> dict[str, Any]:
@@ -93,12 +109,11 @@ def stop(process: subprocess.Popen[bytes]) -> int:
     return process.returncode
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
-    """One dev stack for the module: started on free ports, stopped with SIGTERM, which must exit 0."""
-    workdir = tmp_path_factory.mktemp("dev-stack")
+@contextmanager
+def start_stack(workdir: Path, **extra_env: str) -> Iterator[RunningStack]:
+    """A dev stack on free ports (plus ``extra_env``), stopped with SIGTERM at the end, which must exit 0."""
     ready_file, log = workdir / "ready.json", workdir / "stack.log"
-    env = stack_environment({name: free_port() for name in PORT_VARIABLES})
+    env = {**stack_environment({name: free_port() for name in PORT_VARIABLES}), **extra_env}
     # A file rather than a pipe: nobody reads a pipe while the tests run, and a full one would block the stack.
     with log.open("wb") as output:
         process = run_stack(env, "--ready-file", str(ready_file), stdout=output, stderr=subprocess.STDOUT)
@@ -110,3 +125,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
     assert returncode == 0, f"dev.stack exited with {returncode}:\n{log.read_text()}"
     assert "Traceback" not in running.output(), running.output()
     assert not ready_file.exists(), "the ready file outlived the stack"
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+    """One dev stack for the module."""
+    with start_stack(tmp_path_factory.mktemp("dev-stack")) as running:
+        yield running

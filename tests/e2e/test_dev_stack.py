@@ -12,7 +12,7 @@ import requests
 
 from dev.seed import ALICE, BOB, CAROL, GRANNY_SQUARE, USERS
 from tests.e2e.api_client import conversation_in, json_of
-from tests.e2e.conftest import ROOT, RunningStack, free_port
+from tests.e2e.conftest import PORT_VARIABLES, ROOT, RunningStack, free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -28,6 +28,10 @@ def test_the_banner_and_ready_file_give_urls_tokens_and_a_curl_example(stack: Ru
     output = stack.output()
     assert stack.api_url in output
     assert stack.ready["awsEndpoint"] in output
+    assert stack.ws_url == f"ws://127.0.0.1:{stack.env['DEV_WS_PORT']}"
+    assert f'"{stack.ws_url}/?token=$ALICE_TOKEN"' in output  # the ready-to-paste WebSocket example
+    assert stack.ws_management_url == f"http://127.0.0.1:{stack.env['DEV_WS_MANAGEMENT_PORT']}"
+    assert stack.ws_management_url in output
     assert f"export ALICE_TOKEN={stack.ready['tokens'][ALICE]}" in output
     assert f"export BOB_TOKEN={stack.ready['tokens'][BOB]}" in output
     assert f'curl -s -H "Authorization: Bearer $ALICE_TOKEN" {stack.api_url}/api/' in output
@@ -90,9 +94,9 @@ def test_concurrent_sends_each_get_their_own_message(stack: RunningStack) -> Non
     assert len({body["conversation"]["id"] for body in sent}) == 1
 
 
-@pytest.mark.parametrize("taken", ["DEV_API_PORT", "DEV_AWS_PORT"])
+@pytest.mark.parametrize("taken", PORT_VARIABLES)
 def test_a_second_stack_on_a_taken_port_names_the_variable(stack: RunningStack, taken: str) -> None:
-    env = {**stack.env, "DEV_API_PORT": str(free_port()), "DEV_AWS_PORT": str(free_port())}
+    env = {**stack.env, **{name: str(free_port()) for name in PORT_VARIABLES}}
     env[taken] = stack.env[taken]
     result = subprocess.run(
         [sys.executable, "-m", "dev.stack"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=30
