@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from chalice import Blueprint, Response
+from chalice import Blueprint, CORSConfig, Response
 from pydantic import BaseModel, ValidationError
 
 from chalicelib.auth import Principal, authenticate, bearer_token
@@ -24,6 +24,7 @@ from chalicelib.errors import (
     Unauthorized,
     UnsupportedMediaType,
 )
+from chalicelib.settings import get_settings
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +33,18 @@ USER = "user"
 SERVICE = "service"
 
 P = TypeVar("P", bound=BaseModel)
+
+
+def cors_config() -> CORSConfig:
+    """Browsers call the API cross-origin (the Next.js app, the dev client). Bearer tokens, no cookies,
+    so the one configured origin, or any when several are configured (CORSConfig takes a single one)."""
+    origins = get_settings().allowed_origins
+    return CORSConfig(
+        allow_origin=origins[0] if len(origins) == 1 else "*",
+        allow_headers=["Authorization", "Content-Type"],
+        max_age=600,
+    )
+
 
 # (method, path, auth) of every route registered through ``route``: the authorization-matrix tests
 # enumerate it, so a route without an entry cannot slip through.
@@ -108,6 +121,6 @@ def route(blueprint: Blueprint, path: str, method: str, *, auth: str = USER) -> 
                 return error_response(error)
 
         ROUTE_AUTH[(method, "/api" + path)] = auth
-        return blueprint.route(path, methods=[method], content_types=["*/*"])(handler)
+        return blueprint.route(path, methods=[method], content_types=["*/*"], cors=cors_config())(handler)
 
     return decorator

@@ -126,3 +126,11 @@ def test_internal_endpoints_validate_input(api: Api, path: str, body: dict) -> N
 
     assert response.status == 400, response.body
     assert response.body["error"]["code"] == "invalid_request"
+
+
+def test_browsers_may_call_the_api_cross_origin(api: Api) -> None:
+    response = api.call("GET", "/api/messages", "bob", headers={"Origin": "http://localhost:3000"})
+
+    assert response.status == 200
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
+    assert "Authorization" in response.headers["Access-Control-Allow-Headers"]
