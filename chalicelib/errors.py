@@ -63,6 +63,17 @@ class UnsupportedMediaType(AppError):
     code = "unsupported_media_type"
 
 
+class RateLimited(AppError):
+    """Too many requests of one kind by one user; ``retry_after`` seconds until the window reopens."""
+
+    status = 429
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message, details={"retryAfter": retry_after})
+        self.retry_after = retry_after
+
+
 class ServiceUnavailable(AppError):
     """A transient failure (contention, throttling): the client may retry the same request."""
 

@@ -19,6 +19,12 @@ def _int(name: str, default: int) -> int:
     return int(raw) if raw not in (None, "") else default
 
 
+def _rate(raw: str | None, default: str) -> tuple[int, int]:
+    """``"10/2"``: 10 requests per 2-second window."""
+    count, _, seconds = (raw or default).partition("/")
+    return int(count), max(int(seconds or 1), 1)
+
+
 def _list(raw: str | None, default: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in (raw if raw not in (None, "") else default).split(",") if item.strip())
 
@@ -63,6 +69,7 @@ class Settings:
     upload_url_ttl_seconds: int
     download_url_ttl_seconds: int
     thumbnail_max_px: int
+    rate_limits: dict[str, tuple[int, int]]  # action -> (requests, per seconds)
 
     def table_name(self, short_name: str) -> str:
         """The stage's DynamoDB table name for a table's short name (``messages`` …)."""
@@ -114,6 +121,13 @@ def _load() -> Settings:
         upload_url_ttl_seconds=_int("UPLOAD_URL_TTL_SECONDS", 300),
         download_url_ttl_seconds=_int("DOWNLOAD_URL_TTL_SECONDS", 900),
         thumbnail_max_px=_int("THUMBNAIL_MAX_PX", 320),
+        # Near the hosted chat APIs: 5 sends/s sustained with bursts of 10, conversation creation and
+        # uploads per minute. "0/1" switches a limit off.
+        rate_limits={
+            "send": _rate(env.get("RATE_LIMIT_SEND"), "10/2"),
+            "conversation": _rate(env.get("RATE_LIMIT_CONVERSATION"), "20/60"),
+            "presign": _rate(env.get("RATE_LIMIT_PRESIGN"), "30/60"),
+        },
     )
 
 

@@ -20,6 +20,10 @@ os.environ.update(
         # Where REST handlers deliver socket frames: moto's @connections API under mock_aws.
         "WEBSOCKET_API_ID": "testws0001",
         "WEBSOCKET_STAGE": "test",
+        # Off unless a test is about them: suites send far faster than any user (see test_rate_limits.py).
+        "RATE_LIMIT_SEND": "0/1",
+        "RATE_LIMIT_CONVERSATION": "0/1",
+        "RATE_LIMIT_PRESIGN": "0/1",
     }
 )
 for variable in (

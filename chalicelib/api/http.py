@@ -21,6 +21,7 @@ from chalicelib.errors import (
     Forbidden,
     InvalidRequest,
     PayloadTooLarge,
+    RateLimited,
     Unauthorized,
     UnsupportedMediaType,
 )
@@ -56,7 +57,11 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
 
 
 def error_response(error: AppError) -> Response:
-    headers = {"WWW-Authenticate": 'Bearer error="invalid_token"'} if isinstance(error, Unauthorized) else {}
+    headers: dict[str, str] = {}
+    if isinstance(error, Unauthorized):
+        headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
+    if isinstance(error, RateLimited):
+        headers["Retry-After"] = str(error.retry_after)
     return json_response(error.to_body(), error.status, headers)
 
 

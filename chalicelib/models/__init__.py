@@ -4,6 +4,7 @@ from chalicelib.models.attachments import Attachment
 from chalicelib.models.catalog import Pattern, Purchase, UserProfile
 from chalicelib.models.connections import Connection, FeedEntry
 from chalicelib.models.conversations import Conversation, Membership
+from chalicelib.models.limits import RateCounter
 from chalicelib.models.messages import IdempotencyRecord, Message
 
 ALL_MODELS = (
@@ -17,6 +18,7 @@ ALL_MODELS = (
     Connection,
     FeedEntry,
     Attachment,
+    RateCounter,
 )
 
 __all__ = [
@@ -30,5 +32,6 @@ __all__ = [
     "Message",
     "Pattern",
     "Purchase",
+    "RateCounter",
     "UserProfile",
 ]

@@ -23,8 +23,10 @@ from chalicelib.errors import Conflict, InvalidRequest, NotFound, PayloadTooLarg
 from chalicelib.models import Attachment, Conversation, Message
 from chalicelib.models.attachments import PENDING, READY, REJECTED
 from chalicelib.schemas.requests import UploadRequest
+from chalicelib.services import rate_limits
 from chalicelib.services.attachment_urls import wire_fields
 from chalicelib.services.conversations import get_conversation_by_id
+from chalicelib.services.transactions import commit
 from chalicelib.settings import get_settings
 from chalicelib.storage import s3
 
@@ -79,7 +81,7 @@ def request_upload(principal: Principal, request: UploadRequest) -> UploadTicket
     except (BotoCoreError, ClientError) as exc:
         raise _storage_error(exc) from exc
     settings = get_settings()
-    Attachment(
+    record = Attachment(
         attachment_id,
         conversation_id=conversation.id,
         uploader_id=principal.user_id,
@@ -91,7 +93,13 @@ def request_upload(principal: Principal, request: UploadRequest) -> UploadTicket
         status=PENDING,
         created_at=now_iso(),
         expires_at=timedelta(days=1),
-    ).save()
+    )
+
+    def build(transaction: Any) -> None:
+        rate_limits.charge(transaction, principal.user_id, "presign")
+        transaction.save(record)
+
+    commit(build)
     expires = utc_now() + timedelta(seconds=settings.upload_url_ttl_seconds)
     return UploadTicket(attachment_id, post["url"], post["fields"], iso(expires), limit)
 

@@ -14,6 +14,7 @@ from chalicelib.errors import Forbidden, InvalidRequest, NotFound, ServiceUnavai
 from chalicelib.models import Conversation, Membership, Message, Pattern, Purchase, UserProfile
 from chalicelib.models.batch import batch_get
 from chalicelib.schemas.responses import EnrichedConversationOut, MessageOut
+from chalicelib.services import rate_limits
 from chalicelib.services.directory import Directory
 from chalicelib.services.transactions import Contention, commit
 from chalicelib.services.views import enriched_out, membership_for, message_out, participant_states
@@ -233,6 +234,7 @@ def get_conversation_by_pattern_and_users(
         conversation.participant_states = {u: {} for u in conversation.participant_ids}
 
         def build(transaction) -> None:
+            rate_limits.charge(transaction, caller, "conversation")
             transaction.save(conversation, condition=Conversation.id.does_not_exist())
             for user in conversation.participant_ids:
                 transaction.save(membership_for(conversation, user))

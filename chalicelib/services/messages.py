@@ -24,7 +24,7 @@ from chalicelib.models import (
 from chalicelib.models.batch import batch_get
 from chalicelib.schemas.requests import SendMessageRequest
 from chalicelib.schemas.responses import ConversationOut, MessageOut
-from chalicelib.services import attachments
+from chalicelib.services import attachments, rate_limits
 from chalicelib.services.conversations import new_conversation, remember_claims
 from chalicelib.services.transactions import commit, with_retries
 from chalicelib.services.views import conversation_out, membership_for, message_out, participant_states, preview_of
@@ -160,7 +160,9 @@ def create_message(principal: Principal, request: SendMessageRequest) -> SendRes
         conversation.updated_at = now
 
         def build(transaction) -> None:
+            rate_limits.charge(transaction, sender, "send")
             if conversation_created:
+                rate_limits.charge(transaction, sender, "conversation")
                 transaction.save(conversation, condition=Conversation.id.does_not_exist())
             else:
                 # An update, not a put: the room set on this item changes independently (join/leave).

@@ -13,6 +13,7 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib.errors import AppError, ServiceUnavailable
 from chalicelib.models import Conversation
+from chalicelib.services.rate_limits import rate_limited
 
 T = TypeVar("T")
 
@@ -36,6 +37,9 @@ def commit(build: Callable[[TransactWrite], None]) -> None:
         ) as transaction:
             build(transaction)
     except TransactWriteError as exc:
+        limited = rate_limited(list(exc.cancellation_reasons))
+        if limited is not None:
+            raise limited from exc
         reasons = {reason.code for reason in exc.cancellation_reasons if reason is not None}
         if exc.cause_response_code == "TransactionCanceledException" and reasons & _RETRYABLE_REASONS:
             raise Contention(sorted(reasons)) from exc
