@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install dev test lint unit integration e2e token clean
+.PHONY: install dev test lint unit integration e2e token openapi clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,6 +38,9 @@ e2e: install
 TOKEN_USER := $(if $(filter command line,$(origin USER)),$(USER),alice)
 token: install ## Print a dev token: make token USER=alice [ROLE=service]
 	@$(BIN)/python -m dev.token $(TOKEN_USER) $(if $(ROLE),--role $(ROLE))
+
+openapi: install ## Regenerate docs/openapi.json from the routes and models
+	$(BIN)/python -m chalicelib.api.openapi > docs/openapi.json
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache build .dev

@@ -9,13 +9,13 @@ from chalice import Blueprint, Response
 from chalicelib.api.http import json_response, parse, read_json_body, route
 from chalicelib.auth import Principal
 from chalicelib.schemas.requests import UploadRequest
-from chalicelib.schemas.responses import AttachmentOut
+from chalicelib.schemas.responses import AttachmentOut, UploadTicketOut
 from chalicelib.services import attachments
 
 blueprint = Blueprint(__name__)
 
 
-@route(blueprint, "/attachments", "POST")
+@route(blueprint, "/attachments", "POST", body=UploadRequest, responses={201: UploadTicketOut})
 def request_upload(request: Any, principal: Principal) -> Response:
     """A presigned POST for one file into a conversation the caller takes part in."""
     body = parse(UploadRequest, read_json_body(request))
@@ -31,7 +31,7 @@ def request_upload(request: Any, principal: Principal) -> Response:
     )
 
 
-@route(blueprint, "/attachments/{attachment_id}", "GET")
+@route(blueprint, "/attachments/{attachment_id}", "GET", responses={200: AttachmentOut})
 def get_attachment(request: Any, principal: Principal, attachment_id: str) -> Response:
     """Freshly signed URLs of an attachment (participants of its conversation; its uploader before sending)."""
     return json_response(AttachmentOut(**attachments.get_attachment_for(principal, attachment_id)).wire())

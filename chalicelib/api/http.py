@@ -10,6 +10,7 @@ import functools
 import json
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from chalice import Blueprint, CORSConfig, Response
@@ -47,8 +48,25 @@ def cors_config() -> CORSConfig:
     )
 
 
-# (method, path, auth) of every route registered through ``route``: the authorization-matrix tests
+PUBLIC = "public"
+
+
+@dataclass(frozen=True)
+class RouteSpec:
+    """What a route takes and answers: the source of the OpenAPI document and the authorization matrix."""
+
+    method: str
+    path: str
+    auth: str
+    summary: str
+    query: type[BaseModel] | None
+    body: type[BaseModel] | None
+    responses: dict[int, Any]  # status -> response model (or a tuple of models: one of them)
+
+
+# Every route registered through ``route``: the authorization-matrix tests and the OpenAPI generator
 # enumerate it, so a route without an entry cannot slip through.
+ROUTES: dict[tuple[str, str], RouteSpec] = {}
 ROUTE_AUTH: dict[tuple[str, str], str] = {}
 
 
@@ -112,20 +130,35 @@ def _principal(request: Any, auth: str) -> Principal:
     return principal
 
 
-def route(blueprint: Blueprint, path: str, method: str, *, auth: str = USER) -> Callable:
-    """Register ``view(request, principal, **path_params)`` on ``blueprint`` behind auth and error mapping."""
+def route(
+    blueprint: Blueprint,
+    path: str,
+    method: str,
+    *,
+    auth: str = USER,
+    query: type[BaseModel] | None = None,
+    body: type[BaseModel] | None = None,
+    responses: dict[int, Any] | None = None,
+) -> Callable:
+    """Register ``view(request, principal, **path_params)`` on ``blueprint`` behind auth and error mapping.
+
+    ``query``, ``body`` and ``responses`` describe the route for the OpenAPI document.
+    """
 
     def decorator(view: Callable[..., Any]) -> Callable[..., Response]:
         @functools.wraps(view)
         def handler(**path_params: str) -> Response:
             request = blueprint.current_request
             try:
-                principal = _principal(request, auth)
+                principal = None if auth == PUBLIC else _principal(request, auth)
                 return view(request, principal, **path_params)
             except AppError as error:
                 return error_response(error)
 
-        ROUTE_AUTH[(method, "/api" + path)] = auth
+        full_path = "/api" + path
+        summary = (view.__doc__ or view.__name__).strip().splitlines()[0]
+        ROUTES[(method, full_path)] = RouteSpec(method, full_path, auth, summary, query, body, responses or {})
+        ROUTE_AUTH[(method, full_path)] = auth
         return blueprint.route(path, methods=[method], content_types=["*/*"], cors=cors_config())(handler)
 
     return decorator

@@ -6,7 +6,7 @@ from typing import Any
 
 from chalice import Blueprint, Response
 
-from chalicelib.api.http import json_response, parse, query_params, read_json_body, route
+from chalicelib.api.http import PUBLIC, json_response, parse, query_params, read_json_body, route
 from chalicelib.auth import Principal
 from chalicelib.realtime.gateway import Gateway, endpoint_url
 from chalicelib.schemas.requests import (
@@ -16,6 +16,15 @@ from chalicelib.schemas.requests import (
     PatternConversationQuery,
     SendMessageRequest,
     SyncQuery,
+)
+from chalicelib.schemas.responses import (
+    ConversationDetailOut,
+    ConversationListOut,
+    ConversationsOut,
+    PatternConversationOut,
+    ReadOut,
+    SendOut,
+    SyncOut,
 )
 from chalicelib.services import conversations, live, sync
 
@@ -29,7 +38,13 @@ def _page_body(page: conversations.ConversationPage, *, with_total: bool) -> dic
     return body
 
 
-@route(blueprint, "/messages", "GET")
+@route(
+    blueprint,
+    "/messages",
+    "GET",
+    query=MessagesQuery,
+    responses={200: (ConversationListOut, ConversationDetailOut)},
+)
 def list_or_open(request: Any, principal: Principal) -> Response:
     """The caller's conversations; with ``conversationId``, that conversation and a page of history."""
     query = parse(MessagesQuery, query_params(request))
@@ -49,7 +64,7 @@ def list_or_open(request: Any, principal: Principal) -> Response:
     )
 
 
-@route(blueprint, "/messages", "POST")
+@route(blueprint, "/messages", "POST", body=SendMessageRequest, responses={201: SendOut, 200: SendOut})
 def send(request: Any, principal: Principal) -> Response:
     """Send a message; 201 when stored, 200 when a retry returns the original."""
     body = parse(SendMessageRequest, read_json_body(request))
@@ -60,7 +75,7 @@ def send(request: Any, principal: Principal) -> Response:
     )
 
 
-@route(blueprint, "/messages/conversations", "GET")
+@route(blueprint, "/messages/conversations", "GET", query=PageQuery, responses={200: ConversationsOut})
 def all_conversations(request: Any, principal: Principal) -> Response:
     """Every conversation of the caller (paginated) and their total unread count."""
     query = parse(PageQuery, query_params(request))
@@ -68,7 +83,7 @@ def all_conversations(request: Any, principal: Principal) -> Response:
     return json_response(_page_body(page, with_total=True))
 
 
-@route(blueprint, "/messages/{message_id}/read", "PUT")
+@route(blueprint, "/messages/{message_id}/read", "PUT", body=MarkReadRequest, responses={200: ReadOut})
 def mark_read(request: Any, principal: Principal, message_id: str) -> Response:
     """Mark a message (or its whole conversation) read for the caller."""
     body = parse(MarkReadRequest, read_json_body(request))
@@ -87,7 +102,13 @@ def mark_read(request: Any, principal: Principal, message_id: str) -> Response:
     )
 
 
-@route(blueprint, "/messages/pattern/{pattern_id}", "GET")
+@route(
+    blueprint,
+    "/messages/pattern/{pattern_id}",
+    "GET",
+    query=PatternConversationQuery,
+    responses={200: PatternConversationOut, 201: PatternConversationOut},
+)
 def pattern_conversation(request: Any, principal: Principal, pattern_id: str) -> Response:
     """Get or create the caller's conversation with a pattern's creator (201 when created)."""
     query = parse(PatternConversationQuery, query_params(request))
@@ -95,7 +116,7 @@ def pattern_conversation(request: Any, principal: Principal, pattern_id: str) ->
     return json_response({"conversation": conversation.wire()}, 201 if created else 200)
 
 
-@route(blueprint, "/messages/sync", "GET")
+@route(blueprint, "/messages/sync", "GET", query=SyncQuery, responses={200: SyncOut})
 def catch_up(request: Any, principal: Principal) -> Response:
     """What changed since ``since`` (a cursor from the previous sync): new messages and their conversations."""
     query = parse(SyncQuery, query_params(request))
@@ -108,3 +129,11 @@ def catch_up(request: Any, principal: Principal) -> Response:
             "hasMore": page.has_more,
         }
     )
+
+
+@route(blueprint, "/openapi.json", "GET", auth=PUBLIC, responses={200: None})
+def openapi_document(request: Any, principal: None) -> Response:
+    """This API's OpenAPI 3.1 document."""
+    from chalicelib.api.openapi import build_document  # built on demand: nothing at cold start
+
+    return json_response(build_document())

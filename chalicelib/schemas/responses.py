@@ -102,3 +102,82 @@ class AttachmentOut(ResponseModel):
     height: int | None = None
     conversation_id: str
     message_id: str | None = None
+
+
+class ConversationListOut(ResponseModel):
+    """``GET /api/messages``: one page of the caller's conversations."""
+
+    conversations: list[EnrichedConversationOut]
+    next_cursor: str | None
+
+
+class ConversationsOut(ConversationListOut):
+    """``GET /api/messages/conversations``: a page of conversations and the caller's total unread count."""
+
+    total_unread: int
+
+
+class ConversationDetailOut(ResponseModel):
+    """``GET /api/messages?conversationId=…``: a conversation and one page of its history."""
+
+    conversation: EnrichedConversationOut
+    messages: list[MessageOut]
+    has_more_before: bool
+    has_more_after: bool
+
+
+class SendOut(ResponseModel):
+    """``POST /api/messages``: the stored message and its conversation."""
+
+    message: MessageOut
+    conversation: ConversationOut
+
+
+class ReadOut(ResponseModel):
+    """``PUT /api/messages/{id}/read``: the caller's read position and unread counts after it."""
+
+    conversation_id: str
+    message_id: str
+    last_read_message_id: str | None
+    read_at: str | None
+    unread_count: int
+    total_unread: int
+
+
+class PatternConversationOut(ResponseModel):
+    conversation: EnrichedConversationOut
+
+
+class SyncOut(ResponseModel):
+    """``GET /api/messages/sync``: what changed since the cursor."""
+
+    conversations: list[EnrichedConversationOut]
+    messages: list[MessageOut]
+    next_cursor: str
+    has_more: bool
+
+
+class UploadFormOut(ResponseModel):
+    url: str
+    fields: dict[str, str]
+
+
+class UploadTicketOut(ResponseModel):
+    """``POST /api/attachments``: a presigned POST for exactly one file."""
+
+    attachment_id: str
+    upload: UploadFormOut
+    expires_at: str
+    max_bytes: int
+
+
+class ErrorBody(ResponseModel):
+    code: str
+    message: str
+    details: object | None = None
+
+
+class ErrorOut(ResponseModel):
+    """Every error: a stable machine-readable ``code`` and a human message."""
+
+    error: ErrorBody
