@@ -10,12 +10,14 @@ import boto3
 from chalice import Chalice
 from chalice.app import S3Event, WebsocketEvent
 
+from chalicelib import logs
 from chalicelib.api import attachments, internal, messages
 from chalicelib.realtime import uploads
 from chalicelib.settings import get_settings
 from chalicelib.ws import handlers as socket
 
-app = Chalice(app_name="crochet-messaging")
+logs.configure()
+app = Chalice(app_name="crochet-messaging", configure_logs=False)
 app.experimental_feature_flags.update(["WEBSOCKETS"])
 app.websocket_api.session = boto3.session.Session()
 app.register_blueprint(messages.blueprint, url_prefix="/api")
@@ -45,4 +47,6 @@ def disconnect(event: WebsocketEvent) -> dict[str, Any]:
     suffix="/original",
 )
 def on_upload(event: S3Event) -> None:
+    logs.clear()
+    logs.bind(route="s3:ObjectCreated", bucket=event.bucket)
     uploads.on_uploaded(event.key)

@@ -9,6 +9,8 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -16,6 +18,7 @@ from typing import Any, TypeVar
 from chalice import Blueprint, CORSConfig, Response
 from pydantic import BaseModel, ValidationError
 
+from chalicelib import logs
 from chalicelib.auth import Principal, authenticate, bearer_token
 from chalicelib.errors import (
     AppError,
@@ -149,11 +152,22 @@ def route(
         @functools.wraps(view)
         def handler(**path_params: str) -> Response:
             request = blueprint.current_request
+            started = time.perf_counter()
+            logs.clear()
+            # API Gateway's request id; locally (no API Gateway) one of our own, so lines still correlate.
+            request_id = (request.context or {}).get("requestId") or uuid.uuid4().hex
+            logs.bind(request_id=request_id, route=f"{method} /api{path}")
             try:
                 principal = None if auth == PUBLIC else _principal(request, auth)
-                return view(request, principal, **path_params)
+                if principal is not None:
+                    logs.bind(user_id=principal.user_id)
+                response = view(request, principal, **path_params)
             except AppError as error:
-                return error_response(error)
+                response = error_response(error)
+                logs.bind(error_code=error.code)
+            elapsed = round((time.perf_counter() - started) * 1000, 1)
+            logger.info("request", extra={"status": response.status_code, "duration_ms": elapsed})
+            return response
 
         full_path = "/api" + path
         summary = (view.__doc__ or view.__name__).strip().splitlines()[0]

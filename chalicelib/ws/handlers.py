@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
+from chalicelib import logs
 from chalicelib.api.http import parse
 from chalicelib.auth import Principal, authenticate
 from chalicelib.errors import AppError, Forbidden, InvalidRequest, PayloadTooLarge, Unauthorized
@@ -35,8 +36,17 @@ def _gateway(event: dict[str, Any]) -> Gateway:
     return Gateway(endpoint_url(event.get("requestContext") or {}))
 
 
+def _bind(event: dict[str, Any]) -> None:
+    context = event.get("requestContext") or {}
+    logs.clear()
+    logs.bind(
+        request_id=context.get("requestId"), connection_id=context.get("connectionId"), route=context.get("routeKey")
+    )
+
+
 def on_connect(event: dict[str, Any]) -> dict[str, Any]:
     """``$connect``: the JWT arrives as the ``token`` query parameter; refuse the upgrade (401) without one."""
+    _bind(event)
     connection_id = event["requestContext"]["connectionId"]
     token = (event.get("queryStringParameters") or {}).get("token")
     try:
@@ -44,10 +54,14 @@ def on_connect(event: dict[str, Any]) -> dict[str, Any]:
         if principal.is_service:
             raise Forbidden("the service role does not open sockets", code="user_token_required")
     except Unauthorized:
+        logger.info("connect refused", extra={"status": 401})
         return {"statusCode": 401}
     except Forbidden:
+        logger.info("connect refused", extra={"status": 403})
         return {"statusCode": 403}
+    logs.bind(user_id=principal.user_id)
     change = registry.open_connection(connection_id, principal)
+    logger.info("connected")
     if change is not None:
         deliver_presence(_gateway(event), change)
     return OK
@@ -55,6 +69,8 @@ def on_connect(event: dict[str, Any]) -> dict[str, Any]:
 
 def on_disconnect(event: dict[str, Any]) -> dict[str, Any]:
     """``$disconnect`` (best effort: gone connections are also pruned on 410 and expire by TTL)."""
+    _bind(event)
+    logger.info("disconnected")
     change = registry.close_connection(event["requestContext"]["connectionId"])
     if change is not None:
         deliver_presence(_gateway(event), change)
@@ -163,6 +179,7 @@ def _frame(event: dict[str, Any]) -> dict[str, Any]:
 
 def on_message(event: dict[str, Any]) -> dict[str, Any]:
     """``$default``: every client frame."""
+    _bind(event)
     ctx = _Context(event, None, None)
     try:
         frame = _frame(event)
@@ -178,8 +195,11 @@ def on_message(event: dict[str, Any]) -> dict[str, Any]:
         if handler is None:
             raise InvalidRequest(f"unknown action; use one of: ping, {', '.join(ACTIONS)}", code="unknown_action")
         connection = registry.get_connection(ctx.connection_id)
+        logs.bind(user_id=connection.user_id, action=action)
         handler(ctx, connection, registry.principal_of(connection), frame)
+        logger.info("frame handled")
     except AppError as error:
+        logger.info("frame refused", extra={"error_code": error.code, "frame_action": ctx.action})
         ctx.error(error)
     return OK
 
