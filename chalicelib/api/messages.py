@@ -112,8 +112,8 @@ def mark_read(request: Any, principal: Principal, message_id: str) -> Response:
 def pattern_conversation(request: Any, principal: Principal, pattern_id: str) -> Response:
     """Get or create the caller's conversation with a pattern's creator (201 when created)."""
     query = parse(PatternConversationQuery, query_params(request))
-    conversation, created = conversations.get_conversation_by_pattern_and_users(principal, pattern_id, query.creator_id)
-    return json_response({"conversation": conversation.wire()}, 201 if created else 200)
+    result = live.open_pattern_conversation(principal, pattern_id, query.creator_id, Gateway(endpoint_url()))
+    return json_response({"conversation": result.conversation.wire()}, 201 if result.created else 200)
 
 
 @route(blueprint, "/messages/sync", "GET", query=SyncQuery, responses={200: SyncOut})

@@ -12,6 +12,7 @@ from typing import Any
 from chalicelib.models import Conversation, UserProfile
 from chalicelib.realtime.gateway import Gateway, Outcome, encode
 from chalicelib.realtime.registry import PresenceChange, prune, room_of
+from chalicelib.schemas.responses import ConversationOut
 from chalicelib.services.directory import Directory
 from chalicelib.services.messages import ReadResult, SendResult
 from chalicelib.services.views import PREVIEW_CHARS
@@ -99,21 +100,23 @@ def deliver_message(
     )
     recipient_connections -= _gone(outcomes)
     if result.conversation_created:
-        opened = {
-            "type": "conversation_opened",
-            "conversationId": message.conversation_id,
-            "patternId": result.conversation.pattern_id,
-            "title": result.conversation.title,
-            "by": directory.participant(sender).wire(),
-        }
-        send_event(
-            gateway,
-            recipient_connections,
-            "notification",
-            _without_nones(opened),
-            conversation=room_before_send,
-            profiles=profiles,
+        deliver_conversation_opened(
+            gateway, recipient_connections, result.conversation, directory.participant(sender).wire()
         )
+
+
+def deliver_conversation_opened(
+    gateway: Gateway, connection_ids: set[str], conversation: ConversationOut, by: dict[str, Any]
+) -> None:
+    """``notification`` of type ``conversation_opened`` to the other participant's connections."""
+    opened = {
+        "type": "conversation_opened",
+        "conversationId": conversation.id,
+        "patternId": conversation.pattern_id,
+        "title": conversation.title,
+        "by": by,
+    }
+    send_event(gateway, connection_ids, "notification", _without_nones(opened))
 
 
 def deliver_read(

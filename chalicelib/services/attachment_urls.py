@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from chalicelib.domain.files import DISPLAY_FORMATS, FILE, IMAGE
+from chalicelib.errors import ServiceUnavailable
 from chalicelib.models.attachments import PENDING, READY, REJECTED
 from chalicelib.storage import s3
 
@@ -19,6 +22,18 @@ def _status(kind: str | None, status: str | None) -> str | None:
 
 def wire_fields(attachment: dict[str, Any] | None) -> dict[str, Any]:
     """A message's attachment fields, with freshly signed URLs (callers only show participants messages)."""
+    try:
+        return _wire_fields(attachment)
+    except (BotoCoreError, ClientError) as exc:
+        # Signing needs credentials and a configured endpoint; without them the client should retry.
+        raise ServiceUnavailable(
+            "file storage is unavailable, retry the request",
+            code="storage_unavailable",
+            details={"cause": type(exc).__name__},
+        ) from exc
+
+
+def _wire_fields(attachment: dict[str, Any] | None) -> dict[str, Any]:
     if not attachment:
         return {}
     kind = attachment.get("kind")

@@ -14,6 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
+from pynamodb.exceptions import UpdateError
 
 from chalicelib.auth import Principal
 from chalicelib.domain.clock import iso, now_iso, utc_now
@@ -280,7 +281,12 @@ def process_upload(key: str) -> Processed | None:
         ]
     except ValueError as exc:
         actions = [Attachment.status.set(REJECTED), Attachment.reason.set(f"not a readable image: {exc}"[:200])]
-    record.update(actions=actions, condition=Attachment.status == PENDING)
+    try:
+        record.update(actions=actions, condition=Attachment.status == PENDING)
+    except UpdateError as exc:
+        if exc.cause_response_code == "ConditionalCheckFailedException":
+            return None  # another delivery of the same event (S3 may send one twice) got there first
+        raise
     if not record.message_id:
         return Processed(record, None, None)
     # A message already uses it (the upload event came after the send): bring the message up to date.

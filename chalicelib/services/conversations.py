@@ -13,7 +13,7 @@ from chalicelib.domain.ids import conversation_id_for, is_conversation_id, parse
 from chalicelib.errors import Forbidden, InvalidRequest, NotFound, ServiceUnavailable
 from chalicelib.models import Conversation, Membership, Message, Pattern, Purchase, UserProfile
 from chalicelib.models.batch import batch_get
-from chalicelib.schemas.responses import EnrichedConversationOut, MessageOut
+from chalicelib.schemas.responses import EnrichedConversationOut, MessageOut, ParticipantOut
 from chalicelib.services import rate_limits
 from chalicelib.services.directory import Directory
 from chalicelib.services.transactions import Contention, commit
@@ -191,10 +191,18 @@ def remember_claims(transaction, principal: Principal) -> None:
         transaction.update(UserProfile(principal.user_id), actions=actions)
 
 
+@dataclass
+class PatternConversation:
+    conversation: EnrichedConversationOut
+    created: bool
+    creator: UserProfile | None  # as read (their connections: whom to tell about a new conversation)
+    caller: ParticipantOut
+
+
 def get_conversation_by_pattern_and_users(
     principal: Principal, pattern_id: str, creator_id: str | None = None
-) -> tuple[EnrichedConversationOut, bool]:
-    """Get or create the caller's conversation with a pattern's creator about it; True when created.
+) -> PatternConversation:
+    """Get or create the caller's conversation with a pattern's creator about it.
 
     A buyer needs a purchase (403 ``purchase_required``); the creator cannot open one with themself.
     """
@@ -247,4 +255,9 @@ def get_conversation_by_pattern_and_users(
             # The other side opened it at the same instant: theirs is ours.
             conversation = Conversation.get(conversation_id, consistent_read=True)
     states = participant_states(conversation)
-    return enriched_out(conversation, caller, states[caller].unread, directory), created
+    return PatternConversation(
+        conversation=enriched_out(conversation, caller, states[caller].unread, directory),
+        created=created,
+        creator=snapshot[(UserProfile, creator_id, None)],
+        caller=directory.participant(caller),
+    )

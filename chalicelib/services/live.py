@@ -8,10 +8,19 @@ from __future__ import annotations
 from chalicelib.auth import Principal
 from chalicelib.models import UserProfile
 from chalicelib.models.batch import batch_get
-from chalicelib.realtime.delivery import deliver_message, deliver_read, deliver_typing
+from chalicelib.realtime.delivery import (
+    deliver_conversation_opened,
+    deliver_message,
+    deliver_read,
+    deliver_typing,
+)
 from chalicelib.realtime.gateway import Gateway
 from chalicelib.schemas.requests import SendMessageRequest
-from chalicelib.services.conversations import get_conversation_by_id
+from chalicelib.services.conversations import (
+    PatternConversation,
+    get_conversation_by_id,
+    get_conversation_by_pattern_and_users,
+)
 from chalicelib.services.directory import Directory
 from chalicelib.services.messages import (
     ReadResult,
@@ -52,3 +61,15 @@ def announce_typing(principal: Principal, conversation_id: str, *, typing: bool,
     """Tell the conversation's room that the caller started or stopped typing (nothing is stored)."""
     conversation = get_conversation_by_id(conversation_id, principal.user_id)
     deliver_typing(gateway, conversation, principal.user_id, typing=typing)
+
+
+def open_pattern_conversation(
+    principal: Principal, pattern_id: str, creator_id: str | None, gateway: Gateway
+) -> PatternConversation:
+    """Get or create the conversation with a pattern's creator; a new one is announced to the creator."""
+    result = get_conversation_by_pattern_and_users(principal, pattern_id, creator_id)
+    if result.created and result.creator is not None:
+        deliver_conversation_opened(
+            gateway, set(result.creator.connection_ids or ()), result.conversation, result.caller.wire()
+        )
+    return result

@@ -369,3 +369,17 @@ def test_a_heic_photo_is_served_as_jpeg(uploads: Uploads) -> None:
     served = Image.open(io.BytesIO(requests.get(message["attachmentUrl"]).content))
     assert served.format == "JPEG" and served.size == (400, 300)
     assert parse_qs(urlparse(message["attachmentUrl"]).query)["response-content-type"] == ["image/jpeg"]
+
+
+def test_a_second_delivery_of_the_upload_event_is_harmless(uploads: Uploads, monkeypatch: pytest.MonkeyPatch) -> None:
+    from chalicelib.services import attachments
+
+    attachment_id = uploads.upload("bob", png(), "image/png", "twice.png")
+    processed = Attachment.get(attachment_id)
+    stale = Attachment.from_raw_data(processed.serialize())
+    stale.status = "pending"  # what a concurrent delivery of the same event read before the first one wrote
+    monkeypatch.setattr(Attachment, "get", classmethod(lambda cls, *args, **kwargs: stale))
+
+    assert attachments.process_upload(processed.key) is None
+    monkeypatch.undo()
+    assert Attachment.get(attachment_id).status == "ready"

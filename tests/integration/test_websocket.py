@@ -487,3 +487,15 @@ def test_socket_actions_cost_the_same_at_any_size(
 
     assert small == large
     assert large <= {"join_conversation": 3, "typing_start": 2, "new_message": 4, "message_read": 4}[action]
+
+
+def test_opening_a_pattern_conversation_tells_the_creator(marketplace: Api, sockets: Sockets) -> None:
+    alice = sockets.connect("alice")
+
+    first = marketplace.call("GET", "/api/messages/pattern/p1", "bob")
+    again = marketplace.call("GET", "/api/messages/pattern/p1", "bob")
+
+    assert (first.status, again.status) == (201, 200)
+    [notice] = sockets.events(alice, "notification")  # once: only when it was created
+    assert notice["type"] == "conversation_opened" and notice["conversationId"] == BLANKET
+    assert notice["by"]["id"] == "bob" and notice["title"] == "Granny Square Blanket"
