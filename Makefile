@@ -15,10 +15,16 @@ $(STAMP): requirements.txt requirements-dev.txt
 
 install: $(STAMP) ## Create the virtualenv and install everything (once; again when requirements change)
 
+# The browser e2e test drives Debian's Chromium through Playwright (Playwright's own browser download
+# cannot work here). Installed once, when missing.
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+
 dev: install ## Run the whole stack locally on moto (REST API, WebSocket gateway, demo data, tokens)
 	$(BIN)/python -m dev.stack
 
-test: install lint ## Lint, then every test (unit, integration on moto, e2e on the local stack)
+test: install $(CHROMIUM) lint ## Lint, then every test (unit, integration on moto, e2e on the local stack)
 	$(BIN)/python -m pytest
 
 lint: install
@@ -31,7 +37,7 @@ unit: install
 integration: install
 	$(BIN)/python -m pytest tests/integration
 
-e2e: install
+e2e: install $(CHROMIUM)
 	$(BIN)/python -m pytest tests/e2e
 
 # USER is also the login name in every shell: only a USER given on the command line names the token's user.

@@ -1,5 +1,6 @@
 """The whole service on one machine: moto for AWS, Chalice's local server for the REST API, a local WebSocket
-gateway (dev/ws_gateway.py) for the real-time half, demo data, tokens.
+gateway (dev/ws_gateway.py) for the real-time half, S3 upload events (dev/s3_events.py), demo data, tokens, and
+the browser reference client (dev/web/, served by dev/web_server.py).
 
 ``make dev`` runs ``python -m dev.stack``. The app code stays production code: the only things pointing it
 at moto are the standard ``AWS_ENDPOINT_URL_DYNAMODB`` / ``AWS_ENDPOINT_URL_S3`` variables set here, and at the
@@ -22,7 +23,7 @@ from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from dev.seed import OPENING_MESSAGE, OPENING_SENDER, PATTERNS, PURCHASES, USERS, SeedError, seed
 
@@ -30,6 +31,8 @@ if TYPE_CHECKING:
     from chalice.local import LocalDevServer
     from moto.server import ThreadedMotoServer
 
+    from dev.s3_events import S3EventEmulator
+    from dev.web_server import WebClientServer
     from dev.ws_gateway import Limits, LocalWebSocketGateway
 
 # chalicelib, app, moto and dev.ws_gateway are imported inside functions on purpose: settings and table names must
@@ -42,7 +45,7 @@ USER_TOKEN_TTL_SECONDS = 12 * 3600
 SERVICE_TOKEN_TTL_SECONDS = 10 * 60
 MOTO_START_TIMEOUT_SECONDS = 15
 SHUTDOWN_TIMEOUT_SECONDS = 10
-TOKEN_USERS = ("alice", "bob")
+TOKEN_USERS = ("alice", "bob")  # printed in the banner and written to the ready file
 
 
 class StackError(Exception):
@@ -71,13 +74,15 @@ class Ports:
     aws: Port
     ws: Port
     ws_management: Port
+    web: Port
 
     def all(self) -> tuple[Port, ...]:
-        return self.api, self.aws, self.ws, self.ws_management
+        return self.api, self.aws, self.ws, self.ws_management, self.web
 
 
 def configured_ports(environ: Mapping[str, str]) -> Ports:
-    """The ports from ``DEV_API_PORT``, ``DEV_AWS_PORT``, ``DEV_WS_PORT`` and ``DEV_WS_MANAGEMENT_PORT``."""
+    """The ports from ``DEV_API_PORT``, ``DEV_AWS_PORT``, ``DEV_WS_PORT``, ``DEV_WS_MANAGEMENT_PORT`` and
+    ``DEV_WEB_PORT``."""
 
     def read(service: str, env_var: str, default: int) -> Port:
         raw = environ.get(env_var) or str(default)
@@ -90,6 +95,7 @@ def configured_ports(environ: Mapping[str, str]) -> Ports:
         read("moto, the AWS endpoint", "DEV_AWS_PORT", 8002),
         read("WebSocket API", "DEV_WS_PORT", 8001),
         read("WebSocket @connections API", "DEV_WS_MANAGEMENT_PORT", 8003),
+        read("browser client", "DEV_WEB_PORT", 8004),
     )
     numbers = [port.number for port in ports.all()]
     if len(set(numbers)) < len(numbers):
@@ -126,6 +132,9 @@ def check_ports(ports: tuple[Port, ...]) -> None:
 
 def configure_environment(environ: MutableMapping[str, str], aws_port: int) -> None:
     """Point boto at moto with fake credentials; keep the developer's region, stage and JWT secret."""
+    from dev.moto_cors import disable_global_cors
+
+    disable_global_cors(environ)  # moto then applies the bucket's CORS rule, as S3 does (dev/moto_cors.py)
     endpoint = f"http://{HOST}:{aws_port}"
     environ["AWS_ENDPOINT_URL_DYNAMODB"] = endpoint
     environ["AWS_ENDPOINT_URL_S3"] = endpoint
@@ -162,10 +171,12 @@ def ws_management_url(ports: Ports) -> str:
 
 
 class Stack:
-    """moto, the WebSocket gateway and the REST API: started in order, stopped in reverse (whatever was reached)."""
+    """moto (with S3 upload events), the WebSocket gateway, the REST API and the browser client: started in order,
+    stopped in reverse (whatever was reached)."""
 
-    def __init__(self, ports: Ports, ready_file: Path | None, ws_limits: Limits) -> None:
+    def __init__(self, ports: Ports, ready_file: Path | None, ws_limits: Limits, s3_event_delay: float = 0.0) -> None:
         self.ports = ports
+        self.s3_event_delay = s3_event_delay
         self.api, self.aws = ports.api, ports.aws
         self.ready_file = ready_file
         self.ws_limits = ws_limits
@@ -173,31 +184,42 @@ class Stack:
         self.aws_url = f"http://{HOST}:{ports.aws.number}"
         self.ws_url = f"ws://{HOST}:{ports.ws.number}"
         self.ws_management_url = ws_management_url(ports)
+        self.web_url = f"http://{HOST}:{ports.web.number}"
         self._moto: ThreadedMotoServer | None = None
+        self._s3_events: S3EventEmulator | None = None
         self._gateway: LocalWebSocketGateway | None = None
         self._api_server: LocalDevServer | None = None
         self._api_thread: threading.Thread | None = None
+        self._web: WebClientServer | None = None
 
     def start(self) -> dict[str, str]:
-        """Start moto, create the tables, open the WebSocket gateway, serve the API, seed; returns demo tokens."""
+        """Start moto, create the tables and the bucket, emulate S3 upload events, open the WebSocket gateway, serve
+        the API, seed, serve the browser client; returns the demo tokens."""
         if self.ready_file:
             self.ready_file.unlink(missing_ok=True)  # a stale file from a crashed run must not read as ready
         self._start_moto()
         from chalicelib.models.tables import create_tables
+        from chalicelib.settings import get_settings
+        from chalicelib.storage.s3 import ensure_bucket
 
         create_tables()
+        ensure_bucket(get_settings().allowed_origins)  # the same definition as deploy: private, CORS, lifecycle
+        self._start_s3_events()
         self._start_gateway()
         self._serve_api()
         service_token = mint("platform", role="service", ttl_seconds=SERVICE_TOKEN_TTL_SECONDS)
         seed(self.api_url, service_token=service_token, user_token=mint)
+        self._serve_web_client()
         return {user: mint(user) for user in TOKEN_USERS}
 
     def _start_moto(self) -> None:
         from moto.server import ThreadedMotoServer
 
+        from dev.moto_cors import enforce_bucket_cors
         from dev.moto_isolation import isolate_transactions
 
         isolate_transactions()
+        enforce_bucket_cors()
         moto = ThreadedMotoServer(ip_address=HOST, port=self.aws.number, verbose=False)
         # start() waits forever when its server thread cannot bind (the port was taken after our check),
         # so it runs in a helper thread we can stop waiting for.
@@ -207,6 +229,17 @@ class Stack:
         if starter.is_alive():
             raise StackError(ports_taken_message([self.aws]))
         self._moto = moto
+
+    def _start_s3_events(self) -> None:
+        """Invoke the app's ``on_upload`` after uploads, as S3 does on AWS (moto invokes no Lambda)."""
+        from app import app
+        from chalicelib.settings import get_settings
+        from dev.s3_events import S3EventEmulator
+
+        self._s3_events = S3EventEmulator(
+            app, stage=os.environ["STAGE"], region=get_settings().region, delay_seconds=self.s3_event_delay
+        )
+        self._s3_events.start()
 
     def _start_gateway(self) -> None:
         from app import app
@@ -247,15 +280,45 @@ class Stack:
         self._api_thread = threading.Thread(target=self._api_server.server.serve_forever, name="rest-api", daemon=True)
         self._api_thread.start()
 
+    def web_client_config(self) -> dict[str, Any]:
+        """What the browser client reads from ``/config.json``: where the services are, who the demo users are, with
+        a dev token each (any user can be picked in the page)."""
+        from chalicelib.settings import get_settings
+
+        return {
+            "apiUrl": self.api_url,
+            "wsUrl": self.ws_url,
+            "awsEndpoint": self.aws_url,
+            "stage": os.environ["STAGE"],
+            "typingTimeoutMs": get_settings().typing_timeout_ms,
+            "users": [{"id": user, "name": name, "token": mint(user)} for user, name in USERS.items()],
+            "patterns": [{"id": p.id, "title": p.title, "creatorId": p.creator_id} for p in PATTERNS],
+            "purchases": [{"patternId": pattern, "userId": buyer} for pattern, buyer in PURCHASES],
+        }
+
+    def _serve_web_client(self) -> None:
+        from dev.web_server import WebClientServer, WebPortInUse
+
+        self._web = WebClientServer(HOST, self.ports.web.number, self.web_client_config())
+        try:
+            self._web.start()
+        except WebPortInUse:  # taken after our check
+            self._web = None
+            raise StackError(ports_taken_message([self.ports.web])) from None
+
     def write_ready_file(self, tokens: dict[str, str]) -> None:
         """Publish the URLs and tokens atomically, so a reader never sees half a file."""
         if not self.ready_file:
             return
+        from chalicelib.settings import get_settings
+
         ready = {
             "apiUrl": self.api_url,
             "awsEndpoint": self.aws_url,
             "wsUrl": self.ws_url,
             "wsManagementUrl": self.ws_management_url,
+            "webUrl": self.web_url,
+            "attachmentsBucket": get_settings().attachments_bucket,
             "stage": os.environ["STAGE"],
             "pid": os.getpid(),
             "tokens": tokens,
@@ -268,11 +331,15 @@ class Stack:
         """Stop what was started, in reverse order; safe after a partial start."""
         if self.ready_file:
             self.ready_file.unlink(missing_ok=True)
+        if self._web is not None:
+            self._web.stop()
         if self._api_server is not None:
             if self._api_thread is not None:
                 self._api_server.shutdown()  # returns once serve_forever has left its loop
                 self._api_thread.join(SHUTDOWN_TIMEOUT_SECONDS)
             self._api_server.server.server_close()
+        if self._s3_events is not None:
+            self._s3_events.stop()  # waits for running handlers, which still post attachment_ready to the gateway
         if self._gateway is not None:
             self._gateway.stop()  # before moto: each socket's $disconnect still writes to DynamoDB
         if self._moto is not None:
@@ -281,16 +348,22 @@ class Stack:
 
 def banner(stack: Stack, tokens: dict[str, str]) -> str:
     """What the developer needs: where things listen, who exists, tokens, a first request."""
+    from chalicelib.settings import get_settings
+
     users = ", ".join(f"{user} ({name})" for user, name in USERS.items())
     patterns = ", ".join(f"{p.id} (by {p.creator_id})" for p in PATTERNS)
     purchases = "; ".join(f"{buyer} bought {pattern}" for pattern, buyer in PURCHASES)
     exports = "\n".join(f"  export {user.upper()}_TOKEN={token}" for user, token in tokens.items())
+    delay = f", {stack.s3_event_delay:g} s late (DEV_S3_EVENT_DELAY_SECONDS)" if stack.s3_event_delay else ""
     return f"""
 crochet-messaging dev stack is running (stage {os.environ["STAGE"]}). Ctrl-C stops it.
 
+  Web client  {stack.web_url}/   (the browser reference client: pick alice, bob or carol)
   REST API    {stack.api_url}/api/...
   WebSocket   {stack.ws_url}/?token=<JWT>   (@connections API: {stack.ws_management_url})
   moto (AWS)  {stack.aws_url}   (the DynamoDB and S3 endpoint)
+  Uploads     s3://{get_settings().attachments_bucket}: each upload runs the app's on_upload, as S3 does on AWS{delay}
+              (CORS allows {", ".join(get_settings().allowed_origins)})
 
 Demo data   users {users}
             patterns {patterns}
@@ -328,19 +401,23 @@ def main(argv: list[str] | None = None) -> int:
             raise StackError("JWT_JWKS_URL is set: the dev stack signs its own HS256 tokens; unset it to run locally")
         ports = configured_ports(os.environ)
         check_ports(ports.all())
+        from dev.s3_events import delay_from_environ
+        from dev.web_server import allow_browser_origins
         from dev.ws_gateway import Limits, configure_app_environment
 
         try:
             ws_limits = Limits.from_environ(os.environ)
+            s3_event_delay = delay_from_environ(os.environ)
         except ValueError as exc:
             raise StackError(str(exc)) from None
         configure_environment(os.environ, ports.aws.number)
         configure_app_environment(os.environ, ws_management_url(ports))
+        allow_browser_origins(os.environ, HOST, ports.web.number)
         logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"), format="%(levelname)s %(name)s: %(message)s")
         # One line per DynamoDB call drowns the request log; websockets repeats what the gateway logs.
         for chatty in ("werkzeug", "botocore", "pynamodb", "websockets"):
             logging.getLogger(chatty).setLevel(logging.WARNING)
-        stack = Stack(ports, args.ready_file, ws_limits)
+        stack = Stack(ports, args.ready_file, ws_limits, s3_event_delay)
         tokens = stack.start()
         print(banner(stack, tokens), flush=True)
         stack.write_ready_file(tokens)

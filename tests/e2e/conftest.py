@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[2]
 READY_TIMEOUT_SECONDS = 60
 STOP_TIMEOUT_SECONDS = 15
 JWT_SECRET = "e2e-secret-0123456789-0123456789-0123456789"
-PORT_VARIABLES = ("DEV_API_PORT", "DEV_AWS_PORT", "DEV_WS_PORT", "DEV_WS_MANAGEMENT_PORT")
+PORT_VARIABLES = ("DEV_API_PORT", "DEV_AWS_PORT", "DEV_WS_PORT", "DEV_WS_MANAGEMENT_PORT", "DEV_WEB_PORT")
 
 
 def free_port() -> int:
@@ -68,6 +68,16 @@ class RunningStack:
     @property
     def ws_management_url(self) -> str:
         return self.ready["wsManagementUrl"]
+
+    @property
+    def web_url(self) -> str:
+        """Where the browser reference client is served (``DEV_WEB_PORT``)."""
+        return self.ready["webUrl"]
+
+    @property
+    def aws_url(self) -> str:
+        """moto: the S3 endpoint presigned URLs point at."""
+        return self.ready["awsEndpoint"]
 
     def token(self, user_id: str, role: str | None = None) -> str:
         """The stack's own token for alice and bob, one signed here for anyone else (or any role)."""

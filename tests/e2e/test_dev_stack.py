@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -11,8 +12,9 @@ import pytest
 import requests
 
 from dev.seed import ALICE, BOB, CAROL, GRANNY_SQUARE, USERS
-from tests.e2e.api_client import conversation_in, json_of
+from tests.e2e.api_client import Caller, conversation_in, json_of
 from tests.e2e.conftest import PORT_VARIABLES, ROOT, RunningStack, free_port
+from tests.e2e.images import decoded, png_bytes
 
 pytestmark = pytest.mark.e2e
 
@@ -107,3 +109,109 @@ def test_a_second_stack_on_a_taken_port_names_the_variable(stack: RunningStack, 
     assert "Traceback" not in result.stderr + result.stdout
     # ... and the first stack is unaffected.
     assert requests.get(stack.api_url + "/api/messages", timeout=10).status_code == 401
+
+
+def test_the_web_client_is_served_with_its_config(stack: RunningStack) -> None:
+    assert stack.web_url == f"http://127.0.0.1:{stack.env['DEV_WEB_PORT']}"
+    assert stack.web_url in stack.output()
+    page = requests.get(stack.web_url + "/", timeout=10)
+    assert page.status_code == 200
+    assert page.headers["Content-Type"].startswith("text/html")
+    assert '<script type="module" src="app.js">' in page.text
+    script = requests.get(stack.web_url + "/app.js", timeout=10)
+    assert script.headers["Content-Type"].startswith("text/javascript")  # browsers refuse modules of other types
+    config = requests.get(stack.web_url + "/config.json", timeout=10).json()
+    assert (config["apiUrl"], config["wsUrl"]) == (stack.api_url, stack.ws_url)
+    assert [user["id"] for user in config["users"]] == list(USERS)
+    tokens = {user["id"]: user["token"] for user in config["users"]}
+    for user_id, token in tokens.items():  # each demo token is accepted by the API
+        response = requests.get(
+            stack.api_url + "/api/messages/conversations", headers={"Authorization": f"Bearer {token}"}, timeout=10
+        )
+        assert response.status_code == 200, (user_id, response.text)
+    # Nothing but dev/web/: no directory listings, no way out of it.
+    for path in ("/../stack.py", "/%2e%2e/stack.py", "/..%2fstack.py", "/no-such-dir/", "/missing.js"):
+        assert requests.get(stack.web_url + path, timeout=10).status_code == 404, path
+
+
+def wait_until_processed(caller: Caller, attachment_id: str, timeout: float = 10.0) -> dict[str, Any]:
+    """``GET /api/attachments/{id}`` until its processing (the emulated S3 upload event) is over."""
+    deadline = time.monotonic() + timeout
+    while True:
+        attachment = json_of(caller.request("GET", f"/api/attachments/{attachment_id}"), 200)
+        if attachment["attachmentStatus"] != "processing":
+            return attachment
+        assert time.monotonic() < deadline, f"{attachment_id} still processing after {timeout} s"
+        time.sleep(0.1)
+
+
+def test_a_photo_goes_through_presigned_post_s3_event_and_signed_urls(
+    stack: RunningStack, blanket_conversation: dict[str, Any]
+) -> None:
+    bob, alice = stack.caller(BOB), stack.caller(ALICE)
+    photo = png_bytes(800, 600)
+    ticket = json_of(
+        bob.request(
+            "POST",
+            "/api/attachments",
+            {
+                "conversationId": blanket_conversation["id"],
+                "fileName": "swatch.png",
+                "contentType": "image/png",
+                "size": len(photo),
+            },
+        ),
+        201,
+    )
+    upload = ticket["upload"]
+    assert upload["url"].startswith(stack.aws_url + "/")
+
+    # What the browser does: a multipart POST straight to the bucket, signed fields first, the file last,
+    # cross-origin from the web client's page (the bucket's CORS rule must list its origin, as on AWS).
+    stored = requests.post(
+        upload["url"],
+        data=upload["fields"],
+        files={"file": ("swatch.png", photo, "image/png")},
+        headers={"Origin": stack.web_url},
+        timeout=10,
+    )
+    assert stored.status_code == 204, stored.text
+    assert stored.headers.get("Access-Control-Allow-Origin") == stack.web_url
+    preflight = requests.options(
+        upload["url"], headers={"Origin": "http://elsewhere.test", "Access-Control-Request-Method": "POST"}, timeout=10
+    )
+    assert "Access-Control-Allow-Origin" not in preflight.headers  # moto's allow-everything CORS is off
+
+    # No client call processes the upload: the stack invokes the app's on_upload after the write, as S3 does.
+    processed = wait_until_processed(bob, ticket["attachmentId"])
+    assert processed["attachmentStatus"] == "ready"
+    assert (processed["width"], processed["height"]) == (800, 600)
+    assert "S3 upload events emulated for on_upload" in stack.output()
+
+    sent = json_of(
+        bob.request(
+            "POST",
+            "/api/messages",
+            {
+                "conversationId": blanket_conversation["id"],
+                "content": "",
+                "attachment": {"attachmentId": ticket["attachmentId"]},
+            },
+        ),
+        201,
+    )["message"]
+    assert (sent["attachmentType"], sent["attachmentStatus"]) == ("image", "ready")
+
+    history = json_of(alice.open_conversation(blanket_conversation["id"]), 200)["messages"]
+    seen = next(message for message in history if message["id"] == sent["id"])
+    full = requests.get(seen["attachmentUrl"], timeout=10)
+    assert full.status_code == 200
+    assert full.headers["Content-Type"] == "image/png"
+    assert decoded(full.content) == ("PNG", (800, 600))
+    thumbnail = requests.get(seen["thumbnailUrl"], timeout=10)
+    assert thumbnail.status_code == 200
+    assert thumbnail.headers["Content-Type"] == "image/jpeg"
+    image_format, size = decoded(thumbnail.content)
+    assert image_format == "JPEG"
+    assert max(size) <= 320
+    assert size == (320, 240)  # the aspect ratio is kept

@@ -1,0 +1,234 @@
+// Rendering only: DOM in, DOM out, no protocol and no state of its own (app.js owns both).
+
+const $ = (selector) => document.querySelector(selector);
+
+// A small element builder: el("li", {class: "x", dataset: {id: "1"}}, "text", child).
+export function el(tag, attributes = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes)) {
+    if (value === undefined || value === null || value === false) continue;
+    if (name === "dataset") Object.assign(node.dataset, value);
+    else if (name.startsWith("on")) node.addEventListener(name.slice(2), value);
+    else node.setAttribute(name, value === true ? "" : value);
+  }
+  node.append(...children.flat().filter((child) => child !== null && child !== undefined && child !== false));
+  return node;
+}
+
+function clock(iso) {
+  return iso ? new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }) : "";
+}
+
+export function conversationTitle(conversation) {
+  return conversation.title || conversation.pattern?.title || "Direct message";
+}
+
+export function presenceText(participant) {
+  if (participant.online) return "online";
+  return participant.lastSeenAt ? `last seen ${clock(participant.lastSeenAt)}` : "offline";
+}
+
+// --- header ---
+
+export function renderUserPicker(users, currentId, onPick) {
+  const select = $("#user-select");
+  select.replaceChildren(
+    ...users.map((user) => el("option", { value: user.id, selected: user.id === currentId }, user.name)),
+  );
+  select.onchange = () => onPick(select.value);
+}
+
+export function setConnectionStatus(state, text) {
+  const status = $("#connection-status");
+  status.dataset.state = state;
+  status.textContent = text;
+}
+
+let toastTimer = null;
+export function toast(text) {
+  const node = $("#toast");
+  node.textContent = text;
+  node.hidden = false;
+  clearTimeout(toastTimer);
+  toastTimer = setTimeout(() => (node.hidden = true), 6000);
+}
+
+// --- sidebar ---
+
+export function renderPatternActions(actions, onOpen) {
+  $("#pattern-actions").replaceChildren(
+    ...actions.map((action) =>
+      el(
+        "button",
+        {
+          class: "pattern-action",
+          type: "button",
+          dataset: { patternId: action.patternId },
+          onclick: () => onOpen(action.patternId),
+        },
+        `Ask ${action.creatorName} about ${action.title}`,
+      ),
+    ),
+  );
+}
+
+function preview(conversation, meId) {
+  const last = conversation.lastMessage;
+  if (!last) return "No messages yet";
+  const text = last.content || (last.attachmentType === "image" ? "Photo" : last.attachmentType ? "File" : "");
+  return last.senderId === meId ? `You: ${text}` : text;
+}
+
+export function renderConversationList(conversations, { meId, openId, totalUnread, onOpen }) {
+  const items = conversations.map((conversation) => {
+    const other = conversation.otherParticipant;
+    const unread = conversation.unreadCount || 0;
+    return el(
+      "li",
+      {},
+      el(
+        "button",
+        {
+          type: "button",
+          class: `conversation${conversation.id === openId ? " active" : ""}`,
+          dataset: { conversationId: conversation.id },
+          onclick: () => onOpen(conversation.id),
+        },
+        el(
+          "span",
+          { class: "avatar" },
+          other.name.slice(0, 1),
+          el("span", { class: `dot ${other.online ? "online" : "offline"}`, title: presenceText(other) }),
+        ),
+        el(
+          "span",
+          { class: "summary" },
+          el(
+            "span",
+            { class: "line" },
+            el("strong", { class: "name" }, other.name),
+            el("time", {}, clock(conversation.lastMessageAt)),
+          ),
+          el("span", { class: "topic" }, conversationTitle(conversation)),
+          el(
+            "span",
+            { class: "line" },
+            el("span", { class: "preview" }, preview(conversation, meId)),
+            unread > 0 ? el("span", { class: "badge", title: `${unread} unread` }, String(unread)) : null,
+          ),
+        ),
+      ),
+    );
+  });
+  $("#conversation-list").replaceChildren(
+    ...(items.length ? items : [el("li", { class: "no-conversations" }, "None yet")]),
+  );
+  const total = $("#total-unread");
+  total.hidden = !totalUnread;
+  total.textContent = String(totalUnread || 0);
+  document.title = `${totalUnread ? `(${totalUnread}) ` : ""}crochet-messaging · dev client`;
+}
+
+// --- the open conversation ---
+
+export function showConversation(conversation) {
+  $("#empty-state").hidden = conversation !== null;
+  $("#chat").hidden = conversation === null;
+  if (!conversation) return;
+  $("#chat-title").textContent = conversationTitle(conversation);
+  $("#chat-with").textContent = conversation.otherParticipant.name;
+  const presence = $("#chat-presence");
+  presence.textContent = presenceText(conversation.otherParticipant);
+  presence.dataset.online = String(Boolean(conversation.otherParticipant.online));
+}
+
+export function setJoined(joined) {
+  $("#chat").dataset.joined = String(joined);
+}
+
+function receipt(message) {
+  if (message.failed) return el("span", { class: "receipt failed" }, "Not sent");
+  if (message.pending) return el("span", { class: "receipt" }, message.uploading ? "Uploading…" : "Sending…");
+  return el("span", { class: `receipt${message.isRead ? " read" : ""}` }, message.isRead ? "Read" : "Sent");
+}
+
+// What an attachment looks like in each of its states (README.md, "Attachments").
+function attachmentBlock(message, previewUrl) {
+  if (message.thumbnailUrl) {
+    // Ready: a presigned thumbnail (JPEG, longest side 320 px) linking to the full, metadata-free image.
+    return el(
+      "a",
+      { class: "photo", href: message.attachmentUrl, target: "_blank", rel: "noopener" },
+      el("img", {
+        class: "thumbnail",
+        src: message.thumbnailUrl,
+        alt: message.attachmentName || "photo",
+        width: message.width,
+        height: message.height,
+      }),
+    );
+  }
+  if (message.attachmentStatus === "rejected")
+    return el("p", { class: "attachment-note" }, "This photo could not be read.");
+  if (message.attachmentType === "file" && message.attachmentUrl) {
+    return el("a", { class: "file", href: message.attachmentUrl }, `File: ${message.attachmentName || "download"}`);
+  }
+  if (message.attachmentType === "image" || previewUrl) {
+    // Uploading or processing: the sender sees the local file, the recipient a placeholder, until attachment_ready.
+    const label = message.pending ? "uploading…" : "processing…";
+    return el(
+      "div",
+      { class: `photo processing${previewUrl ? "" : " placeholder"}` },
+      previewUrl ? el("img", { class: "local-preview", src: previewUrl, alt: "your photo" }) : null,
+      el("span", { class: "attachment-note" }, label),
+    );
+  }
+  return null;
+}
+
+export function messageElement(message, { meId, previewUrl, onObserve }) {
+  const mine = message.senderId === meId;
+  const node = el(
+    "li",
+    {
+      class: `message ${mine ? "mine" : "theirs"}${message.pending ? " pending" : ""}`,
+      dataset: { messageId: message.id || "", clientMessageId: message.clientMessageId || "" },
+    },
+    el(
+      "div",
+      { class: "bubble" },
+      attachmentBlock(message, previewUrl),
+      message.content ? el("p", { class: "content" }, message.content) : null,
+    ),
+    el("div", { class: "meta" }, el("time", {}, clock(message.sentAt)), mine ? receipt(message) : null),
+  );
+  if (onObserve) onObserve(node, message);
+  return node;
+}
+
+// Put one message in the list: replace its element (same id, or same clientMessageId while it was pending), or
+// append it.
+export function upsertMessage(message, options) {
+  const list = $("#message-list");
+  const nearBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 80;
+  const node = messageElement(message, options);
+  const existing =
+    (message.id && list.querySelector(`[data-message-id="${CSS.escape(message.id)}"]`)) ||
+    (message.clientMessageId &&
+      list.querySelector(`[data-client-message-id="${CSS.escape(message.clientMessageId)}"]`));
+  if (existing) existing.replaceWith(node);
+  else list.append(node);
+  if (nearBottom || message.senderId === options.meId) list.scrollTop = list.scrollHeight;
+}
+
+export function renderMessages(messages, options) {
+  const list = $("#message-list");
+  list.replaceChildren(...messages.map((message) => messageElement(message, options)));
+  list.scrollTop = list.scrollHeight;
+}
+
+export function setTyping(text) {
+  const node = $("#typing-indicator");
+  node.hidden = !text;
+  node.textContent = text || "";
+}

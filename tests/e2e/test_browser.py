@@ -1,0 +1,195 @@
+"""The browser reference client (dev/web/) in headless Chromium: two users chatting live through the dev stack.
+
+Drives the system Chromium (Debian's ``chromium`` package) with Playwright's Python package; Playwright's own
+browser download is never used. Every wait is bounded (``WAIT_MS``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from dev.seed import ALICE, BOB, USERS
+from tests.e2e.conftest import RunningStack, start_stack
+from tests.e2e.images import png_bytes
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Locator, Page
+
+pytestmark = pytest.mark.e2e
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+INSTALL_HINT = "pip install playwright; apt-get install -y chromium (never `playwright install`)"
+WAIT_MS = 10_000
+LAUNCH_TIMEOUT_MS = 30_000
+S3_EVENT_DELAY_SECONDS = "1.5"
+
+
+def require_browser() -> None:
+    """Skip without Playwright or the system Chromium; under CI (``CI`` set) that is a failure instead."""
+    missing = []
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        missing.append("the playwright package")
+    if not (os.path.exists(CHROMIUM) or shutil.which("chromium")):
+        missing.append(CHROMIUM)
+    if missing:
+        reason = f"missing {' and '.join(missing)}: {INSTALL_HINT}"
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+    """A dev stack whose S3 upload events come late, as on AWS: a photo message is then sent while its image is
+    still processing, so the page shows that state first and then handles ``attachment_ready``."""
+    workdir = tmp_path_factory.mktemp("browser-stack")
+    with start_stack(workdir, DEV_S3_EVENT_DELAY_SECONDS=S3_EVENT_DELAY_SECONDS) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    require_browser()
+    from playwright.sync_api import expect, sync_playwright
+
+    expect.set_options(timeout=WAIT_MS)
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=LAUNCH_TIMEOUT_MS)
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+@dataclass
+class Tab:
+    """One user's page of the reference client, with the errors it logged."""
+
+    user: str
+    page: Page
+    errors: list[str] = field(default_factory=list)
+
+
+def open_tab(browser: Browser, stack: RunningStack, user: str) -> Tab:
+    """The client as ``user`` (own browser context: own storage), once its socket is open."""
+    from playwright.sync_api import expect
+
+    context = browser.new_context(viewport={"width": 1100, "height": 720})
+    context.set_default_timeout(WAIT_MS)
+    tab = Tab(user, context.new_page())
+    tab.page.on("pageerror", lambda error: tab.errors.append(f"page error: {error}"))
+    tab.page.on("console", lambda message: tab.errors.append(message.text) if message.type == "error" else None)
+    tab.page.goto(f"{stack.web_url}/?user={user}")
+    expect(tab.page.locator("#connection-status")).to_have_attribute("data-state", "online")
+    return tab
+
+
+def conversation_item(tab: Tab, topic: str) -> Locator:
+    """The conversation list's entry with this topic (pattern title, or "Direct message")."""
+    return tab.page.locator(".conversation").filter(has=tab.page.locator(".topic").get_by_text(topic, exact=True))
+
+
+def open_chat(tab: Tab, title: str) -> None:
+    """Click a conversation in the list; wait until its history is shown and the socket joined its room."""
+    from playwright.sync_api import expect
+
+    conversation_item(tab, title).click()
+    expect(tab.page.locator("#chat-title")).to_have_text(title)
+    expect(tab.page.locator("#chat")).to_have_attribute("data-joined", "true")
+
+
+def send(tab: Tab, text: str) -> None:
+    tab.page.locator("#message-input").fill(text)
+    tab.page.locator("#message-input").press("Enter")
+
+
+def test_two_users_chat_live_in_the_browser(browser: Browser, stack: RunningStack, tmp_path: Path) -> None:
+    from playwright.sync_api import expect
+
+    blanket = "Granny Square Blanket"
+    bob = open_tab(browser, stack, BOB)
+    # Bob bought the blanket: his button opens (creates) the conversation with its creator.
+    bob.page.get_by_role("button", name=f"Ask {USERS[ALICE]} about {blanket}").click()
+    expect(bob.page.locator("#chat")).to_have_attribute("data-joined", "true")
+    expect(bob.page.locator("#chat-title")).to_have_text(blanket)
+
+    alice = open_tab(browser, stack, ALICE)
+    open_chat(alice, blanket)
+    expect(alice.page.locator("#chat-presence")).to_have_text("online")  # otherParticipant.online: bob is here
+
+    # Typing: throttled typing_start frames -> alice's indicator; sending clears it.
+    bob.page.locator("#message-input").press_sequentially("Which hook size for the border?", delay=15)
+    expect(alice.page.locator("#typing-indicator")).to_have_text(f"{USERS[BOB]} is typing…")
+    bob.page.locator("#message-input").press("Enter")
+    expect(alice.page.locator(".message.theirs", has_text="Which hook size for the border?")).to_be_visible()
+    expect(alice.page.locator("#typing-indicator")).to_be_hidden()
+
+    # Alice has it on screen, so her client sends message_read; bob's gets message_read_update.
+    question = bob.page.locator(".message.mine", has_text="Which hook size for the border?")
+    expect(question.locator(".receipt")).to_have_text("Read")
+
+    # A photo: presigned POST from the page straight to the bucket (CORS), then new_message with the attachment.
+    photo = tmp_path / "swatch.png"
+    photo.write_bytes(png_bytes(640, 480))
+    bob.page.locator("#photo-input").set_input_files(photo)
+    expect(bob.page.locator(".message.mine img.local-preview")).to_be_visible()  # the local file, meanwhile
+    placeholder = alice.page.locator(".message.theirs .photo.placeholder")
+    expect(placeholder).to_have_text("processing…")  # sent before the (late) S3 event processed it
+    message_id = alice.page.locator(".message.theirs").last.get_attribute("data-message-id")
+    assert message_id
+    # attachment_ready replaces the placeholder with the presigned thumbnail, which the browser loads from S3.
+    bucket_url = f"{stack.aws_url}/{stack.ready['attachmentsBucket']}"
+    thumbnail = alice.page.locator(f'.message[data-message-id="{message_id}"] img.thumbnail')
+    expect(thumbnail).to_have_attribute(
+        "src", re.compile(rf"^{re.escape(bucket_url)}/conversations/conv_\w+/att_[\w-]+/thumb\.jpg\?.*X-Amz-Signature=")
+    )
+    alice.page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=thumbnail.element_handle())
+    assert thumbnail.evaluate("img => [img.naturalWidth, img.naturalHeight]") == [320, 240]
+    expect(bob.page.locator(f'.message[data-message-id="{message_id}"] img.thumbnail')).to_be_visible()
+
+    # A message in another conversation: only new_message_notification reaches alice (badge and preview).
+    direct = conversation_item(alice, "Direct message")
+    unread_before = int(direct.locator(".badge").inner_text())
+    stack.caller(BOB).send_to(ALICE, "Also: is the yarn weight DK?")
+    expect(direct.locator(".badge")).to_have_text(str(unread_before + 1))
+    expect(direct.locator(".preview")).to_have_text("Also: is the yarn weight DK?")
+
+    # Bob's socket goes away: alice sees him offline (presence_update), and what she writes meanwhile reaches him
+    # through GET /api/messages/sync when his client reconnects.
+    bob.page.evaluate("devClient.state.socket.close()")
+    expect(bob.page.locator("#connection-status")).to_have_attribute("data-state", "offline")
+    expect(alice.page.locator("#chat-presence")).to_contain_text("last seen")
+    send(alice, "A 4 mm hook, same as the squares.")
+    answer = alice.page.locator(".message.mine", has_text="A 4 mm hook")
+    expect(answer.locator(".receipt")).to_have_text("Sent")
+    assert bob.page.locator(".message", has_text="A 4 mm hook").count() == 0
+    bob.page.evaluate("devClient.state.socket.connect()")
+    expect(bob.page.locator(".message.theirs", has_text="A 4 mm hook")).to_be_visible()
+    expect(alice.page.locator("#chat-presence")).to_have_text("online")
+    expect(answer.locator(".receipt")).to_have_text("Read")  # bob read it after catching up
+    expect(bob.page.locator(".conversation.active .badge")).to_have_count(0)
+
+    screenshots = Path(os.environ.get("E2E_SCREENSHOT_DIR") or tmp_path)
+    screenshots.mkdir(parents=True, exist_ok=True)
+    for tab in (alice, bob):
+        tab.page.screenshot(path=str(screenshots / f"{tab.user}.png"))
+    assert alice.errors == [] and bob.errors == [], (alice.errors, bob.errors)
