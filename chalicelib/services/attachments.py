@@ -182,7 +182,11 @@ def get_attachment_for(principal: Principal, attachment_id: str) -> dict[str, An
     except Attachment.DoesNotExist:
         raise NotFound("attachment not found") from None
     if record.message_id:
-        get_conversation_by_id(record.conversation_id, principal.user_id)
+        try:
+            get_conversation_by_id(record.conversation_id, principal.user_id)
+        except NotFound:
+            # The same answer as for an id that does not exist: a stranger learns nothing.
+            raise NotFound("attachment not found") from None
     elif record.uploader_id != principal.user_id:
         raise NotFound("attachment not found")
     return {

@@ -187,16 +187,18 @@ def on_message(event: dict[str, Any]) -> dict[str, Any]:
         ctx.action = action if isinstance(action, str) else None
         if request_id is not None:
             ctx.request_id = parse_request_id(request_id)
-        if action == "ping":
+        handler = ACTIONS.get(action) if isinstance(action, str) else None
+        if handler is None and action != "ping":
+            raise InvalidRequest(f"unknown action; use one of: ping, {', '.join(ACTIONS)}", code="unknown_action")
+        # Every frame, ping included, comes from a live connection whose token is still valid.
+        connection = registry.get_connection(ctx.connection_id)
+        logs.bind(user_id=connection.user_id, action=action)
+        principal = registry.principal_of(connection)
+        if handler is None:
             parse(PingFrame, frame)
             ctx.reply("pong", {})
             return OK
-        handler = ACTIONS.get(action) if isinstance(action, str) else None
-        if handler is None:
-            raise InvalidRequest(f"unknown action; use one of: ping, {', '.join(ACTIONS)}", code="unknown_action")
-        connection = registry.get_connection(ctx.connection_id)
-        logs.bind(user_id=connection.user_id, action=action)
-        handler(ctx, connection, registry.principal_of(connection), frame)
+        handler(ctx, connection, principal, frame)
         logger.info("frame handled")
     except AppError as error:
         logger.info("frame refused", extra={"error_code": error.code, "frame_action": ctx.action})

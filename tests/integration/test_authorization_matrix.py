@@ -1,0 +1,623 @@
+"""OWASP API1 (object-level) and API3 (property-level) authorization, generated from the app's own tables.
+
+Every REST route in ``chalicelib.api.http.ROUTES`` and every socket action in ``ACTIONS`` (plus ``ping``)
+must have a row here: a new route or action without one fails ``test_every_route_and_action_has_a_row``.
+Each REST row is exercised against real objects (a conversation between alice and bob about p1, a
+message in it, attachments bob uploaded) by five kinds of caller; a stranger probing other users' ids
+must get exactly the answer a missing id gets. API3: no response carries the server's internal
+properties, and no request may set a server-owned one.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import jwt
+import pytest
+
+from app import app  # noqa: F401  (registers every blueprint, so ROUTES is complete)
+from chalicelib.api.http import PUBLIC, ROUTE_AUTH, ROUTES, SERVICE, USER
+from chalicelib.domain.ids import conversation_id_for, message_id_for
+from chalicelib.models import Attachment, Connection, Conversation, UserProfile
+from chalicelib.settings import get_settings
+from chalicelib.ws.handlers import ACTIONS
+from tests.integration.conftest import Api, Response, token_for
+from tests.integration.sockets import Sockets
+from tests.integration.uploads import pdf_upload_request, upload_pdf
+
+# --- the callers ---------------------------------------------------------------------------------------
+
+PARTICIPANT, STRANGER, ANONYMOUS, EXPIRED, SERVICE_ROLE = "participant", "stranger", "anonymous", "expired", "service"
+CALLERS = (PARTICIPANT, STRANGER, ANONYMOUS, EXPIRED, SERVICE_ROLE)
+STRANGER_USER = "carol"  # a valid token, no conversation with alice or bob, did not buy p1
+USERS = ("alice", "bob", STRANGER_USER, "dave")
+
+Outcome = tuple[int, str | None]  # status and error code (None on success)
+
+OK: Outcome = (200, None)
+CREATED: Outcome = (201, None)
+NOT_FOUND: Outcome = (404, "not_found")
+UNAUTHORIZED: Outcome = (401, "unauthorized")
+USERS_ONLY: Outcome = (403, "user_token_required")
+SERVICE_ONLY: Outcome = (403, "service_role_required")
+PURCHASE_REQUIRED: Outcome = (403, "purchase_required")
+INVALID_CURSOR: Outcome = (400, "invalid_cursor")
+
+BLANKET = conversation_id_for("alice", "bob", "p1")
+MISSING_CONVERSATION = conversation_id_for("nobody", "no-one", None)  # well-formed, never stored
+MISSING_MESSAGE = message_id_for(MISSING_CONVERSATION, 1)
+MISSING_ATTACHMENT = "att_AAAAAAAAAAAAAAAAAAAAAAAA"
+
+
+def expired_token(user_id: str, **claims: Any) -> str:
+    """A token that is right in every way but its expiry (an hour ago, well beyond the leeway)."""
+    now = int(time.time())
+    payload = {"sub": user_id, "iat": now - 7200, "exp": now - 3600, **claims}
+    return jwt.encode(payload, get_settings().jwt_secret, algorithm="HS256")
+
+
+def outcome(response: Response) -> Outcome:
+    code = response.body["error"]["code"] if response.status >= 400 and isinstance(response.body, dict) else None
+    return response.status, code
+
+
+# --- the world -----------------------------------------------------------------------------------------
+
+
+class World:
+    """Real objects of alice and bob that carol (and dave) have nothing to do with.
+
+    The conversation and bob's first message exist from the start; the attachments are made when a
+    test first asks for them (most tests do not).
+    """
+
+    def __init__(self, api: Api) -> None:
+        self.api = api
+        self.conversation_id = BLANKET
+        # Taken before anything is sent: a sync from them sees everything that follows.
+        self.sync_cursors = {user: api.call("GET", "/api/messages/sync", user).body["nextCursor"] for user in USERS}
+        first = api.send("bob", recipientId="alice", patternId="p1", content="which hook for the border?")
+        assert first.status == 201, first.body
+        self.message_id: str = first.body["message"]["id"]  # bob -> alice, unread
+
+    @functools.cached_property
+    def sent_attachment_id(self) -> str:
+        """Bob's PDF, part of a message of the conversation."""
+        attachment_id = upload_pdf(self.api, "bob", self.conversation_id)
+        body = {"conversationId": self.conversation_id, "content": "", "attachment": {"attachmentId": attachment_id}}
+        sent = self.api.send("bob", **body)
+        assert sent.status == 201, sent.body
+        return attachment_id
+
+    @functools.cached_property
+    def pending_attachment_id(self) -> str:
+        """Bob's upload into the conversation, not sent yet."""
+        return upload_pdf(self.api, "bob", self.conversation_id)
+
+    def message_count(self) -> int:
+        return int(Conversation.get(self.conversation_id, consistent_read=True).message_count)
+
+
+@pytest.fixture
+def world(marketplace: Api) -> World:
+    return World(marketplace)
+
+
+# --- the REST matrix -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Row:
+    """One route: who it is for, the request made with real objects, and what each caller kind gets."""
+
+    auth: str
+    path: Callable[[World], str]
+    expect: tuple[Outcome, Outcome, Outcome, Outcome, Outcome]  # in the order of CALLERS
+    body: Callable[[World], Any] | None = None
+    participant: str = "bob"
+
+
+#                participant, stranger,   anonymous,    expired,      service role
+USER_ROUTE_OK = (OK, OK, UNAUTHORIZED, UNAUTHORIZED, USERS_ONLY)
+OWN_OBJECT = (OK, NOT_FOUND, UNAUTHORIZED, UNAUTHORIZED, USERS_ONLY)
+NEW_IN_OWN_OBJECT = (CREATED, NOT_FOUND, UNAUTHORIZED, UNAUTHORIZED, USERS_ONLY)
+INTERNAL = (SERVICE_ONLY, SERVICE_ONLY, UNAUTHORIZED, UNAUTHORIZED, OK)
+EVERYONE = (OK, OK, OK, OK, OK)
+
+MATRIX: dict[tuple[str, str], Row] = {
+    ("GET", "/api/messages"): Row(USER, lambda w: f"/api/messages?conversationId={w.conversation_id}", OWN_OBJECT),
+    ("POST", "/api/messages"): Row(
+        USER,
+        lambda w: "/api/messages",
+        NEW_IN_OWN_OBJECT,
+        lambda w: {"conversationId": w.conversation_id, "content": "x"},
+    ),
+    ("GET", "/api/messages/conversations"): Row(USER, lambda w: "/api/messages/conversations", USER_ROUTE_OK),
+    ("PUT", "/api/messages/{message_id}/read"): Row(
+        USER,
+        lambda w: f"/api/messages/{w.message_id}/read",
+        OWN_OBJECT,
+        lambda w: {"markConversation": False},
+        participant="alice",  # the recipient
+    ),
+    ("GET", "/api/messages/pattern/{pattern_id}"): Row(
+        USER,
+        lambda w: "/api/messages/pattern/p1",
+        (OK, PURCHASE_REQUIRED, UNAUTHORIZED, UNAUTHORIZED, USERS_ONLY),
+    ),
+    ("GET", "/api/messages/sync"): Row(
+        USER,
+        lambda w: f"/api/messages/sync?since={w.sync_cursors['bob']}",  # bob's cursor: carol cannot replay it
+        (OK, INVALID_CURSOR, UNAUTHORIZED, UNAUTHORIZED, USERS_ONLY),
+    ),
+    ("GET", "/api/openapi.json"): Row(PUBLIC, lambda w: "/api/openapi.json", EVERYONE),
+    ("POST", "/api/attachments"): Row(
+        USER, lambda w: "/api/attachments", NEW_IN_OWN_OBJECT, lambda w: pdf_upload_request(w.conversation_id)
+    ),
+    ("GET", "/api/attachments/{attachment_id}"): Row(
+        USER, lambda w: f"/api/attachments/{w.sent_attachment_id}", OWN_OBJECT
+    ),
+    ("PUT", "/api/internal/users/{user_id}"): Row(
+        SERVICE, lambda w: "/api/internal/users/zed", INTERNAL, lambda w: {"name": "Zed"}
+    ),
+    ("PUT", "/api/internal/patterns/{pattern_id}"): Row(
+        SERVICE, lambda w: "/api/internal/patterns/p9", INTERNAL, lambda w: {"creatorId": "zed", "title": "Doily"}
+    ),
+    ("PUT", "/api/internal/purchases/{pattern_id}/{user_id}"): Row(
+        SERVICE, lambda w: "/api/internal/purchases/p9/zed", INTERNAL
+    ),
+}
+
+
+def caller_headers(kind: str, row: Row) -> dict[str, str]:
+    """The Authorization header of a caller kind; an expired token is otherwise the best one the route takes."""
+    service_route = row.auth == SERVICE
+    tokens = {
+        PARTICIPANT: lambda: token_for(row.participant),
+        STRANGER: lambda: token_for(STRANGER_USER),
+        EXPIRED: lambda: expired_token("platform", role="service") if service_route else expired_token(row.participant),
+        SERVICE_ROLE: lambda: token_for("platform", role="service"),
+    }
+    return {"Authorization": f"Bearer {tokens[kind]()}"} if kind in tokens else {}
+
+
+def test_every_route_and_action_has_a_row() -> None:
+    assert set(MATRIX) == set(ROUTES), "add a row to MATRIX for every route (and remove rows of removed routes)"
+    assert set(SOCKET_MATRIX) == {*ACTIONS, "ping"}, "add a row to SOCKET_MATRIX for every socket action"
+    assert {route: row.auth for route, row in MATRIX.items()} == {route: ROUTE_AUTH[route] for route in MATRIX}
+
+
+@pytest.mark.parametrize("route", sorted(ROUTES), ids=" ".join)
+def test_route_answers_each_kind_of_caller(api: Api, world: World, route: tuple[str, str]) -> None:
+    row = MATRIX.get(route)
+    if row is None:
+        pytest.fail(f"{route} has no row in MATRIX")
+    method, _ = route
+    body = row.body(world) if row.body else None
+
+    observed = {
+        kind: outcome(api.call(method, row.path(world), body=body, headers=caller_headers(kind, row)))
+        for kind in CALLERS
+    }
+
+    assert observed == dict(zip(CALLERS, row.expect, strict=True))
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        pytest.param(lambda user, w: "/api/messages", id="GET /api/messages"),
+        pytest.param(lambda user, w: "/api/messages/conversations", id="GET /api/messages/conversations"),
+        pytest.param(lambda user, w: f"/api/messages/sync?since={w.sync_cursors[user]}", id="GET /api/messages/sync"),
+    ],
+)
+def test_a_strangers_own_lists_show_nothing_of_other_users(
+    api: Api, world: World, path: Callable[[str, World], str]
+) -> None:
+    digest = world.conversation_id.removeprefix("conv_")  # in the conversation's id and in its messages' ids
+    seen = {}
+    for user in ("bob", STRANGER_USER):
+        response = api.call("GET", path(user, world), user)
+        assert response.status == 200, response.body
+        text = json.dumps(response.body)
+        seen[user] = (digest in text, "alice" in text)
+
+    assert seen == {"bob": (True, True), STRANGER_USER: (False, False)}
+
+
+# --- API3: properties a caller may neither see nor set ---------------------------------------------
+
+# Stored attributes that are the server's business: read state bookkeeping, rooms and presence sets,
+# S3 keys, idempotency hashes. No response may carry them, under either spelling.
+INTERNAL_PROPERTIES = {
+    "version",
+    "participantStates",
+    "room",
+    "messageCount",
+    "recipientReceipt",
+    "connectionIds",
+    "watcherIds",
+    "presenceExpiresAt",
+    "claimName",
+    "claimPicture",
+    "requestHash",
+    "key",
+    "displayKey",
+    "thumbnailKey",
+    "uploaderId",
+    "declaredSize",
+}
+
+
+def snake(name: str) -> str:
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in name)
+
+
+def keys_of(value: Any) -> set[str]:
+    """Every object key anywhere in a JSON document."""
+    if isinstance(value, dict):
+        return set(value) | {key for item in value.values() for key in keys_of(item)}
+    if isinstance(value, list):
+        return {key for item in value for key in keys_of(item)}
+    return set()
+
+
+def test_participants_never_see_internal_properties(api: Api, world: World, sockets: Sockets) -> None:
+    alice = sockets.connect("alice")
+    sockets.send(alice, "join_conversation", conversationId=world.conversation_id)
+    reads = [
+        ("bob", "GET", f"/api/messages?conversationId={world.conversation_id}"),
+        ("alice", "GET", "/api/messages"),
+        ("alice", "GET", "/api/messages/conversations"),
+        ("bob", "GET", "/api/messages/pattern/p1"),
+        ("alice", "GET", f"/api/messages/sync?since={world.sync_cursors['alice']}"),
+        ("alice", "GET", f"/api/attachments/{world.sent_attachment_id}"),
+        ("alice", "PUT", f"/api/messages/{world.message_id}/read"),
+    ]
+    documents = []
+    for user, method, path in reads:
+        response = api.call(method, path, user, {} if method == "PUT" else None)
+        assert response.status == 200, (path, response.body)
+        documents.append(response.body)
+    documents += [frame["data"] for frame in sockets.frames(alice)]  # the attachment message, pushed
+
+    exposed = {key for document in documents for key in keys_of(document)}
+
+    assert "attachmentUrl" in exposed and "participants" in exposed  # the documents are the full ones
+    assert exposed & (INTERNAL_PROPERTIES | {snake(name) for name in INTERNAL_PROPERTIES}) == set()
+
+
+MASS_ASSIGNMENT = [
+    ("POST", "/api/messages", "senderId", "alice"),
+    ("POST", "/api/messages", "id", MISSING_MESSAGE),
+    ("POST", "/api/messages", "sentAt", "2000-01-01T00:00:00.000Z"),
+    ("POST", "/api/messages", "isRead", True),
+    ("POST", "/api/attachments", "key", f"conversations/{MISSING_CONVERSATION}/att_x/original"),
+    ("POST", "/api/attachments", "uploaderId", "alice"),
+    ("PUT", "/api/messages/{message_id}/read", "readerId", "alice"),
+    ("PUT", "/api/messages/{message_id}/read", "readAt", "2000-01-01T00:00:00.000Z"),
+]
+
+
+def test_server_owned_properties_cannot_be_set(api: Api, world: World) -> None:
+    before = (world.message_count(), Attachment.count())
+    observed = {}
+    for method, route, field, value in MASS_ASSIGNMENT:
+        row = MATRIX[(method, route)]
+        body = {**(row.body(world) if row.body else {}), field: value}
+        response = api.call(method, row.path(world), row.participant, body)
+        details = {d["field"] for d in response.body["error"].get("details", [])} if response.status >= 400 else set()
+        observed[(route, field)] = (*outcome(response), field in details)
+
+    assert observed == {(route, field): (400, "invalid_request", True) for _, route, field, _ in MASS_ASSIGNMENT}
+    assert (world.message_count(), Attachment.count()) == before
+
+
+# --- a stranger's probes look exactly like missing ids ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Probe:
+    """A request about one object id: the real one of alice and bob's, or one that does not exist."""
+
+    method: str
+    path: Callable[[str], str]
+    real: Callable[[World], str]
+    missing: str
+    body: Callable[[str], Any] | None = None
+
+
+PROBES = [
+    pytest.param(
+        Probe("GET", lambda i: f"/api/messages?conversationId={i}", lambda w: w.conversation_id, MISSING_CONVERSATION),
+        id="conversation detail",
+    ),
+    pytest.param(
+        Probe(
+            "GET",
+            lambda i: f"/api/messages?conversationId={i}&before={message_id_for(i, 2)}",
+            lambda w: w.conversation_id,
+            MISSING_CONVERSATION,
+        ),
+        id="conversation history page",
+    ),
+    pytest.param(
+        Probe(
+            "POST",
+            lambda i: "/api/messages",
+            lambda w: w.conversation_id,
+            MISSING_CONVERSATION,
+            lambda i: {"conversationId": i, "content": "intrusion", "clientMessageId": "probe-1"},
+        ),
+        id="send into a conversation",
+    ),
+    pytest.param(
+        Probe(
+            "PUT",
+            lambda i: f"/api/messages/{i}/read",
+            lambda w: w.message_id,
+            MISSING_MESSAGE,
+            lambda i: {"markConversation": False},
+        ),
+        id="mark a message read",
+    ),
+    pytest.param(
+        Probe(
+            "PUT",
+            lambda i: f"/api/messages/{i}/read",
+            lambda w: w.message_id,
+            MISSING_MESSAGE,
+            lambda i: {"markConversation": True},
+        ),
+        id="mark a conversation read",
+    ),
+    pytest.param(
+        Probe(
+            "PUT",
+            lambda i: f"/api/messages/{i}/read",
+            lambda w: message_id_for(w.conversation_id, 99),  # a real conversation, a message it does not have
+            MISSING_MESSAGE,
+            lambda i: {"markConversation": False},
+        ),
+        id="mark read past the end of a real conversation",
+    ),
+    pytest.param(
+        Probe(
+            "POST",
+            lambda i: "/api/attachments",
+            lambda w: w.conversation_id,
+            MISSING_CONVERSATION,
+            lambda i: pdf_upload_request(i),
+        ),
+        id="upload into a conversation",
+    ),
+    pytest.param(
+        Probe("GET", lambda i: f"/api/attachments/{i}", lambda w: w.pending_attachment_id, MISSING_ATTACHMENT),
+        id="an upload not sent yet",
+    ),
+    pytest.param(
+        Probe("GET", lambda i: f"/api/attachments/{i}", lambda w: w.sent_attachment_id, MISSING_ATTACHMENT),
+        id="an attachment of a message",
+    ),
+]
+
+
+@pytest.mark.parametrize("probe", PROBES)
+def test_a_strangers_probe_of_a_real_id_looks_like_a_missing_id(api: Api, world: World, probe: Probe) -> None:
+    def ask(object_id: str) -> Response:
+        body = probe.body(object_id) if probe.body else None
+        return api.call(probe.method, probe.path(object_id), STRANGER_USER, body)
+
+    real_id = probe.real(world)
+    before = world.message_count()
+
+    real, missing = ask(real_id), ask(probe.missing)
+
+    assert outcome(missing) == NOT_FOUND
+    assert (real.status, real.body) == (missing.status, missing.body)
+    assert world.message_count() == before
+
+
+def test_who_may_read_an_attachment(api: Api, world: World) -> None:
+    readers = {
+        (state, user): outcome(api.call("GET", f"/api/attachments/{attachment_id}", user))
+        for state, attachment_id in (("sent", world.sent_attachment_id), ("pending", world.pending_attachment_id))
+        for user in ("alice", "bob", STRANGER_USER, "dave")
+    }
+
+    assert readers == {
+        ("sent", "alice"): OK,  # a participant, once it is part of a message
+        ("sent", "bob"): OK,
+        ("sent", STRANGER_USER): NOT_FOUND,
+        ("sent", "dave"): NOT_FOUND,
+        ("pending", "alice"): NOT_FOUND,  # before it is sent only its uploader sees it
+        ("pending", "bob"): OK,
+        ("pending", STRANGER_USER): NOT_FOUND,
+        ("pending", "dave"): NOT_FOUND,
+    }
+
+
+# --- the socket matrix ---------------------------------------------------------------------------------
+
+
+def render(frame: dict[str, Any]) -> str:
+    """A server frame's event name; an error shows its code (``error:not_found``)."""
+    return f"error:{frame['data']['code']}" if frame["event"] == "error" else frame["event"]
+
+
+def rendered(sockets: Sockets, connection_id: str) -> list[str]:
+    """What a connection received, one name a frame."""
+    return [render(frame) for frame in sockets.frames(connection_id)]
+
+
+@dataclass(frozen=True)
+class SocketRow:
+    """One action: its fields for a conversation and message id, and who gets what when each caller sends it."""
+
+    fields: Callable[[str, str], dict[str, Any]]  # (conversation id, message id) -> frame fields
+    participant: str  # who may do it: bob, or alice for reading bob's message
+    answer: list[str]  # what the participant's connection gets
+    witness: list[str]  # what the other participant's connection (joined to the room) gets
+    stranger: list[str]  # what carol's connection gets (for a real and for a missing id alike)
+    joined_first: bool = False  # the participant's connection joins the room before
+
+
+def in_conversation(conversation_id: str, message_id: str) -> dict[str, Any]:
+    return {"conversationId": conversation_id}
+
+
+REFUSED = ["error:not_found"]
+
+SOCKET_MATRIX: dict[str, SocketRow] = {
+    "ping": SocketRow(lambda c, m: {}, "bob", ["pong"], [], ["pong"]),
+    "join_conversation": SocketRow(in_conversation, "bob", ["conversation_joined"], [], REFUSED),
+    "leave_conversation": SocketRow(in_conversation, "bob", ["conversation_left"], [], REFUSED, joined_first=True),
+    "new_message": SocketRow(
+        lambda c, m: {"conversationId": c, "content": "hello over the socket"},
+        "bob",
+        ["message_sent"],
+        ["message_received", "new_message_notification"],
+        REFUSED,
+    ),
+    "message_read": SocketRow(
+        lambda c, m: {"messageId": m}, "alice", ["read_updated"], ["message_read_update"], REFUSED
+    ),
+    "typing_start": SocketRow(in_conversation, "bob", [], ["user_typing"], REFUSED),
+    "typing_stop": SocketRow(in_conversation, "bob", [], ["user_stopped_typing"], REFUSED),
+}
+SOCKET_ACTIONS = sorted({*ACTIONS, "ping"})
+
+
+def other_participant(user: str) -> str:
+    return {"alice": "bob", "bob": "alice"}[user]
+
+
+def socket_row(action: str) -> SocketRow:
+    row = SOCKET_MATRIX.get(action)
+    if row is None:
+        pytest.fail(f"socket action {action!r} has no row in SOCKET_MATRIX")
+    return row
+
+
+@pytest.mark.parametrize("action", SOCKET_ACTIONS)
+def test_socket_action_answers_participant_and_stranger(world: World, sockets: Sockets, action: str) -> None:
+    row = socket_row(action)
+    witness = sockets.connect(other_participant(row.participant))
+    sockets.send(witness, "join_conversation", conversationId=world.conversation_id)
+    actor, stranger = sockets.connect(row.participant), sockets.connect(STRANGER_USER)
+    if row.joined_first:
+        sockets.send(actor, "join_conversation", conversationId=world.conversation_id)
+    sockets.clear()
+    before = world.message_count()
+
+    sockets.send(stranger, action, **row.fields(world.conversation_id, world.message_id))
+    sockets.send(stranger, action, **row.fields(MISSING_CONVERSATION, MISSING_MESSAGE))
+    strangers_view = sockets.frames(stranger)
+    seen_after_stranger = rendered(sockets, witness)
+    sockets.send(actor, action, **row.fields(world.conversation_id, world.message_id))
+
+    assert rendered(sockets, stranger) == row.stranger * 2
+    assert strangers_view[0] == strangers_view[1], "a real id must be refused exactly like a missing one"
+    assert all(f["data"]["action"] == action for f in strangers_view if f["event"] == "error")
+    assert seen_after_stranger == []
+    assert rendered(sockets, actor) == row.answer
+    assert rendered(sockets, witness) == row.witness
+    assert world.message_count() == before + (1 if action == "new_message" else 0)
+
+
+# --- $connect and connections ------------------------------------------------------------------------
+
+
+def test_connect_answers_each_kind_of_caller(marketplace: Api, sockets: Sockets) -> None:
+    tokens = {
+        PARTICIPANT: token_for("bob"),
+        STRANGER: token_for(STRANGER_USER),
+        ANONYMOUS: None,
+        EXPIRED: expired_token("bob"),
+        SERVICE_ROLE: token_for("platform", role="service"),
+    }
+
+    observed = {kind: sockets.connect_status(token) for kind, token in tokens.items()}
+
+    assert observed == {PARTICIPANT: 200, STRANGER: 200, ANONYMOUS: 401, EXPIRED: 401, SERVICE_ROLE: 403}
+    assert sorted(c.user_id for c in Connection.scan()) == ["bob", STRANGER_USER]
+
+
+def dead_connection(sockets: Sockets, state: str, user: str, conversation_id: str) -> str:
+    """A connection id a frame may still arrive on, though no live connection is stored under it."""
+    if state == "never stored":
+        return f"ghost-{user}="
+    connection_id = sockets.connect(user)
+    sockets.send(connection_id, "join_conversation", conversationId=conversation_id)
+    if state == "closed":
+        sockets.disconnect(connection_id)
+    else:  # its TTL passed; DynamoDB has not swept the item yet
+        past = datetime(2000, 1, 1, tzinfo=UTC)
+        Connection(connection_id).update(actions=[Connection.expires_at.set(past)])
+    return connection_id
+
+
+DEAD_STATES = ("never stored", "closed", "expired")
+
+
+@pytest.mark.parametrize("state", DEAD_STATES)
+def test_frames_on_a_connection_that_is_not_live_are_refused(world: World, sockets: Sockets, state: str) -> None:
+    witnesses = [sockets.connect(user) for user in ("alice", "bob")]
+    for witness in witnesses:
+        sockets.send(witness, "join_conversation", conversationId=world.conversation_id)
+    dead = {user: dead_connection(sockets, state, user, world.conversation_id) for user in ("alice", "bob")}
+    sockets.clear()
+    before = (world.message_count(), UserProfile.get("alice").total_unread)
+
+    for action in sorted(ACTIONS):  # each one as its participant would send it on a live connection
+        row = socket_row(action)
+        sockets.send(dead[row.participant], action, **row.fields(world.conversation_id, world.message_id))
+
+    answers: dict[str, list[str]] = {}
+    for connection_id in dead.values():
+        for frame in sockets.frames(connection_id):
+            answers.setdefault(frame["data"].get("action"), []).append(render(frame))
+    assert answers == dict.fromkeys(sorted(ACTIONS), REFUSED)
+    assert [rendered(sockets, witness) for witness in witnesses] == [[], []]
+    assert (world.message_count(), UserProfile.get("alice").total_unread) == before  # nothing sent, nothing read
+
+
+def test_a_ping_on_a_connection_that_is_not_live_is_refused(world: World, sockets: Sockets) -> None:
+    dead = {state: dead_connection(sockets, state, "bob", world.conversation_id) for state in DEAD_STATES}
+    sockets.clear()
+
+    for connection_id in dead.values():
+        sockets.send(connection_id, "ping")
+
+    assert {state: rendered(sockets, cid) for state, cid in dead.items()} == dict.fromkeys(DEAD_STATES, REFUSED)
+
+
+def test_presence_reaches_only_those_in_a_conversation_with_that_user(
+    marketplace: Api, world: World, sockets: Sockets
+) -> None:
+    their_own = marketplace.send(STRANGER_USER, recipientId="dave", content="hi dave").body["conversation"]["id"]
+    alice = sockets.connect("alice")
+    sockets.send(alice, "join_conversation", conversationId=world.conversation_id)
+    carol, dave = sockets.connect(STRANGER_USER), sockets.connect("dave")
+    sockets.send(carol, "join_conversation", conversationId=world.conversation_id)  # refused: not hers
+    for connection_id in (carol, dave):
+        sockets.send(connection_id, "join_conversation", conversationId=their_own)
+    sockets.clear()
+
+    bob = sockets.connect("bob")
+    sockets.disconnect(bob)
+
+    assert [(u["userId"], u["online"]) for u in sockets.events(alice, "presence_update")] == [
+        ("bob", True),
+        ("bob", False),
+    ]
+    assert rendered(sockets, carol) == []
+    assert rendered(sockets, dave) == []
+    assert f"{carol} {STRANGER_USER}" not in (Conversation.get(world.conversation_id).room or set())
+    assert carol not in (UserProfile.get("bob").watcher_ids or set())
