@@ -5,7 +5,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install dev test lint unit integration e2e token openapi clean
+.PHONY: install dev test lint unit integration e2e fuzz token openapi clean
+.PHONY: deploy urls package destroy check-infra
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -45,8 +46,32 @@ TOKEN_USER := $(if $(filter command line,$(origin USER)),$(USER),alice)
 token: install ## Print a dev token: make token USER=alice [ROLE=service]
 	@$(BIN)/python -m dev.token $(TOKEN_USER) $(if $(ROLE),--role $(ROLE))
 
+FUZZ_EXAMPLES ?= 500
+fuzz: install ## Fuzz the local stack with schemathesis, longer than CI does: make fuzz [FUZZ_EXAMPLES=500]
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest tests/e2e/test_fuzz.py
+
 openapi: install ## Regenerate docs/openapi.json from the routes and models
 	$(BIN)/python -m chalicelib.api.openapi > docs/openapi.json
+
+# --- AWS deployment (infrastructure/README.md). STAGE only from the command line: a stray exported STAGE
+# never picks the stage to deploy or destroy.
+DEPLOY_STAGE := $(if $(filter command line,$(origin STAGE)),$(STAGE),dev)
+
+deploy: install ## Deploy a stage: tables and bucket (CloudFormation), then chalice deploy, then its URLs: make deploy STAGE=dev
+	$(BIN)/python -m infrastructure.deploy deploy --stage $(DEPLOY_STAGE)
+
+urls: install ## Print a deployed stage's REST and WebSocket URLs: make urls STAGE=dev
+	$(BIN)/python -m infrastructure.deploy urls --stage $(DEPLOY_STAGE)
+
+package: install ## chalice package: SAM template and zips in build/package/<stage>: make package STAGE=dev
+	$(BIN)/python -m infrastructure.package --stage $(DEPLOY_STAGE) --out build/package/$(DEPLOY_STAGE)
+
+destroy: install ## Delete a stage with its data (never prod): make destroy STAGE=dev
+	$(BIN)/python -m infrastructure.deploy destroy --stage $(DEPLOY_STAGE)
+
+check-infra: install ## cfn-lint the template, then the infrastructure tests (moto stack, policies, package); also in make test
+	$(BIN)/cfn-lint infrastructure/template.yaml
+	$(BIN)/python -m pytest tests/infrastructure
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache build .dev

@@ -112,12 +112,23 @@ def read_json_body(request: Any) -> Any:
         raise PayloadTooLarge(f"the body must be at most {MAX_BODY_BYTES} bytes")
     if not raw.strip():
         return {}
+    return loads_json(raw, what="body")
+
+
+def loads_json(raw: bytes, *, what: str) -> Any:
+    """Parse UTF-8 JSON text; InvalidRequest (``invalid_json``) for anything that is not valid Unicode JSON.
+
+    JSON's ``\\ud800`` escapes can smuggle lone surrogates past the UTF-8 check; nothing can store them, so
+    they are refused here rather than failing a write later.
+    """
     try:
-        return json.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise InvalidRequest("the body is not valid UTF-8", code="invalid_json") from exc
+        value = json.loads(raw.decode("utf-8"))
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeError as exc:
+        raise InvalidRequest(f"the {what} is not valid Unicode", code="invalid_json") from exc
     except (ValueError, RecursionError) as exc:
-        raise InvalidRequest("the body is not valid JSON", code="invalid_json") from exc
+        raise InvalidRequest(f"the {what} is not valid JSON", code="invalid_json") from exc
+    return value
 
 
 def query_params(request: Any) -> dict[str, str]:

@@ -7,7 +7,6 @@ Chalice sends every frame to one ``$default`` handler, so dispatch happens here.
 from __future__ import annotations
 
 import base64
-import json
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -15,7 +14,7 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 
 from chalicelib import logs
-from chalicelib.api.http import parse
+from chalicelib.api.http import loads_json, parse
 from chalicelib.auth import Principal, authenticate
 from chalicelib.errors import AppError, Forbidden, InvalidRequest, PayloadTooLarge, Unauthorized
 from chalicelib.models import Connection
@@ -168,10 +167,7 @@ def _frame(event: dict[str, Any]) -> dict[str, Any]:
     raw = base64.b64decode(body) if event.get("isBase64Encoded") else body.encode("utf-8", "surrogatepass")
     if len(raw) > get_settings().max_frame_bytes:
         raise PayloadTooLarge("frames are limited to 128 KB")
-    try:
-        frame = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise InvalidRequest("the frame is not valid JSON", code="invalid_json") from exc
+    frame = loads_json(raw, what="frame")
     if not isinstance(frame, dict):
         raise InvalidRequest("a frame is a JSON object with an action", code="invalid_frame")
     return frame

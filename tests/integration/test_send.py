@@ -180,6 +180,7 @@ def test_malformed_bodies_get_400_with_field_details(marketplace: Api, body: dic
         ('{"content": "hi", "recipientId": "alice"}', {"Content-Type": "text/plain"}, 415, "unsupported_media_type"),
         (json.dumps({"recipientId": "alice", "content": "x" * 70_000}), {}, 413, "payload_too_large"),
         ("[" * 5000 + "]" * 5000, {}, 400, "invalid_json"),
+        ('{"recipientId": "alice", "content": "a\\ud800b"}', {}, 400, "invalid_json"),
     ],
 )
 def test_unparseable_bodies_are_refused_cleanly(

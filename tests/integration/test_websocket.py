@@ -499,3 +499,15 @@ def test_opening_a_pattern_conversation_tells_the_creator(marketplace: Api, sock
     [notice] = sockets.events(alice, "notification")  # once: only when it was created
     assert notice["type"] == "conversation_opened" and notice["conversationId"] == BLANKET
     assert notice["by"]["id"] == "bob" and notice["title"] == "Granny Square Blanket"
+
+
+def test_a_frame_with_a_lone_surrogate_is_refused(marketplace: Api, sockets: Sockets) -> None:
+    open_blanket_chat(marketplace)
+    bob = sockets.connect("bob")
+
+    frame = '{"action": "new_message", "conversationId": "CID", "content": "a\\ud800b"}'.replace("CID", BLANKET)
+    sockets.send_raw(bob, frame)
+
+    [error] = sockets.events(bob, "error")
+    assert error["code"] == "invalid_json"
+    assert Conversation.get(BLANKET).message_count == 1
