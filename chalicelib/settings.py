@@ -76,16 +76,33 @@ class Settings:
         return f"{self.table_prefix}{short_name}"
 
 
+def _ssm_secret(name: str, region: str) -> str:
+    """A SecureString parameter's value: one GetParameter per cold start (boto3 comes with Lambda)."""
+    import boto3
+
+    response = boto3.client("ssm", region_name=region).get_parameter(Name=name, WithDecryption=True)
+    return response["Parameter"]["Value"]
+
+
 def _load() -> Settings:
     env = os.environ
     stage = env.get("STAGE", "local")
-    jwt_secret = env.get("JWT_SECRET") or (None if env.get("JWT_JWKS_URL") else DEV_JWT_SECRET)
+    region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1"
+    ssm_parameter = env.get("JWT_SECRET_SSM_PARAMETER") or None
+    # `chalice deploy` / `chalice package` import app.py with the stage's variables (and AWS_CHALICE_CLI_MODE
+    # set): no secret is fetched then, and none is needed.
+    packaging = bool(env.get("AWS_CHALICE_CLI_MODE"))
+    jwt_secret = env.get("JWT_SECRET") or None
+    if jwt_secret is None and ssm_parameter and not packaging:
+        jwt_secret = _ssm_secret(ssm_parameter, region)
+    if jwt_secret is None and not ssm_parameter and not env.get("JWT_JWKS_URL"):
+        jwt_secret = DEV_JWT_SECRET  # local only: a deployed stage always names its secret (or a JWKS)
     cursor_secret = env.get("CURSOR_SECRET") or jwt_secret or ""
-    if not cursor_secret:
+    if not cursor_secret and not (ssm_parameter and packaging):
         raise RuntimeError("CURSOR_SECRET must be set when JWT_SECRET is not (JWKS mode)")
     return Settings(
         stage=stage,
-        region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
+        region=region,
         table_prefix=env.get("TABLE_PREFIX", f"crochet-messaging-{stage}-"),
         jwt_secret=jwt_secret,
         jwt_jwks_url=env.get("JWT_JWKS_URL") or None,

@@ -1,0 +1,163 @@
+"""``chalice package`` for a stage: a SAM template (``sam.yaml``) and the zips, in a build folder.
+
+    python -m infrastructure.package --stage dev --out build/package/dev     # make package STAGE=dev
+
+This is Chalice's own ``package`` command with one template generator adjusted for what Chalice leaves
+out of CloudFormation output:
+
+* ``WEBSOCKET_API_ID`` is ``!Ref WebsocketAPI`` in every function's environment: in a CloudFormation
+  deployment the REST handlers know the WebSocket API from the first deploy (no second pass needed);
+* stage throttling on the REST API (``MethodSettings``) and the WebSocket stage (``DefaultRouteSettings``),
+  the values ``infrastructure/deploy.py`` applies after ``chalice deploy``;
+* the REST handler's log group: Chalice names it after a function name it then changes (``${ApiHandler}``
+  instead of ``${APIHandler}``), so its retention would apply to nothing;
+* ``@app.on_s3_event`` on a bucket of another stack: Chalice refuses it ("CloudFormation does not support
+  modifying the event notifications of existing buckets"). The template gets the permission for S3 to
+  invoke the function and the notification to configure in ``Metadata.S3Notifications`` and the
+  ``<Function>Arn`` output; after deploying the template, set it once with
+  ``aws s3api put-bucket-notification-configuration`` (see infrastructure/README.md).
+
+Log retention comes from ``log_retention_in_days`` in ``.chalice/config.json`` (Chalice writes the log groups).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import botocore.session
+from chalice import package as chalice_package
+from chalice.cli import factory as chalice_factory
+from chalice.utils import to_cfn_resource_name
+
+from infrastructure.deploy import ROOT, throttling
+
+
+class StageTemplateGenerator(chalice_package.SAMTemplateGenerator):
+    """Chalice's SAM generator, plus what this app needs from a CloudFormation deployment (module docstring)."""
+
+    def generate(self, resources: list[Any]) -> dict[str, Any]:
+        template = super().generate(resources)
+        resources_by_name = template["Resources"]
+        # Chalice names the REST handler's log group after ``ApiHandler``, then renames the function to
+        # ``APIHandler``: the group's ``!Sub /aws/lambda/${ApiHandler}`` points at nothing (cfn-lint E1019).
+        for resource in resources_by_name.values():
+            if resource["Type"] == "AWS::Logs::LogGroup":
+                name = resource["Properties"]["LogGroupName"]
+                if name == {"Fn::Sub": "/aws/lambda/${ApiHandler}"} and "ApiHandler" not in resources_by_name:
+                    resource["Properties"]["LogGroupName"] = {"Fn::Sub": "/aws/lambda/${APIHandler}"}
+        limits = throttling(self._config.chalice_stage)
+        if "WebsocketAPI" in resources_by_name:
+            for resource in resources_by_name.values():
+                if resource["Type"] == "AWS::Serverless::Function":
+                    variables = resource["Properties"].setdefault("Environment", {}).setdefault("Variables", {})
+                    variables["WEBSOCKET_API_ID"] = {"Ref": "WebsocketAPI"}
+        if "RestAPI" in resources_by_name:
+            resources_by_name["RestAPI"]["Properties"]["MethodSettings"] = [
+                {
+                    "ResourcePath": "/*",
+                    "HttpMethod": "*",
+                    "ThrottlingBurstLimit": limits["rest"].burst,
+                    "ThrottlingRateLimit": float(limits["rest"].rate),
+                }
+            ]
+        for resource in resources_by_name.values():
+            if resource["Type"] == "AWS::ApiGatewayV2::Stage":
+                resource["Properties"]["DefaultRouteSettings"] = {
+                    "ThrottlingBurstLimit": limits["websocket"].burst,
+                    "ThrottlingRateLimit": float(limits["websocket"].rate),
+                }
+        return template
+
+    def _generate_s3bucketnotification(self, resource: Any, template: dict[str, Any]) -> None:
+        function = to_cfn_resource_name(resource.lambda_function.resource_name)
+        template["Resources"][f"{function}S3InvokePermission"] = {
+            "Type": "AWS::Lambda::Permission",
+            "Properties": {
+                "FunctionName": {"Ref": function},
+                "Action": "lambda:InvokeFunction",
+                "Principal": self._options.service_principal("s3"),
+                "SourceArn": {"Fn::Sub": f"arn:${{AWS::Partition}}:s3:::{resource.bucket}"},
+                "SourceAccount": {"Ref": "AWS::AccountId"},
+            },
+        }
+        template["Outputs"][f"{function}Arn"] = {"Value": {"Fn::GetAtt": [function, "Arn"]}}
+        notifications = template.setdefault("Metadata", {}).setdefault("S3Notifications", [])
+        notifications.append(
+            {
+                "Bucket": resource.bucket,
+                "Events": list(resource.events),
+                "Prefix": resource.prefix,
+                "Suffix": resource.suffix,
+                "FunctionArnOutput": f"{function}Arn",
+            }
+        )
+
+
+@contextmanager
+def stage_generator() -> Iterator[None]:
+    """For one command, the packager Chalice's CLI builds renders its template with our generator."""
+    original = chalice_factory.create_app_packager
+
+    def create_app_packager(config: Any, options: Any, *args: Any, **kwargs: Any) -> Any:
+        packager = original(config, options, *args, **kwargs)
+        packager._templater = StageTemplateGenerator(config, options)
+        return packager
+
+    chalice_factory.create_app_packager = create_app_packager
+    try:
+        yield
+    finally:
+        chalice_factory.create_app_packager = original
+
+
+def package(stage: str, out: Path) -> Path:
+    """Run ``chalice package`` for the stage into ``out``; returns the template's path."""
+    from chalice.cli import cli
+
+    with stage_generator():
+        cli.main(
+            args=[
+                "--project-dir",
+                str(ROOT),
+                "package",
+                "--stage",
+                stage,
+                "--pkg-format",
+                "cloudformation",
+                "--template-format",
+                "yaml",
+                str(out.resolve()),
+            ],
+            prog_name="chalice",
+            obj={},
+            standalone_mode=False,
+        )
+    return out / "sam.yaml"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m infrastructure.package", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--stage", required=True)
+    parser.add_argument("--out", type=Path, help="default: build/package/<stage>")
+    args = parser.parse_args(argv)
+    if not botocore.session.get_session().get_config_variable("region"):
+        os.environ["AWS_DEFAULT_REGION"] = "us-east-1"  # only shapes service principals' names; no AWS call is made
+    out = args.out or ROOT / "build" / "package" / args.stage
+    template = package(args.stage, out)
+    for artifact in sorted(out.glob("*.zip")):
+        print(
+            f"{artifact.relative_to(ROOT) if artifact.is_relative_to(ROOT) else artifact}: "
+            f"{artifact.stat().st_size / 1e6:.2f} MB"
+        )
+    print(f"template: {template}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

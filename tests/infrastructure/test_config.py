@@ -1,0 +1,104 @@
+""".chalice/config.json: the dev and prod stages, as Chalice resolves them for each of the app's functions."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from chalice.config import Config
+from chalice.deploy import models
+from chalice.deploy.appgraph import ApplicationGraphBuilder, DependencyBuilder
+
+from infrastructure.deploy import ROOT, Project
+from tests.infrastructure.support import STAGES, chalice_config, stage_environment
+
+FUNCTIONS = {"api_handler", "websocket_connect", "websocket_message", "websocket_disconnect", "on_upload"}
+# CloudWatch Logs accepts only these retention periods.
+RETENTION_DAYS = frozenset(
+    (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
+)
+
+
+def functions(stage: str) -> dict[str, models.LambdaFunction]:
+    """The Lambda functions ``chalice deploy --stage`` would create, with their resolved settings."""
+    from app import app
+
+    config = Config(
+        chalice_stage=stage,
+        user_provided_params={"chalice_app": app, "project_dir": str(ROOT)},
+        config_from_disk=chalice_config(),
+    )
+    resources = DependencyBuilder().build_dependencies(ApplicationGraphBuilder().build(config, stage))
+    return {r.resource_name: r for r in resources if isinstance(r, models.LambdaFunction)}
+
+
+def test_the_stages_are_dev_and_prod() -> None:
+    assert set(chalice_config()["stages"]) == set(STAGES)
+
+
+def test_dependencies_go_to_chalices_automatic_layer() -> None:
+    config = chalice_config()
+    assert all(config["stages"][stage].get("automatic_layer", config.get("automatic_layer")) for stage in STAGES)
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_every_function_of_the_app_has_its_own_memory_and_timeout(stage: str) -> None:
+    configured = chalice_config()["stages"][stage]["lambda_functions"]
+    built = functions(stage)
+    # Chalice ignores settings for names it does not build: a renamed handler would silently lose them.
+    assert set(built) == FUNCTIONS == set(configured)
+    for name, function in built.items():
+        assert function.memory_size == configured[name]["lambda_memory_size"], name
+        assert function.timeout == configured[name]["lambda_timeout"], name
+        assert 128 <= function.memory_size <= 10240 and 1 <= function.timeout <= 900, name
+    assert built["api_handler"].timeout <= 29, "API Gateway stops waiting for REST integrations after 29 s"
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_every_function_runs_with_the_stages_policy_file_and_log_retention(stage: str) -> None:
+    stage_config = chalice_config()["stages"][stage]
+    assert stage_config["autogen_policy"] is False
+    assert stage_config["iam_policy_file"] == f"policy-{stage}.json"
+    assert (ROOT / ".chalice" / stage_config["iam_policy_file"]).is_file()
+    for name, function in functions(stage).items():
+        assert isinstance(function.role, models.ManagedIAMRole), name
+        assert isinstance(function.role.policy, models.FileBasedIAMPolicy), name
+        assert function.role.policy.filename == str(ROOT / ".chalice" / f"policy-{stage}.json"), name
+        assert function.log_group is not None and function.log_group.retention_in_days in RETENTION_DAYS, name
+        assert Project().log_retention_days(stage, name) == function.log_group.retention_in_days, name
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_every_function_gets_the_stages_environment(stage: str) -> None:
+    environment = stage_environment(stage)
+    stage_config = chalice_config()["stages"][stage]
+    assert environment["STAGE"] == stage
+    assert environment["TABLE_PREFIX"] == f"crochet-messaging-{stage}-"
+    assert environment["ATTACHMENTS_BUCKET"] == f"crochet-messaging-{stage}-attachments"
+    assert all(re.fullmatch(r"https?://[^/,\s]+", o) for o in environment["ALLOWED_ORIGINS"].split(",")), "origins"
+    assert environment["WEBSOCKET_STAGE"] == stage_config["api_gateway_stage"]
+    assert re.fullmatch(r"[a-z0-9]{10}", environment.get("WEBSOCKET_API_ID", "0123456789")), "set by deploy.py"
+    assert "WEBSOCKET_MANAGEMENT_URL" not in environment, "it would override the API id (local stack only)"
+    for name, function in functions(stage).items():
+        assert function.environment_variables == environment, name
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_no_secret_is_written_in_the_configuration(stage: str) -> None:
+    environment = stage_environment(stage)
+    assert "JWT_SECRET" not in environment and "CURSOR_SECRET" not in environment
+    assert environment["JWT_SECRET_SSM_PARAMETER"] == f"/crochet-messaging/{stage}/jwt-secret"
+
+
+def _all_values(node: Any) -> list[str]:
+    if isinstance(node, dict):
+        return [value for item in node.values() for value in _all_values(item)]
+    if isinstance(node, list):
+        return [value for item in node for value in _all_values(item)]
+    return [str(node)]
+
+
+def test_nothing_in_the_configuration_looks_like_a_secret() -> None:
+    for value in _all_values(chalice_config()):
+        assert not re.search(r"(?i)secret-?[a-z0-9]{16,}|[A-Za-z0-9+/_-]{40,}", value), value

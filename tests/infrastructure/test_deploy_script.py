@@ -1,0 +1,293 @@
+"""infrastructure/deploy.py on moto, with a stand-in for the Chalice CLI that creates the APIs as Chalice does.
+
+What is checked: the order (stack, then Chalice), the first deploy's second pass that hands the WebSocket API's
+id to the functions (environment and policy), one pass afterwards, throttling, log retention, the refusals, and
+that ``destroy`` removes what ``deploy`` made.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import warnings
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from chalicelib import settings as app_settings
+from infrastructure import deploy as script
+from infrastructure.deploy import ROOT, Aws, DeployError, Project
+
+FUNCTIONS = ("api_handler", "websocket_connect", "websocket_message", "websocket_disconnect", "on_upload")
+
+
+class FakeChalice:
+    """``chalice deploy`` / ``chalice delete``: APIs in moto, and Chalice's record in .chalice/deployed/."""
+
+    def __init__(self, project: Project, region: str) -> None:
+        self.project, self.region = project, region
+        self.calls: list[list[str]] = []
+        self.environments: list[dict[str, str]] = []  # the stage's variables at each deploy
+        self.policies: list[dict[str, Any]] = []
+
+    def __call__(self, arguments: Sequence[str]) -> None:
+        command, _, stage = arguments
+        self.calls.append(list(arguments))
+        if command == "delete":
+            self.project.deployed_path(stage).unlink()
+            return
+        self.environments.append(self.project.environment(stage))
+        self.policies.append(json.loads(self.project.policy_path(stage).read_text()))
+        if self.project.deployed(stage) is None:
+            self._create(stage)
+
+    def _create(self, stage: str) -> None:
+        api_stage = self.project.api_gateway_stage(stage)
+        rest = boto3.client("apigateway")
+        rest_id = rest.create_rest_api(name=f"crochet-messaging-{stage}")["id"]
+        root = rest.get_resources(restApiId=rest_id)["items"][0]["id"]
+        rest.put_method(restApiId=rest_id, resourceId=root, httpMethod="GET", authorizationType="NONE")
+        rest.put_integration(restApiId=rest_id, resourceId=root, httpMethod="GET", type="MOCK")
+        rest.create_deployment(restApiId=rest_id, stageName=api_stage)
+        websocket = boto3.client("apigatewayv2")
+        ws_id = websocket.create_api(
+            Name=f"crochet-messaging-{stage}-websocket-api",
+            ProtocolType="WEBSOCKET",
+            RouteSelectionExpression="$request.body.action",
+        )["ApiId"]
+        websocket.create_stage(ApiId=ws_id, StageName=api_stage)
+        functions = [
+            {
+                "name": name,
+                "resource_type": "lambda_function",
+                "lambda_arn": f"arn:aws:lambda:{self.region}:123456789012:function:crochet-messaging-{stage}"
+                + ("" if name == "api_handler" else f"-{name}"),
+            }
+            for name in FUNCTIONS
+        ]
+        deployed = {
+            "resources": [
+                *functions,
+                {
+                    "name": "rest_api",
+                    "resource_type": "rest_api",
+                    "rest_api_id": rest_id,
+                    "rest_api_url": f"https://{rest_id}.execute-api.{self.region}.amazonaws.com/{api_stage}/",
+                },
+                {
+                    "name": "websocket_api",
+                    "resource_type": "websocket_api",
+                    "websocket_api_id": ws_id,
+                    "websocket_api_url": f"wss://{ws_id}.execute-api.{self.region}.amazonaws.com/{api_stage}/",
+                },
+            ],
+            "schema_version": "2.0",
+            "backend": "api",
+        }
+        path = self.project.deployed_path(stage)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(deployed))
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Project:
+    """A copy of the project's Chalice configuration and policies to deploy from."""
+    (tmp_path / ".chalice").mkdir()
+    for source in (ROOT / ".chalice").glob("*.json"):
+        shutil.copy(source, tmp_path / ".chalice" / source.name)
+    copy = Project(tmp_path)
+    for stage in ("dev", "prod"):
+        copy.set_environment(stage, "WEBSOCKET_API_ID", None)
+        copy.pin_websocket_api(stage, None)
+    return copy
+
+
+@pytest.fixture
+def aws() -> Iterator[Aws]:
+    with mock_aws(), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*AWS::S3::BucketPolicy.*")
+        yield Aws(boto3.session.Session())
+
+
+@pytest.fixture
+def websocket_stages(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """apigatewayv2 UpdateStage calls (moto does not implement it)."""
+    calls: list[dict[str, Any]] = []
+    monkeypatch.setattr(aws.client("apigatewayv2"), "update_stage", lambda **kwargs: calls.append(kwargs))
+    return calls
+
+
+def run_deploy(stage: str, aws: Aws, project: Project, chalice: FakeChalice, lines: list[str]) -> dict[str, str]:
+    return script.deploy(
+        stage, aws=aws, project=project, chalice=chalice, check_secret=lambda *_: None, out=lines.append
+    )
+
+
+def test_a_first_deploy_makes_the_stack_then_deploys_twice_to_hand_over_the_websocket_api(
+    aws: Aws, project: Project, websocket_stages: list[dict[str, Any]]
+) -> None:
+    chalice, lines = FakeChalice(project, aws.region), []
+
+    urls = run_deploy("dev", aws, project, chalice, lines)
+
+    stack = aws.client("cloudformation").describe_stacks(StackName="crochet-messaging-dev-infra")["Stacks"][0]
+    assert stack["StackStatus"] == "CREATE_COMPLETE"
+    assert len(aws.client("dynamodb").list_tables()["TableNames"]) == 11
+    assert chalice.calls == [["deploy", "--stage", "dev"], ["deploy", "--stage", "dev"]]
+    api_id = project.deployed(stage="dev")["resources"][-1]["websocket_api_id"]  # type: ignore[index]
+    assert "WEBSOCKET_API_ID" not in chalice.environments[0]
+    assert chalice.environments[1]["WEBSOCKET_API_ID"] == api_id == project.environment("dev")["WEBSOCKET_API_ID"]
+    (grant,) = [s for s in chalice.policies[1]["Statement"] if s["Sid"] == "WebSocketDelivery"]
+    assert grant["Resource"] == [f"arn:*:execute-api:*:*:{api_id}/v1/POST/@connections/*"]
+    assert urls == {
+        "rest": project.deployed("dev")["resources"][-2]["rest_api_url"],  # type: ignore[index]
+        "websocket": f"wss://{api_id}.execute-api.us-east-1.amazonaws.com/v1/",
+    }
+    assert any(line.startswith("REST API:") for line in lines)
+
+    secret = aws.client("ssm").get_parameter(Name="/crochet-messaging/dev/jwt-secret", WithDecryption=True)
+    assert len(secret["Parameter"]["Value"]) >= 48
+    rest_id = urls["rest"].split("//")[1].split(".")[0]
+    settings = aws.client("apigateway").get_stage(restApiId=rest_id, stageName="v1")["methodSettings"]["*/*"]
+    assert (settings["throttlingBurstLimit"], settings["throttlingRateLimit"]) == (40, 20.0)
+    assert websocket_stages == [
+        {
+            "ApiId": api_id,
+            "StageName": "v1",
+            "DefaultRouteSettings": {"ThrottlingBurstLimit": 40, "ThrottlingRateLimit": 20.0},
+        }
+    ]
+    groups = aws.client("logs").describe_log_groups(logGroupNamePrefix="/aws/lambda/crochet-messaging-dev")
+    retention = {group["logGroupName"]: group.get("retentionInDays") for group in groups["logGroups"]}
+    assert retention["/aws/lambda/crochet-messaging-dev"] == 14  # the REST handler's own group
+    assert retention == {
+        f"/aws/lambda/{name}": 14 for name in script.deployed_functions(project.deployed("dev")).values()
+    }
+
+
+def test_a_later_deploy_knows_the_id_and_deploys_once(
+    aws: Aws, project: Project, websocket_stages: list[dict[str, Any]]
+) -> None:
+    run_deploy("dev", aws, project, FakeChalice(project, aws.region), [])
+    again = FakeChalice(project, aws.region)
+
+    run_deploy("dev", aws, project, again, [])
+
+    assert again.calls == [["deploy", "--stage", "dev"]]
+    assert again.environments[0]["WEBSOCKET_API_ID"] == project.environment("dev")["WEBSOCKET_API_ID"]
+
+
+def test_a_fresh_checkout_with_chalices_record_deploys_once(
+    aws: Aws, project: Project, websocket_stages: list[dict[str, Any]]
+) -> None:
+    run_deploy("dev", aws, project, FakeChalice(project, aws.region), [])
+    project.set_environment("dev", "WEBSOCKET_API_ID", None)  # config.json as committed, deployed/ kept
+    project.pin_websocket_api("dev", None)
+    again = FakeChalice(project, aws.region)
+
+    run_deploy("dev", aws, project, again, [])
+
+    assert again.calls == [["deploy", "--stage", "dev"]]
+    assert "WEBSOCKET_API_ID" in again.environments[0]
+
+
+def test_a_lost_deployment_record_is_refused_when_the_stage_exists(
+    aws: Aws, project: Project, websocket_stages: list[dict[str, Any]]
+) -> None:
+    run_deploy("dev", aws, project, FakeChalice(project, aws.region), [])
+    project.deployed_path("dev").unlink()
+    again = FakeChalice(project, aws.region)
+
+    with pytest.raises(DeployError, match="second copy of every API"):
+        run_deploy("dev", aws, project, again, [])
+    assert again.calls == []
+
+
+def test_prod_needs_its_secret_before_anything_is_created(aws: Aws, project: Project) -> None:
+    chalice = FakeChalice(project, aws.region)
+
+    with pytest.raises(
+        DeployError, match="put-parameter --type SecureString --name /crochet-messaging/prod/jwt-secret"
+    ):
+        run_deploy("prod", aws, project, chalice, [])
+    assert chalice.calls == []
+    assert aws.client("cloudformation").list_stacks()["StackSummaries"] == []
+
+
+def test_a_stack_that_disagrees_with_the_configuration_stops_the_deploy(aws: Aws, project: Project) -> None:
+    project.set_environment("dev", "ATTACHMENTS_BUCKET", "someone-elses-bucket")
+    chalice = FakeChalice(project, aws.region)
+
+    with pytest.raises(DeployError, match="AttachmentsBucketName"):
+        run_deploy("dev", aws, project, chalice, [])
+    assert chalice.calls == []
+
+
+def test_destroy_removes_the_stage_with_its_data(
+    aws: Aws, project: Project, websocket_stages: list[dict[str, Any]]
+) -> None:
+    run_deploy("dev", aws, project, FakeChalice(project, aws.region), [])
+    aws.client("s3").put_object(Bucket="crochet-messaging-dev-attachments", Key="conversations/c/a/original", Body=b"x")
+    chalice = FakeChalice(project, aws.region)
+
+    script.destroy("dev", aws=aws, project=project, chalice=chalice, out=lambda _: None)
+
+    assert chalice.calls == [["delete", "--stage", "dev"]]
+    assert aws.client("dynamodb").list_tables()["TableNames"] == []
+    assert aws.client("s3").list_buckets()["Buckets"] == []
+    assert aws.client("ssm").describe_parameters()["Parameters"] == []
+    groups = aws.client("logs").describe_log_groups(logGroupNamePrefix="/aws/lambda/crochet-messaging-dev")
+    assert groups["logGroups"] == []
+    assert "WEBSOCKET_API_ID" not in project.environment("dev")
+    assert project.websocket_grant("dev") == "*"
+
+
+def test_destroy_refuses_prod(aws: Aws, project: Project) -> None:
+    chalice = FakeChalice(project, aws.region)
+    with pytest.raises(DeployError, match="refusing to destroy prod"):
+        script.destroy("prod", aws=aws, project=project, chalice=chalice, out=lambda _: None)
+    assert chalice.calls == []
+
+
+def test_an_unconfigured_jwt_secret_is_refused(aws: Aws, project: Project) -> None:
+    project.set_environment("dev", "JWT_SECRET_SSM_PARAMETER", None)
+    with pytest.raises(DeployError, match="neither JWT_SECRET_SSM_PARAMETER nor JWT_JWKS_URL"):
+        run_deploy("dev", aws, project, FakeChalice(project, aws.region), [])
+
+
+# --- the JWT secret comes from SSM (chalicelib/settings.py) --------------------------------------------------------
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_no_stage_would_run_on_the_public_development_secret(stage: str) -> None:
+    script.check_no_dev_secret(Project(), stage)
+
+
+def test_on_lambda_the_settings_read_the_secret_from_ssm(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in Project().environment("prod").items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("JWT_SECRET", raising=False)
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "crochet-messaging-prod")
+    with mock_aws():
+        boto3.client("ssm").put_parameter(
+            Name="/crochet-messaging/prod/jwt-secret", Type="SecureString", Value="from-ssm-" + "x" * 40
+        )
+        loaded = app_settings._load()
+    assert loaded.jwt_secret == "from-ssm-" + "x" * 40
+    assert loaded.cursor_secret == loaded.jwt_secret
+
+
+def test_the_region_comes_from_aws_region_first_and_reaches_chalice(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    assert Aws().region == "eu-west-1"
+    seen: list[dict[str, str]] = []
+    monkeypatch.setattr(script.subprocess, "run", lambda *args, **kwargs: seen.append(kwargs["env"]))
+    script.chalice_runner(Project(tmp_path), "eu-west-1")(["deploy", "--stage", "dev"])
+    assert seen[0]["AWS_DEFAULT_REGION"] == seen[0]["AWS_REGION"] == "eu-west-1"

@@ -1,0 +1,256 @@
+"""``make package``: ``chalice package`` (through infrastructure/package.py) for each stage, then checks on its output.
+
+Slow on a cold cache (Chalice downloads Lambda wheels from PyPI; ~2 minutes), marked ``package``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from packaging.markers import default_environment
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+from infrastructure.deploy import ROOT, throttling
+from tests.infrastructure.support import STAGES, cfn_lint, chalice_config, policy, stage_environment
+
+pytestmark = pytest.mark.package
+
+FUNCTION_ZIP_LIMIT = 5 * 1024 * 1024  # this project's budget for the function code
+UNZIPPED_LIMIT = 250 * 1024 * 1024  # Lambda: function and layers, unzipped
+# Lambda runtimes' glibc: python3.10/3.11 run on Amazon Linux 2, 3.12+ on Amazon Linux 2023.
+RUNTIME_GLIBC = {"python3.10": (2, 26), "python3.11": (2, 26), "python3.12": (2, 34), "python3.13": (2, 34)}
+LEGACY_MANYLINUX = {"manylinux1": (2, 5), "manylinux2010": (2, 12), "manylinux2014": (2, 17)}
+NEVER_SHIPPED = {"boto3", "s3transfer", "moto", "pytest", "ruff", "cfn-lint", "pip", "setuptools", "wheel", "chalice"}
+# Settings the tests' environment sets; `chalice package` must see only the stage's own (from config.json).
+TEST_VARIABLES = {"STAGE", "TABLE_PREFIX", "JWT_SECRET", "WEBSOCKET_API_ID", "WEBSOCKET_STAGE", "ATTACHMENTS_BUCKET"}
+
+
+@dataclass
+class Package:
+    stage: str
+    out: Path
+    log: str
+
+    @property
+    def template(self) -> dict[str, Any]:
+        return yaml.safe_load((self.out / "sam.yaml").read_text())
+
+    def zip(self, name: str) -> zipfile.ZipFile:
+        return zipfile.ZipFile(self.out / name)
+
+
+@pytest.fixture(scope="module")
+def packages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Package]:
+    environment = {name: value for name, value in os.environ.items() if name not in TEST_VARIABLES}
+    environment.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    built = {}
+    for stage in STAGES:
+        out = tmp_path_factory.mktemp(f"package-{stage}")
+        result = subprocess.run(
+            [sys.executable, "-m", "infrastructure.package", "--stage", stage, "--out", str(out)],
+            cwd=ROOT,
+            env=environment,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+        built[stage] = Package(stage, out, result.stdout + result.stderr)
+    return built
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_the_sam_template_passes_cfn_lint(packages: dict[str, Package], stage: str) -> None:
+    result = cfn_lint(packages[stage].out / "sam.yaml")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_the_function_zip_is_under_5_mb_and_holds_only_the_app(
+    packages: dict[str, Package], stage: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    package = packages[stage]
+    function, layer = package.out / "deployment.zip", package.out / "layer-deployment.zip"
+    with capsys.disabled():
+        print(
+            f"\n[{stage}] deployment.zip {function.stat().st_size / 1e6:.2f} MB "
+            f"({function.stat().st_size} bytes), layer-deployment.zip {layer.stat().st_size / 1e6:.2f} MB"
+        )
+    assert function.stat().st_size < FUNCTION_ZIP_LIMIT
+    names = package.zip("deployment.zip").namelist()
+    assert {"app.py", "chalicelib/settings.py", "chalice/app.py"} <= set(names)
+    assert {name.split("/")[0] for name in names} == {"app.py", "chalicelib", "chalice"}, (
+        "only the app (and Chalice's runtime)"
+    )
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_function_and_layer_fit_lambdas_unzipped_limit(packages: dict[str, Package], stage: str) -> None:
+    unzipped = sum(
+        entry.file_size
+        for name in ("deployment.zip", "layer-deployment.zip")
+        for entry in packages[stage].zip(name).infolist()
+    )
+    assert unzipped < UNZIPPED_LIMIT
+
+
+def functions(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {name: r for name, r in template["Resources"].items() if r["Type"] == "AWS::Serverless::Function"}
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_the_template_carries_the_stages_configuration(packages: dict[str, Package], stage: str) -> None:
+    template = packages[stage].template
+    resources = template["Resources"]
+    config = chalice_config()["stages"][stage]
+    by_handler = {
+        "app.app": "api_handler",
+        "app.connect": "websocket_connect",
+        "app.message": "websocket_message",
+        "app.disconnect": "websocket_disconnect",
+        "app.on_upload": "on_upload",
+    }
+    found = functions(template)
+    assert sorted(by_handler[f["Properties"]["Handler"]] for f in found.values()) == sorted(config["lambda_functions"])
+    expected_environment = {**stage_environment(stage), "WEBSOCKET_API_ID": {"Ref": "WebsocketAPI"}}
+    for name, function in found.items():
+        properties = function["Properties"]
+        settings = config["lambda_functions"][by_handler[properties["Handler"]]]
+        assert properties["MemorySize"] == settings["lambda_memory_size"], name
+        assert properties["Timeout"] == settings["lambda_timeout"], name
+        assert properties["Layers"] == [{"Ref": "ManagedLayer"}], name
+        # In CloudFormation the REST handlers know the WebSocket API from the first deploy.
+        assert properties["Environment"]["Variables"] == expected_environment, name
+        role = resources[properties["Role"]["Fn::GetAtt"][0]]
+        (inline,) = role["Properties"]["Policies"]
+        assert inline["PolicyDocument"] == policy(stage), name
+    groups = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::Logs::LogGroup"]
+    assert sorted(g["LogGroupName"]["Fn::Sub"] for g in groups) == sorted(f"/aws/lambda/${{{name}}}" for name in found)
+    assert {g["RetentionInDays"] for g in groups} == {config["log_retention_in_days"]}
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_both_apis_are_throttled(packages: dict[str, Package], stage: str) -> None:
+    resources = packages[stage].template["Resources"]
+    limits = throttling(stage)
+    assert resources["RestAPI"]["Properties"]["MethodSettings"] == [
+        {
+            "ResourcePath": "/*",
+            "HttpMethod": "*",
+            "ThrottlingBurstLimit": limits["rest"].burst,
+            "ThrottlingRateLimit": float(limits["rest"].rate),
+        }
+    ]
+    (stage_resource,) = [r for r in resources.values() if r["Type"] == "AWS::ApiGatewayV2::Stage"]
+    assert stage_resource["Properties"]["DefaultRouteSettings"] == {
+        "ThrottlingBurstLimit": limits["websocket"].burst,
+        "ThrottlingRateLimit": float(limits["websocket"].rate),
+    }
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_the_upload_event_is_described_for_the_stages_bucket(packages: dict[str, Package], stage: str) -> None:
+    template = packages[stage].template
+    bucket = stage_environment(stage)["ATTACHMENTS_BUCKET"]
+    assert template["Metadata"]["S3Notifications"] == [
+        {
+            "Bucket": bucket,
+            "Events": ["s3:ObjectCreated:*"],
+            "Prefix": "conversations/",
+            "Suffix": "/original",
+            "FunctionArnOutput": "OnUploadArn",
+        }
+    ]
+    permission = template["Resources"]["OnUploadS3InvokePermission"]["Properties"]
+    assert permission["FunctionName"] == {"Ref": "OnUpload"}
+    assert permission["SourceArn"] == {"Fn::Sub": f"arn:${{AWS::Partition}}:s3:::{bucket}"}
+
+
+def distributions(layer: zipfile.ZipFile) -> dict[str, dict[str, Any]]:
+    """Distribution name -> its WHEEL tags and Requires-Dist, from the layer's dist-info folders."""
+    found: dict[str, dict[str, Any]] = {}
+    for name in layer.namelist():
+        match = re.search(r"/site-packages/([^/]+)\.dist-info/METADATA$", name)
+        if match:
+            metadata = layer.read(name).decode()
+            wheel = layer.read(name.replace("/METADATA", "/WHEEL")).decode()
+            distribution = canonicalize_name(re.search(r"^Name: (.+)$", metadata, re.M).group(1).strip())  # type: ignore[union-attr]
+            found[distribution] = {
+                "tags": re.findall(r"^Tag: (.+)$", wheel, re.M),
+                "requires": re.findall(r"^Requires-Dist: (.+)$", metadata, re.M),
+            }
+    return found
+
+
+def requirements() -> list[Requirement]:
+    lines = (ROOT / "requirements.txt").read_text().splitlines()
+    return [Requirement(line.split("#")[0].strip()) for line in lines if line.split("#")[0].strip()]
+
+
+def needed_closure(found: dict[str, dict[str, Any]]) -> set[str]:
+    """What the app's requirements (without Chalice, whose runtime Chalice adds itself) pull in, transitively."""
+    environment = {**default_environment(), "python_version": "3.11", "sys_platform": "linux"}
+    pending = [(r, frozenset(r.extras)) for r in requirements() if canonicalize_name(r.name) != "chalice"]
+    closure: set[str] = set()
+    while pending:
+        requirement, extras = pending.pop()
+        name = canonicalize_name(requirement.name)
+        if name in closure or name not in found:
+            continue
+        closure.add(name)
+        for line in found[name]["requires"]:
+            dependency = Requirement(line)
+            markers_hold = dependency.marker is None or any(
+                dependency.marker.evaluate({**environment, "extra": extra}) for extra in (extras or {""})
+            )
+            if markers_hold:
+                pending.append((dependency, frozenset(dependency.extras)))
+    return closure
+
+
+def test_no_boto3_and_no_dev_tools_are_shipped(packages: dict[str, Package]) -> None:
+    found = distributions(packages["dev"].zip("layer-deployment.zip"))
+    assert not (set(found) & NEVER_SHIPPED), sorted(set(found) & NEVER_SHIPPED)
+    assert set(found) == needed_closure(found), sorted(set(found) - needed_closure(found))
+
+
+def glibc(tag: str) -> tuple[int, int] | None:
+    """The glibc a wheel's platform tag needs; None for pure wheels, (99, 0) for plain ``linux_*``."""
+    platform = tag.split("-")[-1]
+    if platform == "any":
+        return None
+    for legacy, version in LEGACY_MANYLINUX.items():
+        if platform.startswith(legacy + "_"):
+            return version
+    match = re.match(r"manylinux_(\d+)_(\d+)_", platform)
+    return (int(match.group(1)), int(match.group(2))) if match else (99, 0)
+
+
+def test_every_requirement_ships_as_a_wheel_the_lambda_runtime_can_load(packages: dict[str, Package]) -> None:
+    package = packages["dev"]
+    runtime = functions(package.template)["APIHandler"]["Properties"]["Runtime"]
+    assert "Could not install dependencies" not in package.log, package.log
+    found = distributions(package.zip("layer-deployment.zip"))
+    missing = [str(r) for r in requirements() if canonicalize_name(r.name) not in found]
+    assert not missing, f"not in the layer: {missing}"
+    for name, info in found.items():
+        needs = [glibc(tag) for tag in info["tags"]]
+        assert any(n is None or n <= RUNTIME_GLIBC[runtime] for n in needs), f"{name}: {info['tags']} on {runtime}"
+
+
+def test_the_wheel_check_tells_portable_from_locally_built() -> None:
+    assert glibc("cp311-cp311-manylinux_2_17_x86_64") == (2, 17) <= RUNTIME_GLIBC["python3.11"]
+    assert glibc("cp311-cp311-manylinux2014_x86_64") == (2, 17)
+    assert glibc("py3-none-any") is None
+    assert glibc("cp311-cp311-manylinux_2_28_x86_64") > RUNTIME_GLIBC["python3.11"]  # type: ignore[operator]
+    assert glibc("cp311-cp311-linux_x86_64") > RUNTIME_GLIBC["python3.13"]  # type: ignore[operator]
