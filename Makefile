@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install dev test lint unit integration e2e fuzz token openapi clean
+.PHONY: install dev test lint unit integration e2e fuzz bench bench-load token openapi clean
 .PHONY: deploy urls package destroy check-infra
 
 $(STAMP): requirements.txt requirements-dev.txt
@@ -49,6 +49,12 @@ token: install ## Print a dev token: make token USER=alice [ROLE=service]
 FUZZ_EXAMPLES ?= 500
 fuzz: install ## Fuzz the local stack with schemathesis, longer than CI does: make fuzz [FUZZ_EXAMPLES=500]
 	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest tests/e2e/test_fuzz.py
+
+bench: install ## Cost and latency per operation at three data sizes, cold start, zip size -> bench/RESULTS.md
+	$(BIN)/python -m bench.run
+
+bench-load: install ## Many WebSocket clients through the local stack: exactly-once delivery, latency, throughput
+	$(BIN)/python -m bench.load
 
 openapi: install ## Regenerate docs/openapi.json from the routes and models
 	$(BIN)/python -m chalicelib.api.openapi > docs/openapi.json

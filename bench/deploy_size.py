@@ -1,0 +1,335 @@
+"""What a deploy ships and what a cold start pays for: zip sizes and the import time of the Lambda entry module."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE_TIMEOUT_SECONDS = 600
+IMPORT_TIMEOUT_SECONDS = 60
+_TIMED_IMPORT = (
+    "import time; c, w = time.process_time(), time.perf_counter(); import {modules}; "
+    "print(time.process_time() - c, time.perf_counter() - w)"
+)
+
+
+# --- cold start -----------------------------------------------------------------------------------------------
+
+
+def _lambda_environment() -> dict[str, str]:
+    """A clean environment like Lambda's: region and credentials set, nothing pointing anywhere."""
+    keep = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR")
+    env = {k: v for k, v in os.environ.items() if k in keep}
+    env.update(
+        {
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_REGION": "us-east-1",
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "STAGE": "dev",
+            "LOG_LEVEL": "INFO",
+            "PYTHONHASHSEED": "0",
+        }
+    )
+    return env
+
+
+def _import_seconds(modules: str) -> tuple[float, float]:
+    """(CPU seconds, wall seconds) of importing ``modules`` in a fresh interpreter."""
+    completed = subprocess.run(
+        [sys.executable, "-c", _TIMED_IMPORT.format(modules=modules)],
+        cwd=ROOT,
+        env=_lambda_environment(),
+        capture_output=True,
+        text=True,
+        timeout=IMPORT_TIMEOUT_SECONDS,
+        check=True,
+    )
+    cpu, wall = completed.stdout.strip().splitlines()[-1].split()
+    return float(cpu), float(wall)
+
+
+def _heaviest_imports(module: str, top: int) -> list[tuple[str, float]]:
+    """``python -X importtime``: the top-level packages with the largest cumulative import time (ms)."""
+    completed = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", f"import {module}"],
+        cwd=ROOT,
+        env=_lambda_environment(),
+        capture_output=True,
+        text=True,
+        timeout=IMPORT_TIMEOUT_SECONDS,
+        check=True,
+    )
+    # Lines come children first; a line's parent is the next line with less indentation. A third-party
+    # package's cost is the cumulative time of its imports made straight from the app's own modules; the app's
+    # own cost is the self time of its modules.
+    pattern = re.compile(r"import time:\s+(\d+)\s+\|\s+(\d+)\s+\|( *)(\S+)")
+    entries = []
+    for line in completed.stderr.splitlines():
+        match = pattern.match(line)
+        if match is not None:
+            entries.append(
+                (len(match.group(3)), match.group(4), int(match.group(1)) / 1000, int(match.group(2)) / 1000)
+            )
+    own = {module, "chalicelib"}
+    totals: dict[str, float] = {}
+    for index, (indent, name, self_ms, cumulative_ms) in enumerate(entries):
+        root = name.split(".")[0]
+        if root in own:
+            totals["(app's own modules)"] = totals.get("(app's own modules)", 0.0) + self_ms
+            continue
+        ancestors, level = [], indent
+        for other_indent, other_name, _, _ in entries[index + 1 :]:
+            if other_indent < level:
+                ancestors.append(other_name.split(".")[0])
+                level = other_indent
+        if ancestors and all(a in own for a in ancestors):
+            totals[root] = totals.get(root, 0.0) + cumulative_ms
+    return sorted(totals.items(), key=lambda item: -item[1])[:top]
+
+
+@dataclass
+class ColdStart:
+    """Import times of fresh interpreters. CPU time (``time.process_time``) is what the ratio uses: on a shared
+    machine, wall time also counts waiting for a core, CPU time only the work the import itself does."""
+
+    runs: int
+    app_s: list[float] = field(default_factory=list)
+    baseline_s: list[float] = field(default_factory=list)
+    app_wall_s: list[float] = field(default_factory=list)
+    baseline_wall_s: list[float] = field(default_factory=list)
+    heaviest: list[tuple[str, float]] = field(default_factory=list)
+
+    @property
+    def app_median(self) -> float:
+        return statistics.median(self.app_s)
+
+    @property
+    def baseline_median(self) -> float:
+        return statistics.median(self.baseline_s)
+
+    @property
+    def ratio(self) -> float:
+        return self.app_median / self.baseline_median
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "runs": self.runs,
+            "app_median_ms": round(self.app_median * 1000, 1),
+            "baseline_median_ms": round(self.baseline_median * 1000, 1),
+            "ratio": round(self.ratio, 2),
+            "app_ms": [round(s * 1000, 1) for s in self.app_s],
+            "baseline_ms": [round(s * 1000, 1) for s in self.baseline_s],
+            "app_wall_median_ms": round(statistics.median(self.app_wall_s) * 1000, 1),
+            "baseline_wall_median_ms": round(statistics.median(self.baseline_wall_s) * 1000, 1),
+            "heaviest_ms": [(name, round(ms, 1)) for name, ms in self.heaviest],
+        }
+
+
+def measure_cold_start(runs: int = 7) -> ColdStart:
+    """Import ``app`` vs ``chalice, boto3`` in fresh interpreters, alternating, ``runs`` times each."""
+    result = ColdStart(runs)
+    _import_seconds("app")  # compile the bytecode once, as a deployed package would have it
+    for _ in range(runs):
+        cpu, wall = _import_seconds("chalice, boto3")
+        result.baseline_s.append(cpu)
+        result.baseline_wall_s.append(wall)
+        cpu, wall = _import_seconds("app")
+        result.app_s.append(cpu)
+        result.app_wall_s.append(wall)
+    result.heaviest = _heaviest_imports("app", 10)
+    return result
+
+
+# --- package size ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class PackageSize:
+    ok: bool
+    function_zip_bytes: int | None = None
+    layer_zip_bytes: int | None = None
+    automatic_layer: bool = False
+    warnings: list[str] = field(default_factory=list)
+    error: str | None = None
+    largest_in_layer: list[tuple[str, int]] = field(default_factory=list)
+    sources: dict[str, dict[str, int]] = field(default_factory=dict)  # zip -> {".py": n, ".pyc": n}
+    kept: dict[str, str] = field(default_factory=dict)  # zip -> where a copy was kept
+    command: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def _largest_packages(zip_path: Path, top: int) -> list[tuple[str, int]]:
+    """Compressed bytes per top-level directory of a layer zip (``python/lib/python3.x/site-packages/<pkg>``)."""
+    sizes: dict[str, int] = {}
+    with zipfile.ZipFile(zip_path) as archive:
+        for info in archive.infolist():
+            parts = info.filename.split("/")
+            name = parts[4] if len(parts) > 5 and parts[0] == "python" else parts[0]
+            sizes[name] = sizes.get(name, 0) + info.compress_size
+    return sorted(sizes.items(), key=lambda item: -item[1])[:top]
+
+
+def _drop_log_retention(config: dict[str, Any]) -> bool:
+    found = False
+    for scope in [config, *config.get("stages", {}).values()]:
+        for holder in [scope, *scope.get("lambda_functions", {}).values()]:
+            if holder.pop("log_retention_in_days", None) is not None:
+                found = True
+    return found
+
+
+def measure_package(stage: str = "dev", keep_dir: Path | None = None) -> PackageSize:
+    """Package the app for ``stage`` and weigh the zips (the function zip and Chalice's automatic layer).
+
+    Uses the project's own packaging (``python -m infrastructure.package``: ``chalice package`` with the
+    template adjusted for this app) when it exists; otherwise ``chalice package --pkg-format terraform`` on a
+    copy of the project (CloudFormation output refuses the ``on_s3_event`` handler).
+    """
+    config = json.loads((ROOT / ".chalice" / "config.json").read_text())
+    result = PackageSize(ok=False, automatic_layer=bool(config.get("automatic_layer")))
+    with tempfile.TemporaryDirectory(prefix="bench-package-") as tmp:
+        out = Path(tmp) / "out"
+        env = {"AWS_DEFAULT_REGION": "us-east-1", **os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+        if (ROOT / "infrastructure" / "package.py").exists():
+            command = [sys.executable, "-m", "infrastructure.package", "--stage", stage, "--out", str(out)]
+            cwd = ROOT
+            result.command = "python -m infrastructure.package --stage " + stage
+        else:
+            cwd = _project_copy(Path(tmp), config, result)
+            command = [str(Path(sys.executable).with_name("chalice")), "package", "--pkg-format", "terraform"]
+            command += ["--stage", stage, str(out)]
+            result.command = "chalice package --pkg-format terraform --stage " + stage
+        try:
+            completed = subprocess.run(
+                command, cwd=cwd, capture_output=True, text=True, timeout=PACKAGE_TIMEOUT_SECONDS, env=env
+            )
+        except subprocess.TimeoutExpired:
+            result.error = f"packaging did not finish in {PACKAGE_TIMEOUT_SECONDS} s"
+            return result
+        output = completed.stdout + completed.stderr
+        missing = re.findall(r"Could not install dependencies:\s*\n((?:\S+==\S+\n)+)", output)
+        for block in missing:
+            result.warnings += [f"Chalice could not find a Lambda-compatible wheel for {dep}" for dep in block.split()]
+        if completed.returncode != 0:
+            result.error = (output.strip().splitlines() or ["(no output)"])[-1][:300]
+            return result
+        function_zip = out / "deployment.zip"
+        layer_zip = next((p for p in sorted(out.glob("*.zip")) if p.name != "deployment.zip"), out / "layer.zip")
+        result.ok = function_zip.exists()
+        for label, path in (("function", function_zip), ("layer", layer_zip)):
+            if not path.exists():
+                continue
+            with zipfile.ZipFile(path) as archive:
+                names = archive.namelist()
+            result.sources[label] = {
+                ".py": sum(1 for n in names if n.endswith(".py")),
+                ".pyc": sum(1 for n in names if n.endswith(".pyc")),
+            }
+            if keep_dir is not None:
+                keep_dir.mkdir(parents=True, exist_ok=True)
+                result.kept[label] = str(shutil.copy2(path, keep_dir / path.name))
+        result.function_zip_bytes = function_zip.stat().st_size if function_zip.exists() else None
+        if layer_zip.exists():
+            result.layer_zip_bytes = layer_zip.stat().st_size
+            result.largest_in_layer = _largest_packages(layer_zip, 8)
+        return result
+
+
+def _project_copy(tmp: Path, config: dict[str, Any], result: PackageSize) -> Path:
+    """A copy of what ``chalice package`` reads (the repository is never written to)."""
+    project = tmp / "project"
+    project.mkdir()
+    shutil.copy2(ROOT / "app.py", project / "app.py")
+    shutil.copy2(ROOT / "requirements.txt", project / "requirements.txt")
+    shutil.copytree(ROOT / "chalicelib", project / "chalicelib", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(ROOT / ".chalice", project / ".chalice", ignore=shutil.ignore_patterns("deployments", "deployed"))
+    if not result.automatic_layer:
+        config["automatic_layer"] = True
+        result.warnings.append("automatic_layer was not set in .chalice/config.json: set in the copy")
+    # Chalice's Terraform packaging refuses log retention settings (UnsupportedFeatureError); they do not
+    # change what is zipped, so the copy goes without them.
+    if _drop_log_retention(config):
+        result.warnings.append(
+            "`chalice package --pkg-format terraform` refuses `log_retention_in_days`: packaged without it"
+        )
+    (project / ".chalice" / "config.json").write_text(json.dumps(config, indent=2))
+    return project
+
+
+# --- cold start as Lambda runs the package ----------------------------------------------------------------------
+
+
+@dataclass
+class LambdaLayoutImports:
+    """``import app`` from the packaged zips extracted the way Lambda lays them out (function code first on the
+    path, then the layer, then the runtime's boto3), with and without bytecode compiled into the zips."""
+
+    runs: int
+    medians_ms: dict[str, float] = field(default_factory=dict)  # "<state> <modules>" -> CPU median
+    error: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def measure_lambda_layout(package: PackageSize, runs: int = 5) -> LambdaLayoutImports:
+    """Lambda's file system is read-only: modules without a ``.pyc`` in the zip are compiled on every cold start.
+    Measures that, then the same after ``compileall`` (what shipping bytecode in the zips would give)."""
+    import compileall
+    import py_compile
+
+    result = LambdaLayoutImports(runs)
+    function_zip, layer_zip = package.kept.get("function"), package.kept.get("layer")
+    if function_zip is None or layer_zip is None:
+        result.error = "no packaged zips to measure"
+        return result
+    with tempfile.TemporaryDirectory(prefix="bench-lambda-") as tmp:
+        task, opt = Path(tmp) / "task", Path(tmp) / "opt"
+        with zipfile.ZipFile(function_zip) as archive:
+            archive.extractall(task)
+        with zipfile.ZipFile(layer_zip) as archive:
+            archive.extractall(opt)
+        version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+        layer_site = opt / "python" / "lib" / version / "site-packages"
+        env = {
+            **_lambda_environment(),
+            "PYTHONDONTWRITEBYTECODE": "1",  # /var/task and /opt are read-only on Lambda
+            "PYTHONPATH": os.pathsep.join([str(task), str(layer_site), str(opt / "python")]),
+        }
+
+        def timed(modules: str) -> float:
+            completed = subprocess.run(
+                [sys.executable, "-c", _TIMED_IMPORT.format(modules=modules)],
+                cwd=task,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=IMPORT_TIMEOUT_SECONDS,
+                check=True,
+            )
+            return float(completed.stdout.strip().splitlines()[-1].split()[0]) * 1000
+
+        for state in ("as packaged", "after compileall"):
+            if state == "after compileall":
+                for directory in (task, opt):
+                    compileall.compile_dir(
+                        directory, quiet=2, invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH
+                    )
+            for modules in ("chalice, boto3", "app"):
+                values = [timed(modules) for _ in range(runs)]
+                result.medians_ms[f"{state}: import {modules}"] = round(statistics.median(values), 1)
+    return result

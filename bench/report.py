@@ -1,0 +1,416 @@
+"""Markdown for ``bench/RESULTS.md``: each benchmark rewrites only its own marked section of the file."""
+
+from __future__ import annotations
+
+import re
+import statistics
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.deploy_size import ColdStart, LambdaLayoutImports, PackageSize
+from bench.measure import Sample
+
+RATIO_TARGET = 3.0
+IMPORT_TARGET = 1.5
+ZIP_TARGET_BYTES = 5 * 1024 * 1024
+
+
+@dataclass
+class Level:
+    """One data size: what was seeded and what every operation cost on it."""
+
+    label: str
+    conversations: int
+    messages: int
+    seeded_items: int
+    seeded_s: float
+    floor: Sample | None = None
+    floor_after: Sample | None = None
+    raw_floor: Sample | None = None
+    samples: dict[str, Sample] = field(default_factory=dict)
+    raw: dict[str, Sample] = field(default_factory=dict)
+    profiles: dict[str, dict[str, float]] = field(default_factory=dict)  # operation -> layer -> share of time
+
+    @property
+    def floor_p50(self) -> float:
+        """The floor of this size: the median of the runs before and after the operations."""
+        assert self.floor is not None
+        values = self.floor.latencies_ms + (self.floor_after.latencies_ms if self.floor_after else [])
+        return Sample("floor", values).p50
+
+    @property
+    def floor_own_p50(self) -> float:
+        assert self.floor is not None
+        values = self.floor.own_ms + (self.floor_after.own_ms if self.floor_after else [])
+        return Sample("floor", own_ms=values, latencies_ms=values).own_p50
+
+    def ratio(self, name: str) -> float:
+        return self.samples[name].p50 / self.floor_p50
+
+    def own_ratio(self, name: str) -> float:
+        return self.samples[name].own_p50 / self.floor_own_p50
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "label": self.label,
+            "conversations": self.conversations,
+            "messages": self.messages,
+            "seeded_items": self.seeded_items,
+            "seeded_s": round(self.seeded_s, 1),
+            "floor_p50_ms": round(self.floor_p50, 3),
+            "floor_own_p50_ms": round(self.floor_own_p50, 3),
+            "floor": self.floor.to_json() if self.floor else None,
+            "raw_floor": self.raw_floor.to_json() if self.raw_floor else None,
+            "operations": {
+                name: {**s.to_json(), "ratio": round(self.ratio(name), 2), "own_ratio": round(self.own_ratio(name), 2)}
+                for name, s in self.samples.items()
+            },
+            "raw": {name: s.to_json() for name, s in self.raw.items()},
+            "profiles": {name: {k: round(v, 4) for k, v in p.items()} for name, p in self.profiles.items()},
+        }
+
+
+def _ms(value: float) -> str:
+    return f"{value:.1f}" if value >= 10 else f"{value:.2f}"
+
+
+def _mb(size: int | None) -> str:
+    return "-" if size is None else f"{size / 1024 / 1024:.2f} MB"
+
+
+def _per_size(levels: list[Level], value: Any) -> str:
+    values = [value(level) for level in levels]
+    return " / ".join(str(v) for v in values) if len(set(map(str, values))) > 1 else f"{values[0]} (all)"
+
+
+def _cost_table(levels: list[Level]) -> list[str]:
+    first, last = levels[0], levels[-1]
+    lines = [
+        "| operation | DynamoDB calls | round trips | growth | items read | items written | frames posted "
+        "| same every run |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    floor = first.floor
+    if floor is not None:
+        lines.append(
+            f"| *floor* | {floor.example.describe() if floor.example else ''} | 1 (all) | 1.0 | 1 | 0 | 0 | yes |"
+        )
+    for name, sample in first.samples.items():
+        growth = last.samples[name].cost[0] / sample.cost[0] if sample.cost[0] else 1.0
+        steady = all(level.samples[name].steady for level in levels)
+        lines.append(
+            f"| {name} | {sample.example.describe() if sample.example else ''} "
+            f"| {_per_size(levels, lambda lv, n=name: lv.samples[n].cost[0])} | {growth:.1f} "
+            f"| {_per_size(levels, lambda lv, n=name: lv.samples[n].cost[1])} "
+            f"| {_per_size(levels, lambda lv, n=name: lv.samples[n].cost[2])} "
+            f"| {_per_size(levels, lambda lv, n=name: lv.samples[n].cost[3])} | {'yes' if steady else 'NO'} |"
+        )
+    return lines
+
+
+def _latency_table(levels: list[Level]) -> list[str]:
+    labels = [level.label for level in levels]
+    header = (
+        "| operation | "
+        + " | ".join(f"p50 {label}" for label in labels)
+        + " | "
+        + " | ".join(f"p99 {label}" for label in labels)
+        + " | "
+        + " | ".join(f"ratio {label}" for label in labels)
+        + f" | app-only ratio {labels[-1]} |"
+    )
+    lines = [header, "|---" * (3 * len(levels) + 2) + "|"]
+    floor_p99 = [
+        Sample(
+            "f", (lv.floor.latencies_ms if lv.floor else []) + (lv.floor_after.latencies_ms if lv.floor_after else [])
+        ).p99
+        for lv in levels
+    ]
+    lines.append(
+        "| *floor* | "
+        + " | ".join(_ms(lv.floor_p50) for lv in levels)
+        + " | "
+        + " | ".join(_ms(v) for v in floor_p99)
+        + " | "
+        + " | ".join("1.0" for _ in levels)
+        + " | 1.0 |"
+    )
+    for name in levels[0].samples:
+        ratios = [level.ratio(name) for level in levels]
+        lines.append(
+            f"| {name} | "
+            + " | ".join(_ms(level.samples[name].p50) for level in levels)
+            + " | "
+            + " | ".join(_ms(level.samples[name].p99) for level in levels)
+            + " | "
+            + " | ".join(f"**{r:.1f}**" if r > RATIO_TARGET else f"{r:.1f}" for r in ratios)
+            + f" | {levels[-1].own_ratio(name):.1f} |"
+        )
+    return lines
+
+
+def _raw_table(levels: list[Level]) -> list[str]:
+    measured = [level for level in levels if level.raw]
+    if not measured:
+        return ["(not measured: `--raw-reps 0`)"]
+    lines = [
+        "| operation | "
+        + " | ".join(f"raw p50 {lv.label} (n={next(iter(lv.raw.values())).latencies_ms.__len__()})" for lv in measured)
+        + " | "
+        + " | ".join(f"raw ratio {lv.label}" for lv in measured)
+        + f" | raw {measured[-1].label} ÷ raw {measured[0].label} | raw ÷ patched, {measured[-1].label} |",
+        "|---" * (2 * len(measured) + 3) + "|",
+    ]
+    lines.append(
+        "| *floor* | "
+        + " | ".join(_ms(lv.raw_floor.p50) if lv.raw_floor else "-" for lv in measured)
+        + " | "
+        + " | ".join("1.0" for _ in measured)
+        + " | "
+        + (
+            f"{measured[-1].raw_floor.p50 / measured[0].raw_floor.p50:.1f}"
+            if measured[-1].raw_floor and measured[0].raw_floor
+            else "-"
+        )
+        + " | - |"
+    )
+    for name in measured[0].raw:
+        growth = measured[-1].raw[name].p50 / measured[0].raw[name].p50
+        versus = measured[-1].raw[name].p50 / measured[-1].samples[name].p50
+        lines.append(
+            f"| {name} | "
+            + " | ".join(_ms(lv.raw[name].p50) for lv in measured)
+            + " | "
+            + " | ".join(f"{lv.raw[name].p50 / lv.raw_floor.p50:.1f}" if lv.raw_floor else "-" for lv in measured)
+            + f" | {growth:.1f} | {versus:.1f} |"
+        )
+    return lines
+
+
+def _profile_table(levels: list[Level]) -> list[str]:
+    level = levels[-1]
+    if not level.profiles:
+        return ["(not profiled: `--profile-reps 0`)"]
+    layers = ["moto", "AWS SDK", "pydantic", "chalice", "jwt", "app", "other"]
+    lines = [
+        f"Size {level.label}, cProfile over the timed requests only; library and built-in time charged to the "
+        "layer that called it (`bench/profile.py`). Profiling inflates times, so only the shares are shown.",
+        "",
+        "| operation | " + " | ".join(layers) + " |",
+        "|---" * (len(layers) + 1) + "|",
+    ]
+    for name, shares in level.profiles.items():
+        lines.append(f"| {name} | " + " | ".join(f"{100 * shares.get(layer, 0.0):.0f} %" for layer in layers) + " |")
+    return lines
+
+
+def _cold_start(cold: ColdStart | None) -> list[str]:
+    if cold is None:
+        return ["(not measured: `--skip-cold-start`)"]
+    verdict = "met" if cold.ratio <= IMPORT_TARGET else "**missed**"
+    heaviest = ", ".join(f"{name} {ms:.0f} ms" for name, ms in cold.heaviest)
+    return [
+        "| import (fresh interpreter, bytecode cached) | CPU median (ms) | CPU runs (ms) | wall median (ms) |",
+        "|---|---|---|---|",
+        f"| `import chalice, boto3` (baseline) | {cold.baseline_median * 1000:.0f} | "
+        + ", ".join(f"{s * 1000:.0f}" for s in cold.baseline_s)
+        + f" | {statistics.median(cold.baseline_wall_s) * 1000:.0f} |",
+        f"| `import app` (the Lambda entry module) | {cold.app_median * 1000:.0f} | "
+        + ", ".join(f"{s * 1000:.0f}" for s in cold.app_s)
+        + f" | {statistics.median(cold.app_wall_s) * 1000:.0f} |",
+        "",
+        f"Ratio **{cold.ratio:.2f}x** the baseline in CPU time (target <= {IMPORT_TARGET}x: {verdict}); wall time, "
+        f"which also counts waiting for a core on this shared machine: "
+        f"{statistics.median(cold.app_wall_s) / statistics.median(cold.baseline_wall_s):.2f}x. "
+        f"Where `import app` spends it (`python -X importtime`, one run, wall ms, third-party packages imported by "
+        f"the app's modules): {heaviest}.",
+        "",
+    ]
+
+
+def _package(package: PackageSize | None) -> list[str]:
+    if package is None:
+        return ["(not measured: `--skip-package`)"]
+    lines = []
+    if package.error:
+        lines.append(f"`chalice package` failed: {package.error}")
+    verdict = (
+        "-"
+        if package.function_zip_bytes is None
+        else ("met" if package.function_zip_bytes <= ZIP_TARGET_BYTES else "**missed**")
+    )
+    lines += [
+        f"Packaged with `{package.command}`.",
+        "",
+        "| zip | size | target ≤ 5 MB |",
+        "|---|---|---|",
+        f"| function (`deployment.zip`: app.py + chalicelib) | {_mb(package.function_zip_bytes)} | {verdict} |",
+        f"| automatic layer (requirements.txt) | {_mb(package.layer_zip_bytes)} | (Lambda's limit: 250 MB unzipped) |",
+    ]
+    if package.largest_in_layer:
+        lines.append("")
+        lines.append(
+            "Largest in the layer (compressed): "
+            + ", ".join(f"{name} {size / 1024 / 1024:.1f} MB" for name, size in package.largest_in_layer)
+            + "."
+        )
+    for label, counts in package.sources.items():
+        lines.append(f"- {label} zip: {counts['.py']:,} `.py` files, {counts['.pyc']:,} `.pyc`")
+    for warning in package.warnings:
+        lines.append(f"- {warning}")
+    return lines
+
+
+def _targets(levels: list[Level], cold: ColdStart | None, package: PackageSize | None) -> list[str]:
+    first, last = levels[0], levels[-1]
+    constant = [n for n in first.samples if first.samples[n].cost[0] == last.samples[n].cost[0]]
+    items_same = [n for n in first.samples if all(lv.samples[n].cost == first.samples[n].cost for lv in levels)]
+    within = [n for n in last.samples if last.ratio(n) <= RATIO_TARGET]
+    missed = [f"{n} {last.ratio(n):.1f}" for n in last.samples if last.ratio(n) > RATIO_TARGET]
+    total = len(first.samples)
+    lines = [
+        "| target | result | verdict |",
+        "|---|---|---|",
+        f"| round trips identical at every size (growth 1.0) | {len(constant)}/{total} operations | "
+        + ("met" if len(constant) == total else "**missed**")
+        + " |",
+        f"| items read and written identical at every size | {len(items_same)}/{total} operations | "
+        + ("met" if len(items_same) == total else "**missed**")
+        + " |",
+        f"| operation/floor p50 ratio ≤ {RATIO_TARGET:.0f} (size {last.label}) | {len(within)}/{total} within; over: "
+        + (", ".join(missed) or "none")
+        + " | "
+        + ("met" if len(within) == total else "**missed**")
+        + " |",
+    ]
+    if cold is not None:
+        lines.append(
+            f"| import time ≤ {IMPORT_TARGET}x `chalice + boto3` | {cold.ratio:.2f}x | "
+            + ("met" if cold.ratio <= IMPORT_TARGET else "**missed**")
+            + " |"
+        )
+    if package is not None and package.function_zip_bytes is not None:
+        lines.append(
+            f"| zip ≤ 5 MB | function {_mb(package.function_zip_bytes)}, layer {_mb(package.layer_zip_bytes)} | "
+            + ("met" if package.function_zip_bytes <= ZIP_TARGET_BYTES else "**missed**")
+            + " (function zip) |"
+        )
+    return lines
+
+
+def _lambda_layout(layout: LambdaLayoutImports | None) -> list[str]:
+    if layout is None:
+        return ["(not measured: no package)"]
+    if layout.error:
+        return [f"(not measured: {layout.error})"]
+    lines = ["| state of the zips | import | CPU median (ms) |", "|---|---|---|"]
+    for key, value in layout.medians_ms.items():
+        state, modules = key.split(": ", 1)
+        lines.append(f"| {state} | `{modules}` | {value:.0f} |")
+    return lines
+
+
+def render(
+    levels: list[Level],
+    cold: ColdStart | None,
+    package: PackageSize | None,
+    info: dict[str, Any],
+    lambda_layout: LambdaLayoutImports | None = None,
+) -> str:
+    """The ``make bench`` section of RESULTS.md."""
+    m = info["machine"]
+    versions = ", ".join(f"{k} {v}" for k, v in m["versions"].items())
+    sizes = "; ".join(
+        f"**{lv.label}**: {lv.conversations:,} conversations, {lv.messages:,} messages "
+        f"({lv.seeded_items:,} items seeded in {lv.seeded_s:.0f} s)"
+        for lv in levels
+    )
+    reps = info["args"]
+    lines = [
+        "## `make bench` (in-process, moto)",
+        "",
+        f"- **Date** {info['date']}; **command** `{info['command']}` ({info['elapsed_s']} s in all)",
+        f"- **Machine** {m['cpu']}, {m['cores']} cores, {m['memory']}; {m['os']}; Python {m['python']}; {versions}; "
+        f"load average {info['load'][0]} at the start, {info['load'][1]} at the end (other work shares this "
+        "machine: latencies are noisy, ratios taken within one run much less so)",
+        f"- **Sizes** (alice's inbox, the alice-bob pattern chat): {sizes}",
+        f"- **Repetitions** {reps['reps']} timed requests per operation and size after {reps['warmup']} untimed; "
+        f"floor {reps['floor_reps']} before and {reps['floor_reps']} after the operations; unpatched moto: "
+        f"{reps['raw_reps']} per size (S,M,L)",
+        f"- **moto patch self-check**: {'; '.join(info['self_check'])}",
+        "",
+        "### Targets",
+        "",
+        *_targets(levels, cold, package),
+        "",
+        "### What each request costs (counted from botocore)",
+        "",
+        "Round trips and items per request at each size (S / M / L; `(all)` when equal everywhere). Items read: "
+        "`Items` of a Query, `Responses` of a BatchGetItem, `Item` of a GetItem; written: the Put/Update/Delete "
+        "actions of a TransactWriteItems and single writes. Frames: PostToConnection calls.",
+        "",
+        *_cost_table(levels),
+        "",
+        "### Latency (ms) and ratio to the floor",
+        "",
+        "With `bench/moto_patches.py` (moto's cost per request made independent of table size, as DynamoDB's is). "
+        "Ratio: operation p50 ÷ floor p50 of the same size (bold: over the target of 3). App-only ratio: the same "
+        "with the time spent inside moto's emulation (request parsing, the emulated operation, response "
+        "serialization: DynamoDB's work on AWS, not the Lambda's) taken out of both.",
+        "",
+        *_latency_table(levels),
+        "",
+        "### Where the time goes (profile by layer)",
+        "",
+        *_profile_table(levels),
+        "",
+        "### The same requests on moto as it ships (no patch)",
+        "",
+        "moto copies every table a transaction touches and walks whole tables for a Query, so its time grows with "
+        "the data even though the requests do not (same round trips and items as above).",
+        "",
+        *_raw_table(levels),
+        "",
+        "### Cold start",
+        "",
+        *_cold_start(cold),
+        "",
+        "### Deployment package",
+        "",
+        *_package(package),
+        "",
+        "### Cold start as Lambda runs the package",
+        "",
+        "The two zips extracted as Lambda lays them out (function code, then the layer, then the runtime's boto3 "
+        "on the path) and imported with bytecode writing off, as on Lambda's read-only file system: a module "
+        "without a `.pyc` in the zip is compiled on every cold start. As packaged (the `.pyc` counts are above: "
+        "Chalice zips whatever `__pycache__` the working tree has, the layer has none), then after `compileall` "
+        "(unchecked-hash `.pyc` for every module), i.e. with bytecode shipped in the zips. Fresh interpreters, "
+        f"{lambda_layout.runs if lambda_layout else 0} runs each, CPU time.",
+        "",
+        *_lambda_layout(lambda_layout),
+        "",
+    ]
+    return "\n".join(lines)
+
+
+PREAMBLE = """# Benchmarks
+
+What users of crochet-messaging pay for (DynamoDB round trips, items read and written, frames sent) and wait
+for (latency), measured by `make bench` (in-process on moto, `bench/run.py`) and `make bench-load` (the local
+stack with real WebSocket clients, `bench/load.py`). Each command rewrites only its own section below; the
+analysis at the end is written by hand from these numbers. Benchmarks assert nothing: tests never time anything.
+"""
+
+START, END = "<!-- {name}:start -->", "<!-- {name}:end -->"
+
+
+def write_section(path: Path, name: str, body: str, preamble: str) -> None:
+    """Replace the ``name`` section of ``path`` (created with ``preamble`` if missing), keeping the rest."""
+    start, end = START.format(name=name), END.format(name=name)
+    block = f"{start}\n{body.rstrip()}\n{end}"
+    text = path.read_text() if path.exists() else preamble
+    pattern = re.compile(re.escape(start) + r".*?" + re.escape(end), re.DOTALL)
+    text = pattern.sub(lambda _: block, text) if pattern.search(text) else text.rstrip() + "\n\n" + block + "\n"
+    path.write_text(text if text.endswith("\n") else text + "\n")

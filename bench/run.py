@@ -1,0 +1,223 @@
+"""``make bench``: what each operation costs at three data sizes, against a floor, plus cold start and zip size.
+
+Usage: ``python -m bench.run [--reps N] [--raw-reps S,M,L] [--sizes C:M,C:M,C:M] [--skip-package]
+[--skip-cold-start] [--no-write]`` (``--help`` lists all). Writes its section of ``bench/RESULTS.md`` and
+``bench/out/results.json`` (the packaged zips stay in ``bench/out/package/``) and prints the same tables.
+
+In-process: the app under ``chalice.test.Client`` on moto's ``mock_aws`` (as the integration tests run it).
+For each size the data is grown (bulk-written, see ``bench/seed.py``), then every operation is timed ``--reps``
+times with its DynamoDB round trips and items counted from botocore, next to the floor (a bare handler doing one
+GetItem on the same moto). Latencies are measured with ``bench/moto_patches.py`` (moto's per-request cost made
+independent of table size, as DynamoDB's is); a second, shorter pass times the same requests on moto as it
+ships, so both are reported. The last size is also profiled by layer (``bench/profile.py``). Then: import time
+of the Lambda entry module against ``import chalice, boto3``, the packaged zips, and the import time of the
+package laid out as Lambda runs it. About 6 minutes on 2 cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import gc
+import json
+import logging
+import os
+import sys
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+# bench.environment first: it sets the environment chalicelib reads when it is imported (by the modules below).
+from bench import environment, moto_patches  # noqa: F401
+from bench.deploy_size import (
+    ColdStart,
+    LambdaLayoutImports,
+    PackageSize,
+    measure_cold_start,
+    measure_lambda_layout,
+    measure_package,
+)
+from bench.machine import machine
+from bench.measure import Sample, run_floor, run_operation
+from bench.meter import Meter
+from bench.operations import OPERATIONS, Harness, clear_frames
+from bench.profile import shares as profile_shares
+from bench.report import PREAMBLE, Level, render, write_section
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "RESULTS.md"
+OUT = ROOT / "bench" / "out"
+
+
+@dataclass(frozen=True)
+class Size:
+    label: str
+    conversations: int
+    messages: int
+
+
+SIZES = (Size("S", 25, 100), Size("M", 1_000, 10_000), Size("L", 10_000, 100_000))
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.splitlines()[0])
+    parser.add_argument("--reps", type=int, default=100, help="timed requests per operation and size (default 100)")
+    parser.add_argument("--floor-reps", type=int, default=300, help="timed floor requests per size (default 300)")
+    parser.add_argument("--warmup", type=int, default=3, help="untimed requests first (default 3)")
+    parser.add_argument(
+        "--raw-reps",
+        default="5,3,1",
+        help="timed requests per operation on unpatched moto, per size (default 5,3,1; 0 skips that size)",
+    )
+    parser.add_argument(
+        "--sizes",
+        default=",".join(f"{s.conversations}:{s.messages}" for s in SIZES),
+        help="conversations:messages per size, comma-separated (default 25:100,1000:10000,10000:100000)",
+    )
+    parser.add_argument(
+        "--profile-reps", type=int, default=20, help="profiled requests per operation at the last size (20; 0: none)"
+    )
+    parser.add_argument("--cold-start-runs", type=int, default=7, help="fresh interpreters per import (default 7)")
+    parser.add_argument(
+        "--skip-package", action="store_true", help="do not package the app (and skip the Lambda-layout cold start)"
+    )
+    parser.add_argument("--skip-cold-start", action="store_true", help="do not measure import times")
+    parser.add_argument("--no-write", action="store_true", help="print only; leave bench/RESULTS.md alone")
+    return parser.parse_args(argv)
+
+
+def _sizes(spec: str) -> list[Size]:
+    sizes = []
+    for label, part in zip("SML" + "X" * 10, spec.split(","), strict=False):
+        conversations, messages = (int(x) for x in part.split(":"))
+        sizes.append(Size(label, conversations, messages))
+    return sizes
+
+
+def _quiet_app_logs() -> None:
+    """The app logs one JSON line per request: still formatted (its cost is real), written nowhere."""
+    sink = open(os.devnull, "w")  # noqa: SIM115  (lives as long as the process)
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.StreamHandler):
+            handler.setStream(sink)
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def measure_levels(args: argparse.Namespace) -> tuple[list[Level], list[str]]:
+    """Seed each size in turn and time every operation on it (one moto, grown in place)."""
+    moto_patches.install()
+    from dev.moto_isolation import isolate_transactions
+
+    isolate_transactions()  # after the patch, so the lock wraps it; as tests/integration/conftest.py does
+    checks = moto_patches.self_check()
+    from moto import mock_aws
+
+    from bench import seed
+    from chalicelib.models.tables import create_tables, reset_connections
+    from chalicelib.settings import get_settings
+    from chalicelib.storage.s3 import ensure_bucket
+
+    reset_connections()
+    raw_reps = [int(x) for x in args.raw_reps.split(",")]
+    levels: list[Level] = []
+    meter = Meter()
+    with mock_aws():
+        create_tables()
+        ensure_bucket(get_settings().allowed_origins)
+        world = seed.start()
+        harness = Harness.create(world)
+        _quiet_app_logs()
+        meter.install()
+        try:
+            sizes = _sizes(args.sizes)
+            for index, size in enumerate(sizes):
+                started = time.monotonic()
+                written = seed.grow_inbox(world, size.conversations) + seed.grow_history(world, size.messages)
+                seeded_s = time.monotonic() - started
+                _say(f"[{size.label}] seeded {written:,} items in {seeded_s:.1f} s")
+                # The seeded tables live in this process; a Lambda's heap does not hold them, so the collector
+                # must not walk them on every full collection.
+                gc.collect()
+                gc.freeze()
+                level = Level(size.label, size.conversations, size.messages, written, seeded_s)
+                level.floor = run_floor(harness, meter, args.floor_reps, args.warmup)
+                for operation in OPERATIONS:
+                    level.samples[operation.name] = run_operation(harness, meter, operation, args.reps, args.warmup)
+                    _say(f"[{size.label}] {operation.name}: p50 {level.samples[operation.name].p50:.2f} ms")
+                level.floor_after = run_floor(harness, meter, args.floor_reps, 0)
+                if index == len(sizes) - 1 and args.profile_reps > 0:
+                    profiler = cProfile.Profile()
+                    run_floor(harness, meter, args.profile_reps, 0, profiler)
+                    level.profiles["*floor*"] = profile_shares(profiler)
+                    for operation in OPERATIONS:
+                        profiler = cProfile.Profile()
+                        run_operation(harness, meter, operation, args.profile_reps, 0, profiler=profiler)
+                        level.profiles[operation.name] = profile_shares(profiler)
+                    _say(f"[{size.label}] profiled")
+                reps = raw_reps[index] if index < len(raw_reps) else raw_reps[-1]
+                if reps > 0:
+                    level.raw_floor = run_floor(harness, meter, max(reps, 20), 0)
+                    for operation in OPERATIONS:
+                        level.raw[operation.name] = run_operation(harness, meter, operation, reps, 0, raw=True)
+                        _say(f"[{size.label}] raw moto {operation.name}: {level.raw[operation.name].p50:.1f} ms")
+                clear_frames()
+                levels.append(level)
+                _say(f"[{size.label}] done in {time.monotonic() - started:.0f} s")
+        finally:
+            meter.uninstall()
+    return levels, checks
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    started = time.monotonic()
+    load_before = round(os.getloadavg()[0], 1)
+    command = "python -m bench.run" + (" " + " ".join(argv if argv is not None else sys.argv[1:])).rstrip()
+    levels, checks = measure_levels(args)
+    cold: ColdStart | None = None
+    if not args.skip_cold_start:
+        _say("cold start: importing app vs chalice + boto3 in fresh interpreters")
+        cold = measure_cold_start(args.cold_start_runs)
+    package: PackageSize | None = None
+    lambda_layout: LambdaLayoutImports | None = None
+    if not args.skip_package:
+        _say("package: chalice package (fetches Lambda wheels from PyPI)")
+        package = measure_package(keep_dir=OUT / "package")
+        if package.ok:
+            _say("cold start as Lambda lays out the package (with and without bytecode)")
+            lambda_layout = measure_lambda_layout(package, max(3, args.cold_start_runs // 2))
+    elapsed = time.monotonic() - started
+    info = {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "command": command.strip(),
+        "elapsed_s": round(elapsed),
+        "load": (load_before, round(os.getloadavg()[0], 1)),
+        "machine": machine(),
+        "args": vars(args),
+        "self_check": checks,
+    }
+    text = render(levels, cold, package, info, lambda_layout)
+    print(text)
+    if not args.no_write:
+        write_section(RESULTS, "bench", text, PREAMBLE)
+        OUT.mkdir(parents=True, exist_ok=True)
+        document = {
+            **info,
+            "levels": [level.to_json() for level in levels],
+            "cold_start": cold.to_json() if cold else None,
+            "package": package.to_json() if package else None,
+            "lambda_layout": lambda_layout.to_json() if lambda_layout else None,
+        }
+        (OUT / "results.json").write_text(json.dumps(document, indent=2) + "\n")
+        _say(f"wrote {RESULTS.relative_to(ROOT)} and {(OUT / 'results.json').relative_to(ROOT)} ({elapsed:.0f} s)")
+    return 0
+
+
+__all__ = ["Sample", "main"]
+
+if __name__ == "__main__":
+    sys.exit(main())
