@@ -185,6 +185,12 @@ def _raw_table(levels: list[Level]) -> list[str]:
             + " | ".join(f"{lv.raw[name].p50 / lv.raw_floor.p50:.1f}" if lv.raw_floor else "-" for lv in measured)
             + f" | {growth:.1f} | {versus:.1f} |"
         )
+    same = sum(1 for name in measured[0].raw if all(lv.raw[name].cost == lv.samples[name].cost for lv in measured))
+    lines += [
+        "",
+        f"Round trips, items read and written and frames posted of these requests: identical to the patched run "
+        f"for {same}/{len(measured[0].raw)} operations at every size.",
+    ]
     return lines
 
 

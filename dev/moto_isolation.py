@@ -13,18 +13,29 @@ _TRANSACTION_LOCK = threading.RLock()
 _MARKER = "_serialized_by_dev_moto_isolation"
 
 
+_SERIALIZED = ("transact_write_items", "put_item", "update_item", "delete_item", "batch_write_item")
+
+
 def isolate_transactions() -> None:
-    """Serialize moto's ``transact_write_items`` behind one lock (idempotent: wraps at most once)."""
+    """Serialize moto's writes behind one lock (idempotent: wraps each at most once).
+
+    Transactions for their isolation; plain writes too, because a transaction copies whole tables while it
+    runs and a concurrent plain write would change a table under that copy (moto then fails with 500).
+    """
     from moto.dynamodb.models import DynamoDBBackend
 
-    original = DynamoDBBackend.transact_write_items
-    if getattr(original, _MARKER, False):
-        return
+    for name in _SERIALIZED:
+        original = getattr(DynamoDBBackend, name)
+        if getattr(original, _MARKER, False):
+            continue
+        setattr(DynamoDBBackend, name, _locked(original))
 
+
+def _locked(original: Any) -> Any:
     @functools.wraps(original)
-    def isolated(self: DynamoDBBackend, *args: Any, **kwargs: Any) -> Any:
+    def isolated(self: Any, *args: Any, **kwargs: Any) -> Any:
         with _TRANSACTION_LOCK:
             return original(self, *args, **kwargs)
 
     setattr(isolated, _MARKER, True)
-    DynamoDBBackend.transact_write_items = isolated  # type: ignore[method-assign]
+    return isolated

@@ -21,7 +21,7 @@ from chalicelib.settings import get_settings
 
 logger = logging.getLogger(__name__)
 
-_POST_WORKERS = 8
+_POST_WORKERS = 32
 
 
 class Outcome(Enum):
@@ -49,6 +49,12 @@ def endpoint_url(event_context: dict[str, Any] | None = None) -> str | None:
 def _client(url: str) -> Any:
     config = Config(retries={"max_attempts": 2, "mode": "standard"}, max_pool_connections=_POST_WORKERS)
     return boto3.client("apigatewaymanagementapi", endpoint_url=url, region_name=get_settings().region, config=config)
+
+
+@lru_cache(maxsize=1)
+def _pool() -> ThreadPoolExecutor:
+    """One pool per container: starting threads per delivery cost more than the posts themselves."""
+    return ThreadPoolExecutor(max_workers=_POST_WORKERS, thread_name_prefix="post")
 
 
 def encode(event: str, data: dict[str, Any]) -> bytes:
@@ -90,5 +96,4 @@ class Gateway:
         unique = list(dict.fromkeys(connection_ids))
         if len(unique) <= 1:
             return {cid: self.post(cid, frame) for cid in unique}
-        with ThreadPoolExecutor(max_workers=min(_POST_WORKERS, len(unique))) as pool:
-            return dict(zip(unique, pool.map(lambda cid: self.post(cid, frame), unique), strict=True))
+        return dict(zip(unique, _pool().map(lambda cid: self.post(cid, frame), unique), strict=True))
