@@ -21,7 +21,7 @@ from chalicelib.domain.clock import iso, utc_now
 from chalicelib.domain.ids import conversation_id_for, message_id_for
 from chalicelib.models import Conversation, FeedEntry, Message, Pattern, Purchase, UserProfile
 from chalicelib.services.conversations import new_conversation
-from chalicelib.services.messages import _feed_entry
+from chalicelib.services.messages import _conversation_changes, _feed_entry
 from chalicelib.services.views import membership_for, participant_states, preview_of
 
 CREATOR, BUYER, PATTERN = "alice", "bob", "p1"
@@ -163,17 +163,7 @@ def grow_history(world: World, messages: int) -> int:
     items += [membership_for(chat, user) for user in chat.participant_ids]
     written = write_all(items)
     # An update, not a put: the room (joined connections) on the item is left as it is.
-    chat.update(
-        actions=[
-            Conversation.message_count.set(chat.message_count),
-            Conversation.version.set(chat.version),
-            Conversation.participant_states.set(chat.participant_states),
-            Conversation.last_message_id.set(chat.last_message_id),
-            Conversation.last_message_at.set(chat.last_message_at),
-            Conversation.last_message.set(chat.last_message),
-            Conversation.updated_at.set(chat.updated_at),
-        ]
-    )
+    chat.update(actions=_conversation_changes(chat))
     for user, state in states.items():
         _add_unread(user, state.unread - unread_before[user])
     world.history = max(messages, world.history)
