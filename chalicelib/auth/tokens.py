@@ -1,22 +1,30 @@
-"""JWT verification (RFC 8725 practice): one pinned algorithm per key, ``exp`` and ``sub`` required."""
+"""JWT verification (RFC 8725 practice): one pinned algorithm per key, ``exp`` and ``sub`` required.
+
+PyJWT is imported on first use, not with this module: it loads ``cryptography`` (about 25 ms, a tenth of the
+app's import), which only the functions that verify tokens (REST and ``$connect``) ever need; the socket
+frame, disconnect and upload functions import this module but never call it.
+"""
 
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any
-
-import jwt
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.auth.principal import Principal
 from chalicelib.domain.ids import is_entity_id
 from chalicelib.errors import Unauthorized
 from chalicelib.settings import Settings, get_settings
 
+if TYPE_CHECKING:
+    import jwt
+
 MAX_TOKEN_CHARS = 8192  # well above real tokens; a 100 KB "token" is refused before any parsing
 
 
 @lru_cache(maxsize=1)
 def _jwks_client(url: str) -> jwt.PyJWKClient:
+    import jwt
+
     return jwt.PyJWKClient(url, cache_keys=True, lifespan=3600)
 
 
@@ -47,6 +55,8 @@ def authenticate(token: str | None, settings: Settings | None = None) -> Princip
         required.append("iss")
     if settings.jwt_audience:
         required.append("aud")
+    import jwt
+
     try:
         key, algorithm = _verification_key(token, settings)
         claims = jwt.decode(
@@ -86,6 +96,8 @@ def issue_token(
 ) -> str:
     """Mint an HS256 token (dev tools, tests, the dev stack); production tokens come from the IdP."""
     import time
+
+    import jwt
 
     issued = int(now if now is not None else time.time())
     claims: dict[str, Any] = {"sub": user_id, "iat": issued, "exp": issued + ttl_seconds}

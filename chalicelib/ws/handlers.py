@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ConfigDict, TypeAdapter, ValidationError
 
 from chalicelib import logs
 from chalicelib.api.http import loads_json, parse
@@ -202,7 +202,7 @@ def on_message(event: dict[str, Any]) -> dict[str, Any]:
     return OK
 
 
-_REQUEST_ID = TypeAdapter(RequestId)
+_REQUEST_ID = TypeAdapter(RequestId, config=ConfigDict(defer_build=True))  # built on first use, not at import
 
 
 def parse_request_id(value: Any) -> str:
