@@ -60,10 +60,10 @@ def _import_seconds(modules: str) -> tuple[float, float]:
     return float(cpu), float(wall)
 
 
-def _heaviest_imports(module: str, top: int) -> list[tuple[str, float]]:
-    """``python -X importtime``: the top-level packages with the largest cumulative import time (ms)."""
+def _import_self_times(modules: str) -> dict[str, float]:
+    """``python -X importtime``: each module's own import time (ms, one fresh interpreter)."""
     completed = subprocess.run(
-        [sys.executable, "-X", "importtime", "-c", f"import {module}"],
+        [sys.executable, "-X", "importtime", "-c", f"import {modules}"],
         cwd=ROOT,
         env=_lambda_environment(),
         capture_output=True,
@@ -71,31 +71,27 @@ def _heaviest_imports(module: str, top: int) -> list[tuple[str, float]]:
         timeout=IMPORT_TIMEOUT_SECONDS,
         check=True,
     )
-    # Lines come children first; a line's parent is the next line with less indentation. A third-party
-    # package's cost is the cumulative time of its imports made straight from the app's own modules; the app's
-    # own cost is the self time of its modules.
-    pattern = re.compile(r"import time:\s+(\d+)\s+\|\s+(\d+)\s+\|( *)(\S+)")
-    entries = []
+    pattern = re.compile(r"import time:\s+(\d+)\s+\|\s+\d+\s+\|\s*(\S+)")
+    times: dict[str, float] = {}
     for line in completed.stderr.splitlines():
         match = pattern.match(line)
         if match is not None:
-            entries.append(
-                (len(match.group(3)), match.group(4), int(match.group(1)) / 1000, int(match.group(2)) / 1000)
-            )
+            times[match.group(2)] = int(match.group(1)) / 1000
+    return times
+
+
+def _heaviest_imports(module: str, top: int, baseline: str = "chalice, boto3") -> list[tuple[str, float]]:
+    """What importing ``module`` adds to ``baseline``: the self time of every module the baseline does not import,
+    summed per top-level package (the app's own modules as one), largest first (ms)."""
+    already = set(_import_self_times(baseline))
     own = {module, "chalicelib"}
     totals: dict[str, float] = {}
-    for index, (indent, name, self_ms, cumulative_ms) in enumerate(entries):
-        root = name.split(".")[0]
-        if root in own:
-            totals["(app's own modules)"] = totals.get("(app's own modules)", 0.0) + self_ms
+    for name, self_ms in _import_self_times(module).items():
+        if name in already:
             continue
-        ancestors, level = [], indent
-        for other_indent, other_name, _, _ in entries[index + 1 :]:
-            if other_indent < level:
-                ancestors.append(other_name.split(".")[0])
-                level = other_indent
-        if ancestors and all(a in own for a in ancestors):
-            totals[root] = totals.get(root, 0.0) + cumulative_ms
+        root = name.split(".")[0]
+        key = "(app's own modules)" if root in own else root
+        totals[key] = totals.get(key, 0.0) + self_ms
     return sorted(totals.items(), key=lambda item: -item[1])[:top]
 
 
@@ -109,6 +105,8 @@ class ColdStart:
     baseline_s: list[float] = field(default_factory=list)
     app_wall_s: list[float] = field(default_factory=list)
     baseline_wall_s: list[float] = field(default_factory=list)
+    app_jwt_s: list[float] = field(default_factory=list)  # import app, jwt: PyJWT is imported on first use
+    app_jwt_wall_s: list[float] = field(default_factory=list)
     heaviest: list[tuple[str, float]] = field(default_factory=list)
 
     @property
@@ -133,6 +131,7 @@ class ColdStart:
             "baseline_ms": [round(s * 1000, 1) for s in self.baseline_s],
             "app_wall_median_ms": round(statistics.median(self.app_wall_s) * 1000, 1),
             "baseline_wall_median_ms": round(statistics.median(self.baseline_wall_s) * 1000, 1),
+            "app_jwt_median_ms": round(statistics.median(self.app_jwt_s) * 1000, 1) if self.app_jwt_s else None,
             "heaviest_ms": [(name, round(ms, 1)) for name, ms in self.heaviest],
         }
 
@@ -148,6 +147,9 @@ def measure_cold_start(runs: int = 7) -> ColdStart:
         cpu, wall = _import_seconds("app")
         result.app_s.append(cpu)
         result.app_wall_s.append(wall)
+        cpu, wall = _import_seconds("app, jwt")
+        result.app_jwt_s.append(cpu)
+        result.app_jwt_wall_s.append(wall)
     result.heaviest = _heaviest_imports("app", 10)
     return result
 

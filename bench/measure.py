@@ -100,10 +100,13 @@ def run(
     profiler: cProfile.Profile | None = None,
 ) -> Sample:
     """``warmup`` unrecorded requests, then ``reps`` recorded ones. ``raw``: the timed request (only it) runs on
-    moto as it ships, without ``bench.moto_patches``."""
+    moto as it ships, without ``bench.moto_patches``. The warm-up requests also check the patched response
+    encoding against moto's own (``moto_patches.verifying_encoding``)."""
     sample = Sample(name)
     for index in range(warmup + reps):
-        latency, cost = _timed(meter, prepare(harness), raw, profiler if index >= warmup else None)
+        warming_up = index < warmup
+        with moto_patches.verifying_encoding() if warming_up else contextlib.nullcontext():
+            latency, cost = _timed(meter, prepare(harness), raw, None if warming_up else profiler)
         if index >= warmup:
             sample.latencies_ms.append(latency)
             sample.own_ms.append(max(latency - cost.moto_ms, 0.0))

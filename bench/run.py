@@ -199,6 +199,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": machine(),
         "args": vars(args),
         "self_check": checks,
+        "encoding_verified": dict(moto_patches.VERIFIED),
     }
     text = render(levels, cold, package, info, lambda_layout)
     print(text)
