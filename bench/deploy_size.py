@@ -45,10 +45,10 @@ def _lambda_environment() -> dict[str, str]:
     return env
 
 
-def _import_seconds(modules: str) -> tuple[float, float]:
-    """(CPU seconds, wall seconds) of importing ``modules`` in a fresh interpreter."""
-    completed = subprocess.run(
-        [sys.executable, "-c", _TIMED_IMPORT.format(modules=modules)],
+def _fresh_python(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run a fresh interpreter in the project with Lambda's environment."""
+    return subprocess.run(
+        [sys.executable, *args],
         cwd=ROOT,
         env=_lambda_environment(),
         capture_output=True,
@@ -56,21 +56,18 @@ def _import_seconds(modules: str) -> tuple[float, float]:
         timeout=IMPORT_TIMEOUT_SECONDS,
         check=True,
     )
+
+
+def _import_seconds(modules: str) -> tuple[float, float]:
+    """(CPU seconds, wall seconds) of importing ``modules`` in a fresh interpreter."""
+    completed = _fresh_python("-c", _TIMED_IMPORT.format(modules=modules))
     cpu, wall = completed.stdout.strip().splitlines()[-1].split()
     return float(cpu), float(wall)
 
 
 def _import_self_times(modules: str) -> dict[str, float]:
     """``python -X importtime``: each module's own import time (ms, one fresh interpreter)."""
-    completed = subprocess.run(
-        [sys.executable, "-X", "importtime", "-c", f"import {modules}"],
-        cwd=ROOT,
-        env=_lambda_environment(),
-        capture_output=True,
-        text=True,
-        timeout=IMPORT_TIMEOUT_SECONDS,
-        check=True,
-    )
+    completed = _fresh_python("-X", "importtime", "-c", f"import {modules}")
     pattern = re.compile(r"import time:\s+(\d+)\s+\|\s+\d+\s+\|\s*(\S+)")
     times: dict[str, float] = {}
     for line in completed.stderr.splitlines():
