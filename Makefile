@@ -57,7 +57,7 @@ bench-load: install ## Many WebSocket clients through the local stack: exactly-o
 	$(BIN)/python -m bench.load
 
 openapi: install ## Regenerate docs/openapi.json from the routes and models
-	$(BIN)/python -m chalicelib.api.openapi > docs/openapi.json
+	$(BIN)/python -m chalicelib.entrypoints.http.openapi > docs/openapi.json
 
 # --- AWS deployment (infrastructure/README.md). STAGE only from the command line: a stray exported STAGE
 # never picks the stage to deploy or destroy.

@@ -198,12 +198,14 @@ class Stack:
         if self.ready_file:
             self.ready_file.unlink(missing_ok=True)  # a stale file from a crashed run must not read as ready
         self._start_moto()
-        from chalicelib.models.tables import create_tables
+        from chalicelib.adapters.dynamodb.tables import create_tables
+        from chalicelib.adapters.files import S3Files
         from chalicelib.settings import get_settings
-        from chalicelib.storage.s3 import ensure_bucket
 
         create_tables()
-        ensure_bucket(get_settings().allowed_origins)  # the same definition as deploy: private, CORS, lifecycle
+        S3Files(get_settings()).ensure_bucket(
+            get_settings().allowed_origins
+        )  # the same definition as deploy: private, CORS, lifecycle
         self._start_s3_events()
         self._start_gateway()
         self._serve_api()

@@ -10,8 +10,8 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from chalicelib.auth.principal import Principal
 from chalicelib.domain.ids import is_entity_id
+from chalicelib.domain.principal import Principal
 from chalicelib.errors import Unauthorized
 from chalicelib.settings import Settings, get_settings
 

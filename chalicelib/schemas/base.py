@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, StringConstraints, model_serializer
 from pydantic.alias_generators import to_camel
 
 from chalicelib.domain.ids import ENTITY_ID_PATTERN
 
 EntityId = Annotated[str, StringConstraints(pattern=ENTITY_ID_PATTERN)]
 OpaqueId = Annotated[str, StringConstraints(min_length=1, max_length=256)]
+# ISO-8601 UTC with milliseconds and a Z (domain.clock.iso): "2026-11-24T10:15:30.123Z".
+Timestamp = Annotated[str, Field(json_schema_extra={"format": "date-time"})]
 
 
 class RequestModel(BaseModel):
@@ -20,9 +22,20 @@ class RequestModel(BaseModel):
 
 
 class ResponseModel(BaseModel):
-    """Our output: camelCase, optional fields left out when empty."""
+    """Our output, camelCase. An optional field (default None) is left out while empty; a required one that may be
+    null (``nextCursor`` at the end of a list) is always there."""
 
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, defer_build=True)
 
+    # No return annotation on purpose: the JSON schema stays the one of the fields.
+    @model_serializer(mode="wrap")
+    def _omit_empty_optionals(self, handler: SerializerFunctionWrapHandler):  # type: ignore[no-untyped-def]
+        data = handler(self)
+        for name, field in type(self).model_fields.items():
+            if field.default is None and not field.is_required() and getattr(self, name) is None:
+                data.pop(field.alias or name, None)
+        return data
+
     def wire(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+        """The JSON-ready body."""
+        return self.model_dump(mode="json", by_alias=True)

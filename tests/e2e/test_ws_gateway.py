@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any
 
 import boto3
@@ -22,7 +23,9 @@ from chalice import Chalice
 from chalice.app import WebsocketEvent
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from chalicelib.realtime.gateway import Gateway, Outcome
+from chalicelib.adapters.connections import ConnectionsClient
+from chalicelib.domain.delivery import Outcome
+from chalicelib.settings import get_settings
 from dev.ws_gateway import (
     MANAGEMENT_URL_ENV,
     MAX_MESSAGE_BYTES,
@@ -38,6 +41,11 @@ pytestmark = pytest.mark.e2e
 GOOD_TOKEN = "letmein"
 SLOW_SECONDS = 1.5
 WAIT_SECONDS = 5
+
+
+def app_connections(url: str) -> ConnectionsClient:
+    """The app's own ``@connections`` adapter, pointed at the local gateway."""
+    return ConnectionsClient(replace(get_settings(), websocket_management_url=url))
 
 
 def management_client(endpoint_url: str) -> Any:
@@ -207,7 +215,7 @@ def test_the_management_api_speaks_botocore(fake: FakeApp, gateway: LocalWebSock
         assert described["Identity"] == {"SourceIp": "127.0.0.1", "UserAgent": described["Identity"]["UserAgent"]}
 
         # The app's own delivery code, unchanged, against the gateway.
-        assert Gateway(gateway.management_url).post(connection_id, b'{"event": "app"}') is Outcome.DELIVERED
+        assert app_connections(gateway.management_url).post(connection_id, b'{"event": "app"}') is Outcome.DELIVERED
         socket_client.next("app")
 
         url = f"{gateway.management_url}/@connections/{connection_id.replace('=', '%3D')}"
@@ -223,7 +231,7 @@ def test_the_management_api_speaks_botocore(fake: FakeApp, gateway: LocalWebSock
         kwargs = {"Data": b"{}"} if call == client.post_to_connection else {}
         with pytest.raises(client.exceptions.GoneException):
             call(ConnectionId=connection_id, **kwargs)
-    assert Gateway(gateway.management_url).post(connection_id, b"{}") is Outcome.GONE
+    assert app_connections(gateway.management_url).post(connection_id, b"{}") is Outcome.GONE
     assert requests.get(f"{gateway.management_url}/elsewhere", timeout=WAIT_SECONDS).status_code == 404
 
 

@@ -11,7 +11,7 @@ from typing import Any
 from cfnlint.decode import decode_str
 from pynamodb.models import Model
 
-from chalicelib.models import ALL_MODELS
+from chalicelib.adapters.dynamodb import ALL_MODELS
 from chalicelib.settings import get_settings
 from infrastructure.deploy import ROOT, TEMPLATE, stack_name
 

@@ -11,8 +11,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from chalicelib.models import ALL_MODELS
-from chalicelib.models.tables import create_tables
+from chalicelib.adapters.dynamodb import ALL_MODELS
+from chalicelib.adapters.dynamodb.tables import create_tables
 from tests.infrastructure.support import STAGES, create_stack, output_key, short_name, stage_environment
 
 

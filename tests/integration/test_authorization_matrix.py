@@ -1,6 +1,6 @@
 """OWASP API1 (object-level) and API3 (property-level) authorization, generated from the app's own tables.
 
-Every REST route in ``chalicelib.api.http.ROUTES`` and every socket action in ``ACTIONS`` (plus ``ping``)
+Every REST route registered on ``app`` (``route_specs``) and every socket action in ``ACTIONS``
 must have a row here: a new route or action without one fails ``test_every_route_and_action_has_a_row``.
 Each REST row is exercised against real objects (a conversation between alice and bob about p1, a
 message in it, attachments bob uploaded) by five kinds of caller; a stranger probing other users' ids
@@ -21,15 +21,18 @@ from typing import Any
 import jwt
 import pytest
 
-from app import app  # noqa: F401  (registers every blueprint, so ROUTES is complete)
-from chalicelib.api.http import PUBLIC, ROUTE_AUTH, ROUTES, SERVICE, USER
+from app import app
+from chalicelib.adapters.dynamodb import Attachment, Connection, Conversation, UserProfile
 from chalicelib.domain.ids import conversation_id_for, message_id_for
-from chalicelib.models import Attachment, Connection, Conversation, UserProfile
+from chalicelib.entrypoints.http.routing import PUBLIC, SERVICE, USER, route_specs
+from chalicelib.entrypoints.ws.dispatcher import ACTIONS
 from chalicelib.settings import get_settings
-from chalicelib.ws.handlers import ACTIONS
 from tests.integration.conftest import Api, Response, token_for
 from tests.integration.sockets import Sockets
 from tests.integration.uploads import pdf_upload_request, upload_pdf
+
+ROUTE_AUTH = {route: spec.auth for route, spec in route_specs(app).items()}
+ROUTES = set(ROUTE_AUTH)
 
 # --- the callers ---------------------------------------------------------------------------------------
 
@@ -139,14 +142,17 @@ MATRIX: dict[tuple[str, str], Row] = {
         lambda w: {"conversationId": w.conversation_id, "content": "x"},
     ),
     ("GET", "/api/messages/conversations"): Row(USER, lambda w: "/api/messages/conversations", USER_ROUTE_OK),
-    ("PUT", "/api/messages/{message_id}/read"): Row(
+    ("GET", "/api/messages/conversations/{conversationId}"): Row(
+        USER, lambda w: f"/api/messages/conversations/{w.conversation_id}", OWN_OBJECT
+    ),
+    ("PUT", "/api/messages/{messageId}/read"): Row(
         USER,
         lambda w: f"/api/messages/{w.message_id}/read",
         OWN_OBJECT,
         lambda w: {"markConversation": False},
         participant="alice",  # the recipient
     ),
-    ("GET", "/api/messages/pattern/{pattern_id}"): Row(
+    ("GET", "/api/messages/pattern/{patternId}"): Row(
         USER,
         lambda w: "/api/messages/pattern/p1",
         (OK, PURCHASE_REQUIRED, UNAUTHORIZED, UNAUTHORIZED, USERS_ONLY),
@@ -160,16 +166,16 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("POST", "/api/attachments"): Row(
         USER, lambda w: "/api/attachments", NEW_IN_OWN_OBJECT, lambda w: pdf_upload_request(w.conversation_id)
     ),
-    ("GET", "/api/attachments/{attachment_id}"): Row(
+    ("GET", "/api/attachments/{attachmentId}"): Row(
         USER, lambda w: f"/api/attachments/{w.sent_attachment_id}", OWN_OBJECT
     ),
-    ("PUT", "/api/internal/users/{user_id}"): Row(
+    ("PUT", "/api/internal/users/{userId}"): Row(
         SERVICE, lambda w: "/api/internal/users/zed", INTERNAL, lambda w: {"name": "Zed"}
     ),
-    ("PUT", "/api/internal/patterns/{pattern_id}"): Row(
+    ("PUT", "/api/internal/patterns/{patternId}"): Row(
         SERVICE, lambda w: "/api/internal/patterns/p9", INTERNAL, lambda w: {"creatorId": "zed", "title": "Doily"}
     ),
-    ("PUT", "/api/internal/purchases/{pattern_id}/{user_id}"): Row(
+    ("PUT", "/api/internal/purchases/{patternId}/{userId}"): Row(
         SERVICE, lambda w: "/api/internal/purchases/p9/zed", INTERNAL
     ),
 }
@@ -300,8 +306,8 @@ MASS_ASSIGNMENT = [
     ("POST", "/api/messages", "isRead", True),
     ("POST", "/api/attachments", "key", f"conversations/{MISSING_CONVERSATION}/att_x/original"),
     ("POST", "/api/attachments", "uploaderId", "alice"),
-    ("PUT", "/api/messages/{message_id}/read", "readerId", "alice"),
-    ("PUT", "/api/messages/{message_id}/read", "readAt", "2000-01-01T00:00:00.000Z"),
+    ("PUT", "/api/messages/{messageId}/read", "readerId", "alice"),
+    ("PUT", "/api/messages/{messageId}/read", "readAt", "2000-01-01T00:00:00.000Z"),
 ]
 
 

@@ -3,9 +3,9 @@ connections are forgotten, other failures are only logged, and a failed write st
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import botocore.client
@@ -14,15 +14,26 @@ from botocore.exceptions import ClientError, EndpointConnectionError
 from botocore.stub import Stubber
 from pynamodb.exceptions import DoesNotExist
 
+from chalicelib.adapters.connections import ConnectionsClient, management_url
+from chalicelib.adapters.dynamodb import (
+    Connection,
+    Conversation,
+    IdempotencyRecord,
+    Membership,
+    Message,
+    TimelineEntry,
+    UserProfile,
+)
+from chalicelib.bootstrap import Services
+from chalicelib.domain.delivery import Outcome
 from chalicelib.domain.ids import conversation_id_for
-from chalicelib.models import Connection, Conversation, FeedEntry, IdempotencyRecord, Membership, Message, UserProfile
-from chalicelib.realtime import gateway
-from chalicelib.realtime.gateway import Gateway, Outcome, encode, endpoint_url
+from chalicelib.schemas.events import Pong, frame
+from chalicelib.settings import get_settings
 from tests.integration.conftest import Api
 from tests.integration.sockets import Sockets
 
 PATTERN_CHAT = conversation_id_for("alice", "bob", "p1")
-FRAME = encode("pong", {})
+FRAME = frame("pong", Pong())
 
 
 def post_error(code: str, status: int) -> ClientError:
@@ -54,12 +65,18 @@ class FaultyManagementApi:
         return self.real.post_to_connection(ConnectionId=ConnectionId, Data=Data)
 
 
+def real_client() -> Any:
+    """The app's own ``@connections`` client, as bootstrap builds it (moto's backend under mock_aws)."""
+    client = ConnectionsClient(get_settings()).client
+    assert client is not None
+    return client
+
+
 @pytest.fixture
-def management_api(aws: None, monkeypatch: pytest.MonkeyPatch) -> FaultyManagementApi:
-    url = endpoint_url()
-    assert url is not None
-    faulty = FaultyManagementApi(gateway._client(url))
-    monkeypatch.setattr(gateway, "_client", lambda _url: faulty)
+def management_api(aws: None, install_services: Callable[..., Services]) -> FaultyManagementApi:
+    """The app runs on a ``@connections`` adapter whose client fails the posts a test tells it to."""
+    faulty = FaultyManagementApi(real_client())
+    install_services(connections=ConnectionsClient(get_settings(), client=faulty))
     return faulty
 
 
@@ -79,10 +96,9 @@ def management_api(aws: None, monkeypatch: pytest.MonkeyPatch) -> FaultyManageme
 def test_a_single_post_maps_the_service_answer_to_an_outcome(
     aws: None, code: str | None, status: int, outcome: Outcome
 ) -> None:
-    url = endpoint_url()
-    assert url is not None
+    client = real_client()
     expected = {"ConnectionId": "conn-1=", "Data": FRAME}
-    with Stubber(gateway._client(url)) as stubber:
+    with Stubber(client) as stubber:
         if code is None:
             stubber.add_response("post_to_connection", {}, expected)
         else:
@@ -90,7 +106,7 @@ def test_a_single_post_maps_the_service_answer_to_an_outcome(
                 "post_to_connection", service_error_code=code, http_status_code=status, expected_params=expected
             )
 
-        result = Gateway(url).post("conn-1=", FRAME)
+        result = ConnectionsClient(get_settings(), client=client).post("conn-1=", FRAME)
 
         stubber.assert_no_pending_responses()
     assert result is outcome
@@ -109,15 +125,31 @@ def test_a_post_never_raises_and_fails_only_its_own_connection(management_api: F
     error, outcome = POST_FAULTS[fault]
     management_api.faults["conn-1="] = error
 
-    outcomes = Gateway(endpoint_url()).post_many(["conn-1=", "conn-2=", "conn-1="], FRAME)
+    connections = ConnectionsClient(get_settings(), client=management_api)
+
+    outcomes = connections.post_many(["conn-1=", "conn-2=", "conn-1="], FRAME)
 
     assert outcomes == {"conn-1=": outcome, "conn-2=": Outcome.DELIVERED}
     assert sorted(management_api.attempts) == ["conn-1=", "conn-2="]
 
 
 def test_without_an_endpoint_nothing_is_posted(management_api: FaultyManagementApi) -> None:
-    assert Gateway(None).post("conn-1=", FRAME) is Outcome.FAILED
+    unconfigured = replace(get_settings(), websocket_management_url=None, websocket_api_id=None)
+    connections = ConnectionsClient(unconfigured)
+
+    assert management_url(unconfigured) is None
+    assert connections.post("conn-1=", FRAME) is Outcome.FAILED
     assert management_api.attempts == []
+
+
+def test_a_socket_event_supplies_the_endpoint_configuration_left_out() -> None:
+    unconfigured = replace(get_settings(), websocket_management_url=None, websocket_api_id=None, websocket_stage=None)
+    connections = ConnectionsClient(unconfigured)
+
+    connections.learn_endpoint("abc123", "v1")
+    connections.learn_endpoint("other", "v2")  # the first one stays: one container serves one API
+
+    assert connections.url == "https://abc123.execute-api.us-east-1.amazonaws.com/v1"
 
 
 # --- fan-out with mixed outcomes -------------------------------------------------------------------------------
@@ -306,7 +338,9 @@ def snapshot(conversation_id: str) -> dict[str, Any]:
     return {
         "conversation": item(Conversation, conversation_id),
         "messages": [m.attribute_values for m in Message.query(conversation_id, consistent_read=True)],
-        "feeds": {user: [e.position for e in FeedEntry.query(user, consistent_read=True)] for user in ("alice", "bob")},
+        "feeds": {
+            user: [e.position for e in TimelineEntry.query(user, consistent_read=True)] for user in ("alice", "bob")
+        },
         "memberships": {user: item(Membership, user, conversation_id) for user in ("alice", "bob")},
         "profiles": {user: item(UserProfile, user) for user in ("alice", "bob")},
         "idempotency": item(IdempotencyRecord, "send#bob#retry-me"),

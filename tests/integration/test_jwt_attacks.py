@@ -23,8 +23,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from chalicelib.adapters.dynamodb import Connection, Conversation, Message, UserProfile
 from chalicelib.auth import tokens
-from chalicelib.models import Connection, Conversation, Message, UserProfile
 from chalicelib.settings import get_settings
 from tests.integration.conftest import Api, Response
 from tests.integration.sockets import Sockets

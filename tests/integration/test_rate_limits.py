@@ -6,9 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from chalicelib.adapters.dynamodb import Attachment, Conversation, RateCounter, rate_limits
 from chalicelib.domain.ids import conversation_id_for
-from chalicelib.models import Attachment, Conversation, RateCounter
-from chalicelib.services import rate_limits
 from chalicelib.settings import get_settings
 from tests.integration.conftest import Api, DynamoCalls
 from tests.integration.sockets import Sockets

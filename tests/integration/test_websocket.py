@@ -7,8 +7,8 @@ import time
 import jwt
 import pytest
 
+from chalicelib.adapters.dynamodb import Connection, Conversation, UserProfile
 from chalicelib.domain.ids import conversation_id_for
-from chalicelib.models import Connection, Conversation, UserProfile
 from chalicelib.settings import get_settings
 from tests.integration.conftest import Api, DynamoCalls, token_for
 from tests.integration.factories import seed_conversation, seed_inbox

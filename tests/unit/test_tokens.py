@@ -18,8 +18,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from chalicelib.auth import tokens
-from chalicelib.auth.principal import Principal
 from chalicelib.auth.tokens import MAX_TOKEN_CHARS, authenticate, bearer_token, issue_token
+from chalicelib.domain.principal import Principal
 from chalicelib.errors import Unauthorized
 from chalicelib.settings import Settings, get_settings
 

@@ -1,0 +1,204 @@
+"""Connections, rooms and presence in DynamoDB: who is connected, who watches which conversation.
+
+Rooms are string sets on the conversation item ("<connection> <user>"), a user's connections and the
+connections watching their presence are string sets on their profile: join, leave and presence are
+single ADD/DELETE updates, and every fan-out reads only the items it already had to read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pynamodb.constants import ALL_NEW, ALL_OLD
+from pynamodb.exceptions import DoesNotExist
+
+from chalicelib.adapters.dynamodb import Connection, Conversation, UserProfile
+from chalicelib.adapters.dynamodb.transactions import commit
+from chalicelib.domain import presence
+from chalicelib.domain.clock import iso, now_iso, utc_now
+from chalicelib.domain.conversations import ConversationState, parse_room, room_entry
+from chalicelib.domain.principal import Principal
+from chalicelib.errors import ErrorCode, InvalidRequest, NotFound, Unauthorized
+from chalicelib.services.conversations import get_conversation_by_id
+from chalicelib.settings import get_settings
+
+
+def room_of(conversation: ConversationState) -> dict[str, str]:
+    """connection id → user id of every connection joined to ``conversation`` (as read)."""
+    return parse_room(conversation.room)
+
+
+def rooms_of(connection: Connection) -> dict[str, str]:
+    """conversation id → other participant of every room ``connection`` joined."""
+    return dict(entry.split(" ", 1) for entry in (connection.rooms or set()) if " " in entry)
+
+
+@dataclass(frozen=True)
+class PresenceChange:
+    """A user came online (first connection) or went offline (last one closed)."""
+
+    user_id: str
+    online: bool
+    last_seen_at: str
+    watcher_ids: frozenset[str]
+
+
+def is_online(profile: UserProfile | None, now: str) -> bool:
+    """Whether a user has a connection that can still be open (a lost $disconnect heals within 2 h)."""
+    return profile is not None and presence.is_online(profile.connection_ids, profile.presence_expires_at, now)
+
+
+def _update_profile(user_id: str, actions: list[Any], return_values: str) -> UserProfile | None:
+    response = UserProfile._get_connection().update_item(user_id, actions=actions, return_values=return_values)
+    attributes = response.get("Attributes")
+    return UserProfile.from_raw_data(attributes) if attributes else None
+
+
+def get_connection(connection_id: str) -> Connection:
+    """The stored connection; NotFound when it is unknown (closed, expired, or never ours)."""
+    try:
+        connection = Connection.get(connection_id, consistent_read=True)
+    except DoesNotExist:
+        raise NotFound("connection not found") from None
+    if connection.expires_at is not None and connection.expires_at < utc_now():
+        raise NotFound("connection not found")
+    return connection
+
+
+def principal_of(connection: Connection) -> Principal:
+    """Who speaks on ``connection``; Unauthorized once the token it opened with has expired."""
+    if connection.token_expires_at and connection.token_expires_at <= now_iso():
+        raise Unauthorized(
+            "the token of this connection expired: reconnect with a fresh one", code=ErrorCode.TOKEN_EXPIRED
+        )
+    return Principal(connection.user_id, name=connection.claim_name, picture=connection.claim_picture)
+
+
+def open_connection(connection_id: str, principal: Principal) -> PresenceChange | None:
+    """Store a new connection of ``principal``; the presence change when it is their first (2 round trips)."""
+    settings = get_settings()
+    now = utc_now()
+    token_expiry = datetime.fromtimestamp(principal.expires_at, UTC) if principal.expires_at else None
+    Connection(
+        connection_id,
+        user_id=principal.user_id,
+        connected_at=iso(now),
+        token_expires_at=iso(token_expiry) if token_expiry else None,
+        claim_name=principal.name,
+        claim_picture=principal.picture,
+        expires_at=timedelta(seconds=settings.connection_ttl_seconds),
+    ).save()
+    alive_until = iso(now + timedelta(seconds=settings.connection_ttl_seconds))
+    before = _update_profile(
+        principal.user_id,
+        [UserProfile.connection_ids.add({connection_id}), UserProfile.presence_expires_at.set(alive_until)],
+        ALL_OLD,
+    )
+    if is_online(before, iso(now)):
+        return None
+    stale = set(before.connection_ids or ()) if before else set()
+    if stale:
+        # Every earlier connection outlived API Gateway's maximum: they are gone without a $disconnect.
+        UserProfile(principal.user_id).update(actions=[UserProfile.connection_ids.delete(stale)])
+    watchers = frozenset(before.watcher_ids or ()) if before else frozenset()
+    return PresenceChange(principal.user_id, True, iso(now), watchers)
+
+
+def close_connection(connection_id: str) -> PresenceChange | None:
+    """Forget a connection, its rooms and what it watched; the presence change when it was the user's last."""
+    try:
+        connection = Connection.get(connection_id, consistent_read=True)
+    except DoesNotExist:
+        return None
+    rooms = rooms_of(connection)
+
+    def build(transaction: Any) -> None:
+        transaction.delete(connection)
+        for conversation_id in rooms:
+            entry = room_entry(connection_id, connection.user_id)
+            transaction.update(Conversation(conversation_id), actions=[Conversation.room.delete({entry})])
+        for watched in set(rooms.values()) - {connection.user_id}:
+            transaction.update(UserProfile(watched), actions=[UserProfile.watcher_ids.delete({connection_id})])
+
+    commit(build)
+    now = now_iso()
+    after = _update_profile(
+        connection.user_id,
+        [UserProfile.connection_ids.delete({connection_id}), UserProfile.last_seen_at.set(now)],
+        ALL_NEW,
+    )
+    if after is None or is_online(after, now):
+        return None
+    return PresenceChange(connection.user_id, False, now, frozenset(after.watcher_ids or ()))
+
+
+def join_room(connection: Connection, conversation_id: str) -> ConversationState:
+    """Subscribe ``connection`` to a conversation its user takes part in (NotFound otherwise)."""
+    conversation = get_conversation_by_id(conversation_id, connection.user_id)
+    rooms = rooms_of(connection)
+    if conversation_id in rooms:
+        return conversation
+    if len(rooms) >= get_settings().max_rooms_per_connection:
+        raise InvalidRequest(
+            "this connection joined too many conversations; leave one first", code=ErrorCode.TOO_MANY_ROOMS
+        )
+    other = next((u for u in conversation.participant_ids if u != connection.user_id), connection.user_id)
+    entry = room_entry(connection.connection_id, connection.user_id)
+
+    def build(transaction: Any) -> None:
+        transaction.update(
+            connection,
+            actions=[Connection.rooms.add({f"{conversation_id} {other}"})],
+            condition=Connection.connection_id.exists(),
+        )
+        transaction.update(Conversation(conversation_id), actions=[Conversation.room.add({entry})])
+        transaction.update(UserProfile(other), actions=[UserProfile.watcher_ids.add({connection.connection_id})])
+
+    commit(build)
+    return conversation
+
+
+def leave_room(connection: Connection, conversation_id: str) -> None:
+    """Unsubscribe ``connection`` from a conversation it joined (NotFound when it did not)."""
+    rooms = rooms_of(connection)
+    if conversation_id not in rooms:
+        raise NotFound("not joined to this conversation")
+    other = rooms.pop(conversation_id)
+    entry = room_entry(connection.connection_id, connection.user_id)
+
+    def build(transaction: Any) -> None:
+        transaction.update(connection, actions=[Connection.rooms.delete({f"{conversation_id} {other}"})])
+        transaction.update(Conversation(conversation_id), actions=[Conversation.room.delete({entry})])
+        if other not in rooms.values():  # still watching them through another room otherwise
+            transaction.update(UserProfile(other), actions=[UserProfile.watcher_ids.delete({connection.connection_id})])
+
+    commit(build)
+
+
+def prune(
+    connection_ids: set[str], *, conversation: ConversationState | None, profiles: list[UserProfile]
+) -> list[PresenceChange]:
+    """Remove connections that API Gateway says are gone, wherever this fan-out found them.
+
+    Returns the presence changes this caused (a user whose last connection it was is now offline).
+    """
+    changes = []
+    for connection_id in connection_ids:
+        change = close_connection(connection_id)
+        if change is not None:
+            changes.append(change)
+        if conversation is not None:
+            stale = {e for e in (conversation.room or set()) if e.startswith(f"{connection_id} ")}
+            if stale:
+                Conversation(conversation.id).update(actions=[Conversation.room.delete(stale)])
+        for profile in profiles:
+            if connection_id in (profile.connection_ids or set()) | (profile.watcher_ids or set()):
+                UserProfile(profile.id).update(
+                    actions=[
+                        UserProfile.connection_ids.delete({connection_id}),
+                        UserProfile.watcher_ids.delete({connection_id}),
+                    ]
+                )
+    return changes
