@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install dev test lint unit integration e2e fuzz bench bench-load token openapi clean
+.PHONY: install dev test lint typecheck imports unit integration e2e fuzz bench bench-load token openapi clean
 .PHONY: deploy urls package destroy check-infra
 
 $(STAMP): requirements.txt requirements-dev.txt
@@ -25,12 +25,18 @@ $(CHROMIUM):
 dev: install ## Run the whole stack locally on moto (REST API, WebSocket gateway, demo data, tokens)
 	$(BIN)/python -m dev.stack
 
-test: install $(CHROMIUM) lint ## Lint, then every test (unit, integration on moto, e2e on the local stack)
+test: install $(CHROMIUM) lint typecheck imports ## Lint, type-check, check the layers, then every test
 	$(BIN)/python -m pytest
 
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+typecheck: install ## mypy --strict over chalicelib and app.py (pyproject.toml [tool.mypy])
+	$(BIN)/mypy
+
+imports: install ## The layers' import contracts (pyproject.toml [tool.importlinter])
+	$(BIN)/lint-imports
 
 unit: install
 	$(BIN)/python -m pytest tests/unit

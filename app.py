@@ -13,8 +13,7 @@ gc.disable()
 
 from typing import Any  # noqa: E402
 
-from chalice import Chalice  # noqa: E402
-from chalice.app import S3Event, WebsocketEvent  # noqa: E402
+from chalice.app import Chalice, S3Event, WebsocketEvent  # noqa: E402
 
 from chalicelib import logs  # noqa: E402
 from chalicelib.entrypoints import uploads  # noqa: E402

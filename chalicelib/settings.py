@@ -81,7 +81,7 @@ def _ssm_secret(name: str, region: str) -> str:
     import boto3
 
     response = boto3.client("ssm", region_name=region).get_parameter(Name=name, WithDecryption=True)
-    return response["Parameter"]["Value"]
+    return str(response["Parameter"]["Value"])
 
 
 def _load() -> Settings:

@@ -66,13 +66,14 @@ class S3Files:
             {"tagging": _PENDING_TAGGING_XML},
             ["content-length-range", 1, max_bytes],
         ]
-        return self.client.generate_presigned_post(
+        post: dict[str, Any] = self.client.generate_presigned_post(
             Bucket=self.bucket,
             Key=key,
             Fields=fields,
             Conditions=conditions,
             ExpiresIn=self._settings.upload_url_ttl_seconds,
         )
+        return post
 
     @_storage
     def presign_download(self, key: str, content_type: str, *, file_name: str | None, inline: bool) -> str:
@@ -80,7 +81,7 @@ class S3Files:
         disposition = "inline" if inline else "attachment"
         if file_name:
             disposition += f"; filename*=UTF-8''{quote(file_name)}"
-        return self.client.generate_presigned_url(
+        url: str = self.client.generate_presigned_url(
             "get_object",
             Params={
                 "Bucket": self.bucket,
@@ -90,12 +91,14 @@ class S3Files:
             },
             ExpiresIn=self._settings.download_url_ttl_seconds,
         )
+        return url
 
     @_storage
     def head(self, key: str) -> dict[str, Any] | None:
         """The object's metadata, or None when there is no such object."""
         try:
-            return self.client.head_object(Bucket=self.bucket, Key=key)
+            meta: dict[str, Any] = self.client.head_object(Bucket=self.bucket, Key=key)
+            return meta
         except self.client.exceptions.ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
                 return None
@@ -104,11 +107,13 @@ class S3Files:
     @_storage
     def read_head(self, key: str, length: int = 32) -> bytes:
         """The first ``length`` bytes of an object (a ranged GET)."""
-        return self.client.get_object(Bucket=self.bucket, Key=key, Range=f"bytes=0-{length - 1}")["Body"].read()
+        head: bytes = self.client.get_object(Bucket=self.bucket, Key=key, Range=f"bytes=0-{length - 1}")["Body"].read()
+        return head
 
     @_storage
     def read(self, key: str) -> bytes:
-        return self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+        data: bytes = self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+        return data
 
     @_storage
     def write(self, key: str, data: bytes, content_type: str, *, attached: bool) -> None:

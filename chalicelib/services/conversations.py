@@ -205,7 +205,7 @@ class Conversations:
                 (UserProfile, creator_id, None),
             ]
         )
-        pattern = snapshot[(Pattern, pattern_id, None)]
+        pattern = snapshot.item(Pattern, pattern_id)
         if pattern is None:
             raise NotFound("pattern not found")
         if pattern.creator_id != creator_id:
@@ -213,12 +213,12 @@ class Conversations:
         if creator_id == caller:
             raise InvalidRequest("a creator cannot open a conversation with themself", code=ErrorCode.SELF_CONVERSATION)
         directory = Directory.from_batch(snapshot, caller=principal)
-        stored = snapshot[(Conversation, conversation_id, None)]
+        stored = snapshot.item(Conversation, conversation_id)
         created = False
         if stored is not None:
             conversation = conversation_state(stored)
         else:
-            if snapshot[(Purchase, caller, pattern_id)] is None:
+            if snapshot.item(Purchase, caller, pattern_id) is None:
                 raise Forbidden("buy this pattern to message its creator", code=ErrorCode.PURCHASE_REQUIRED)
             conversation = new_conversation(caller, creator_id, pattern_id, pattern.title, iso(self.clock()))
             try:
@@ -234,6 +234,6 @@ class Conversations:
         return PatternConversation(
             conversation=enriched_out(conversation, caller, conversation.state_of(caller).unread, directory),
             created=created,
-            creator=snapshot[(UserProfile, creator_id, None)],
+            creator=snapshot.item(UserProfile, creator_id),
             caller=directory.participant(caller),
         )

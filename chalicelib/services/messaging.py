@@ -168,8 +168,8 @@ class Messaging:
         found = batch_get(
             [(Conversation, replay.conversation_id, None), (Message, replay.conversation_id, replay.message_seq)]
         )
-        stored = found[(Conversation, replay.conversation_id, None)]
-        item = found[(Message, replay.conversation_id, replay.message_seq)]
+        stored = found.item(Conversation, replay.conversation_id)
+        item = found.item(Message, replay.conversation_id, replay.message_seq)
         if stored is None or item is None:
             raise NotFound("message not found")
         conversation = conversation_state(stored)
@@ -192,8 +192,8 @@ class Messaging:
 
         def attempt() -> ReadPlan:
             found = batch_get([(Message, conversation_id, seq), (Conversation, conversation_id, None)])
-            stored = found[(Conversation, conversation_id, None)]
-            item = found[(Message, conversation_id, seq)]
+            stored = found.item(Conversation, conversation_id)
+            item = found.item(Message, conversation_id, seq)
             plan = plan_read(
                 conversation_state(stored) if stored is not None else None,
                 message_record(item) if item is not None else None,
@@ -208,7 +208,7 @@ class Messaging:
         plan = with_retries(attempt, max_attempts=get_settings().send_max_attempts)
         other = plan.conversation.other_than(reader)
         profiles = batch_get([(UserProfile, reader, None), (UserProfile, other, None)])
-        reader_profile = profiles[(UserProfile, reader, None)]
+        reader_profile = profiles.item(UserProfile, reader)
         after = plan.after
         out = ReadOut(
             conversation_id=conversation_id,
@@ -225,7 +225,7 @@ class Messaging:
                 last_read_message_id=after.last_read_message_id,
                 read_at=after.last_read_at,
             )
-            other_profile = profiles[(UserProfile, other, None)]
+            other_profile = profiles.item(UserProfile, other)
             after_commit("delivery", lambda: self.notifier.read(reader, update, plan.conversation, other_profile), None)
         return Read(out, plan.changed)
 

@@ -36,6 +36,29 @@ def rooms_of(connection: Connection) -> dict[str, str]:
 
 
 @dataclass(frozen=True)
+class Session:
+    """An open connection as the protocol sees it: whose it is, until when its token holds, what it joined."""
+
+    connection_id: str
+    user_id: str
+    token_expires_at: str | None
+    claim_name: str | None
+    claim_picture: str | None
+    rooms: dict[str, str]  # conversation id -> other participant
+
+
+def _session(connection: Connection) -> Session:
+    return Session(
+        connection_id=connection.connection_id,
+        user_id=connection.user_id,
+        token_expires_at=connection.token_expires_at,
+        claim_name=connection.claim_name,
+        claim_picture=connection.claim_picture,
+        rooms=rooms_of(connection),
+    )
+
+
+@dataclass(frozen=True)
 class PresenceChange:
     """A user came online (first connection) or went offline (last one closed)."""
 
@@ -56,7 +79,7 @@ def _update_profile(user_id: str, actions: list[Any], return_values: str) -> Use
     return UserProfile.from_raw_data(attributes) if attributes else None
 
 
-def get_connection(connection_id: str) -> Connection:
+def get_connection(connection_id: str) -> Session:
     """The stored connection; NotFound when it is unknown (closed, expired, or never ours)."""
     try:
         connection = Connection.get(connection_id, consistent_read=True)
@@ -64,10 +87,10 @@ def get_connection(connection_id: str) -> Connection:
         raise NotFound("connection not found") from None
     if connection.expires_at is not None and connection.expires_at < utc_now():
         raise NotFound("connection not found")
-    return connection
+    return _session(connection)
 
 
-def principal_of(connection: Connection) -> Principal:
+def principal_of(connection: Session) -> Principal:
     """Who speaks on ``connection``; Unauthorized once the token it opened with has expired."""
     if connection.token_expires_at and connection.token_expires_at <= now_iso():
         raise Unauthorized(
@@ -134,10 +157,10 @@ def close_connection(connection_id: str) -> PresenceChange | None:
     return PresenceChange(connection.user_id, False, now, frozenset(after.watcher_ids or ()))
 
 
-def join_room(connection: Connection, conversation_id: str) -> ConversationState:
+def join_room(connection: Session, conversation_id: str) -> ConversationState:
     """Subscribe ``connection`` to a conversation its user takes part in (NotFound otherwise)."""
     conversation = get_conversation_by_id(conversation_id, connection.user_id)
-    rooms = rooms_of(connection)
+    rooms = connection.rooms
     if conversation_id in rooms:
         return conversation
     if len(rooms) >= get_settings().max_rooms_per_connection:
@@ -149,7 +172,7 @@ def join_room(connection: Connection, conversation_id: str) -> ConversationState
 
     def build(transaction: Any) -> None:
         transaction.update(
-            connection,
+            Connection(connection.connection_id),
             actions=[Connection.rooms.add({f"{conversation_id} {other}"})],
             condition=Connection.connection_id.exists(),
         )
@@ -160,16 +183,18 @@ def join_room(connection: Connection, conversation_id: str) -> ConversationState
     return conversation
 
 
-def leave_room(connection: Connection, conversation_id: str) -> None:
+def leave_room(connection: Session, conversation_id: str) -> None:
     """Unsubscribe ``connection`` from a conversation it joined (NotFound when it did not)."""
-    rooms = rooms_of(connection)
+    rooms = dict(connection.rooms)
     if conversation_id not in rooms:
         raise NotFound("not joined to this conversation")
     other = rooms.pop(conversation_id)
     entry = room_entry(connection.connection_id, connection.user_id)
 
     def build(transaction: Any) -> None:
-        transaction.update(connection, actions=[Connection.rooms.delete({f"{conversation_id} {other}"})])
+        transaction.update(
+            Connection(connection.connection_id), actions=[Connection.rooms.delete({f"{conversation_id} {other}"})]
+        )
         transaction.update(Conversation(conversation_id), actions=[Conversation.room.delete({entry})])
         if other not in rooms.values():  # still watching them through another room otherwise
             transaction.update(UserProfile(other), actions=[UserProfile.watcher_ids.delete({connection.connection_id})])

@@ -84,7 +84,7 @@ class Sync:
             + [(Conversation, c, None) for c in conversation_ids]
         )
         conversations = {
-            c: conversation_state(item) for c in conversation_ids if (item := items[(Conversation, c, None)])
+            c: conversation_state(stored) for c in conversation_ids if (stored := items.item(Conversation, c))
         }
         users = {u for c in conversations.values() for u in c.participant_ids}
         patterns = {c.pattern_id for c in conversations.values() if c.pattern_id}
@@ -92,7 +92,7 @@ class Sync:
         messages = [
             self.presenter.message(record, conversations[record.conversation_id].state_of(record.recipient_id))
             for e in entries
-            if (item := items[(Message, e.conversation_id, int(e.message_seq))]) is not None
+            if (item := items.item(Message, e.conversation_id, int(e.message_seq))) is not None
             and e.conversation_id in conversations
             for record in (message_record(item),)
         ]

@@ -9,7 +9,7 @@ from pynamodb.constants import PAY_PER_REQUEST_BILLING_MODE
 from chalicelib.settings import get_settings
 
 
-def table_meta(short_name: str) -> type:
+def table_meta(short_name: str) -> Any:
     """A PynamoDB ``Meta`` for the table ``short_name`` of the configured stage.
 
     No ``host``: botocore's ``AWS_ENDPOINT_URL_DYNAMODB`` points PynamoDB at moto locally, so the
@@ -21,4 +21,5 @@ def table_meta(short_name: str) -> type:
         "region": settings.region,
         "billing_mode": PAY_PER_REQUEST_BILLING_MODE,
     }
+    # Any: PynamoDB types ``Meta`` as a protocol a class built at runtime cannot be declared to satisfy.
     return type("Meta", (), attrs)

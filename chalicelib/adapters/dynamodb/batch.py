@@ -20,17 +20,17 @@ class BatchIncomplete(PynamoDBException):
 
 
 def _key_dict(model: type[Model], hash_key: Any, range_key: Any) -> dict[str, Any]:
-    hash_attr = model._hash_key_attribute()
+    hash_attr = model._hash_key_attribute()  # type: ignore[no-untyped-call]  # PynamoDB's own key lookup
     key = {hash_attr.attr_name: {hash_attr.attr_type: hash_attr.serialize(hash_key)}}
     if range_key is not None:
-        range_attr = model._range_key_attribute()
+        range_attr = model._range_key_attribute()  # type: ignore[no-untyped-call]
         key[range_attr.attr_name] = {range_attr.attr_type: range_attr.serialize(range_key)}
     return key
 
 
 def _identity(model: type[Model], item: dict[str, Any]) -> tuple[Any, ...]:
-    hash_attr = model._hash_key_attribute()
-    range_attr = model._range_key_attribute()
+    hash_attr = model._hash_key_attribute()  # type: ignore[no-untyped-call]
+    range_attr = model._range_key_attribute()  # type: ignore[no-untyped-call]
     hash_value = hash_attr.deserialize(item[hash_attr.attr_name][hash_attr.attr_type])
     if range_attr is None:
         return (model, hash_value, None)
@@ -40,13 +40,23 @@ def _identity(model: type[Model], item: dict[str, Any]) -> tuple[Any, ...]:
 _MAX_KEYS = 100  # DynamoDB's limit for one BatchGetItem
 
 
-def batch_get(keys: list[Key]) -> dict[Key, Model | None]:
+class Batch(dict[Key, Model | None]):
+    """What a BatchGetItem found, by key (None: absent), with a typed accessor."""
+
+    def item(self, model: type[M], hash_key: Any, range_key: Any = None) -> M | None:
+        found = self[(model, hash_key, range_key)]
+        if found is not None and not isinstance(found, model):
+            raise TypeError(f"{type(found).__name__} under a {model.__name__} key")
+        return found
+
+
+def batch_get(keys: list[Key]) -> Batch:
     """Fetch every key (across tables); absent items map to None.
 
     One BatchGetItem per 100 distinct keys: pages are sized so that a request stays within one.
     """
     unique = list(dict.fromkeys(keys))
-    found: dict[Key, Model | None] = {}
+    found = Batch()
     for start in range(0, len(unique), _MAX_KEYS):
         found.update(_batch_get_once(unique[start : start + _MAX_KEYS]))
     return found

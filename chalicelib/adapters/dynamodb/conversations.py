@@ -44,7 +44,7 @@ class Conversation(Model):
     room = UnicodeSetAttribute(null=True)
 
 
-class ByActivityIndex(GlobalSecondaryIndex):
+class ByActivityIndex(GlobalSecondaryIndex["Membership"]):  # type: ignore[no-untyped-call]  # PynamoDB's hook
     """A user's conversations, most recent activity first."""
 
     class Meta:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import time
-from datetime import timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from pynamodb.constants import ALL_OLD
@@ -32,7 +32,7 @@ def charge(transaction: Any, user_id: str, action: str, *, now: float | None = N
     counter = RateCounter(f"{_PREFIX}{action}#{period}#{window}#{user_id}")
     transaction.update(
         counter,
-        actions=[RateCounter.hits.add(1), RateCounter.expires_at.set(timedelta(seconds=2 * period))],
+        actions=[RateCounter.hits.add(1), RateCounter.expires_at.set(datetime.fromtimestamp(now + 2 * period, UTC))],
         condition=RateCounter.hits.does_not_exist() | (RateCounter.hits < maximum),
         return_values=ALL_OLD,
     )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
@@ -32,9 +32,14 @@ from chalicelib.settings import get_settings
 # --- items → records -----------------------------------------------------------------------------------
 
 
+def participants_of(item: Conversation | Membership) -> tuple[str, ...]:
+    # PynamoDB types a ListAttribute's items as the attribute class; they are the strings it stored.
+    return tuple(cast("list[str]", item.participant_ids))
+
+
 def conversation_state(item: Conversation) -> ConversationState:
     stored: dict[str, Any] = item.participant_states or {}
-    participants = tuple(item.participant_ids)
+    participants = participants_of(item)
     return ConversationState(
         id=item.id,
         participant_ids=participants,
@@ -57,7 +62,7 @@ def membership_view(item: Membership) -> ConversationState:
     """A user's copy of a conversation, as list views show it (no read states: ``unread_count`` carries theirs)."""
     return ConversationState(
         id=item.conversation_id,
-        participant_ids=tuple(item.participant_ids),
+        participant_ids=participants_of(item),
         created_at=item.created_at,
         updated_at=item.activity_at,
         pattern_id=item.pattern_id,
@@ -132,6 +137,12 @@ def _states_item(conversation: ConversationState) -> dict[str, Any]:
     return {user: conversation.state_of(user).to_item() for user in conversation.participant_ids}
 
 
+def _set(value: str | None) -> str:
+    if value is None:
+        raise ValueError("a sent-to conversation always has a last message")
+    return value
+
+
 def conversation_changes(conversation: ConversationState) -> list[Any]:
     """The attributes a send changes on an existing conversation: an update, never a put, because the room set
     on the same item changes independently (join/leave)."""
@@ -139,8 +150,8 @@ def conversation_changes(conversation: ConversationState) -> list[Any]:
         Conversation.message_count.set(conversation.message_count),
         Conversation.version.set(conversation.version),
         Conversation.participant_states.set(_states_item(conversation)),
-        Conversation.last_message_id.set(conversation.last_message_id),
-        Conversation.last_message_at.set(conversation.last_message_at),
+        Conversation.last_message_id.set(_set(conversation.last_message_id)),
+        Conversation.last_message_at.set(_set(conversation.last_message_at)),
         Conversation.last_message.set(dict(conversation.last_message) if conversation.last_message else None),
         Conversation.updated_at.set(conversation.updated_at),
     ]
@@ -253,25 +264,26 @@ def write_send(transaction: TransactWrite, plan: SendPlan) -> None:
         transaction.save(timeline_item(entry))
     if plan.attachment is not None:
         claim = plan.attachment
+        claim_actions: list[Any] = [
+            Attachment.message_id.set(claim.message_id),
+            Attachment.size.set(claim.size),
+            Attachment.expires_at.remove(),
+        ]
         transaction.update(
             Attachment(claim.attachment_id),
-            actions=[
-                Attachment.message_id.set(claim.message_id),
-                Attachment.size.set(claim.size),
-                Attachment.expires_at.remove(),
-            ],
+            actions=claim_actions,
             condition=Attachment.message_id.does_not_exist() & (Attachment.status == claim.expected_status),
         )
     if plan.idempotency is not None:
-        entry = plan.idempotency
+        key = plan.idempotency
         transaction.save(
             IdempotencyRecord(
-                entry.key,
-                request_hash=entry.request_hash,
-                conversation_id=entry.conversation_id,
-                message_id=entry.message_id,
-                message_seq=entry.message_seq,
-                created_at=entry.created_at,
+                key.key,
+                request_hash=key.request_hash,
+                conversation_id=key.conversation_id,
+                message_id=key.message_id,
+                message_seq=key.message_seq,
+                created_at=key.created_at,
                 expires_at=timedelta(seconds=get_settings().idempotency_ttl_seconds),
             ),
             condition=IdempotencyRecord.key.does_not_exist(),
@@ -283,7 +295,7 @@ def write_claims(transaction: TransactWrite, claims: ProfileClaims | None) -> No
     """Keep the caller's JWT name/picture so others see them when the platform sent no profile."""
     if claims is None:
         return
-    actions = []
+    actions: list[Any] = []
     if claims.name:
         actions.append(UserProfile.claim_name.set(claims.name))
     if claims.picture:

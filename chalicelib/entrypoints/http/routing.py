@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from chalice import Blueprint, CORSConfig, Response
+from chalice.app import Blueprint, CORSConfig, Response
 from pydantic import BaseModel
 
 from chalicelib import logs
@@ -194,7 +194,10 @@ def route(
             responses=responses or {},
             errors=frozenset(_default_errors(auth, path, query, body) | (errors or set())),
         )
-        return blueprint.route(path, methods=[method], content_types=["*/*"], cors=cors_config())(handler)
+        registered: Callable[..., Response] = blueprint.route(
+            path, methods=[method], content_types=["*/*"], cors=cors_config()
+        )(handler)
+        return registered
 
     return decorator
 

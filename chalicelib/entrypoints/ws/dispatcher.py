@@ -15,7 +15,6 @@ from typing import Any
 from pydantic import ConfigDict, TypeAdapter, ValidationError
 
 from chalicelib import logs
-from chalicelib.adapters.dynamodb import Connection
 from chalicelib.auth import authenticate
 from chalicelib.bootstrap import Services, services
 from chalicelib.domain.principal import Principal
@@ -35,6 +34,7 @@ from chalicelib.schemas.events import (
 from chalicelib.schemas.frames import ConversationFrame, PingFrame, ReadFrame, RequestId
 from chalicelib.schemas.requests import SendMessageRequest
 from chalicelib.services import sessions
+from chalicelib.services.sessions import Session
 from chalicelib.settings import get_settings
 
 logger = logging.getLogger(__name__)
@@ -122,22 +122,22 @@ class _Frame:
         )
 
 
-Action = Callable[[_Frame, Connection, Principal, dict[str, Any]], None]
+Action = Callable[[_Frame, Session, Principal, dict[str, Any]], None]
 
 
-def _join(ctx: _Frame, connection: Connection, principal: Principal, fields: dict[str, Any]) -> None:
+def _join(ctx: _Frame, connection: Session, principal: Principal, fields: dict[str, Any]) -> None:
     request = parse(ConversationFrame, fields)
     sessions.join_room(connection, request.conversation_id)
     ctx.reply("conversation_joined", ConversationJoined(conversation_id=request.conversation_id))
 
 
-def _leave(ctx: _Frame, connection: Connection, principal: Principal, fields: dict[str, Any]) -> None:
+def _leave(ctx: _Frame, connection: Session, principal: Principal, fields: dict[str, Any]) -> None:
     request = parse(ConversationFrame, fields)
     sessions.leave_room(connection, request.conversation_id)
     ctx.reply("conversation_left", ConversationLeft(conversation_id=request.conversation_id))
 
 
-def _new_message(ctx: _Frame, connection: Connection, principal: Principal, fields: dict[str, Any]) -> None:
+def _new_message(ctx: _Frame, connection: Session, principal: Principal, fields: dict[str, Any]) -> None:
     # The sender is the connection's user, whatever the frame claims.
     fields.pop("senderId", None)
     request = parse(SendMessageRequest, fields)
@@ -153,7 +153,7 @@ def _new_message(ctx: _Frame, connection: Connection, principal: Principal, fiel
     )
 
 
-def _read(ctx: _Frame, connection: Connection, principal: Principal, fields: dict[str, Any]) -> None:
+def _read(ctx: _Frame, connection: Session, principal: Principal, fields: dict[str, Any]) -> None:
     request = parse(ReadFrame, fields)
     out = ctx.services.messaging.read(principal, request.message_id, whole_conversation=request.mark_conversation).out
     ctx.reply(
@@ -169,14 +169,14 @@ def _read(ctx: _Frame, connection: Connection, principal: Principal, fields: dic
 
 
 def _typing(typing: bool) -> Action:
-    def handle(ctx: _Frame, connection: Connection, principal: Principal, fields: dict[str, Any]) -> None:
+    def handle(ctx: _Frame, connection: Session, principal: Principal, fields: dict[str, Any]) -> None:
         request = parse(ConversationFrame, fields)
         ctx.services.messaging.typing(principal, request.conversation_id, typing=typing)
 
     return handle
 
 
-def _ping(ctx: _Frame, connection: Connection, principal: Principal, fields: dict[str, Any]) -> None:
+def _ping(ctx: _Frame, connection: Session, principal: Principal, fields: dict[str, Any]) -> None:
     parse(PingFrame, fields)
     ctx.reply("pong", Pong())
 
