@@ -12,9 +12,12 @@ from openapi_spec_validator import validate
 
 from app import app
 from chalicelib.entrypoints.http.openapi import build_document as build_for
+from chalicelib.entrypoints.http.openapi import clean_schema
 from chalicelib.entrypoints.http.openapi import render as render_for
 from chalicelib.entrypoints.http.routing import route_specs
 from chalicelib.errors import ErrorCode
+from chalicelib.schemas.events import ConversationOpened
+from chalicelib.schemas.responses import ParticipantOut
 from tests.integration.conftest import Api
 
 ROUTES = set(route_specs(app))
@@ -192,3 +195,24 @@ def test_each_operation_lists_only_the_errors_it_can_answer() -> None:
     assert "409" in paths["/api/messages"]["post"]["responses"]
     assert not {"409", "413", "415"} & set(paths["/api/messages/conversations"]["get"]["responses"])
     assert not {"401", "403"} & set(paths["/api/openapi.json"]["get"]["responses"])
+
+
+def test_request_defaults_leave_fields_optional_for_generators() -> None:
+    # openapi-typescript types a component's property that has a `default` as always present.
+    schemas = _schemas(build_document())
+
+    for name in ("SendMessageRequest", "MarkReadRequest"):
+        assert '"default"' not in json.dumps(schemas[name])
+    mark = schemas["MarkReadRequest"]
+    assert "markConversation" not in mark.get("required", [])
+    assert mark["properties"]["markConversation"] == {"type": "boolean", "description": "Default: `false`."}
+    assert "content" not in schemas["SendMessageRequest"].get("required", [])
+
+
+def test_response_fields_with_a_default_are_required() -> None:
+    # No REST response has one today; the socket's `notification` event does (docs/asyncapi.yaml reuses this).
+    schema = clean_schema(ConversationOpened.model_json_schema(by_alias=True, mode="serialization"), "serialization")
+    sent = ConversationOpened(conversation_id="c", by=ParticipantOut(id="b", name="B")).wire()
+
+    assert "type" in schema["required"] and sent["type"] == "conversation_opened"
+    assert "patternId" not in schema["required"] and "patternId" not in sent

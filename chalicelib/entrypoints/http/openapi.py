@@ -3,7 +3,8 @@
 ``python -m chalicelib.entrypoints.http.openapi`` prints it; ``docs/openapi.json`` is the committed copy (a test
 fails when it is stale, ``make openapi`` rewrites it). It is written for code generators (openapi-typescript,
 openapi-generator): an optional field is a non-required property, never ``default: null``; a field that may be
-null is required and nullable; error codes are an enum; timestamps are ``date-time``.
+null is required and nullable; a response field with a default is required (it is always sent); error codes are an
+enum; timestamps are ``date-time``. ``docs/asyncapi.yaml`` reuses these schemas (``clean_schema``, ``Schemas``).
 """
 
 from __future__ import annotations
@@ -55,11 +56,12 @@ def markdown(text: str) -> str:
     return " ".join(text.replace("``", "`").split())
 
 
-def _clean(schema: Any, mode: str, *, in_properties: bool = False) -> Any:
+def clean_schema(schema: Any, mode: str, *, in_properties: bool = False) -> Any:
     """Adapt pydantic's JSON schema for code generators (see the module docstring). ``mode`` is ``validation``
-    for what clients send (an optional field may be null there too) or ``serialization`` for what they get."""
+    for a body clients send (an optional field may be null there too), ``serialization`` for what they get, or
+    ``query`` for query parameters (never null)."""
     if isinstance(schema, list):
-        return [_clean(item, mode) for item in schema]
+        return [clean_schema(item, mode) for item in schema]
     if not isinstance(schema, dict):
         return schema
     cleaned: dict[str, Any] = {}
@@ -69,41 +71,62 @@ def _clean(schema: Any, mode: str, *, in_properties: bool = False) -> Any:
         if key == "description" and isinstance(value, str):
             cleaned[key] = markdown(value)
         elif key == "properties":
-            cleaned[key] = {name: _clean(prop, mode, in_properties=True) for name, prop in value.items()}
+            cleaned[key] = {name: clean_schema(prop, mode, in_properties=True) for name, prop in value.items()}
         elif key in ("$defs", "definitions"):
-            cleaned[key] = {name: _clean(definition, mode) for name, definition in value.items()}
+            cleaned[key] = {name: clean_schema(definition, mode) for name, definition in value.items()}
         else:
-            cleaned[key] = _clean(value, mode)
+            cleaned[key] = clean_schema(value, mode)
     if "properties" in cleaned:
-        required = set(cleaned.get("required", []))
-        for name, prop in cleaned["properties"].items():
-            if name not in required and prop.get("default", ...) is None:
-                # Optional: not `default: null`, which generators type as always present. In a response it is
-                # left out when empty, never null; in a request, null means the same as leaving it out.
-                del prop["default"]
-                if mode == "validation":
-                    continue
-                variants = [v for v in prop.get("anyOf", []) if v != {"type": "null"}]
-                if "anyOf" in prop and len(variants) == 1:
-                    del prop["anyOf"]
-                    prop.update(variants[0])
-                elif "anyOf" in prop:
-                    prop["anyOf"] = variants
+        _fix_defaults(cleaned, mode)
     return cleaned
 
 
-class _Schemas:
-    """Collects model schemas under components/schemas, each once."""
+def _fix_defaults(schema: dict[str, Any], mode: str) -> None:
+    """What a property's ``default`` means to a generator, made true of the wire."""
+    required = schema.get("required", [])
+    for name, prop in schema["properties"].items():
+        if name in required or "default" not in prop:
+            continue
+        if prop["default"] is not None:
+            if mode == "serialization":
+                # Only empty optionals are left out of a response: a field with another default is always there.
+                schema["required"] = required = [*required, name]
+            elif mode == "validation":
+                # A client may leave it out, but openapi-typescript types a component's property that has a
+                # default as always present: the default is said in words instead.
+                default = json.dumps(prop.pop("default"))
+                prop["description"] = " ".join(filter(None, [prop.get("description"), f"Default: `{default}`."]))
+            continue
+        # Optional: not `default: null`, which generators type as always present. In a response it is left out
+        # when empty, never null; in a request body, null means the same as leaving it out.
+        del prop["default"]
+        if mode == "validation":
+            continue
+        variants = [v for v in prop.get("anyOf", []) if v != {"type": "null"}]
+        if "anyOf" in prop and len(variants) == 1:
+            del prop["anyOf"]
+            prop.update(variants[0])
+        elif "anyOf" in prop:
+            prop["anyOf"] = variants
+
+
+class Schemas:
+    """Collects model schemas under components/schemas, each once (the AsyncAPI document collects its own)."""
 
     def __init__(self) -> None:
         self.components: dict[str, Any] = {}
 
     def ref(self, model: type[BaseModel], mode: str) -> dict[str, Any]:
+        self.components.setdefault(model.__name__, self.inline(model, mode))
+        return {"$ref": _REF.format(model=model.__name__)}
+
+    def inline(self, model: type[BaseModel], mode: str) -> dict[str, Any]:
+        """The model's own schema, with the models it refers to collected."""
         schema = model.model_json_schema(by_alias=True, mode=mode, ref_template=_REF)  # type: ignore[arg-type]
         for name, definition in schema.pop("$defs", {}).items():
-            self.components.setdefault(name, _clean(definition, mode))
-        self.components.setdefault(model.__name__, _clean(schema, mode))
-        return {"$ref": _REF.format(model=model.__name__)}
+            self.components.setdefault(name, clean_schema(definition, mode))
+        cleaned: dict[str, Any] = clean_schema(schema, mode)
+        return cleaned
 
 
 def _parameters(spec: RouteSpec) -> list[dict[str, Any]]:
@@ -112,7 +135,7 @@ def _parameters(spec: RouteSpec) -> list[dict[str, Any]]:
         for name in re.findall(r"{(\w+)}", spec.path)
     ]
     if spec.query is not None:
-        schema = _clean(spec.query.model_json_schema(by_alias=True, mode="validation"), "serialization")
+        schema = clean_schema(spec.query.model_json_schema(by_alias=True, mode="validation"), "query")
         required = set(schema.get("required", []))
         for name, field_schema in schema.get("properties", {}).items():
             parameter: dict[str, Any] = {"name": name, "in": "query", "required": name in required}
@@ -123,7 +146,7 @@ def _parameters(spec: RouteSpec) -> list[dict[str, Any]]:
     return parameters
 
 
-def _operation(spec: RouteSpec, schemas: _Schemas) -> dict[str, Any]:
+def _operation(spec: RouteSpec, schemas: Schemas) -> dict[str, Any]:
     operation: dict[str, Any] = {
         "operationId": spec.operation_id,
         "tags": [spec.tag],
@@ -164,7 +187,7 @@ def _operation(spec: RouteSpec, schemas: _Schemas) -> dict[str, Any]:
 
 def build_document(app: Any) -> dict[str, Any]:
     """The whole OpenAPI 3.1 document of ``app``'s REST API."""
-    schemas = _Schemas()
+    schemas = Schemas()
     paths: dict[str, dict[str, Any]] = {}
     for (method, path), spec in sorted(route_specs(app).items(), key=lambda item: (item[0][1], item[0][0])):
         paths.setdefault(path, {})[method.lower()] = _operation(spec, schemas)
