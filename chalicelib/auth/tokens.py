@@ -8,30 +8,35 @@ frame, disconnect and upload functions import this module but never call it.
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from chalicelib.domain.ids import is_entity_id
 from chalicelib.domain.principal import Principal
 from chalicelib.errors import Unauthorized
 from chalicelib.settings import Settings, get_settings
 
-if TYPE_CHECKING:
-    import jwt
-
 MAX_TOKEN_CHARS = 8192  # well above real tokens; a 100 KB "token" is refused before any parsing
 
 
+class SigningKeys(Protocol):
+    """Where RS256 keys come from: PyJWT's JWKS client, or a test's fake."""
+
+    def get_signing_key_from_jwt(self, token: str) -> Any: ...
+
+
 @lru_cache(maxsize=1)
-def _jwks_client(url: str) -> jwt.PyJWKClient:
+def jwks_client(url: str) -> SigningKeys:
+    """The identity provider's keys, fetched and cached (an hour) by PyJWT; one client per container."""
     import jwt
 
     return jwt.PyJWKClient(url, cache_keys=True, lifespan=3600)
 
 
-def _verification_key(token: str, settings: Settings) -> tuple[Any, str]:
+def _verification_key(token: str, settings: Settings, keys: SigningKeys | None) -> tuple[Any, str]:
     """The key and the single algorithm it may verify, chosen by configuration, never by the token."""
     if settings.jwt_jwks_url:
-        return _jwks_client(settings.jwt_jwks_url).get_signing_key_from_jwt(token).key, "RS256"
+        source = keys if keys is not None else jwks_client(settings.jwt_jwks_url)
+        return source.get_signing_key_from_jwt(token).key, "RS256"
     return settings.jwt_secret, "HS256"
 
 
@@ -45,8 +50,9 @@ def bearer_token(authorization: str | None) -> str:
     return token.strip()
 
 
-def authenticate(token: str | None, settings: Settings | None = None) -> Principal:
-    """Verify ``token`` and return its principal; raise Unauthorized for anything doubtful."""
+def authenticate(token: str | None, settings: Settings | None = None, keys: SigningKeys | None = None) -> Principal:
+    """Verify ``token`` and return its principal; raise Unauthorized for anything doubtful. In JWKS mode the keys
+    come from ``keys`` when given (tests), else from the configured JWKS URL."""
     settings = settings or get_settings()
     if not token or len(token) > MAX_TOKEN_CHARS:
         raise Unauthorized("invalid token")
@@ -58,7 +64,7 @@ def authenticate(token: str | None, settings: Settings | None = None) -> Princip
     import jwt
 
     try:
-        key, algorithm = _verification_key(token, settings)
+        key, algorithm = _verification_key(token, settings, keys)
         claims = jwt.decode(
             token,
             key=key,
