@@ -7,6 +7,7 @@ STAMP := $(VENV)/.installed
 
 .PHONY: install dev test lint typecheck imports unit integration e2e fuzz bench bench-load token openapi clean
 .PHONY: deploy urls package destroy check-infra
+.PHONY: asyncapi
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -64,6 +65,10 @@ bench-load: install ## Many WebSocket clients through the local stack: exactly-o
 
 openapi: install ## Regenerate docs/openapi.json from the routes and models
 	$(BIN)/python -m chalicelib.entrypoints.http.openapi > docs/openapi.json
+
+asyncapi: install ## Regenerate docs/asyncapi.yaml and the generated parts of docs/websocket.md from the socket's models
+	$(BIN)/python -m chalicelib.entrypoints.ws.asyncapi > docs/asyncapi.yaml
+	$(BIN)/python -m chalicelib.entrypoints.ws.asyncapi --websocket-md docs/websocket.md
 
 # --- AWS deployment (infrastructure/README.md). STAGE only from the command line: a stray exported STAGE
 # never picks the stage to deploy or destroy.

@@ -97,9 +97,11 @@ class MessageReadUpdate(ResponseModel):
 
 
 class UserTyping(ResponseModel):
+    """Expire the typing indicator after ``timeoutMs`` if no ``user_stopped_typing`` comes by then."""
+
     conversation_id: str
     user_id: str
-    timeout_ms: int  # expire the indicator if no typing_stop comes by then
+    timeout_ms: int
 
 
 class UserStoppedTyping(ResponseModel):
