@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 
 .PHONY: install dev test lint typecheck imports unit integration e2e fuzz bench bench-load token openapi clean
 .PHONY: deploy urls package destroy check-infra
-.PHONY: asyncapi
+.PHONY: asyncapi lint-openapi typecheck-openapi
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,7 +26,7 @@ $(CHROMIUM):
 dev: install ## Run the whole stack locally on moto (REST API, WebSocket gateway, demo data, tokens)
 	$(BIN)/python -m dev.stack
 
-test: install $(CHROMIUM) lint typecheck imports ## Lint, type-check, check the layers, then every test
+test: install $(CHROMIUM) lint typecheck imports lint-openapi typecheck-openapi ## Lint, type-check, check the layers, then every test
 	$(BIN)/python -m pytest
 
 lint: install
@@ -69,6 +69,21 @@ openapi: install ## Regenerate docs/openapi.json from the routes and models
 asyncapi: install ## Regenerate docs/asyncapi.yaml and the generated parts of docs/websocket.md from the socket's models
 	$(BIN)/python -m chalicelib.entrypoints.ws.asyncapi > docs/asyncapi.yaml
 	$(BIN)/python -m chalicelib.entrypoints.ws.asyncapi --websocket-md docs/websocket.md
+
+# The documents as client teams use them (tools/openapi): Redocly's linter, and openapi-typescript's types under tsc.
+# Node packages from the committed package-lock.json, installed again when it changes.
+NODE_TOOLS := tools/openapi/node_modules/.installed
+NODE_BIN := tools/openapi/node_modules/.bin
+$(NODE_TOOLS): tools/openapi/package.json tools/openapi/package-lock.json
+	npm ci --prefix tools/openapi --no-audit --no-fund
+	touch $(NODE_TOOLS)
+
+lint-openapi: $(NODE_TOOLS) ## Redocly's recommended rules over docs/openapi.json and docs/asyncapi.yaml: no error
+	$(NODE_BIN)/redocly lint --config tools/openapi/redocly.yaml docs/openapi.json docs/asyncapi.yaml
+
+typecheck-openapi: $(NODE_TOOLS) ## Types generated from docs/openapi.json, then tsc over the client in tools/openapi
+	$(NODE_BIN)/openapi-typescript docs/openapi.json -o tools/openapi/generated.d.ts --redocly tools/openapi/redocly.yaml
+	$(NODE_BIN)/tsc --noEmit -p tools/openapi
 
 # --- AWS deployment (infrastructure/README.md). STAGE only from the command line: a stray exported STAGE
 # never picks the stage to deploy or destroy.
