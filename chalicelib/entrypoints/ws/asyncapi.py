@@ -204,10 +204,10 @@ def build_document() -> dict[str, Any]:
     if set(CLIENT_ACTIONS) != set(ACTIONS):
         raise RuntimeError(f"document every action of the dispatcher: {sorted(set(ACTIONS) ^ set(CLIENT_ACTIONS))}")
     schemas = Schemas()
-    messages = {to_camel(name): _action_message(action, schemas) for name, action in CLIENT_ACTIONS.items()}
-    events = {to_camel(name): _event_message(name, schemas) for name in EVENTS}
-    if messages.keys() & events.keys():
-        raise RuntimeError(f"an action and an event share a name: {sorted(messages.keys() & events.keys())}")
+    sent = {to_camel(name): _action_message(action, schemas) for name, action in CLIENT_ACTIONS.items()}
+    received = {to_camel(name): _event_message(name, schemas) for name in EVENTS}
+    if sent.keys() & received.keys():
+        raise RuntimeError(f"an action and an event share a name: {sorted(sent.keys() & received.keys())}")
     schemas.components["RequestId"] = TypeAdapter(RequestId).json_schema()
 
     def refs(keys: Iterable[str]) -> list[dict[str, str]]:
@@ -222,7 +222,7 @@ def build_document() -> dict[str, Any]:
             "socket": {
                 "address": "/",
                 "description": "The connection: every frame and every event travels on it.",
-                "messages": {key: {"$ref": f"#/components/messages/{key}"} for key in [*messages, *events]},
+                "messages": {key: {"$ref": f"#/components/messages/{key}"} for key in [*sent, *received]},
             }
         },
         "operations": {
@@ -230,18 +230,18 @@ def build_document() -> dict[str, Any]:
                 "action": "send",
                 "summary": "Frames a client sends",
                 "channel": {"$ref": "#/channels/socket"},
-                "messages": refs(messages),
+                "messages": refs(sent),
             },
             "serverEvents": {
                 "action": "receive",
                 "summary": "Events a client receives",
                 "channel": {"$ref": "#/channels/socket"},
-                "messages": refs(events),
+                "messages": refs(received),
             },
         },
         "components": {
             "schemas": dict(sorted(schemas.components.items())),
-            "messages": {**messages, **events},
+            "messages": {**sent, **received},
             "securitySchemes": {
                 "token": {
                     "type": "httpApiKey",
