@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from chalicelib.adapters.connections import ConnectionsClient
 from chalicelib.adapters.files import S3Files
+from chalicelib.auth.tokens import SigningKeys
 from chalicelib.domain.clock import utc_now
 from chalicelib.services.attachments import Attachments
 from chalicelib.services.conversations import Conversations
@@ -33,6 +34,7 @@ class Services:
     messaging: Messaging
     attachments: Attachments
     sync: Sync
+    signing_keys: SigningKeys | None = None  # JWKS mode: the identity provider's keys (None: fetched by URL)
 
 
 def build(
@@ -41,6 +43,7 @@ def build(
     connections: Connections | None = None,
     files: Files | None = None,
     clock: Clock | None = None,
+    signing_keys: SigningKeys | None = None,
 ) -> Services:
     """The use cases over the given adapters (the real ones for what is not given)."""
     settings = settings or get_settings()
@@ -60,6 +63,7 @@ def build(
         messaging=Messaging(notifier, presenter, attachments, conversations, clock),
         attachments=attachments,
         sync=Sync(presenter),
+        signing_keys=signing_keys,
     )
 
 

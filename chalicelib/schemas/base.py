@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, StringConstraints, model_serializer
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from pydantic.alias_generators import to_camel
 
 from chalicelib.domain.ids import ENTITY_ID_PATTERN
@@ -21,20 +21,24 @@ class RequestModel(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", defer_build=True)
 
 
+def _is_none(value: Any) -> bool:
+    return value is None
+
+
 class ResponseModel(BaseModel):
     """Our output, camelCase. An optional field (default None) is left out while empty; a required one that may be
     null (``nextCursor`` at the end of a list) is always there."""
 
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, defer_build=True)
 
-    # No return annotation on purpose: the JSON schema stays the one of the fields.
-    @model_serializer(mode="wrap")
-    def _omit_empty_optionals(self, handler: SerializerFunctionWrapHandler):  # type: ignore[no-untyped-def]
-        data = handler(self)
-        for name, field in type(self).model_fields.items():
-            if field.default is None and not field.is_required() and getattr(self, name) is None:
-                data.pop(field.alias or name, None)
-        return data
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        # Set before the (deferred) serializer is built: pydantic-core then skips the field itself, as fast as
+        # exclude_none, without dropping the required-nullable fields exclude_none would drop too.
+        for field in cls.model_fields.values():
+            if field.default is None and not field.is_required():
+                field.exclude_if = _is_none
 
     def wire(self) -> dict[str, Any]:
         """The JSON-ready body."""

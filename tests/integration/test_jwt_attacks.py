@@ -23,8 +23,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from chalicelib import bootstrap
 from chalicelib.adapters.dynamodb import Connection, Conversation, Message, UserProfile
-from chalicelib.auth import tokens
 from chalicelib.settings import get_settings
 from tests.integration.conftest import Api, Response
 from tests.integration.sockets import Sockets
@@ -135,12 +135,13 @@ def configure(keys: Keys) -> Iterator[Callable[[str], None]]:
                 patch.setenv("JWT_AUDIENCE", AUDIENCE)
             elif mode == JWKS:
                 patch.setenv("JWT_JWKS_URL", JWKS_URL)
-                fake = FakeJwksClient(keys.idp.public_key())
-                patch.setattr(tokens, "_jwks_client", lambda url: fake if url == JWKS_URL else None)
             get_settings.cache_clear()
+            # The app runs on these settings, with the IdP's keys as its JWKS source (bootstrap.build).
+            bootstrap.install(bootstrap.build(signing_keys=FakeJwksClient(keys.idp.public_key())))
 
         yield apply
     get_settings.cache_clear()
+    bootstrap.install(None)
 
 
 @pytest.fixture

@@ -12,11 +12,11 @@ from openapi_spec_validator import validate
 
 from app import app
 from chalicelib.entrypoints.http.openapi import build_document as build_for
-from chalicelib.entrypoints.http.openapi import clean_schema
 from chalicelib.entrypoints.http.openapi import render as render_for
 from chalicelib.entrypoints.http.routing import route_specs
 from chalicelib.errors import ErrorCode
 from chalicelib.schemas.events import ConversationOpened
+from chalicelib.schemas.jsonschema import clean_schema
 from chalicelib.schemas.responses import ParticipantOut
 from tests.integration.conftest import Api
 

@@ -20,6 +20,7 @@ from pydantic import BaseModel
 
 from chalicelib import logs
 from chalicelib.auth import authenticate, bearer_token
+from chalicelib.bootstrap import services
 from chalicelib.domain.principal import Principal
 from chalicelib.entrypoints.boundary import to_app_error
 from chalicelib.entrypoints.parsing import loads_json
@@ -105,7 +106,7 @@ def query_params(request: Any) -> dict[str, str]:
 
 
 def _principal(request: Any, auth: str) -> Principal:
-    principal = authenticate(bearer_token(request.headers.get("authorization")))
+    principal = authenticate(bearer_token(request.headers.get("authorization")), keys=services().signing_keys)
     if auth == SERVICE and not principal.is_service:
         raise Forbidden("this endpoint is for the platform's service role", code=ErrorCode.SERVICE_ROLE_REQUIRED)
     if auth == USER and principal.is_service:

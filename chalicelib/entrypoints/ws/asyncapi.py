@@ -23,12 +23,12 @@ import yaml  # type: ignore[import-untyped,unused-ignore]  # PyYAML comes with t
 from pydantic import TypeAdapter
 from pydantic.alias_generators import to_camel
 
-from chalicelib.entrypoints.http.openapi import Schemas, markdown
 from chalicelib.entrypoints.ws.dispatcher import ACTIONS
 from chalicelib.schemas import events
 from chalicelib.schemas.base import RequestModel
 from chalicelib.schemas.events import EVENTS
 from chalicelib.schemas.frames import ConversationFrame, PingFrame, ReadFrame, RequestId
+from chalicelib.schemas.jsonschema import Schemas, markdown
 from chalicelib.schemas.requests import SendMessageRequest
 
 _CONV = "conv_qdkab7s7n6optsorjd52nty6dd"  # the ids of the events' examples

@@ -72,7 +72,7 @@ def on_connect(event: dict[str, Any]) -> dict[str, Any]:
     connection_id = event["requestContext"]["connectionId"]
     token = (event.get("queryStringParameters") or {}).get("token")
     try:
-        principal = authenticate(token)
+        principal = authenticate(token, keys=services().signing_keys)
         if principal.is_service:
             raise Forbidden("the service role does not open sockets", code=ErrorCode.USER_TOKEN_REQUIRED)
         logs.bind(user_id=principal.user_id)
