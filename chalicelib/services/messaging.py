@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from typing import TypeVar
 
 from chalicelib.adapters.dynamodb import Conversation, Message, UserProfile
-from chalicelib.adapters.dynamodb.batch import batch_get
+from chalicelib.adapters.dynamodb.batch import Batch, batch_get
 from chalicelib.adapters.dynamodb.records import (
     conversation_state,
     message_record,
@@ -190,8 +190,12 @@ class Messaging:
             raise NotFound("message not found")
         conversation_id, seq = parsed
 
+        totals_before: dict[str, int] = {}  # the reader's total unread as the committed attempt read it
+
         def attempt() -> ReadPlan:
-            found = batch_get([(Message, conversation_id, seq), (Conversation, conversation_id, None)])
+            found = batch_get(
+                [(Message, conversation_id, seq), (Conversation, conversation_id, None), (UserProfile, reader, None)]
+            )
             stored = found.item(Conversation, conversation_id)
             item = found.item(Message, conversation_id, seq)
             plan = plan_read(
@@ -203,20 +207,31 @@ class Messaging:
             )
             if plan.changed:
                 commit(lambda transaction: write_read(transaction, plan))
+            totals_before["reader"] = _total_unread(found.item(UserProfile, reader))
             return plan
 
         plan = with_retries(attempt, max_attempts=get_settings().send_max_attempts)
         other = plan.conversation.other_than(reader)
-        profiles = batch_get([(UserProfile, reader, None), (UserProfile, other, None)])
-        reader_profile = profiles.item(UserProfile, reader)
+
+        def read_profiles() -> Batch:
+            return batch_get([(UserProfile, reader, None), (UserProfile, other, None)])
+
+        # After a committed read the fresh totals are only presentation: failing to read them falls back to what
+        # the attempt read, moved by what this read changed.
+        profiles = after_commit("reading the profiles", read_profiles, Batch()) if plan.changed else read_profiles()
         after = plan.after
+        total = (
+            _total_unread(profiles.item(UserProfile, reader))
+            if (UserProfile, reader, None) in profiles
+            else max(totals_before.get("reader", 0) + plan.unread_delta, 0)
+        )
         out = ReadOut(
             conversation_id=conversation_id,
             message_id=message_id,
             last_read_message_id=after.last_read_message_id,
             read_at=after.last_read_at,
             unread_count=after.unread,
-            total_unread=max(int(reader_profile.total_unread or 0), 0) if reader_profile else 0,
+            total_unread=total,
         )
         if plan.changed:
             update = MessageReadUpdate(
@@ -225,7 +240,7 @@ class Messaging:
                 last_read_message_id=after.last_read_message_id,
                 read_at=after.last_read_at,
             )
-            other_profile = profiles.item(UserProfile, other)
+            other_profile = profiles.item(UserProfile, other) if (UserProfile, other, None) in profiles else None
             after_commit("delivery", lambda: self.notifier.read(reader, update, plan.conversation, other_profile), None)
         return Read(out, plan.changed)
 
@@ -251,3 +266,7 @@ class Messaging:
                 None,
             )
         return PatternConversationOut(conversation=result.conversation), result.created
+
+
+def _total_unread(profile: UserProfile | None) -> int:
+    return max(int(profile.total_unread or 0), 0) if profile is not None else 0

@@ -117,3 +117,21 @@ def test_a_bug_is_answered_as_500_in_the_one_error_shape(
 
     assert response.status == 500
     assert response.body == {"error": {"code": "internal_error", "message": "internal error"}}
+
+
+def test_a_read_failing_after_a_committed_read_receipt_still_answers_it(marketplace: Api) -> None:
+    sent = [marketplace.send("bob", recipientId="alice", patternId="p1", content=f"m{i}").body for i in range(3)]
+    newest = sent[-1]["message"]["id"]
+
+    # A read takes its snapshot (1st BatchGetItem), commits, then reads both profiles (2nd).
+    with dynamodb_failing("BatchGetItem", nth=2) as seen:
+        response = marketplace.mark_read("alice", newest)
+
+    assert seen == ["BatchGetItem", "BatchGetItem"]
+    assert response.status == 200, response.body
+    assert (response.body["unreadCount"], response.body["totalUnread"], response.body["lastReadMessageId"]) == (
+        0,
+        0,
+        newest,
+    )
+    assert marketplace.conversations("alice").body["totalUnread"] == 0  # stored, not just answered
