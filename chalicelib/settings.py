@@ -60,6 +60,7 @@ class Settings:
     sync_page_max: int
     sync_page_default: int
     sync_lookback_ms: int
+    page_max_bytes: int
     attachments_bucket: str
     allowed_origins: tuple[str, ...]
     image_types: tuple[str, ...]
@@ -129,6 +130,9 @@ def _load() -> Settings:
         sync_page_max=_int("SYNC_PAGE_MAX", 50),
         sync_page_default=_int("SYNC_PAGE_DEFAULT", 50),
         sync_lookback_ms=_int("SYNC_LOOKBACK_MS", 5000),
+        # A history or sync page stops growing past this much JSON: with the escaping Lambda adds to the body,
+        # the response stays under Lambda's 6 MB payload limit (a 502 otherwise).
+        page_max_bytes=_int("PAGE_MAX_BYTES", 4_000_000),
         attachments_bucket=env.get("ATTACHMENTS_BUCKET", f"crochet-messaging-{stage}-attachments"),
         allowed_origins=_list(env.get("ALLOWED_ORIGINS"), "http://localhost:3000,http://127.0.0.1:8000"),
         image_types=_list(env.get("ATTACHMENT_IMAGE_TYPES"), "image/jpeg,image/png,image/webp,image/gif,image/heic"),

@@ -30,7 +30,7 @@ from chalicelib.schemas.responses import (
 )
 from chalicelib.services.directory import Directory
 from chalicelib.services.ports import Clock
-from chalicelib.services.presenters import Presenter, enriched_out
+from chalicelib.services.presenters import Presenter, enriched_out, fitting
 from chalicelib.settings import get_settings
 
 
@@ -166,6 +166,13 @@ class Conversations:
         messages, more = get_messages_by_conversation(conversation_id, limit=limit, before=before_seq, after=after_seq)
         patterns = {conversation.pattern_id} if conversation.pattern_id else set()
         directory = Directory.load(set(conversation.participant_ids), patterns, caller=principal)
+        shown = [self.presenter.message(m, conversation.state_of(m.recipient_id)) for m in messages]
+        # A page grows away from where it starts: from `after` forwards, else from the newest (or `before`) back.
+        forwards = after_seq is not None
+        kept = fitting(shown if forwards else shown[::-1], get_settings().page_max_bytes)
+        if kept < len(shown):
+            more = True
+            shown = shown[:kept] if forwards else shown[len(shown) - kept :]
         newest = conversation.message_count
         if after_seq is not None:
             has_before, has_after = after_seq > 0, more
@@ -177,7 +184,7 @@ class Conversations:
             conversation=enriched_out(
                 conversation, principal.user_id, conversation.state_of(principal.user_id).unread, directory
             ),
-            messages=[self.presenter.message(m, conversation.state_of(m.recipient_id)) for m in messages],
+            messages=shown,
             has_more_before=has_before,
             has_more_after=has_after,
         )

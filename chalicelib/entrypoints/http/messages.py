@@ -7,8 +7,9 @@ from typing import Any
 from chalice.app import Blueprint
 
 from chalicelib.bootstrap import services
+from chalicelib.domain.ids import is_conversation_id, is_entity_id, parse_message_id
 from chalicelib.domain.principal import Principal
-from chalicelib.entrypoints.http.routing import Answer, query_params, read_json_body, route
+from chalicelib.entrypoints.http.routing import Answer, path_id, query_params, read_json_body, route
 from chalicelib.entrypoints.parsing import parse
 from chalicelib.schemas.requests import (
     HistoryQuery,
@@ -100,8 +101,9 @@ def conversations(request: Any, principal: Principal) -> Answer:
 def conversation(request: Any, principal: Principal, conversationId: str) -> Answer:
     """A conversation of the caller with a page of its history (the newest, or `before`/`after` a message)."""
     query = parse(HistoryQuery, query_params(request))
+    conversation_id = path_id(conversationId, is_conversation_id, "conversation")
     return services().conversations.detail(
-        principal, conversationId, limit=query.limit, before=query.before, after=query.after
+        principal, conversation_id, limit=query.limit, before=query.before, after=query.after
     )
 
 
@@ -117,7 +119,8 @@ def conversation(request: Any, principal: Principal, conversationId: str) -> Ans
 def mark_read(request: Any, principal: Principal, messageId: str) -> Answer:
     """Mark a message (or, with `markConversation`, its whole conversation) read for the caller."""
     body = parse(MarkReadRequest, read_json_body(request))
-    return services().messaging.read(principal, messageId, whole_conversation=body.mark_conversation).out
+    message_id = path_id(messageId, lambda value: parse_message_id(value) is not None, "message")
+    return services().messaging.read(principal, message_id, whole_conversation=body.mark_conversation).out
 
 
 @route(
@@ -133,7 +136,8 @@ def mark_read(request: Any, principal: Principal, messageId: str) -> Answer:
 def pattern_conversation(request: Any, principal: Principal, patternId: str) -> Answer:
     """Get or create the caller's conversation with a pattern's creator (201 when created)."""
     query = parse(PatternConversationQuery, query_params(request))
-    out, created = services().messaging.open_pattern_conversation(principal, patternId, query.creator_id)
+    pattern_id = path_id(patternId, is_entity_id, "pattern")
+    out, created = services().messaging.open_pattern_conversation(principal, pattern_id, query.creator_id)
     return out, 201 if created else 200
 
 

@@ -29,6 +29,7 @@ from chalicelib.errors import (
     ErrorCode,
     Forbidden,
     InternalError,
+    NotFound,
     PayloadTooLarge,
     RateLimited,
     Unauthorized,
@@ -103,6 +104,14 @@ def read_json_body(request: Any) -> Any:
 
 def query_params(request: Any) -> dict[str, str]:
     return dict(request.query_params or {})
+
+
+def path_id(value: str, valid: Callable[[str], bool], what: str) -> str:
+    """A path parameter that must be one of our ids: anything else is exactly as missing as an unknown id (and
+    never reaches DynamoDB, whose key-size limits would refuse it)."""
+    if not valid(value):
+        raise NotFound(f"{what} not found")
+    return value
 
 
 def _principal(request: Any, auth: str) -> Principal:
