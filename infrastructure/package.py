@@ -7,6 +7,8 @@ out of CloudFormation output:
 
 * ``WEBSOCKET_API_ID`` is ``!Ref WebsocketAPI`` in every function's environment: in a CloudFormation
   deployment the REST handlers know the WebSocket API from the first deploy (no second pass needed);
+* the roles' policy is ``infrastructure/policy.py``'s rendering with the ``@connections`` grant on that API
+  (``!Sub ...:${WebsocketAPI}/<stage>/POST/@connections/*``), not on any API;
 * stage throttling on the REST API (``MethodSettings``) and the WebSocket stage (``DefaultRouteSettings``),
   the values ``infrastructure/deploy.py`` applies after ``chalice deploy``;
 * the REST handler's log group: Chalice names it after a function name it then changes (``${ApiHandler}``
@@ -18,6 +20,7 @@ out of CloudFormation output:
   ``aws s3api put-bucket-notification-configuration`` (see infrastructure/README.md).
 
 Log retention comes from ``log_retention_in_days`` in ``.chalice/config.json`` (Chalice writes the log groups).
+A stage that names no JWT secret is refused before anything is built, as ``make deploy`` refuses it.
 """
 
 from __future__ import annotations
@@ -35,7 +38,8 @@ from chalice import package as chalice_package
 from chalice.cli import factory as chalice_factory
 from chalice.utils import to_cfn_resource_name
 
-from infrastructure.deploy import ROOT, throttling
+from infrastructure import policy
+from infrastructure.deploy import ROOT, DeployError, Project, check_no_dev_secret, throttling
 
 
 class StageTemplateGenerator(chalice_package.SAMTemplateGenerator):
@@ -57,6 +61,11 @@ class StageTemplateGenerator(chalice_package.SAMTemplateGenerator):
                 if resource["Type"] == "AWS::Serverless::Function":
                     variables = resource["Properties"].setdefault("Environment", {}).setdefault("Variables", {})
                     variables["WEBSOCKET_API_ID"] = {"Ref": "WebsocketAPI"}
+            scoped = policy.cloudformation(policy.load_config(), self._config.chalice_stage)
+            for resource in resources_by_name.values():
+                if resource["Type"] == "AWS::IAM::Role":
+                    for inline in resource["Properties"].get("Policies", []):
+                        inline["PolicyDocument"] = scoped
         if "RestAPI" in resources_by_name:
             resources_by_name["RestAPI"]["Properties"]["MethodSettings"] = [
                 {
@@ -149,6 +158,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not botocore.session.get_session().get_config_variable("region"):
         os.environ["AWS_DEFAULT_REGION"] = "us-east-1"  # only shapes service principals' names; no AWS call is made
     out = args.out or ROOT / "build" / "package" / args.stage
+    try:
+        check_no_dev_secret(Project(), args.stage)
+    except DeployError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     template = package(args.stage, out)
     for artifact in sorted(out.glob("*.zip")):
         print(
