@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TypeVar
 
+from chalicelib import metrics
 from chalicelib.adapters.dynamodb import Conversation, Message, UserProfile
 from chalicelib.adapters.dynamodb.batch import Batch, batch_get
 from chalicelib.adapters.dynamodb.records import (
@@ -133,6 +134,7 @@ class Messaging:
         plan = with_retries(attempt, max_attempts=get_settings().send_max_attempts)
         if isinstance(plan, Replay):
             return Sent(self._replay(plan), created=False)
+        metrics.count(metrics.MESSAGES_SENT)
         recipient_state = plan.conversation.state_of(plan.recipient_id)
         message = self.presenter.committed_message(plan.message, recipient_state)
         conversation = conversation_out(plan.conversation)
