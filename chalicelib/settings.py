@@ -12,7 +12,7 @@ from functools import lru_cache
 
 # Documented development secret: 32+ bytes so PyJWT's minimum key length holds. Public, so only the local stack
 # and the tests may ever use it: anywhere else a missing secret is a ConfigurationError (see ``_load``).
-DEV_JWT_SECRET = "crochet-messaging-dev-secret-change-me-0123456789"
+DEV_JWT_SECRET = "crochet-messaging-dev-secret-change-me-0123456789"  # nosec B105 # public on purpose, local only
 # Stages that run on this machine (``make dev``, the tests): the only ones the development secret is allowed in.
 LOCAL_STAGES = frozenset({"local", "test"})
 

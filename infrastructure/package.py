@@ -11,6 +11,8 @@ out of CloudFormation output:
   (``!Sub ...:${WebsocketAPI}/<stage>/POST/@connections/*``), not on any API;
 * stage throttling on the REST API (``MethodSettings``) and the WebSocket stage (``DefaultRouteSettings``),
   the values ``infrastructure/deploy.py`` applies after ``chalice deploy``;
+* checkov's one per-resource exception, in the resource's ``Metadata``: no dead-letter queue (CKV_AWS_116) for
+  the functions API Gateway invokes synchronously (a DLQ only ever receives failed asynchronous invocations);
 * the REST handler's log group: Chalice names it after a function name it then changes (``${ApiHandler}``
   instead of ``${APIHandler}``), so its retention would apply to nothing;
 * ``@app.on_s3_event`` on a bucket of another stack: Chalice refuses it ("CloudFormation does not support
@@ -41,13 +43,23 @@ from chalice.utils import to_cfn_resource_name
 from infrastructure import policy
 from infrastructure.deploy import ROOT, DeployError, Project, check_no_dev_secret, throttling
 
+SYNCHRONOUS_DLQ = (
+    "invoked synchronously by API Gateway (REST and WebSocket routes): a dead-letter queue only ever receives "
+    "failed asynchronous invocations, and the caller gets the error"
+)
+
 
 class StageTemplateGenerator(chalice_package.SAMTemplateGenerator):
     """Chalice's SAM generator, plus what this app needs from a CloudFormation deployment (module docstring)."""
 
     def generate(self, resources: list[Any]) -> dict[str, Any]:
+        self._invoked_by_events: set[str] = set()  # filled while Chalice generates the S3 notifications
         template = super().generate(resources)
         resources_by_name = template["Resources"]
+        for name, resource in resources_by_name.items():
+            if resource["Type"] == "AWS::Serverless::Function" and name not in self._invoked_by_events:
+                skips = resource.setdefault("Metadata", {}).setdefault("checkov", {}).setdefault("skip", [])
+                skips.append({"id": "CKV_AWS_116", "comment": SYNCHRONOUS_DLQ})
         # Chalice names the REST handler's log group after ``ApiHandler``, then renames the function to
         # ``APIHandler``: the group's ``!Sub /aws/lambda/${ApiHandler}`` points at nothing (cfn-lint E1019).
         for resource in resources_by_name.values():
@@ -85,6 +97,7 @@ class StageTemplateGenerator(chalice_package.SAMTemplateGenerator):
 
     def _generate_s3bucketnotification(self, resource: Any, template: dict[str, Any]) -> None:
         function = to_cfn_resource_name(resource.lambda_function.resource_name)
+        self._invoked_by_events.add(function)
         template["Resources"][f"{function}S3InvokePermission"] = {
             "Type": "AWS::Lambda::Permission",
             "Properties": {

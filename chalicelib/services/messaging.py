@@ -126,7 +126,7 @@ class Messaging:
                 verified["size"] = self.attachments.verify_upload(plan.upload)
                 self.attachments.mark_attached(plan.upload)
                 plan = plan_send(replace(snapshot, upload_size=verified["size"]), command, iso(self.clock()))
-                assert not isinstance(plan, VerifyUpload)
+                assert not isinstance(plan, VerifyUpload)  # nosec B101 # narrows the type; the size is known now
             if isinstance(plan, SendPlan):
                 commit(lambda transaction: write_send(transaction, plan))
             return plan

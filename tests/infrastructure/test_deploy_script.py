@@ -111,7 +111,7 @@ def project(tmp_path: Path) -> Project:
 @pytest.fixture
 def aws() -> Iterator[Aws]:
     with mock_aws(), warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*AWS::S3::BucketPolicy.*")
+        warnings.filterwarnings("ignore", message=".*AWS::(S3::BucketPolicy|CloudWatch::Alarm).*")
         yield Aws(boto3.session.Session())
 
 
