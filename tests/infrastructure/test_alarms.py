@@ -117,7 +117,13 @@ def test_dead_letters_are_watched_on_the_upload_functions_queue(template: dict[s
     queues = {
         name: resource
         for name, resource in template["Resources"].items()
-        if resource["Type"] == "AWS::SQS::Queue" and name.lower().endswith(("dlq", "deadletterqueue", "deadletters"))
+        if resource["Type"] == "AWS::SQS::Queue"
+        and (
+            name.lower().endswith(("dlq", "deadletterqueue", "deadletters"))
+            or str(resolve(resource.get("Properties", {}).get("QueueName", ""), template, stage_parameters(stage)))
+            .lower()
+            .endswith("-dlq")
+        )
     }
     watched = [alarm["Dimensions"][0]["Value"] for alarm in alarms(template, stage).values() if "Dimensions" in alarm]
     for name in queues:
