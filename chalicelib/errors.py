@@ -28,13 +28,13 @@ class ErrorCode(StrEnum):
     UNSUPPORTED_ATTACHMENT_TYPE = "unsupported_attachment_type"
     TOO_MANY_ROOMS = "too_many_rooms"
     UNAUTHORIZED = "unauthorized"
-    TOKEN_EXPIRED = "token_expired"
+    TOKEN_EXPIRED = "token_expired"  # nosec B105 # an error code, not a password
     FORBIDDEN = "forbidden"
     PURCHASE_REQUIRED = "purchase_required"
     NOT_PATTERN_CREATOR = "not_pattern_creator"
     NOT_RECIPIENT = "not_recipient"
     SERVICE_ROLE_REQUIRED = "service_role_required"
-    USER_TOKEN_REQUIRED = "user_token_required"
+    USER_TOKEN_REQUIRED = "user_token_required"  # nosec B105 # an error code, not a password
     NOT_FOUND = "not_found"
     CONFLICT = "conflict"
     IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
