@@ -160,8 +160,10 @@ export class MessagingStore {
           : null,
       });
     }
-    const joined = this.client.joinConversation(conversationId);
-    joined.catch(() => undefined); // a refused join fails the history request too
+    // Joined before the history is read: a message sent in between arrives live and is kept once. (Offline, the
+    // join waits for the connection, whose catch-up brings what was sent meanwhile.)
+    const joined = this.client.joinConversation(conversationId).catch(() => undefined); // refused: so is the history
+    if (this.client.isConnected) await joined;
     const detail = await this.client.loadConversation(conversationId, options);
     if (request !== this.openRequest && !paging) return detail; // another conversation was opened meanwhile
     const before = this.state.currentConversation;
