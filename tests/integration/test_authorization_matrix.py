@@ -23,6 +23,7 @@ import pytest
 
 from app import app
 from chalicelib.adapters.dynamodb import Attachment, Connection, Conversation, UserProfile
+from chalicelib.domain.connections import parse_connections, parse_room
 from chalicelib.domain.ids import conversation_id_for, message_id_for
 from chalicelib.entrypoints.http.routing import PUBLIC, SERVICE, USER, route_specs
 from chalicelib.entrypoints.ws.dispatcher import ACTIONS
@@ -625,5 +626,5 @@ def test_presence_reaches_only_those_in_a_conversation_with_that_user(
     ]
     assert rendered(sockets, carol) == []
     assert rendered(sockets, dave) == []
-    assert f"{carol} {STRANGER_USER}" not in (Conversation.get(world.conversation_id).room or set())
-    assert carol not in (UserProfile.get("bob").watcher_ids or set())
+    assert carol not in parse_room(Conversation.get(world.conversation_id).room)
+    assert carol not in parse_connections(UserProfile.get("bob").watcher_ids)

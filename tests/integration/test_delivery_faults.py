@@ -25,6 +25,7 @@ from chalicelib.adapters.dynamodb import (
     UserProfile,
 )
 from chalicelib.bootstrap import Services
+from chalicelib.domain.connections import parse_connections, parse_room
 from chalicelib.domain.delivery import Outcome
 from chalicelib.domain.ids import conversation_id_for
 from chalicelib.schemas.events import Pong, frame
@@ -201,9 +202,9 @@ def known_to_the_store(connection_id: str, conversation_id: str) -> dict[str, bo
     bob = UserProfile.get("bob", consistent_read=True)
     return {
         "connection": connection_exists(connection_id),
-        "room": f"{connection_id} alice" in (conversation.room or set()),
-        "alice's connections": connection_id in (alice.connection_ids or set()),
-        "bob's watchers": connection_id in (bob.watcher_ids or set()),
+        "room": parse_room(conversation.room).get(connection_id) is not None,
+        "alice's connections": connection_id in parse_connections(alice.connection_ids),
+        "bob's watchers": connection_id in parse_connections(bob.watcher_ids),
     }
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from chalicelib.adapters.dynamodb import UserProfile
-from chalicelib.domain.conversations import ConversationState, new_conversation, room_entry
+from chalicelib.domain.connections import room_entry
+from chalicelib.domain.conversations import ConversationState, new_conversation
 from chalicelib.domain.delivery import Outcome
 from chalicelib.schemas.events import MessageReadUpdate
 from chalicelib.schemas.responses import ConversationOut, MessageOut
@@ -20,7 +21,7 @@ NOW = "2026-12-01T10:00:00.000Z"
 def chat(*room: tuple[str, str]) -> ConversationState:
     """alice and bob's conversation about p1, with these (connection, user) joined to it."""
     conversation = new_conversation("bob", "alice", "p1", "Granny Square Blanket", NOW)
-    return replace(conversation, room=frozenset(room_entry(cid, user) for cid, user in room))
+    return replace(conversation, room=frozenset(room_entry(cid, user, None) for cid, user in room))
 
 
 def directory(**connections: set[str]) -> Directory:
@@ -131,7 +132,7 @@ def test_a_read_receipt_reaches_the_room_and_the_senders_devices() -> None:
 def test_presence_reaches_the_watchers() -> None:
     connections = RecordingConnections()
 
-    Notifier(connections).presence(PresenceChange("alice", False, NOW, frozenset({"bob-phone", "carol-tab"})))
+    Notifier(connections).presence(PresenceChange("alice", False, NOW, dict.fromkeys({"bob-phone", "carol-tab"})))
 
     assert connections.events() == {"presence_update": ["bob-phone", "carol-tab"]}
     assert connections.received("bob-phone") == [
