@@ -65,6 +65,14 @@ class FaultyManagementApi:
             raise fault
         return self.real.post_to_connection(ConnectionId=ConnectionId, Data=Data)
 
+    def delete_connection(self, *, ConnectionId: str) -> dict[str, Any]:
+        return self.real.delete_connection(ConnectionId=ConnectionId)
+
+    def get_connection(self, *, ConnectionId: str) -> dict[str, Any]:
+        if ConnectionId in self.faults:
+            raise self.faults[ConnectionId]
+        return self.real.get_connection(ConnectionId=ConnectionId)
+
 
 def real_client() -> Any:
     """The app's own ``@connections`` client, as bootstrap builds it (moto's backend under mock_aws)."""
@@ -282,6 +290,26 @@ def test_pruning_a_users_last_connection_tells_their_watchers(
     seen_by_bob = marketplace.conversations("bob").body["conversations"][0]["otherParticipant"]
     assert (seen_by_bob["id"], seen_by_bob["online"]) == ("alice", False)
     assert [(p["userId"], p["online"]) for p in sockets.events(bobs, "presence_update")] == [("alice", False)]
+
+
+def test_a_dead_watcher_is_forgotten_at_the_first_presence_change(
+    marketplace: Api, sockets: Sockets, management_api: FaultyManagementApi
+) -> None:
+    """A watcher gone without a $disconnect whose item then expired is known only to the watched profile's set: the
+    first 410 of a presence fan-out removes it there (red-team finding 11: it was posted to for ever)."""
+    assert marketplace.send("bob", recipientId="alice", patternId="p1", content="hello").status == 201
+    bobs = sockets.connect("bob")
+    sockets.send(bobs, "join_conversation", conversationId=PATTERN_CHAT)  # bob now watches alice
+    management_api.faults[bobs] = GONE  # gone without a $disconnect ...
+    Connection.get(bobs).delete()  # ... and DynamoDB's TTL has swept its item
+    management_api.attempts.clear()
+
+    for _ in range(3):  # alice comes and goes
+        alices = sockets.connect("alice")
+        sockets.disconnect(alices)
+
+    assert management_api.attempts.count(bobs) == 1
+    assert bobs not in parse_connections(UserProfile.get("alice", consistent_read=True).watcher_ids)
 
 
 def test_throttled_posts_never_fail_a_send(

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import UTC, datetime
 
+from chalicelib import metrics
 from chalicelib.adapters.dynamodb import UserProfile
 from chalicelib.domain.connections import room_entry
 from chalicelib.domain.conversations import ConversationState, new_conversation
@@ -146,3 +148,41 @@ def test_nobody_to_tell_posts_nothing() -> None:
     Notifier(connections).typing(chat(("bob-phone", "bob")), "bob", typing=True)
 
     assert connections.posted == []
+
+
+def test_a_connection_whose_token_expired_is_told_and_closed_instead_of_posted_to() -> None:
+    connections = RecordingConnections()
+    now = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+    expired_at, valid_until = int(now.timestamp()) - 1, int(now.timestamp()) + 60
+    conversation = replace(
+        chat(),
+        room=frozenset({room_entry("alice-old", "alice", expired_at), room_entry("alice-new", "alice", valid_until)}),
+    )
+    metrics.begin()
+
+    Notifier(connections, clock=lambda: now).typing(conversation, "bob", typing=True)
+
+    assert connections.received("alice-old") == [
+        (
+            "error",
+            {
+                "code": "token_expired",
+                "message": "the token of this connection expired: reconnect with a fresh one",
+                "action": None,
+            },
+        )
+    ]
+    assert connections.closed == ["alice-old"]
+    assert [event for event, _ in connections.received("alice-new")] == ["user_typing"]
+    counted = metrics.document("test") or {}
+    assert counted[metrics.DELIVERED] == 2  # the typing event and the notice
+
+
+def test_every_post_outcome_is_counted() -> None:
+    connections = RecordingConnections(outcomes={"alice-tab": Outcome.FAILED})
+    metrics.begin()
+
+    Notifier(connections).typing(chat(("alice-tab", "alice"), ("alice-phone", "alice")), "bob", typing=True)
+
+    counted = metrics.document("test") or {}
+    assert (counted.get(metrics.DELIVERED), counted.get(metrics.FAILED), counted.get(metrics.GONE)) == (1, 1, None)
