@@ -23,6 +23,7 @@ from pynamodb.expressions.condition import Condition, size
 from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
+from chalicelib import metrics
 from chalicelib.adapters.dynamodb import Connection, Conversation, UserProfile
 from chalicelib.adapters.dynamodb.rate_limits import charge, spend
 from chalicelib.adapters.dynamodb.transactions import Contention, Write, commit, commit_in_chunks, with_retries
@@ -166,8 +167,13 @@ def open_connection(connection_id: str, principal: Principal, connections: Conne
         return _open(connection_id, principal)
     except TooManyConnections:
         if not forget_dead_connections(principal.user_id, connections):
+            metrics.count(metrics.RATE_LIMITED)
             raise
-    return _open(connection_id, principal)
+    try:
+        return _open(connection_id, principal)
+    except TooManyConnections:
+        metrics.count(metrics.RATE_LIMITED)
+        raise
 
 
 def _open(connection_id: str, principal: Principal) -> PresenceChange | None:
