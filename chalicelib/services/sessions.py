@@ -25,6 +25,7 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib import metrics
 from chalicelib.adapters.dynamodb import Connection, Conversation, UserProfile
+from chalicelib.adapters.dynamodb.batch import batch_get
 from chalicelib.adapters.dynamodb.rate_limits import charge, spend
 from chalicelib.adapters.dynamodb.transactions import Contention, Write, commit, commit_in_chunks, with_retries
 from chalicelib.domain import presence
@@ -233,9 +234,8 @@ def forget_dead_connections(user_id: str, connections: Connections) -> bool:
     A connection whose token expired is told and closed; the others are asked about (GetConnection): the ones
     API Gateway says are gone lost their ``$disconnect``.
     """
-    try:
-        profile = UserProfile.get(user_id, consistent_read=True)
-    except DoesNotExist:
+    profile = batch_get([(UserProfile, user_id, None)]).item(UserProfile, user_id)
+    if profile is None:
         return False
     recorded = connections_of(profile)
     now = utc_now().timestamp()

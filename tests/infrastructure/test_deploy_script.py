@@ -142,7 +142,9 @@ def test_a_first_deploy_makes_the_stack_then_deploys_twice_to_hand_over_the_webs
     assert "WEBSOCKET_API_ID" not in chalice.environments[0]
     assert chalice.environments[1]["WEBSOCKET_API_ID"] == api_id == project.environment("dev")["WEBSOCKET_API_ID"]
     (grant,) = [s for s in chalice.policies[1]["Statement"] if s["Sid"] == "WebSocketDelivery"]
-    assert grant["Resource"] == [f"arn:*:execute-api:*:*:{api_id}/v1/POST/@connections/*"]
+    assert grant["Resource"] == [  # post frames, close expired connections, ask whether one is still open
+        f"arn:*:execute-api:*:*:{api_id}/v1/{method}/@connections/*" for method in ("POST", "DELETE", "GET")
+    ]
     assert urls == {
         "rest": project.deployed("dev")["resources"][-2]["rest_api_url"],  # type: ignore[index]
         "websocket": f"wss://{api_id}.execute-api.us-east-1.amazonaws.com/v1/",
