@@ -61,6 +61,7 @@ class Settings:
     websocket_stage: str | None
     connection_ttl_seconds: int
     max_rooms_per_connection: int
+    max_connections_per_user: int
     max_frame_bytes: int
     typing_timeout_ms: int
     feed_ttl_seconds: int
@@ -161,6 +162,8 @@ def _load() -> Settings:
         # API Gateway closes a connection after 2 hours at the latest; a little slack for clock skew.
         connection_ttl_seconds=_int("CONNECTION_TTL_SECONDS", 2 * 3600 + 300),
         max_rooms_per_connection=_int("MAX_ROOMS_PER_CONNECTION", 20),
+        # Tabs and devices of one user at once; each one costs a post per event that reaches the user. 0: no cap.
+        max_connections_per_user=_int("MAX_CONNECTIONS_PER_USER", 10),
         max_frame_bytes=_int("MAX_FRAME_BYTES", 128 * 1024),
         typing_timeout_ms=_int("TYPING_TIMEOUT_MS", 2000),
         feed_ttl_seconds=_int("FEED_TTL_SECONDS", 30 * 24 * 3600),
@@ -185,6 +188,14 @@ def _load() -> Settings:
             "send": _rate(env.get("RATE_LIMIT_SEND"), "10/2"),
             "conversation": _rate(env.get("RATE_LIMIT_CONVERSATION"), "20/60"),
             "presign": _rate(env.get("RATE_LIMIT_PRESIGN"), "30/60"),
+            # Socket actions, per user across all of their connections (near Sendbird's 3 receipts/s), and the
+            # GETs that read most (Stream's 60 per minute per user and endpoint).
+            "room": _rate(env.get("RATE_LIMIT_ROOM"), "30/10"),
+            "typing": _rate(env.get("RATE_LIMIT_TYPING"), "20/10"),
+            "read": _rate(env.get("RATE_LIMIT_READ"), "30/10"),
+            "ping": _rate(env.get("RATE_LIMIT_PING"), "30/60"),
+            "sync": _rate(env.get("RATE_LIMIT_SYNC"), "60/60"),
+            "history": _rate(env.get("RATE_LIMIT_HISTORY"), "60/60"),
         },
     )
 

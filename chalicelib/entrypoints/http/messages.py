@@ -42,6 +42,7 @@ TAG = "messages"
     tag=TAG,
     query=PageQuery,
     responses={200: ConversationListOut},
+    errors={429},  # with conversationId: a history page, counted like getConversation
 )
 def inbox(request: Any, principal: Principal) -> Answer:
     """The caller's conversations, most recent first (the seed's list).
@@ -97,6 +98,7 @@ def conversations(request: Any, principal: Principal) -> Answer:
     tag=TAG,
     query=HistoryQuery,
     responses={200: ConversationDetailOut},
+    errors={429},
 )
 def conversation(request: Any, principal: Principal, conversationId: str) -> Answer:
     """A conversation of the caller with a page of its history (the newest, or `before`/`after` a message)."""
@@ -115,6 +117,7 @@ def conversation(request: Any, principal: Principal, conversationId: str) -> Ans
     tag=TAG,
     body=MarkReadRequest,
     responses={200: ReadOut},
+    errors={429},
 )
 def mark_read(request: Any, principal: Principal, messageId: str) -> Answer:
     """Mark a message (or, with `markConversation`, its whole conversation) read for the caller."""
@@ -149,6 +152,7 @@ def pattern_conversation(request: Any, principal: Principal, patternId: str) -> 
     tag=TAG,
     query=SyncQuery,
     responses={200: SyncOut},
+    errors={429},
 )
 def sync(request: Any, principal: Principal) -> Answer:
     """What changed since `since` (the `nextCursor` of the previous sync): new messages and their conversations."""

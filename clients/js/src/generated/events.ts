@@ -64,7 +64,7 @@ export interface components {
          * @description Every `error.code` the API and the socket answer with.
          * @enum {string}
          */
-        ErrorCode: "invalid_request" | "invalid_json" | "invalid_cursor" | "invalid_frame" | "unknown_action" | "self_conversation" | "creator_mismatch" | "attachment_not_found" | "attachment_not_uploaded" | "attachment_rejected" | "attachment_type_mismatch" | "unsupported_attachment_type" | "too_many_rooms" | "unauthorized" | "token_expired" | "forbidden" | "purchase_required" | "not_pattern_creator" | "not_recipient" | "service_role_required" | "user_token_required" | "not_found" | "conflict" | "idempotency_key_reused" | "attachment_already_used" | "payload_too_large" | "attachment_too_large" | "unsupported_media_type" | "rate_limited" | "temporarily_unavailable" | "storage_unavailable" | "contention" | "internal_error";
+        ErrorCode: "invalid_request" | "invalid_json" | "invalid_cursor" | "invalid_frame" | "unknown_action" | "self_conversation" | "creator_mismatch" | "attachment_not_found" | "attachment_not_uploaded" | "attachment_rejected" | "attachment_type_mismatch" | "unsupported_attachment_type" | "too_many_rooms" | "too_many_connections" | "unauthorized" | "token_expired" | "forbidden" | "purchase_required" | "not_pattern_creator" | "not_recipient" | "service_role_required" | "user_token_required" | "not_found" | "conflict" | "idempotency_key_reused" | "attachment_already_used" | "payload_too_large" | "attachment_too_large" | "unsupported_media_type" | "rate_limited" | "temporarily_unavailable" | "storage_unavailable" | "contention" | "internal_error";
         /**
          * ErrorEvent
          * @description A frame that was refused: the same codes as the REST API's errors.
@@ -273,7 +273,7 @@ export interface ServerEventMap {
   presence_update: components["schemas"]["PresenceUpdate"];
   /** To the room. */
   attachment_ready: components["schemas"]["AttachmentReady"];
-  /** To the sender of a refused frame. */
+  /** To the sender of a refused frame; a connection whose token expired (`token_expired`, `action` null), which is then closed. */
   error: components["schemas"]["ErrorEvent"];
 }
 

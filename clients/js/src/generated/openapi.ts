@@ -313,7 +313,7 @@ export interface components {
          * @description Every `error.code` the API and the socket answer with.
          * @enum {string}
          */
-        ErrorCode: "invalid_request" | "invalid_json" | "invalid_cursor" | "invalid_frame" | "unknown_action" | "self_conversation" | "creator_mismatch" | "attachment_not_found" | "attachment_not_uploaded" | "attachment_rejected" | "attachment_type_mismatch" | "unsupported_attachment_type" | "too_many_rooms" | "unauthorized" | "token_expired" | "forbidden" | "purchase_required" | "not_pattern_creator" | "not_recipient" | "service_role_required" | "user_token_required" | "not_found" | "conflict" | "idempotency_key_reused" | "attachment_already_used" | "payload_too_large" | "attachment_too_large" | "unsupported_media_type" | "rate_limited" | "temporarily_unavailable" | "storage_unavailable" | "contention" | "internal_error";
+        ErrorCode: "invalid_request" | "invalid_json" | "invalid_cursor" | "invalid_frame" | "unknown_action" | "self_conversation" | "creator_mismatch" | "attachment_not_found" | "attachment_not_uploaded" | "attachment_rejected" | "attachment_type_mismatch" | "unsupported_attachment_type" | "too_many_rooms" | "too_many_connections" | "unauthorized" | "token_expired" | "forbidden" | "purchase_required" | "not_pattern_creator" | "not_recipient" | "service_role_required" | "user_token_required" | "not_found" | "conflict" | "idempotency_key_reused" | "attachment_already_used" | "payload_too_large" | "attachment_too_large" | "unsupported_media_type" | "rate_limited" | "temporarily_unavailable" | "storage_unavailable" | "contention" | "internal_error";
         /**
          * ErrorOut
          * @description Every error: a stable machine-readable `code` and a human message.
@@ -983,6 +983,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
+            /** @description Rate limited (`rate_limited`): retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
             /** @description Temporarily unavailable (`temporarily_unavailable`, `storage_unavailable`, `contention`): retry the same request */
             503: {
                 headers: {
@@ -1244,6 +1255,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
+            /** @description Rate limited (`rate_limited`): retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
             /** @description Temporarily unavailable (`temporarily_unavailable`, `storage_unavailable`, `contention`): retry the same request */
             503: {
                 headers: {
@@ -1405,6 +1427,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
+            /** @description Rate limited (`rate_limited`): retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
             /** @description Temporarily unavailable (`temporarily_unavailable`, `storage_unavailable`, `contention`): retry the same request */
             503: {
                 headers: {
@@ -1490,6 +1523,17 @@ export interface operations {
             /** @description The body is not JSON (`unsupported_media_type`) */
             415: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Rate limited (`rate_limited`): retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
