@@ -23,7 +23,6 @@ from pynamodb.expressions.condition import Condition, size
 from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
-from chalicelib import metrics
 from chalicelib.adapters.dynamodb import Connection, Conversation, UserProfile
 from chalicelib.adapters.dynamodb.batch import batch_get
 from chalicelib.adapters.dynamodb.rate_limits import charge, spend
@@ -51,7 +50,7 @@ from chalicelib.services.conversations import get_conversation_by_id
 from chalicelib.services.ports import Connections
 from chalicelib.settings import get_settings
 
-TOKEN_EXPIRED_MESSAGE = "the token of this connection expired: reconnect with a fresh one"
+TOKEN_EXPIRED_MESSAGE = "the token of this connection expired: reconnect with a fresh one"  # nosec B105 # a message to the client, not a password
 
 
 def room_of(conversation: ConversationState) -> dict[str, RoomMember]:
@@ -168,13 +167,8 @@ def open_connection(connection_id: str, principal: Principal, connections: Conne
         return _open(connection_id, principal)
     except TooManyConnections:
         if not forget_dead_connections(principal.user_id, connections):
-            metrics.count(metrics.RATE_LIMITED)
-            raise
-    try:
-        return _open(connection_id, principal)
-    except TooManyConnections:
-        metrics.count(metrics.RATE_LIMITED)
-        raise
+            raise  # counted as RateLimited by the entry point, from the 429 it answers
+    return _open(connection_id, principal)
 
 
 def _open(connection_id: str, principal: Principal) -> PresenceChange | None:

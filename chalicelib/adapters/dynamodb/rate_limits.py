@@ -17,7 +17,6 @@ from typing import Any
 from pynamodb.constants import ALL_OLD
 from pynamodb.exceptions import CancellationReason, UpdateError
 
-from chalicelib import metrics
 from chalicelib.adapters.dynamodb.limits import RateCounter
 from chalicelib.errors import RateLimited
 from chalicelib.settings import get_settings
@@ -64,7 +63,6 @@ def spend(user_id: str, action: str, *, now: float | None = None) -> None:
 
 def _refusal(action: str, period: int, window: int, now: float) -> RateLimited:
     retry_after = max(1, math.ceil((window + 1) * period - now))
-    metrics.count(metrics.RATE_LIMITED)
     return RateLimited(f"too many {action} requests; retry in {retry_after} s", retry_after=retry_after)
 
 
