@@ -268,12 +268,14 @@ class Stack:
         from chalice.local import create_local_server
 
         from app import app
+        from dev.no_route import answer_unknown_routes
 
         validate_routes(app.routes)  # what `chalice local` checks: routes `chalice deploy` would refuse
         config = Config.create(chalice_stage=os.environ["STAGE"], app_name=app.app_name, project_dir=str(ROOT))
         try:
             # Chalice's ThreadedHTTPServer: one thread per connection, and a thread-local current_request.
             self._api_server = create_local_server(app, config, HOST, self.api.number)
+            answer_unknown_routes(self._api_server, app, config)  # API Gateway's answer once deployed: 404 not_found
         except OSError as exc:
             if exc.errno == errno.EADDRINUSE:
                 raise StackError(ports_taken_message([self.api])) from None
