@@ -16,6 +16,7 @@ from moto import mock_aws
 from chalicelib import bootstrap
 from chalicelib.adapters.dynamodb.tables import create_tables, reset_connections
 from chalicelib.adapters.files import S3Files
+from chalicelib.adapters.queues import SqsQueue, upload_failure_queues
 from chalicelib.auth.tokens import issue_token
 from chalicelib.bootstrap import Services
 from chalicelib.settings import get_settings
@@ -33,6 +34,7 @@ reset_connections()
 
 # One S3 adapter for the bucket's setup: building boto3 clients is slow, and they follow mock_aws() anyway.
 BUCKET = S3Files(get_settings())
+UPLOAD_FAILURES = SqsQueue(get_settings(), get_settings().upload_failures_queue)
 
 
 @pytest.fixture
@@ -40,6 +42,7 @@ def aws() -> Iterator[None]:
     with mock_aws():
         create_tables()
         BUCKET.ensure_bucket(get_settings().allowed_origins)
+        UPLOAD_FAILURES.ensure(upload_failure_queues(get_settings()))
         yield
 
 
