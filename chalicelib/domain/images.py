@@ -69,15 +69,19 @@ def check_limits(measure: Measure, limits: ImageLimits) -> None:
     """``OverLimits`` when what the headers declare is more than the limits allow."""
     if measure.pixels > limits.max_pixels:
         raise OverLimits(
-            f"too many pixels ({measure.width}x{measure.height}; at most {limits.max_pixels // 1_000_000} MP)"
+            f"too many pixels ({measure.width}x{measure.height}; at most {_mp(limits.max_pixels)})"
         )
     if measure.frames > limits.max_frames:
         raise OverLimits(f"too many frames ({measure.frames}; at most {limits.max_frames})")
     if measure.frames > 1 and measure.work > limits.max_animation_pixels:
         raise OverLimits(
             f"animation too large ({measure.frames} frames of {measure.width}x{measure.height}; "
-            f"at most {limits.max_animation_pixels // 1_000_000} MP in all)"
+            f"at most {_mp(limits.max_animation_pixels)} in all)"
         )
+
+
+def _mp(pixels: int) -> str:
+    return f"{pixels / 1_000_000:g} MP"
 
 
 def _u16(data: bytes, at: int) -> int:
@@ -140,9 +144,21 @@ def measure(data: bytes, declared: str, limits: ImageLimits) -> Measure:
     try:
         with Image.open(io.BytesIO(data), formats=[_PILLOW_FORMATS[declared]]) as opened:
             width, height = opened.size
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        # Pillow's own guard on the header (exact, see _guard): above the cap.
+        raise OverLimits(f"too many pixels (at most {_mp(limits.max_pixels)})") from exc
+    except (OSError, SyntaxError, ValueError) as exc:
         raise ImageRejected("the image cannot be decoded") from exc
     return Measure(width, height, 1)  # only the first frame is decoded
+
+
+def _guard(limits: ImageLimits) -> None:
+    """Pillow's own decompression-bomb guard, made exact: it raises only above twice ``MAX_IMAGE_PIXELS`` and warns
+    below; the warning is an error here (a filter added again is not duplicated)."""
+    from PIL import Image
+
+    Image.MAX_IMAGE_PIXELS = limits.max_pixels
+    warnings.filterwarnings("error", category=Image.DecompressionBombWarning)
 
 
 def render(data: bytes, declared: str, max_px: int, limits: ImageLimits | None = None) -> tuple[bytes, bytes, int, int]:
@@ -152,18 +168,11 @@ def render(data: bytes, declared: str, max_px: int, limits: ImageLimits | None =
     the bytes are not a readable image of the declared type.
     """
     limits = limits or ImageLimits()
+    _guard(limits)
     declared_measure = measure(data, declared, limits)
     check_limits(declared_measure, limits)
     from PIL import Image, ImageOps
 
-    if declared == "image/heic":
-        import pillow_heif
-
-        pillow_heif.register_heif_opener()
-    # Pillow's own guard, exact: it raises only above twice MAX_IMAGE_PIXELS and warns below; the warning is an
-    # error here (a filter added again on each call is not duplicated).
-    Image.MAX_IMAGE_PIXELS = limits.max_pixels
-    warnings.filterwarnings("error", category=Image.DecompressionBombWarning)
     try:
         expected = _PILLOW_FORMATS[declared]
         with Image.open(io.BytesIO(data), formats=[expected]) as opened:
