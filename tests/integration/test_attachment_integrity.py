@@ -95,7 +95,8 @@ def test_the_real_size_must_be_the_declared_one(uploads: Uploads) -> None:
     refused = uploads.send("bob", attachment_id, "the chart")
 
     assert (refused.status, refused.body["error"]["code"]) == (400, "attachment_size_mismatch")
-    assert refused.body["error"]["message"] == f"the uploaded file has {len(PDF)} bytes, not the {len(PDF) + 7} declared"
+    message = refused.body["error"]["message"]
+    assert message == f"the uploaded file has {len(PDF)} bytes, not the {len(PDF) + 7} declared"
     assert Attachment.get(attachment_id).message_id is None and Message.count() == 1
 
 
