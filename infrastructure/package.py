@@ -11,6 +11,8 @@ out of CloudFormation output:
   the values ``infrastructure/deploy.py`` applies after ``chalice deploy``;
 * the REST handler's log group: Chalice names it after a function name it then changes (``${ApiHandler}``
   instead of ``${APIHandler}``), so its retention would apply to nothing;
+* ``on_upload``'s asynchronous invocations (``deploy.ASYNC_INVOKE``): its dead-letter queue (``DeadLetterQueue``,
+  the stage's upload-failures queue of the infrastructure stack) and retry policy (``EventInvokeConfig``);
 * ``@app.on_s3_event`` on a bucket of another stack: Chalice refuses it ("CloudFormation does not support
   modifying the event notifications of existing buckets"). The template gets the permission for S3 to
   invoke the function and the notification to configure in ``Metadata.S3Notifications`` and the
@@ -35,7 +37,7 @@ from chalice import package as chalice_package
 from chalice.cli import factory as chalice_factory
 from chalice.utils import to_cfn_resource_name
 
-from infrastructure.deploy import ROOT, throttling
+from infrastructure.deploy import ASYNC_INVOKE, ROOT, throttling
 
 
 class StageTemplateGenerator(chalice_package.SAMTemplateGenerator):
@@ -66,6 +68,20 @@ class StageTemplateGenerator(chalice_package.SAMTemplateGenerator):
                     "ThrottlingRateLimit": float(limits["rest"].rate),
                 }
             ]
+        environment = self._config.environment_variables
+        for resource_name, settings in ASYNC_INVOKE.items():
+            function = resources_by_name.get(to_cfn_resource_name(resource_name))
+            if function is None:
+                continue
+            queue = environment[settings.dead_letter_queue_variable]
+            function["Properties"]["DeadLetterQueue"] = {
+                "Type": "SQS",
+                "TargetArn": {"Fn::Sub": f"arn:${{AWS::Partition}}:sqs:${{AWS::Region}}:${{AWS::AccountId}}:{queue}"},
+            }
+            function["Properties"]["EventInvokeConfig"] = {
+                "MaximumRetryAttempts": settings.max_retries,
+                "MaximumEventAgeInSeconds": settings.max_event_age_seconds,
+            }
         for resource in resources_by_name.values():
             if resource["Type"] == "AWS::ApiGatewayV2::Stage":
                 resource["Properties"]["DefaultRouteSettings"] = {

@@ -68,9 +68,7 @@ class Measure:
 def check_limits(measure: Measure, limits: ImageLimits) -> None:
     """``OverLimits`` when what the headers declare is more than the limits allow."""
     if measure.pixels > limits.max_pixels:
-        raise OverLimits(
-            f"too many pixels ({measure.width}x{measure.height}; at most {_mp(limits.max_pixels)})"
-        )
+        raise OverLimits(f"too many pixels ({measure.width}x{measure.height}; at most {_mp(limits.max_pixels)})")
     if measure.frames > limits.max_frames:
         raise OverLimits(f"too many frames ({measure.frames}; at most {limits.max_frames})")
     if measure.frames > 1 and measure.work > limits.max_animation_pixels:

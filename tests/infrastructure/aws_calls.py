@@ -70,6 +70,8 @@ def summarize(service: str, operation: str, params: dict[str, Any], endpoint: st
         call["ConnectionId"] = params.get("ConnectionId")
     elif service == "ssm":
         call["Name"] = params.get("Name")
+    elif service == "sqs":
+        call["Queue"] = params.get("QueueName") or str(params.get("QueueUrl", "")).rsplit("/", 1)[-1]
     else:
         call["Params"] = sorted(params)
     return call

@@ -20,7 +20,7 @@ from packaging.markers import default_environment
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from infrastructure.deploy import ROOT, throttling
+from infrastructure.deploy import ASYNC_INVOKE, ROOT, throttling
 from tests.infrastructure.support import STAGES, cfn_lint, chalice_config, policy, stage_environment
 
 pytestmark = pytest.mark.package
@@ -119,6 +119,7 @@ def test_the_template_carries_the_stages_configuration(packages: dict[str, Packa
         "app.message": "websocket_message",
         "app.disconnect": "websocket_disconnect",
         "app.on_upload": "on_upload",
+        "app.on_upload_failure": "on_upload_failure",
     }
     found = functions(template)
     assert sorted(by_handler[f["Properties"]["Handler"]] for f in found.values()) == sorted(config["lambda_functions"])
@@ -128,6 +129,7 @@ def test_the_template_carries_the_stages_configuration(packages: dict[str, Packa
         settings = config["lambda_functions"][by_handler[properties["Handler"]]]
         assert properties["MemorySize"] == settings["lambda_memory_size"], name
         assert properties["Timeout"] == settings["lambda_timeout"], name
+        assert properties.get("ReservedConcurrentExecutions") == settings.get("reserved_concurrency"), name
         assert properties["Layers"] == [{"Ref": "ManagedLayer"}], name
         # In CloudFormation the REST handlers know the WebSocket API from the first deploy.
         assert properties["Environment"]["Variables"] == expected_environment, name
@@ -174,6 +176,27 @@ def test_the_upload_event_is_described_for_the_stages_bucket(packages: dict[str,
     permission = template["Resources"]["OnUploadS3InvokePermission"]["Properties"]
     assert permission["FunctionName"] == {"Ref": "OnUpload"}
     assert permission["SourceArn"] == {"Fn::Sub": f"arn:${{AWS::Partition}}:s3:::{bucket}"}
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_failed_uploads_go_to_the_queue_its_consumer_reads(packages: dict[str, Package], stage: str) -> None:
+    resources = packages[stage].template["Resources"]
+    queue = stage_environment(stage)["UPLOAD_FAILURES_QUEUE"]
+    queue_arn = {"Fn::Sub": f"arn:${{AWS::Partition}}:sqs:${{AWS::Region}}:${{AWS::AccountId}}:{queue}"}
+    upload = resources["OnUpload"]["Properties"]
+    retries = ASYNC_INVOKE["on_upload"]
+    assert upload["DeadLetterQueue"] == {"Type": "SQS", "TargetArn": queue_arn}
+    assert upload["EventInvokeConfig"] == {
+        "MaximumRetryAttempts": retries.max_retries,
+        "MaximumEventAgeInSeconds": retries.max_event_age_seconds,
+    }
+    (source,) = resources["OnUploadFailure"]["Properties"]["Events"].values()
+    assert source["Type"] == "SQS"
+    assert source["Properties"]["Queue"] == queue_arn
+    assert source["Properties"]["BatchSize"] == 1
+    assert source["Properties"]["ScalingConfig"] == {"MaximumConcurrency": 2}
+    consumer = chalice_config()["stages"][stage]["lambda_functions"]["on_upload_failure"]
+    assert consumer["reserved_concurrency"] >= source["Properties"]["ScalingConfig"]["MaximumConcurrency"]
 
 
 def distributions(layer: zipfile.ZipFile) -> dict[str, dict[str, Any]]:
