@@ -282,6 +282,7 @@ def local_queues(stage: str) -> dict[str, dict[str, Any]]:
                 }
         finally:
             get_settings.cache_clear()
+    get_settings()  # the tests' own settings again
     return found
 
 
