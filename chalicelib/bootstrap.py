@@ -55,7 +55,7 @@ def build(
     clock = clock or utc_now
     failures = failures if failures is not None else SqsQueue(settings, settings.upload_failures_queue)
     presenter = Presenter(files)
-    notifier = Notifier(connections)
+    notifier = Notifier(connections, clock)
     conversations = Conversations(presenter, clock)
     attachments = Attachments(files, presenter, notifier, clock, failures)
     return Services(

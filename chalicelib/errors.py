@@ -28,14 +28,15 @@ class ErrorCode(StrEnum):
     ATTACHMENT_SIZE_MISMATCH = "attachment_size_mismatch"
     UNSUPPORTED_ATTACHMENT_TYPE = "unsupported_attachment_type"
     TOO_MANY_ROOMS = "too_many_rooms"
+    TOO_MANY_CONNECTIONS = "too_many_connections"
     UNAUTHORIZED = "unauthorized"
-    TOKEN_EXPIRED = "token_expired"
+    TOKEN_EXPIRED = "token_expired"  # nosec B105 # an error code, not a password
     FORBIDDEN = "forbidden"
     PURCHASE_REQUIRED = "purchase_required"
     NOT_PATTERN_CREATOR = "not_pattern_creator"
     NOT_RECIPIENT = "not_recipient"
     SERVICE_ROLE_REQUIRED = "service_role_required"
-    USER_TOKEN_REQUIRED = "user_token_required"
+    USER_TOKEN_REQUIRED = "user_token_required"  # nosec B105 # an error code, not a password
     NOT_FOUND = "not_found"
     CONFLICT = "conflict"
     IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
@@ -117,6 +118,13 @@ class RateLimited(AppError):
     def __init__(self, message: str, *, retry_after: int) -> None:
         super().__init__(message, details={"retryAfter": retry_after})
         self.retry_after = retry_after
+
+
+class TooManyConnections(AppError):
+    """A user already holds ``MAX_CONNECTIONS_PER_USER`` open sockets: ``$connect`` refuses the upgrade with 429."""
+
+    status = 429
+    code = ErrorCode.TOO_MANY_CONNECTIONS
 
 
 class ServiceUnavailable(AppError):

@@ -13,7 +13,7 @@ import logging
 from botocore.exceptions import BotoCoreError, ClientError
 from pynamodb.exceptions import PynamoDBException
 
-from chalicelib.errors import AppError, ErrorCode, FileStorageError, ServiceUnavailable
+from chalicelib.errors import AppError, ErrorCode, FileStorageError, InvalidRequest, ServiceUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -29,8 +29,21 @@ def to_app_error(exc: Exception) -> AppError | None:
             code=ErrorCode.STORAGE_UNAVAILABLE,
             details={"cause": exc.cause_name},
         )
+    if _refused_as_invalid(exc):
+        # DynamoDB refused a key or value our validation let through (its key-size limits): the request's fault,
+        # and retrying it would never succeed.
+        logger.warning("storage refused the request as invalid", extra={"error_type": type(exc).__name__})
+        return InvalidRequest("the request is not valid")
     if isinstance(exc, (PynamoDBException, ClientError, BotoCoreError)):
         cause = getattr(exc, "cause_response_code", None) or type(exc).__name__
         logger.warning("storage failed", extra={"cause": cause, "error_type": type(exc).__name__})
         return ServiceUnavailable("storage is unavailable, retry the request", details={"cause": type(exc).__name__})
     return None
+
+
+def _refused_as_invalid(exc: BaseException) -> bool:
+    """A DynamoDB ``ValidationException``, raised by botocore or wrapped by PynamoDB."""
+    for error in (exc, getattr(exc, "cause", None), exc.__cause__):
+        if isinstance(error, ClientError) and error.response.get("Error", {}).get("Code") == "ValidationException":
+            return True
+    return False

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from chalicelib.adapters.dynamodb import Conversation, Membership, Message, Pattern, Purchase, UserProfile
 from chalicelib.adapters.dynamodb.batch import batch_get
+from chalicelib.adapters.dynamodb.rate_limits import spend
 from chalicelib.adapters.dynamodb.records import (
     conversation_state,
     membership_view,
@@ -30,7 +31,7 @@ from chalicelib.schemas.responses import (
 )
 from chalicelib.services.directory import Directory
 from chalicelib.services.ports import Clock
-from chalicelib.services.presenters import Presenter, enriched_out
+from chalicelib.services.presenters import Presenter, enriched_out, fitting
 from chalicelib.settings import get_settings
 
 
@@ -158,14 +159,23 @@ class Conversations:
         before: str | None = None,
         after: str | None = None,
     ) -> ConversationDetailOut:
-        """A conversation the caller is in, enriched, with a page of its messages (3 round trips)."""
+        """A conversation the caller is in, enriched, with a page of its messages (4 round trips: the ``history``
+        limit's UpdateItem among them)."""
         limit = limit or get_settings().messages_page_default
         conversation = get_conversation_by_id(conversation_id, principal.user_id)
+        spend(principal.user_id, "history")
         before_seq = _history_position(before, conversation_id)
         after_seq = _history_position(after, conversation_id)
         messages, more = get_messages_by_conversation(conversation_id, limit=limit, before=before_seq, after=after_seq)
         patterns = {conversation.pattern_id} if conversation.pattern_id else set()
         directory = Directory.load(set(conversation.participant_ids), patterns, caller=principal)
+        shown = [self.presenter.message(m, conversation.state_of(m.recipient_id)) for m in messages]
+        # A page grows away from where it starts: from `after` forwards, else from the newest (or `before`) back.
+        forwards = after_seq is not None
+        kept = fitting(shown if forwards else shown[::-1], get_settings().page_max_bytes)
+        if kept < len(shown):
+            more = True
+            shown = shown[:kept] if forwards else shown[len(shown) - kept :]
         newest = conversation.message_count
         if after_seq is not None:
             has_before, has_after = after_seq > 0, more
@@ -177,7 +187,7 @@ class Conversations:
             conversation=enriched_out(
                 conversation, principal.user_id, conversation.state_of(principal.user_id).unread, directory
             ),
-            messages=[self.presenter.message(m, conversation.state_of(m.recipient_id)) for m in messages],
+            messages=shown,
             has_more_before=has_before,
             has_more_after=has_after,
         )

@@ -3,6 +3,7 @@ download URLs signed for the viewer (callers only present what the viewer may se
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -103,6 +104,18 @@ class Presenter:
 
     def attachment(self, snapshot: Mapping[str, Any], *, conversation_id: str, message_id: str | None) -> AttachmentOut:
         return AttachmentOut(conversation_id=conversation_id, message_id=message_id, **self.attachment_fields(snapshot))
+
+
+def fitting(shown: list[MessageOut], max_bytes: int) -> int:
+    """How many of ``shown`` (in the order a page grows) fit in ``max_bytes`` of JSON, the first always (a page
+    that cannot hold one message would never move)."""
+    total = 0
+    for index, message in enumerate(shown):
+        # As Chalice encodes the body (ASCII-escaped): the largest form a message can take on the wire.
+        total += len(json.dumps(message.wire(), separators=(",", ":")))
+        if total > max_bytes and index > 0:
+            return index
+    return len(shown)
 
 
 def conversation_out(conversation: ConversationState) -> ConversationOut:

@@ -11,14 +11,15 @@ from datetime import datetime, timedelta
 
 from chalicelib.adapters.dynamodb import Conversation, Message, TimelineEntry
 from chalicelib.adapters.dynamodb.batch import batch_get
+from chalicelib.adapters.dynamodb.rate_limits import spend
 from chalicelib.adapters.dynamodb.records import conversation_state, message_record
 from chalicelib.domain.clock import iso, utc_now
 from chalicelib.domain.cursors import InvalidCursor, decode_cursor, encode_cursor
 from chalicelib.domain.principal import Principal
 from chalicelib.errors import ErrorCode, InvalidRequest
-from chalicelib.schemas.responses import SyncOut
+from chalicelib.schemas.responses import MessageOut, SyncOut
 from chalicelib.services.directory import Directory
-from chalicelib.services.presenters import Presenter, enriched_out
+from chalicelib.services.presenters import Presenter, enriched_out, fitting
 from chalicelib.settings import get_settings
 
 
@@ -58,7 +59,9 @@ class Sync:
         self.presenter = presenter
 
     def changes(self, principal: Principal, cursor: str | None, limit: int | None) -> SyncOut:
-        """Messages of the caller's conversations after ``cursor``, oldest first, with their conversations."""
+        """Messages of the caller's conversations after ``cursor``, oldest first, with their conversations.
+
+        Counted against the caller's ``sync`` limit (one UpdateItem) once the cursor is known to be theirs."""
         settings = get_settings()
         limit = limit or settings.sync_page_default
         user = principal.user_id
@@ -68,6 +71,7 @@ class Sync:
                 conversations=[], messages=[], next_cursor=_cursor(user, iso(utc_now()), more=False), has_more=False
             )
         position, start = _read_from(user, cursor)
+        spend(user, "sync")
         query = TimelineEntry.query(
             user, TimelineEntry.position > start, scan_index_forward=True, limit=limit + 1, consistent_read=True
         )
@@ -89,13 +93,20 @@ class Sync:
         users = {u for c in conversations.values() for u in c.participant_ids}
         patterns = {c.pattern_id for c in conversations.values() if c.pattern_id}
         directory = Directory.load(users, patterns, caller=principal)
-        messages = [
-            self.presenter.message(record, conversations[record.conversation_id].state_of(record.recipient_id))
-            for e in entries
-            if (item := items.item(Message, e.conversation_id, int(e.message_seq))) is not None
-            and e.conversation_id in conversations
-            for record in (message_record(item),)
-        ]
+        shown: list[tuple[int, MessageOut]] = []  # (index of its entry, the message as shown)
+        for index, entry in enumerate(entries):
+            item = items.item(Message, entry.conversation_id, int(entry.message_seq))
+            if item is None or entry.conversation_id not in conversations:
+                continue
+            record = message_record(item)
+            state = conversations[record.conversation_id].state_of(record.recipient_id)
+            shown.append((index, self.presenter.message(record, state)))
+        kept = fitting([message for _, message in shown], settings.page_max_bytes)
+        if kept < len(shown):
+            # Too big for one response: end the page after the last message that fits; the next sync goes on.
+            entries, shown, has_more = entries[: shown[kept - 1][0] + 1], shown[:kept], True
+            conversations = {c: conversations[c] for c in {e.conversation_id for e in entries} if c in conversations}
+        messages = [message for _, message in shown]
         return SyncOut(
             conversations=[enriched_out(c, user, c.state_of(user).unread, directory) for c in conversations.values()],
             messages=messages,

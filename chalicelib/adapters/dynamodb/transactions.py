@@ -19,6 +19,10 @@ T = TypeVar("T")
 
 _RETRYABLE_REASONS = {"ConditionalCheckFailed", "TransactionConflict"}
 
+MAX_ITEMS = 100  # DynamoDB's limit of actions in one TransactWriteItems
+
+Write = Callable[[TransactWrite], None]  # adds one action (one item) to a transaction
+
 
 class Contention(Exception):
     """Another writer changed what this attempt read: read again and retry."""
@@ -47,11 +51,26 @@ def commit(build: Callable[[TransactWrite], None]) -> None:
         raise
 
 
+def commit_in_chunks(writes: list[Write]) -> int:
+    """Commit ``writes`` (one item each) in as few transactions of at most ``MAX_ITEMS`` as they need, in order;
+    returns how many. Each chunk is atomic, the whole is not: put the write that makes the rest findable again
+    (say, deleting the item that lists them) last, so that a failure part-way can be retried."""
+    chunks = [writes[start : start + MAX_ITEMS] for start in range(0, len(writes), MAX_ITEMS)]
+    for chunk in chunks:
+
+        def build(transaction: TransactWrite, chunk: list[Write] = chunk) -> None:
+            for write in chunk:
+                write(transaction)
+
+        commit(build)
+    return len(chunks)
+
+
 def with_retries(attempt: Callable[[], T], *, max_attempts: int) -> T:
     """Run ``attempt`` (read, decide, commit) until it commits without losing a race."""
     for number in range(max_attempts):
         try:
             return attempt()
         except Contention:
-            time.sleep(random.uniform(0, 0.01 * (2**number)))
+            time.sleep(random.uniform(0, 0.01 * (2**number)))  # nosec B311 # backoff jitter, not a secret
     raise ServiceUnavailable("the conversation is busy, retry the request", code=ErrorCode.CONTENTION)

@@ -7,8 +7,9 @@ from typing import Any
 from chalice.app import Blueprint
 
 from chalicelib.bootstrap import services
+from chalicelib.domain.ids import is_attachment_id
 from chalicelib.domain.principal import Principal
-from chalicelib.entrypoints.http.routing import Answer, read_json_body, route
+from chalicelib.entrypoints.http.routing import Answer, path_id, read_json_body, route
 from chalicelib.entrypoints.parsing import parse
 from chalicelib.schemas.requests import UploadRequest
 from chalicelib.schemas.responses import AttachmentOut, UploadTicketOut
@@ -43,4 +44,4 @@ def create_upload(request: Any, principal: Principal) -> Answer:
 )
 def get_attachment(request: Any, principal: Principal, attachmentId: str) -> Answer:
     """Freshly signed URLs of an attachment (participants of its conversation; its uploader before sending)."""
-    return services().attachments.get_for(principal, attachmentId)
+    return services().attachments.get_for(principal, path_id(attachmentId, is_attachment_id, "attachment"))

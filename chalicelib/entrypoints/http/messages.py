@@ -7,8 +7,9 @@ from typing import Any
 from chalice.app import Blueprint
 
 from chalicelib.bootstrap import services
+from chalicelib.domain.ids import is_conversation_id, is_entity_id, parse_message_id
 from chalicelib.domain.principal import Principal
-from chalicelib.entrypoints.http.routing import Answer, query_params, read_json_body, route
+from chalicelib.entrypoints.http.routing import Answer, path_id, query_params, read_json_body, route
 from chalicelib.entrypoints.parsing import parse
 from chalicelib.schemas.requests import (
     HistoryQuery,
@@ -41,6 +42,7 @@ TAG = "messages"
     tag=TAG,
     query=PageQuery,
     responses={200: ConversationListOut},
+    errors={429},  # with conversationId: a history page, counted like getConversation
 )
 def inbox(request: Any, principal: Principal) -> Answer:
     """The caller's conversations, most recent first (the seed's list).
@@ -96,12 +98,14 @@ def conversations(request: Any, principal: Principal) -> Answer:
     tag=TAG,
     query=HistoryQuery,
     responses={200: ConversationDetailOut},
+    errors={429},
 )
 def conversation(request: Any, principal: Principal, conversationId: str) -> Answer:
     """A conversation of the caller with a page of its history (the newest, or `before`/`after` a message)."""
     query = parse(HistoryQuery, query_params(request))
+    conversation_id = path_id(conversationId, is_conversation_id, "conversation")
     return services().conversations.detail(
-        principal, conversationId, limit=query.limit, before=query.before, after=query.after
+        principal, conversation_id, limit=query.limit, before=query.before, after=query.after
     )
 
 
@@ -113,11 +117,13 @@ def conversation(request: Any, principal: Principal, conversationId: str) -> Ans
     tag=TAG,
     body=MarkReadRequest,
     responses={200: ReadOut},
+    errors={429},
 )
 def mark_read(request: Any, principal: Principal, messageId: str) -> Answer:
     """Mark a message (or, with `markConversation`, its whole conversation) read for the caller."""
     body = parse(MarkReadRequest, read_json_body(request))
-    return services().messaging.read(principal, messageId, whole_conversation=body.mark_conversation).out
+    message_id = path_id(messageId, lambda value: parse_message_id(value) is not None, "message")
+    return services().messaging.read(principal, message_id, whole_conversation=body.mark_conversation).out
 
 
 @route(
@@ -133,7 +139,8 @@ def mark_read(request: Any, principal: Principal, messageId: str) -> Answer:
 def pattern_conversation(request: Any, principal: Principal, patternId: str) -> Answer:
     """Get or create the caller's conversation with a pattern's creator (201 when created)."""
     query = parse(PatternConversationQuery, query_params(request))
-    out, created = services().messaging.open_pattern_conversation(principal, patternId, query.creator_id)
+    pattern_id = path_id(patternId, is_entity_id, "pattern")
+    out, created = services().messaging.open_pattern_conversation(principal, pattern_id, query.creator_id)
     return out, 201 if created else 200
 
 
@@ -145,6 +152,7 @@ def pattern_conversation(request: Any, principal: Principal, patternId: str) -> 
     tag=TAG,
     query=SyncQuery,
     responses={200: SyncOut},
+    errors={429},
 )
 def sync(request: Any, principal: Principal) -> Answer:
     """What changed since `since` (the `nextCursor` of the previous sync): new messages and their conversations."""

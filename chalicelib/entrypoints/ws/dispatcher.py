@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import base64
 import logging
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from pydantic import ConfigDict, TypeAdapter, ValidationError
 
-from chalicelib import logs
+from chalicelib import logs, metrics
 from chalicelib.auth import authenticate
 from chalicelib.bootstrap import Services, services
 from chalicelib.domain.principal import Principal
@@ -58,16 +60,44 @@ def _bind(event: dict[str, Any]) -> None:
     )
 
 
+@contextmanager
+def _measured() -> Iterator[None]:
+    """One socket event's metrics: counted while it is handled, written as one EMF line when it ends."""
+    metrics.begin()
+    metrics.count(metrics.INVOCATIONS)
+    try:
+        yield
+    finally:
+        metrics.flush(get_settings().stage)
+
+
 def _refusal(exc: Exception) -> dict[str, Any]:
     error = to_app_error(exc)
     if error is None:
         logger.exception("unhandled error")
         error = InternalError("internal error")
+    metrics.answered(error.status)
     return {"statusCode": error.status}
 
 
+def _tell_presence(current: Services, change: sessions.PresenceChange | None) -> None:
+    """Deliver a presence change; a failure is logged: the connection is stored (or forgotten) all the same."""
+    if change is None:
+        return
+    try:
+        current.notifier.presence(change)
+    except Exception:
+        logger.exception("delivering a presence change failed")
+
+
 def on_connect(event: dict[str, Any]) -> dict[str, Any]:
-    """``$connect``: the JWT arrives as the ``token`` query parameter; refuse the upgrade (401) without one."""
+    """``$connect``: the JWT arrives as the ``token`` query parameter; refuse the upgrade (401) without one, and
+    with 429 when the user already holds ``MAX_CONNECTIONS_PER_USER`` connections."""
+    with _measured():
+        return _connect(event)
+
+
+def _connect(event: dict[str, Any]) -> dict[str, Any]:
     _bind(event)
     connection_id = event["requestContext"]["connectionId"]
     token = (event.get("queryStringParameters") or {}).get("token")
@@ -77,19 +107,23 @@ def on_connect(event: dict[str, Any]) -> dict[str, Any]:
             raise Forbidden("the service role does not open sockets", code=ErrorCode.USER_TOKEN_REQUIRED)
         logs.bind(user_id=principal.user_id)
         current = _services(event)
-        change = sessions.open_connection(connection_id, principal)
+        change = sessions.open_connection(connection_id, principal, current.connections)
     except Exception as exc:
         refused = _refusal(exc)
         logger.info("connect refused", extra={"status": refused["statusCode"]})
         return refused
     logger.info("connected")
-    if change is not None:
-        current.notifier.presence(change)
+    _tell_presence(current, change)
     return OK
 
 
 def on_disconnect(event: dict[str, Any]) -> dict[str, Any]:
     """``$disconnect`` (best effort: gone connections are also pruned on 410 and expire by TTL)."""
+    with _measured():
+        return _disconnect(event)
+
+
+def _disconnect(event: dict[str, Any]) -> dict[str, Any]:
     _bind(event)
     logger.info("disconnected")
     try:
@@ -97,8 +131,7 @@ def on_disconnect(event: dict[str, Any]) -> dict[str, Any]:
         change = sessions.close_connection(event["requestContext"]["connectionId"])
     except Exception as exc:
         return _refusal(exc)
-    if change is not None:
-        current.notifier.presence(change)
+    _tell_presence(current, change)
     return OK
 
 
@@ -178,6 +211,7 @@ def _typing(typing: bool) -> Action:
 
 def _ping(ctx: _Frame, connection: Session, principal: Principal, fields: dict[str, Any]) -> None:
     parse(PingFrame, fields)
+    sessions.heartbeat(connection)
     ctx.reply("pong", Pong())
 
 
@@ -206,6 +240,14 @@ def _frame_fields(event: dict[str, Any]) -> dict[str, Any]:
 
 def on_message(event: dict[str, Any]) -> dict[str, Any]:
     """``$default``: every client frame."""
+    with _measured():
+        started = time.perf_counter()
+        answer = _dispatch(event)
+        metrics.duration(metrics.FRAME_LATENCY, (time.perf_counter() - started) * 1000)
+        return answer
+
+
+def _dispatch(event: dict[str, Any]) -> dict[str, Any]:
     _bind(event)
     ctx = _Frame(event, _services(event))
     try:
@@ -229,7 +271,11 @@ def on_message(event: dict[str, Any]) -> dict[str, Any]:
             logger.exception("unhandled error in a frame")
             error = InternalError("internal error")
         logger.info("frame refused", extra={"error_code": str(error.code), "frame_action": ctx.action})
+        metrics.answered(error.status)
         ctx.error(error)
+        if error.code is ErrorCode.TOKEN_EXPIRED:
+            # As for pushes: the client reconnects with a fresh token (API Gateway then runs $disconnect).
+            ctx.services.connections.close(ctx.connection_id)
     return OK
 
 
