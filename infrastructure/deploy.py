@@ -20,7 +20,9 @@
    with it, which narrows the ``execute-api:ManageConnections`` grant from any API of the stage's API Gateway
    stage to this one. Later deploys know the id before deploying (from ``.chalice/deployed/<stage>.json``)
    and deploy once;
-5. API Gateway throttling on both stages (Chalice has no setting for it), the retention of every
+5. API Gateway's own answers in the one error shape on the REST API (``gateway_responses.py``: an unknown route
+   is 404 ``not_found``, not a 403 quoting the caller's token), then a new deployment of the stage for them;
+   API Gateway throttling on both stages (Chalice has no setting for it), the retention of every
    function's log group (Chalice sets ``log_retention_in_days`` on a log group named after the REST
    handler's resource name, ``...-api_handler``, not after its function, ``crochet-messaging-<stage>``), and
    ``on_upload``'s asynchronous invocations (ASYNC_INVOKE: retries, event age, the upload-failures queue as its
@@ -46,7 +48,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from infrastructure import policy
+from infrastructure import gateway_responses, policy
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "infrastructure" / "template.yaml"
@@ -409,6 +411,18 @@ def apply_throttling(aws: Aws, deployed: dict[str, Any], api_stage: str, limits:
         )
 
 
+def apply_gateway_responses(apigateway: Any, deployed: dict[str, Any], api_stage: str, origins: list[str]) -> None:
+    """API Gateway's own answers in the one error shape (``gateway_responses.py``); they take effect with a new
+    deployment of the stage, made here (``chalice deploy`` made its own before they were set)."""
+    rest = deployed_resource(deployed, "rest_api")
+    if rest is None:
+        return
+    gateway_responses.apply(apigateway, rest["rest_api_id"], origins)
+    apigateway.create_deployment(
+        restApiId=rest["rest_api_id"], stageName=api_stage, description="gateway responses (infrastructure/deploy.py)"
+    )
+
+
 def apply_log_retention(logs: Any, project: Project, stage: str, deployed: dict[str, Any]) -> None:
     """Every function's own log group exists with the configured retention (the role cannot create it)."""
     for resource_name, function_name in deployed_functions(deployed).items():
@@ -535,6 +549,7 @@ def deploy(
         deployed = project.deployed(stage)
         assert deployed is not None
 
+    apply_gateway_responses(aws.client("apigateway"), deployed, project.api_gateway_stage(stage), origins)
     apply_throttling(aws, deployed, project.api_gateway_stage(stage), throttling(stage))
     apply_log_retention(aws.client("logs"), project, stage, deployed)
     apply_async_invoke(aws.client("lambda"), deployed, outputs)

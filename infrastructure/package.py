@@ -9,6 +9,8 @@ out of CloudFormation output:
   deployment the REST handlers know the WebSocket API from the first deploy (no second pass needed);
 * the roles' policy is ``infrastructure/policy.py``'s rendering with the ``@connections`` grant on that API
   (``!Sub ...:${WebsocketAPI}/<stage>/POST/@connections/*``), not on any API;
+* API Gateway's own answers (no such route, throttled, too large) in the one error shape
+  (``infrastructure/gateway_responses.py``): an unknown route is 404 ``not_found``, never a 403 quoting the token;
 * stage throttling on the REST API (``MethodSettings``) and the WebSocket stage (``DefaultRouteSettings``),
   the values ``infrastructure/deploy.py`` applies after ``chalice deploy``;
 * checkov's one per-resource exception, in the resource's ``Metadata``: no dead-letter queue (CKV_AWS_116) for
@@ -43,7 +45,7 @@ from chalice import package as chalice_package
 from chalice.cli import factory as chalice_factory
 from chalice.utils import to_cfn_resource_name
 
-from infrastructure import policy
+from infrastructure import gateway_responses, policy
 from infrastructure.deploy import ASYNC_INVOKE, ROOT, DeployError, Project, check_no_dev_secret, throttling
 
 SYNCHRONOUS_DLQ = (
@@ -88,6 +90,9 @@ class StageTemplateGenerator(chalice_package.SAMTemplateGenerator):
                     for inline in resource["Properties"].get("Policies", []):
                         inline["PolicyDocument"] = scoped
         if "RestAPI" in resources_by_name:
+            allowed = self._config.environment_variables.get("ALLOWED_ORIGINS", "")
+            origins = [origin.strip() for origin in allowed.split(",") if origin.strip()]
+            resources_by_name.update(gateway_responses.sam_resources("RestAPI", origins))
             resources_by_name["RestAPI"]["Properties"]["MethodSettings"] = [
                 {
                     "ResourcePath": "/*",

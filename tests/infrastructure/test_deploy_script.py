@@ -188,6 +188,13 @@ def test_a_first_deploy_makes_the_stack_then_deploys_twice_to_hand_over_the_webs
     rest_id = urls["rest"].split("//")[1].split(".")[0]
     settings = aws.client("apigateway").get_stage(restApiId=rest_id, stageName="dev")["methodSettings"]["*/*"]
     assert (settings["throttlingBurstLimit"], settings["throttlingRateLimit"]) == (40, 20.0)
+    # An unknown route answers the one error shape (404 not_found), and a deployment after setting it makes it live.
+    answers = aws.client("apigateway").get_gateway_responses(restApiId=rest_id)["items"]
+    missing = next(answer for answer in answers if answer["responseType"] == "MISSING_AUTHENTICATION_TOKEN")
+    assert missing["statusCode"] == "404"
+    assert json.loads(missing["responseTemplates"]["application/json"])["error"]["code"] == "not_found"
+    deployments = aws.client("apigateway").get_deployments(restApiId=rest_id)["items"]
+    assert any(d.get("description") == "gateway responses (infrastructure/deploy.py)" for d in deployments)
     assert websocket_stages == [
         {
             "ApiId": api_id,

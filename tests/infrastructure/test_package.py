@@ -23,6 +23,7 @@ from packaging.utils import canonicalize_name
 
 from infrastructure import policy as policy_template
 from infrastructure.deploy import ASYNC_INVOKE, ROOT, throttling
+from infrastructure.gateway_responses import GATEWAY_RESPONSES
 from tests.infrastructure.support import STAGES, cfn_lint, chalice_config, checkov, stage_environment
 
 pytestmark = pytest.mark.package
@@ -108,6 +109,24 @@ def test_function_and_layer_fit_lambdas_unzipped_limit(packages: dict[str, Packa
 
 def functions(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {name: r for name, r in template["Resources"].items() if r["Type"] == "AWS::Serverless::Function"}
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_api_gateways_own_answers_are_the_one_error_shape(packages: dict[str, Package], stage: str) -> None:
+    """An unknown route: 404 not_found from the REST API itself, never its 403 that quotes the bearer token."""
+    resources = packages[stage].template["Resources"]
+    answers = {
+        r["Properties"]["ResponseType"]: r["Properties"]
+        for r in resources.values()
+        if r["Type"] == "AWS::ApiGateway::GatewayResponse"
+    }
+
+    assert set(answers) == {response.response_type for response in GATEWAY_RESPONSES}
+    missing = answers["MISSING_AUTHENTICATION_TOKEN"]
+    assert missing["RestApiId"] == {"Ref": "RestAPI"} and missing["StatusCode"] == "404"
+    assert json.loads(missing["ResponseTemplates"]["application/json"])["error"]["code"] == "not_found"
+    origin = stage_environment(stage)["ALLOWED_ORIGINS"].split(",")[0]
+    assert missing["ResponseParameters"]["gatewayresponse.header.Access-Control-Allow-Origin"] == f"'{origin}'"
 
 
 @pytest.mark.parametrize("stage", STAGES)

@@ -233,5 +233,7 @@ def test_the_recorded_api_id_narrows_the_grant_and_jwks_stages_get_no_ssm_grant(
 
     statements = {statement["Sid"]: statement for statement in render(config, "dev")["Statement"]}
 
-    assert statements["WebSocketDelivery"]["Resource"] == ["arn:*:execute-api:*:*:a1b2c3d4e5/dev/POST/@connections/*"]
+    assert statements["WebSocketDelivery"]["Resource"] == [
+        f"arn:*:execute-api:*:*:a1b2c3d4e5/dev/{method}/@connections/*" for method in ("POST", "DELETE", "GET")
+    ]
     assert "JwtSecret" not in statements
