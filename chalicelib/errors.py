@@ -25,6 +25,7 @@ class ErrorCode(StrEnum):
     ATTACHMENT_NOT_UPLOADED = "attachment_not_uploaded"
     ATTACHMENT_REJECTED = "attachment_rejected"
     ATTACHMENT_TYPE_MISMATCH = "attachment_type_mismatch"
+    ATTACHMENT_SIZE_MISMATCH = "attachment_size_mismatch"
     UNSUPPORTED_ATTACHMENT_TYPE = "unsupported_attachment_type"
     TOO_MANY_ROOMS = "too_many_rooms"
     TOO_MANY_CONNECTIONS = "too_many_connections"

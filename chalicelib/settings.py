@@ -79,6 +79,10 @@ class Settings:
     download_url_ttl_seconds: int
     thumbnail_max_px: int
     rate_limits: dict[str, tuple[int, int]]  # action -> (requests, per seconds)
+    image_max_pixels: int  # one frame (domain.images.ImageLimits)
+    image_max_frames: int  # an animated GIF's frames
+    image_max_animation_pixels: int  # frames x width x height of an animated GIF
+    upload_failures_queue: str  # SQS queue of uploads whose processing failed (on_upload's dead-letter queue)
 
     def table_name(self, short_name: str) -> str:
         """The stage's DynamoDB table name for a table's short name (``messages`` …)."""
@@ -197,6 +201,11 @@ def _load() -> Settings:
             "sync": _rate(env.get("RATE_LIMIT_SYNC"), "60/60"),
             "history": _rate(env.get("RATE_LIMIT_HISTORY"), "60/60"),
         },
+        # What an image may cost to decode, checked on its headers before decoding (chalicelib/domain/images.py).
+        image_max_pixels=_int("IMAGE_MAX_PIXELS", 40_000_000),
+        image_max_frames=_int("IMAGE_MAX_FRAMES", 300),
+        image_max_animation_pixels=_int("IMAGE_MAX_ANIMATION_PIXELS", 50_000_000),
+        upload_failures_queue=env.get("UPLOAD_FAILURES_QUEUE") or f"crochet-messaging-{stage}-upload-failures",
     )
 
 

@@ -1,9 +1,9 @@
 """The whole service on one machine: moto for AWS, Chalice's local server for the REST API, a local WebSocket
-gateway (dev/ws_gateway.py) for the real-time half, S3 upload events (dev/s3_events.py), demo data, tokens, and
-the browser reference client (dev/web/, served by dev/web_server.py).
+gateway (dev/ws_gateway.py) for the real-time half, S3 upload events (dev/s3_events.py), SQS event sources
+(dev/queues.py), demo data, tokens, and the browser reference client (dev/web/, served by dev/web_server.py).
 
 ``make dev`` runs ``python -m dev.stack``. The app code stays production code: the only things pointing it
-at moto are the standard ``AWS_ENDPOINT_URL_DYNAMODB`` / ``AWS_ENDPOINT_URL_S3`` variables set here, and at the
+at moto are the standard ``AWS_ENDPOINT_URL_DYNAMODB`` / ``_S3`` / ``_SQS`` variables set here, and at the
 local gateway ``WEBSOCKET_MANAGEMENT_URL`` (``dev.ws_gateway.configure_app_environment``).
 Ctrl-C or SIGTERM stops everything and exits 0.
 """
@@ -31,7 +31,8 @@ if TYPE_CHECKING:
     from chalice.local import LocalDevServer
     from moto.server import ThreadedMotoServer
 
-    from dev.s3_events import S3EventEmulator
+    from dev.queues import QueuePoller
+    from dev.s3_events import Invocation, S3EventEmulator
     from dev.web_server import WebClientServer
     from dev.ws_gateway import Limits, LocalWebSocketGateway
 
@@ -138,6 +139,7 @@ def configure_environment(environ: MutableMapping[str, str], aws_port: int) -> N
     endpoint = f"http://{HOST}:{aws_port}"
     environ["AWS_ENDPOINT_URL_DYNAMODB"] = endpoint
     environ["AWS_ENDPOINT_URL_S3"] = endpoint
+    environ["AWS_ENDPOINT_URL_SQS"] = endpoint
     environ["AWS_ACCESS_KEY_ID"] = "testing"
     environ["AWS_SECRET_ACCESS_KEY"] = "testing"
     # A real session token or profile must neither travel to moto nor make botocore look for a profile.
@@ -171,8 +173,8 @@ def ws_management_url(ports: Ports) -> str:
 
 
 class Stack:
-    """moto (with S3 upload events), the WebSocket gateway, the REST API and the browser client: started in order,
-    stopped in reverse (whatever was reached)."""
+    """moto (with S3 upload events and SQS event sources), the WebSocket gateway, the REST API and the browser
+    client: started in order, stopped in reverse (whatever was reached)."""
 
     def __init__(self, ports: Ports, ready_file: Path | None, ws_limits: Limits, s3_event_delay: float = 0.0) -> None:
         self.ports = ports
@@ -187,6 +189,8 @@ class Stack:
         self.web_url = f"http://{HOST}:{ports.web.number}"
         self._moto: ThreadedMotoServer | None = None
         self._s3_events: S3EventEmulator | None = None
+        self._queues: QueuePoller | None = None
+        self.upload_failures_url = ""  # on_upload's dead-letter queue on moto, once created
         self._gateway: LocalWebSocketGateway | None = None
         self._api_server: LocalDevServer | None = None
         self._api_thread: threading.Thread | None = None
@@ -200,12 +204,18 @@ class Stack:
         self._start_moto()
         from chalicelib.adapters.dynamodb.tables import create_tables
         from chalicelib.adapters.files import S3Files
+        from chalicelib.adapters.queues import SqsQueue, upload_failure_queues
         from chalicelib.settings import get_settings
 
         create_tables()
         S3Files(get_settings()).ensure_bucket(
             get_settings().allowed_origins
         )  # the same definition as deploy: private, CORS, lifecycle
+        # on_upload's dead-letter queue and its own, as infrastructure/template.yaml declares them
+        self.upload_failures_url = SqsQueue(get_settings(), get_settings().upload_failures_queue).ensure(
+            upload_failure_queues(get_settings())
+        )
+        self._start_queues()
         self._start_s3_events()
         self._start_gateway()
         self._serve_api()
@@ -233,15 +243,37 @@ class Stack:
         self._moto = moto
 
     def _start_s3_events(self) -> None:
-        """Invoke the app's ``on_upload`` after uploads, as S3 does on AWS (moto invokes no Lambda)."""
+        """Invoke the app's ``on_upload`` after uploads, as S3 does on AWS (moto invokes no Lambda), with the
+        function's timeout (the dev stage's), Lambda's retries and dead-letter queue as deploy configures them."""
+        import boto3
+
         from app import app
         from chalicelib.settings import get_settings
         from dev.s3_events import S3EventEmulator
 
         self._s3_events = S3EventEmulator(
-            app, stage=os.environ["STAGE"], region=get_settings().region, delay_seconds=self.s3_event_delay
+            app,
+            stage=os.environ["STAGE"],
+            region=get_settings().region,
+            delay_seconds=self.s3_event_delay,
+            invocations=async_invocations(self.upload_failures_url),
+            sqs=boto3.client("sqs", region_name=get_settings().region),
         )
         self._s3_events.start()
+
+    def _start_queues(self) -> None:
+        """Invoke the app's ``@app.on_sqs_message`` handlers for their queues' messages, as Lambda does on AWS."""
+        import boto3
+
+        from app import app
+        from chalicelib.settings import get_settings
+        from dev.queues import QueuePoller, sources
+
+        client = boto3.client("sqs", region_name=get_settings().region)
+        self._queues = QueuePoller(
+            app, sources(app, client), client=client, stage=os.environ["STAGE"], region=get_settings().region
+        )
+        self._queues.start()
 
     def _start_gateway(self) -> None:
         from app import app
@@ -344,10 +376,30 @@ class Stack:
             self._api_server.server.server_close()
         if self._s3_events is not None:
             self._s3_events.stop()  # waits for running handlers, which still post attachment_ready to the gateway
+        if self._queues is not None:
+            self._queues.stop()  # likewise
         if self._gateway is not None:
             self._gateway.stop()  # before moto: each socket's $disconnect still writes to DynamoDB
         if self._moto is not None:
             self._moto.stop()
+
+
+def async_invocations(dead_letter_queue_url: str) -> dict[str, Invocation]:
+    """How Lambda runs the functions S3 invokes: the dev stage's timeout and memory (.chalice/config.json), and the
+    retries and dead-letter queue infrastructure/deploy.py gives them (ASYNC_INVOKE)."""
+    from dev.s3_events import Invocation
+    from infrastructure.deploy import ASYNC_INVOKE, Project
+
+    functions = Project(ROOT).stage("dev").get("lambda_functions", {})
+    return {
+        name: Invocation(
+            timeout_seconds=float(functions.get(name, {}).get("lambda_timeout", 60)),
+            memory_mb=int(functions.get(name, {}).get("lambda_memory_size", 128)),
+            max_retries=settings.max_retries,
+            dead_letter_queue_url=dead_letter_queue_url,
+        )
+        for name, settings in ASYNC_INVOKE.items()
+    }
 
 
 def banner(stack: Stack, tokens: dict[str, str]) -> str:
@@ -365,9 +417,11 @@ crochet-messaging dev stack is running (stage {os.environ["STAGE"]}). Ctrl-C sto
   Web client  {stack.web_url}/   (the browser reference client: pick alice, bob or carol)
   REST API    {stack.api_url}/api/...
   WebSocket   {stack.ws_url}/?token=<JWT>   (@connections API: {stack.ws_management_url})
-  moto (AWS)  {stack.aws_url}   (the DynamoDB and S3 endpoint)
+  moto (AWS)  {stack.aws_url}   (the DynamoDB, S3 and SQS endpoint)
   Uploads     s3://{get_settings().attachments_bucket}: each upload runs the app's on_upload, as S3 does on AWS{delay}
               (CORS allows {", ".join(get_settings().allowed_origins)})
+  Failures    uploads whose processing fails for good go to sqs://{get_settings().upload_failures_queue},
+              whose messages run the app's on_upload_failure, as Lambda does on AWS
 
 Demo data   users {users}
             patterns {patterns}

@@ -39,6 +39,7 @@ for variable in (
     "AWS_ENDPOINT_URL",
     "AWS_ENDPOINT_URL_DYNAMODB",
     "AWS_ENDPOINT_URL_S3",
+    "AWS_ENDPOINT_URL_SQS",
     "JWT_JWKS_URL",
     "JWT_ISSUER",
     "JWT_AUDIENCE",

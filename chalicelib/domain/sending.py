@@ -16,7 +16,7 @@ from typing import Any
 from chalicelib.domain.conversations import ConversationState, new_conversation
 from chalicelib.domain.ids import conversation_id_for, is_conversation_id, message_id_for
 from chalicelib.domain.messages import MessageRecord, TimelineRecord, preview_of, timeline_entries
-from chalicelib.domain.uploads import UploadState, attachment_snapshot, check_attachable
+from chalicelib.domain.uploads import UploadState, Verified, attachment_snapshot, check_attachable
 from chalicelib.errors import Conflict, ErrorCode, Forbidden, InvalidRequest, NotFound
 
 SEND, CONVERSATION = "send", "conversation"  # the rate-limited actions a send counts
@@ -88,7 +88,7 @@ class SendSnapshot:
     conversation: ConversationState | None
     idempotency: IdempotencyHit | None = None
     upload: UploadState | None = None
-    upload_size: int | None = None  # the stored object's size, checked against S3 by the use case
+    verified: Verified | None = None  # the upload as the use case checked it (size; a file's copy)
     recipient_exists: bool = False
     pattern: PatternInfo | None = None
     purchased: bool = False
@@ -115,7 +115,7 @@ class AttachmentClaim:
 
     attachment_id: str
     message_id: str
-    size: int
+    verified: Verified
     expected_status: str
 
 
@@ -202,7 +202,7 @@ def plan_send(snapshot: SendSnapshot, command: SendCommand, now: str) -> SendPla
     upload = None
     if command.attachment_id is not None:
         upload = check_attachable(snapshot.upload, sender, conversation_id)
-        if snapshot.upload_size is None:
+        if snapshot.verified is None:
             return VerifyUpload(upload)
     recipient = conversation.other_than(sender)
     seq = conversation.message_count + 1
@@ -220,7 +220,7 @@ def plan_send(snapshot: SendSnapshot, command: SendCommand, now: str) -> SendPla
         content=command.content,
         sent_at=now,
         client_message_id=command.client_message_id,
-        attachment=attachment_snapshot(upload, snapshot.upload_size or 0) if upload else None,
+        attachment=attachment_snapshot(upload, snapshot.verified) if upload else None,
     )
     after = replace(
         conversation,
@@ -243,7 +243,9 @@ def plan_send(snapshot: SendSnapshot, command: SendCommand, now: str) -> SendPla
         charges=(SEND, CONVERSATION) if created else (SEND,),
         sender_id=sender,
         attachment=(
-            AttachmentClaim(upload.id, message_id, snapshot.upload_size or 0, upload.status) if upload else None
+            AttachmentClaim(upload.id, message_id, snapshot.verified, upload.status)
+            if upload and snapshot.verified
+            else None
         ),
         idempotency=(
             IdempotencyEntry(key, command.request_hash, conversation_id, message_id, seq, now) if key else None

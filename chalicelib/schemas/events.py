@@ -116,7 +116,8 @@ class PresenceUpdate(ResponseModel):
 
 
 class AttachmentReady(ResponseModel):
-    """An image sent before its processing finished now has its URLs (or ``attachmentStatus: "rejected"``)."""
+    """An image sent before its processing finished now has its URLs, or ``attachmentStatus: "rejected"`` (not a
+    readable image, over the image limits, changed after it was sent, or its processing failed or timed out)."""
 
     message: MessageOut
 

@@ -32,6 +32,7 @@ from chalicelib.domain.ids import parse_message_id
 from chalicelib.domain.principal import Principal
 from chalicelib.domain.reading import ReadPlan, plan_read
 from chalicelib.domain.sending import Replay, SendCommand, SendPlan, VerifyUpload, plan_send, snapshot_keys
+from chalicelib.domain.uploads import Verified
 from chalicelib.errors import NotFound
 from chalicelib.schemas.events import MessageReadUpdate
 from chalicelib.schemas.requests import SendMessageRequest
@@ -118,19 +119,20 @@ class Messaging:
         """
         command = send_command(principal, request)
         keys = send_keys(snapshot_keys(command))
-        verified: dict[str, int] = {}  # the upload's S3 check, done once however often the write is retried
+        # The upload's S3 check, done once per status it is seen in however often the write is retried (processing
+        # finishing meanwhile changes what a message serves: the check is then that of the processed image).
+        verified: dict[str, Verified] = {}
 
         def attempt() -> SendPlan | Replay:
             found = batch_get(list(keys.values()))
             snapshot = send_snapshot(keys, found)
-            if "size" in verified:
-                snapshot = replace(snapshot, upload_size=verified["size"])
+            if snapshot.upload is not None and snapshot.upload.status in verified:
+                snapshot = replace(snapshot, verified=verified[snapshot.upload.status])
             plan = plan_send(snapshot, command, iso(self.clock()))
             if isinstance(plan, VerifyUpload):
-                verified["size"] = self.attachments.verify_upload(plan.upload)
-                self.attachments.mark_attached(plan.upload)
-                plan = plan_send(replace(snapshot, upload_size=verified["size"]), command, iso(self.clock()))
-                assert not isinstance(plan, VerifyUpload)  # nosec B101 # narrows the type; the size is known now
+                checked = verified[plan.upload.status] = self.attachments.verify_upload(plan.upload)
+                plan = plan_send(replace(snapshot, verified=checked), command, iso(self.clock()))
+                assert not isinstance(plan, VerifyUpload)  # nosec B101 # narrows the type; the check is done now
             if isinstance(plan, SendPlan):
                 commit(lambda transaction: write_send(transaction, plan))
             return plan
@@ -139,6 +141,10 @@ class Messaging:
         if isinstance(plan, Replay):
             return Sent(self._replay(plan), created=False)
         metrics.count(metrics.MESSAGES_SENT)
+        if plan.attachment is not None:
+            # Tags follow the committed record: only now is the upload part of a message.
+            claimed = plan.attachment.attachment_id
+            after_commit("tagging", lambda: self.attachments.attach(claimed, plan.message.attachment), None)
         recipient_state = plan.conversation.state_of(plan.recipient_id)
         message = self.presenter.committed_message(plan.message, recipient_state)
         conversation = conversation_out(plan.conversation)

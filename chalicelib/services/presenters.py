@@ -57,9 +57,14 @@ class Presenter:
         if status != "ready" or not sign:
             return fields
         if kind == FILE:
-            # Anything that is not an image downloads; it is never rendered by the browser.
+            # Anything that is not an image downloads; it is never rendered by the browser. A sent file is served
+            # from the server's copy of what was verified (messages from before copies existed: the original,
+            # whose upload form expired long ago).
             fields["attachment_url"] = self.files.presign_download(
-                attachment["key"], attachment["contentType"], file_name=attachment.get("name"), inline=False
+                attachment.get("verifiedKey") or attachment["key"],
+                attachment["contentType"],
+                file_name=attachment.get("name"),
+                inline=False,
             )
         elif kind == IMAGE and attachment.get("status") == READY:
             served_type = DISPLAY_FORMATS[attachment["contentType"]][1]

@@ -107,6 +107,8 @@ def upload_state(item: Attachment) -> UploadState:
         display_key=item.display_key,
         thumbnail_key=item.thumbnail_key,
         message_id=item.message_id,
+        verified_key=item.verified_key,
+        verified_etag=item.verified_etag,
     )
 
 
@@ -266,9 +268,14 @@ def write_send(transaction: TransactWrite, plan: SendPlan) -> None:
         claim = plan.attachment
         claim_actions: list[Any] = [
             Attachment.message_id.set(claim.message_id),
-            Attachment.size.set(claim.size),
+            Attachment.size.set(claim.verified.size),
             Attachment.expires_at.remove(),
         ]
+        if claim.verified.copy_key:
+            claim_actions.append(Attachment.verified_key.set(claim.verified.copy_key))
+        if claim.verified.etag:
+            # What processing, if it has not run yet, must read: the version this send checked.
+            claim_actions.append(Attachment.verified_etag.set(claim.verified.etag))
         transaction.update(
             Attachment(claim.attachment_id),
             actions=claim_actions,
