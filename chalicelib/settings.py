@@ -13,6 +13,9 @@ from functools import lru_cache
 # Never used on AWS: the prod stage reads JWT_SECRET from SSM (see .chalice/config.json).
 DEV_JWT_SECRET = "crochet-messaging-dev-secret-change-me-0123456789"
 
+# The reactions offered by default: a chat's usual dozen, with yarn for a crochet marketplace.
+DEFAULT_REACTION_EMOJI = "👍,❤️,😂,😮,😢,🙏,🎉,🔥,👏,😍,✨,🧶"
+
 
 def _int(name: str, default: int) -> int:
     raw = os.environ.get(name)
@@ -43,6 +46,10 @@ class Settings:
     jwt_leeway_seconds: int
     cursor_secret: str
     message_max_chars: int
+    message_edit_window_seconds: int
+    reaction_emoji: tuple[str, ...]
+    message_max_reactions: int
+    presence_watch_max: int
     conversations_page_max: int
     conversations_page_default: int
     messages_page_max: int
@@ -112,6 +119,13 @@ def _load() -> Settings:
         jwt_leeway_seconds=_int("JWT_LEEWAY_SECONDS", 30),
         cursor_secret=cursor_secret,
         message_max_chars=_int("MESSAGE_MAX_CHARS", 5000),
+        # WhatsApp's 15 minutes; Gitter allows 10, Zulip and Rocket.Chat make it configurable.
+        message_edit_window_seconds=_int("MESSAGE_EDIT_WINDOW_SECONDS", 15 * 60),
+        reaction_emoji=_list(env.get("REACTION_EMOJI"), DEFAULT_REACTION_EMOJI),
+        # Distinct emoji on one message (Stream and Sendbird allow around 20 kinds).
+        message_max_reactions=_int("MESSAGE_MAX_REACTIONS", 20),
+        # A watch list is replaced in one transaction: 1 connection + at most 2 x 49 profiles <= 100 items.
+        presence_watch_max=min(_int("PRESENCE_WATCH_MAX", 49), 49),
         conversations_page_max=_int("CONVERSATIONS_PAGE_MAX", 30),
         conversations_page_default=_int("CONVERSATIONS_PAGE_DEFAULT", 20),
         messages_page_max=_int("MESSAGES_PAGE_MAX", 100),

@@ -16,3 +16,8 @@ def iso(moment: datetime) -> str:
 
 def now_iso() -> str:
     return iso(utc_now())
+
+
+def parse_iso(value: str) -> datetime:
+    """The moment an ``iso`` string names."""
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))

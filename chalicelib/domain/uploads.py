@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +31,7 @@ class UploadState:
     display_key: str | None = None
     thumbnail_key: str | None = None
     message_id: str | None = None
+    deleted_at: str | None = None  # its message was deleted
 
     @property
     def stored_keys(self) -> list[str]:
@@ -48,6 +50,11 @@ def check_attachable(upload: UploadState | None, sender: str, conversation_id: s
             f"the file was rejected: {upload.reason or 'unreadable'}", code=ErrorCode.ATTACHMENT_REJECTED
         )
     return upload
+
+
+def snapshot_keys(snapshot: Mapping[str, Any]) -> list[str]:
+    """The stored objects of an attachment as a message keeps it (``attachment_snapshot``)."""
+    return [key for key in (snapshot.get("key"), snapshot.get("displayKey"), snapshot.get("thumbnailKey")) if key]
 
 
 def attachment_snapshot(upload: UploadState, size: int) -> dict[str, Any]:

@@ -6,6 +6,7 @@ does not enforce POST policies and a client can lie about what it uploads.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import secrets
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from pynamodb.exceptions import UpdateError
 from chalicelib.adapters.dynamodb import Attachment, Message
 from chalicelib.adapters.dynamodb.conversations import Conversation
 from chalicelib.adapters.dynamodb.rate_limits import charge
-from chalicelib.adapters.dynamodb.records import conversation_state, message_record, upload_state
+from chalicelib.adapters.dynamodb.records import bump_version, conversation_state, message_record, upload_state
 from chalicelib.adapters.dynamodb.transactions import commit
 from chalicelib.domain.clock import iso
 from chalicelib.domain.conversations import ConversationState
@@ -151,6 +152,8 @@ class Attachments:
             upload = upload_state(Attachment.get(attachment_id, consistent_read=True))
         except Attachment.DoesNotExist:
             raise NotFound("attachment not found") from None
+        if upload.deleted_at:
+            raise NotFound("attachment not found")  # its message was deleted: gone for everyone
         if upload.message_id:
             try:
                 get_conversation_by_id(upload.conversation_id, principal.user_id)
@@ -174,7 +177,7 @@ class Attachments:
             record = Attachment.get(match.group(2), consistent_read=True)
         except Attachment.DoesNotExist:
             return None
-        if record.key != key or record.kind != IMAGE or record.status != PENDING:
+        if record.key != key or record.kind != IMAGE or record.status != PENDING or record.deleted_at:
             return None
         base = key.rsplit("/", 1)[0]
         actions: list[Any]
@@ -198,7 +201,9 @@ class Attachments:
         except ValueError as exc:
             actions = [Attachment.status.set(REJECTED), Attachment.reason.set(f"not a readable image: {exc}"[:200])]
         try:
-            record.update(actions=actions, condition=Attachment.status == PENDING)
+            record.update(
+                actions=actions, condition=(Attachment.status == PENDING) & Attachment.deleted_at.does_not_exist()
+            )
         except UpdateError as exc:
             if exc.cause_response_code == "ConditionalCheckFailedException":
                 return None  # another delivery of the same event (S3 may send one twice) got there first
@@ -212,7 +217,16 @@ class Attachments:
         conversation_id, seq = parse_message_id(upload.message_id) or ("", 0)
         message = Message.get(conversation_id, seq, consistent_read=True)
         size = int((message.attachment or {}).get("size") or 0)
-        message.update(actions=[Message.attachment.set(attachment_snapshot(upload, size))])
+        try:
+            # A change of the message: its version grows (never a deleted message's: its attachment is gone).
+            message.update(
+                actions=[Message.attachment.set(attachment_snapshot(upload, size)), bump_version()],
+                condition=Message.deleted_at.does_not_exist(),
+            )
+        except UpdateError as exc:
+            if exc.cause_response_code == "ConditionalCheckFailedException":
+                return None
+            raise
         conversation = conversation_state(Conversation.get(conversation_id, consistent_read=True))
         return Processed(upload, message, conversation)
 
@@ -224,5 +238,10 @@ class Attachments:
             return
         conversation = processed.conversation
         record = message_record(processed.message)
-        shown = self.presenter.message(record, conversation.state_of(record.recipient_id))
+        original = None
+        if record.reply_to is not None:  # a reply shows what it quotes as it is now
+            with contextlib.suppress(Message.DoesNotExist):
+                quoted = Message.get(record.conversation_id, record.reply_to.seq, consistent_read=True)
+                original = message_record(quoted)
+        shown = self.presenter.message(record, conversation.state_of(record.recipient_id), original=original)
         self.notifier.attachment_ready(shown, conversation)

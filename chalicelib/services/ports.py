@@ -38,5 +38,8 @@ class Files(Protocol):
 
     def mark_attached(self, keys: list[str]) -> None: ...
 
+    def release(self, keys: list[str]) -> None:
+        """The objects of a deleted message: tagged for the lifecycle rule that removes unused uploads."""
+
 
 Clock = Callable[[], datetime]  # the current UTC time (tests pass a fixed one)

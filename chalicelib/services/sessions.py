@@ -14,13 +14,15 @@ from typing import Any
 from pynamodb.constants import ALL_NEW, ALL_OLD
 from pynamodb.exceptions import DoesNotExist
 
-from chalicelib.adapters.dynamodb import Connection, Conversation, UserProfile
+from chalicelib.adapters.dynamodb import Connection, Contact, Conversation, UserProfile
+from chalicelib.adapters.dynamodb.batch import Batch, Key, batch_get
 from chalicelib.adapters.dynamodb.transactions import commit
 from chalicelib.domain import presence
 from chalicelib.domain.clock import iso, now_iso, utc_now
 from chalicelib.domain.conversations import ConversationState, parse_room, room_entry
 from chalicelib.domain.principal import Principal
 from chalicelib.errors import ErrorCode, InvalidRequest, NotFound, Unauthorized
+from chalicelib.schemas.events import PresenceWatched, WatchedPresence
 from chalicelib.services.conversations import get_conversation_by_id
 from chalicelib.settings import get_settings
 
@@ -45,6 +47,12 @@ class Session:
     claim_name: str | None
     claim_picture: str | None
     rooms: dict[str, str]  # conversation id -> other participant
+    watching: frozenset[str] = frozenset()  # the users whose presence it watches (watch_presence)
+
+    @property
+    def watched(self) -> set[str]:
+        """Everyone whose profile lists this connection among its watchers: room partners and watched users."""
+        return (set(self.rooms.values()) | set(self.watching)) - {self.user_id}
 
 
 def _session(connection: Connection) -> Session:
@@ -55,6 +63,7 @@ def _session(connection: Connection) -> Session:
         claim_name=connection.claim_name,
         claim_picture=connection.claim_picture,
         rooms=rooms_of(connection),
+        watching=frozenset(connection.watching or ()),
     )
 
 
@@ -79,15 +88,26 @@ def _update_profile(user_id: str, actions: list[Any], return_values: str) -> Use
     return UserProfile.from_raw_data(attributes) if attributes else None
 
 
+def _live(connection: Connection | None) -> Session:
+    if connection is None or (connection.expires_at is not None and connection.expires_at < utc_now()):
+        raise NotFound("connection not found")
+    return _session(connection)
+
+
 def get_connection(connection_id: str) -> Session:
     """The stored connection; NotFound when it is unknown (closed, expired, or never ours)."""
     try:
         connection = Connection.get(connection_id, consistent_read=True)
     except DoesNotExist:
         raise NotFound("connection not found") from None
-    if connection.expires_at is not None and connection.expires_at < utc_now():
-        raise NotFound("connection not found")
-    return _session(connection)
+    return _live(connection)
+
+
+def get_connection_with(connection_id: str, keys: list[Key]) -> tuple[Session, Batch]:
+    """The stored connection and the items of ``keys``, in one BatchGetItem: an action that reads those first
+    anyway (a message change) saves the connection's own round trip."""
+    found = batch_get([(Connection, connection_id, None), *keys])
+    return _live(found.item(Connection, connection_id)), found
 
 
 def principal_of(connection: Session) -> Principal:
@@ -135,14 +155,14 @@ def close_connection(connection_id: str) -> PresenceChange | None:
         connection = Connection.get(connection_id, consistent_read=True)
     except DoesNotExist:
         return None
-    rooms = rooms_of(connection)
+    session = _session(connection)
 
     def build(transaction: Any) -> None:
         transaction.delete(connection)
-        for conversation_id in rooms:
+        for conversation_id in session.rooms:
             entry = room_entry(connection_id, connection.user_id)
             transaction.update(Conversation(conversation_id), actions=[Conversation.room.delete({entry})])
-        for watched in set(rooms.values()) - {connection.user_id}:
+        for watched in session.watched:
             transaction.update(UserProfile(watched), actions=[UserProfile.watcher_ids.delete({connection_id})])
 
     commit(build)
@@ -196,10 +216,54 @@ def leave_room(connection: Session, conversation_id: str) -> None:
             Connection(connection.connection_id), actions=[Connection.rooms.delete({f"{conversation_id} {other}"})]
         )
         transaction.update(Conversation(conversation_id), actions=[Conversation.room.delete({entry})])
-        if other not in rooms.values():  # still watching them through another room otherwise
+        # Still watching them through another room, or watch_presence, otherwise.
+        if other not in rooms.values() and other not in connection.watching:
             transaction.update(UserProfile(other), actions=[UserProfile.watcher_ids.delete({connection.connection_id})])
 
     commit(build)
+
+
+def watch_presence(connection: Session, user_ids: list[str]) -> PresenceWatched:
+    """Make ``connection`` receive ``presence_update`` for ``user_ids`` (replacing what it watched before), keeping
+    only the users its user shares a conversation with; the others are ignored, as if never asked for.
+
+    Cost: one BatchGetItem (the caller's contact item and the profile of each user, <= 2 x 49 keys) and, when the
+    list changes, one TransactWriteItems (the connection's list, the watcher sets of the users added and removed:
+    <= 1 + 2 x 49 items).
+    """
+    me = connection.user_id
+    asked = [user for user in dict.fromkeys(user_ids) if user != me]
+    found = batch_get([(Contact, me, user) for user in asked] + [(UserProfile, user, None) for user in asked])
+    accepted = [user for user in asked if found.item(Contact, me, user) is not None]
+    watching = frozenset(accepted)
+    partners = set(connection.rooms.values())  # watched through their room already (join_conversation)
+    added = watching - connection.watching - partners
+    removed = connection.watching - watching - partners
+    if watching != connection.watching:
+        cid = connection.connection_id
+
+        def build(transaction: Any) -> None:
+            transaction.update(
+                Connection(cid),
+                actions=[Connection.watching.set(set(watching)) if watching else Connection.watching.remove()],
+                condition=Connection.connection_id.exists(),
+            )
+            for user in sorted(added):
+                transaction.update(UserProfile(user), actions=[UserProfile.watcher_ids.add({cid})])
+            for user in sorted(removed):
+                transaction.update(UserProfile(user), actions=[UserProfile.watcher_ids.delete({cid})])
+
+        commit(build)
+    now = now_iso()
+    presence = []
+    for user in accepted:
+        profile = found.item(UserProfile, user)
+        presence.append(
+            WatchedPresence(
+                user_id=user, online=is_online(profile, now), last_seen_at=profile.last_seen_at if profile else None
+            )
+        )
+    return PresenceWatched(user_ids=accepted, presence=presence)
 
 
 def prune(

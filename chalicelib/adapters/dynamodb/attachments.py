@@ -35,5 +35,7 @@ class Attachment(Model):
     display_key = UnicodeAttribute(null=True)  # the re-encoded image that is served
     thumbnail_key = UnicodeAttribute(null=True)
     message_id = UnicodeAttribute(null=True)
+    # Its message was deleted: the upload is gone for everyone (its objects are tagged for the lifecycle rule).
+    deleted_at = UnicodeAttribute(null=True)
     created_at = UnicodeAttribute()
     expires_at = TTLAttribute(null=True)
