@@ -154,7 +154,7 @@ CLIENT_ACTIONS: dict[str, ClientAction] = {
             "ignored. At most 49 (`PRESENCE_WATCH_MAX`).",
             "presence_watched",
             (),
-            {"userIds": ["alice", "dave", "zed"], "requestId": "w1"},
+            {"userIds": ["alice", "dave"], "requestId": "w1"},
         ),
     )
 }
