@@ -8,6 +8,7 @@ STAMP := $(VENV)/.installed
 .PHONY: install dev test lint typecheck imports unit integration e2e fuzz bench bench-load token openapi clean
 .PHONY: deploy urls package destroy check-infra
 .PHONY: asyncapi lint-openapi typecheck-openapi
+.PHONY: scan policies
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,7 +27,7 @@ $(CHROMIUM):
 dev: install ## Run the whole stack locally on moto (REST API, WebSocket gateway, demo data, tokens)
 	$(BIN)/python -m dev.stack
 
-test: install $(CHROMIUM) lint typecheck imports lint-openapi typecheck-openapi ## Lint, type-check, check the layers, then every test
+test: install $(CHROMIUM) lint typecheck imports lint-openapi typecheck-openapi scan ## Lint, type-check, check the layers, scan, then every test
 	$(BIN)/python -m pytest
 
 lint: install
@@ -105,5 +106,23 @@ check-infra: install ## cfn-lint the template, then the infrastructure tests (mo
 	$(BIN)/cfn-lint infrastructure/template.yaml
 	$(BIN)/python -m pytest tests/infrastructure
 
+# Security scanners (infrastructure/README.md#scanners): bandit from requirements-dev.txt; checkov in its own
+# virtualenv (it pins boto3 exactly, which cannot share .venv), created once and again when requirements-scan.txt
+# changes. tests/infrastructure/test_package.py runs the same checkov over the SAM template `make package` writes.
+SCAN_VENV := .venv-scan
+SCAN_STAMP := $(SCAN_VENV)/.installed
+$(SCAN_STAMP): requirements-scan.txt
+	test -x $(SCAN_VENV)/bin/python || $(PYTHON) -m venv $(SCAN_VENV)
+	$(SCAN_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(SCAN_VENV)/bin/python -m pip install --quiet -r requirements-scan.txt
+	touch $(SCAN_STAMP)
+
+scan: install $(SCAN_STAMP) ## bandit over chalicelib/ and app.py, checkov over infrastructure/template.yaml (skips: .checkov.yaml, # nosec)
+	$(BIN)/bandit -q -r chalicelib app.py
+	$(SCAN_VENV)/bin/checkov --config-file .checkov.yaml --quiet -f infrastructure/template.yaml
+
+policies: install ## Render .chalice/policy-<stage>.json from infrastructure/policy.py (test_policies.py checks they match)
+	$(BIN)/python -m infrastructure.policy
+
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache build .dev
+	rm -rf $(VENV) $(SCAN_VENV) .pytest_cache .ruff_cache build .dev

@@ -30,7 +30,7 @@ class ErrorCode(StrEnum):
     INVALID_REPLY = "invalid_reply"
     INVALID_REACTION = "invalid_reaction"
     UNAUTHORIZED = "unauthorized"
-    TOKEN_EXPIRED = "token_expired"
+    TOKEN_EXPIRED = "token_expired"  # nosec B105 # an error code, not a password
     FORBIDDEN = "forbidden"
     PURCHASE_REQUIRED = "purchase_required"
     NOT_PATTERN_CREATOR = "not_pattern_creator"
@@ -38,7 +38,7 @@ class ErrorCode(StrEnum):
     NOT_SENDER = "not_sender"
     EDIT_WINDOW_PASSED = "edit_window_passed"
     SERVICE_ROLE_REQUIRED = "service_role_required"
-    USER_TOKEN_REQUIRED = "user_token_required"
+    USER_TOKEN_REQUIRED = "user_token_required"  # nosec B105 # an error code, not a password
     NOT_FOUND = "not_found"
     CONFLICT = "conflict"
     IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"

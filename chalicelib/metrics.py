@@ -2,7 +2,13 @@
 
 CloudWatch Logs turns the line into metrics: no API call, no extra latency. Entry points call ``begin`` when an
 invocation starts and ``flush`` when it ends; anything below counts with ``count`` / ``duration``.
-Namespace ``crochet-messaging``, one dimension set ``[stage]``.
+Namespace ``crochet-messaging``, one dimension set ``[stage]`` (each metric name is one custom metric per stage).
+
+Who counts what: the entry points (``entrypoints/http/routing.py``, ``ws/dispatcher.py``, ``uploads.py``) count
+``INVOCATIONS``, the latencies, and from the answer they give ``HANDLER_ERRORS`` (any 5xx, or an upload event that
+raised) and ``RATE_LIMITED`` (429 / a ``rate_limited`` error frame) — a use case raises ``RateLimited`` and never
+counts it itself. Use cases count what only they know: ``MESSAGES_SENT`` (a stored message, not a replay), the
+deliveries by outcome, ``UPLOADS_REJECTED``. The alarms on them are in ``infrastructure/template.yaml``.
 """
 
 from __future__ import annotations
@@ -71,10 +77,20 @@ def flush(stage: str) -> None:
         sys.stdout.write(json.dumps(emitted, separators=(",", ":")) + "\n")
 
 
+def answered(status: int) -> None:
+    """Count what an entry point's answer says: a 5xx is a handler error, a 429 a rate-limited request."""
+    if status >= 500:
+        count(HANDLER_ERRORS)
+    elif status == 429:
+        count(RATE_LIMITED)
+
+
 # The metrics operators alarm on (infrastructure/template.yaml), named once.
+INVOCATIONS = "Invocations"  # every HTTP request, socket event and upload event handled: the error rate's base
 MESSAGES_SENT = "MessagesSent"
 DELIVERED, GONE, FAILED = "DeliveriesDelivered", "DeliveriesGone", "DeliveriesFailed"
 RATE_LIMITED = "RateLimited"
 UPLOADS_REJECTED = "UploadsRejected"
 HANDLER_ERRORS = "HandlerErrors"
-LATENCY = "Latency"
+LATENCY = "Latency"  # an HTTP request, from the route wrapper's start to its response
+FRAME_LATENCY = "FrameLatency"  # a socket frame ($default), from dispatch to its answer posted

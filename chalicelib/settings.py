@@ -6,12 +6,20 @@ Nothing else in the package reads ``os.environ``: change a setting here and ever
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
-# Documented development secret: 32+ bytes so PyJWT's minimum key length holds.
-# Never used on AWS: the prod stage reads JWT_SECRET from SSM (see .chalice/config.json).
-DEV_JWT_SECRET = "crochet-messaging-dev-secret-change-me-0123456789"
+# Documented development secret: 32+ bytes so PyJWT's minimum key length holds. Public, so only the local stack
+# and the tests may ever use it: anywhere else a missing secret is a ConfigurationError (see ``_load``).
+DEV_JWT_SECRET = "crochet-messaging-dev-secret-change-me-0123456789"  # nosec B105 # public on purpose, local only
+# Stages that run on this machine (``make dev``, the tests): the only ones the development secret is allowed in.
+LOCAL_STAGES = frozenset({"local", "test"})
+
+
+class ConfigurationError(RuntimeError):
+    """The environment cannot run the service safely; raised at startup (cold start), never per request."""
+
 
 # The reactions offered by default: a chat's usual dozen, with yarn for a crochet marketplace.
 DEFAULT_REACTION_EMOJI = "👍,❤️,😂,😮,😢,🙏,🎉,🔥,👏,😍,✨,🧶"
@@ -92,22 +100,52 @@ def _ssm_secret(name: str, region: str) -> str:
     return str(response["Parameter"]["Value"])
 
 
+def is_local(env: Mapping[str, str]) -> bool:
+    """True on this machine only: a local stage (``make dev``, the tests) and not inside Lambda."""
+    return env.get("STAGE", "local") in LOCAL_STAGES and not env.get("AWS_LAMBDA_FUNCTION_NAME")
+
+
+def _secrets(env: Mapping[str, str], region: str) -> tuple[str | None, str]:
+    """The HS256 key (None in JWKS mode, or while Chalice's CLI imports the app) and the cursor key.
+
+    Fails closed: outside the local stack a missing secret is a ConfigurationError, never the public
+    development secret, and JWKS mode needs ``JWT_AUDIENCE`` (else tokens minted for any other client of the
+    same identity provider would be accepted) and its own ``CURSOR_SECRET``.
+    """
+    stage = env.get("STAGE", "local")
+    ssm_parameter = env.get("JWT_SECRET_SSM_PARAMETER") or None
+    jwks_url = env.get("JWT_JWKS_URL") or None
+    # `chalice deploy` / `chalice package` import app.py with the stage's variables (and AWS_CHALICE_CLI_MODE
+    # set): no secret is fetched then, but the stage must still name one.
+    packaging = bool(env.get("AWS_CHALICE_CLI_MODE"))
+    jwt_secret = env.get("JWT_SECRET") or None
+    if jwks_url and not env.get("JWT_AUDIENCE"):
+        raise ConfigurationError(
+            "JWT_JWKS_URL is set without JWT_AUDIENCE: set JWT_AUDIENCE to this API's client id / audience, or "
+            "tokens the identity provider issued to any other application would be accepted"
+        )
+    if jwt_secret is None and ssm_parameter is None and jwks_url is None:
+        if not is_local(env):
+            raise ConfigurationError(
+                f"stage {stage!r} names no JWT secret: set JWT_SECRET_SSM_PARAMETER (an SSM SecureString), "
+                "JWT_SECRET or JWT_JWKS_URL; the development secret is only for the local stack"
+            )
+        jwt_secret = DEV_JWT_SECRET
+    elif jwt_secret is None and ssm_parameter and not packaging:
+        jwt_secret = _ssm_secret(ssm_parameter, region)
+    if jwt_secret == DEV_JWT_SECRET and not is_local(env):
+        raise ConfigurationError(f"stage {stage!r} is configured with the public development JWT secret")
+    cursor_secret = env.get("CURSOR_SECRET") or jwt_secret or ""
+    if not cursor_secret and not (ssm_parameter and packaging):
+        raise ConfigurationError("CURSOR_SECRET must be set when JWT_SECRET is not (JWKS mode)")
+    return jwt_secret, cursor_secret
+
+
 def _load() -> Settings:
     env = os.environ
     stage = env.get("STAGE", "local")
     region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1"
-    ssm_parameter = env.get("JWT_SECRET_SSM_PARAMETER") or None
-    # `chalice deploy` / `chalice package` import app.py with the stage's variables (and AWS_CHALICE_CLI_MODE
-    # set): no secret is fetched then, and none is needed.
-    packaging = bool(env.get("AWS_CHALICE_CLI_MODE"))
-    jwt_secret = env.get("JWT_SECRET") or None
-    if jwt_secret is None and ssm_parameter and not packaging:
-        jwt_secret = _ssm_secret(ssm_parameter, region)
-    if jwt_secret is None and not ssm_parameter and not env.get("JWT_JWKS_URL"):
-        jwt_secret = DEV_JWT_SECRET  # local only: a deployed stage always names its secret (or a JWKS)
-    cursor_secret = env.get("CURSOR_SECRET") or jwt_secret or ""
-    if not cursor_secret and not (ssm_parameter and packaging):
-        raise RuntimeError("CURSOR_SECRET must be set when JWT_SECRET is not (JWKS mode)")
+    jwt_secret, cursor_secret = _secrets(env, region)
     return Settings(
         stage=stage,
         region=region,

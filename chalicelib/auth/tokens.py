@@ -7,13 +7,18 @@ frame, disconnect and upload functions import this module but never call it.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any, Protocol
 
+from chalicelib.domain import profiles
 from chalicelib.domain.ids import is_entity_id
 from chalicelib.domain.principal import Principal
 from chalicelib.errors import Unauthorized
 from chalicelib.settings import Settings, get_settings
+
+logger = logging.getLogger(__name__)
 
 MAX_TOKEN_CHARS = 8192  # well above real tokens; a 100 KB "token" is refused before any parsing
 
@@ -80,15 +85,33 @@ def authenticate(token: str | None, settings: Settings | None = None, keys: Sign
     if not isinstance(subject, str) or not is_entity_id(subject):
         raise Unauthorized("invalid token subject")
     role = claims.get("role")
-    name = claims.get("name")
-    picture = claims.get("picture")
     return Principal(
         user_id=subject,
         role=role if isinstance(role, str) else None,
-        name=name if isinstance(name, str) and name.strip() else None,
-        picture=picture if isinstance(picture, str) and picture.strip() else None,
+        name=profile_claim(claims, "name", profiles.display_name),
+        picture=profile_claim(claims, "picture", profiles.image_url),
         expires_at=int(claims["exp"]),
     )
+
+
+def profile_claim(claims: dict[str, Any], name: str, rule: Callable[[str], str]) -> str | None:
+    """A profile claim that passes the platform's rule for the same field (``domain.profiles``), else None.
+
+    An invalid claim is dropped, not refused: the token is genuine, only its display data is unfit to show, so
+    the user is shown by their platform profile or id instead. The drop is logged (which claim and why, never
+    the value).
+    """
+    value = claims.get(name)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if not isinstance(value, str):
+        logger.info("profile claim dropped", extra={"claim": name, "reason": "not a string"})
+        return None
+    try:
+        return rule(value)
+    except ValueError as exc:
+        logger.info("profile claim dropped", extra={"claim": name, "reason": str(exc)})
+        return None
 
 
 def issue_token(

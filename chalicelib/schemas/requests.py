@@ -5,13 +5,24 @@ from __future__ import annotations
 import unicodedata
 from typing import Annotated, Any
 
-from pydantic import Field, StrictBool, StringConstraints, field_validator, model_validator
+from pydantic import AfterValidator, Field, StrictBool, StringConstraints, field_validator, model_validator
 
+from chalicelib.domain import profiles
 from chalicelib.schemas.base import EntityId, OpaqueId, RequestModel
 from chalicelib.settings import get_settings
 
 ClientMessageId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
-Url = Annotated[str, StringConstraints(pattern=r"^https?://\S+$", max_length=2048)]
+# The rules of domain.profiles (shared with the JWT's name / picture claims); the constraints document them.
+ImageUrl = Annotated[
+    str,
+    StringConstraints(pattern=r"^https://\S+$", max_length=profiles.URL_MAX_CHARS),
+    AfterValidator(profiles.image_url),
+]
+DisplayName = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=profiles.NAME_MAX_CHARS),
+    AfterValidator(profiles.display_name),
+]
 
 
 class AttachmentRef(RequestModel):
@@ -185,8 +196,8 @@ class PatternConversationQuery(RequestModel):
 class UpsertUserRequest(RequestModel):
     """``PUT /api/internal/users/{userId}``."""
 
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-    avatar_url: Url | None = None
+    name: DisplayName
+    avatar_url: ImageUrl | None = None
 
 
 class UpsertPatternRequest(RequestModel):
@@ -194,4 +205,4 @@ class UpsertPatternRequest(RequestModel):
 
     creator_id: EntityId
     title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
-    thumbnail_url: Url | None = None
+    thumbnail_url: ImageUrl | None = None

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from chalicelib.adapters.dynamodb import Pattern, Purchase, UserProfile
 from chalicelib.adapters.dynamodb.batch import Key, batch_get
+from chalicelib.domain import profiles
 from chalicelib.domain.clock import now_iso
 from chalicelib.domain.presence import is_online
 from chalicelib.domain.principal import Principal
@@ -46,8 +48,9 @@ class Directory:
     def participant(self, user_id: str) -> ParticipantOut:
         """How a user is shown: the platform's profile, else their JWT claims, else their id."""
         profile = self.users.get(user_id)
-        name = profile.name or profile.claim_name if profile else None
-        avatar = profile.avatar_url or profile.claim_picture if profile else None
+        # Claims are checked when a token is verified; stored ones are checked again, for those kept before that.
+        name = profile.name or _fit(profiles.display_name, profile.claim_name) if profile else None
+        avatar = profile.avatar_url or _fit(profiles.image_url, profile.claim_picture) if profile else None
         if self.caller is not None and self.caller.user_id == user_id:
             name = name or self.caller.name
             avatar = avatar or self.caller.picture
@@ -74,6 +77,16 @@ class Directory:
     def total_unread(self, user_id: str) -> int:
         profile = self.users.get(user_id)
         return max(int(profile.total_unread or 0), 0) if profile else 0
+
+
+def _fit(rule: Callable[[str], str], value: str | None) -> str | None:
+    """``value`` when it passes the profile rule, else None."""
+    if not value:
+        return None
+    try:
+        return rule(value)
+    except ValueError:
+        return None
 
 
 def upsert_user(user_id: str, request: UpsertUserRequest) -> UserOut:

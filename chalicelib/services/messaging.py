@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TypeVar
 
+from chalicelib import metrics
 from chalicelib.adapters.dynamodb import Conversation, Message, UserProfile
 from chalicelib.adapters.dynamodb.batch import Batch, Key, batch_get
 from chalicelib.adapters.dynamodb.records import (
@@ -126,7 +127,7 @@ class Messaging:
                 verified["size"] = self.attachments.verify_upload(plan.upload)
                 self.attachments.mark_attached(plan.upload)
                 plan = plan_send(replace(snapshot, upload_size=verified["size"]), command, iso(self.clock()))
-                assert not isinstance(plan, VerifyUpload)
+                assert not isinstance(plan, VerifyUpload)  # nosec B101 # narrows the type; the size is known now
             if isinstance(plan, SendPlan):
                 commit(lambda transaction: write_send(transaction, plan))
             return plan
@@ -134,6 +135,7 @@ class Messaging:
         plan = with_retries(attempt, max_attempts=get_settings().send_max_attempts)
         if isinstance(plan, Replay):
             return Sent(self._replay(plan, command), created=False)
+        metrics.count(metrics.MESSAGES_SENT)
         recipient_state = plan.conversation.state_of(plan.recipient_id)
         message = self.presenter.committed_message(plan.message, recipient_state, original=plan.original)
         conversation = conversation_out(plan.conversation)

@@ -46,8 +46,8 @@ def _table_names() -> set[str]:
 
 def _create_stack() -> dict[str, str]:
     with warnings.catch_warnings():
-        # moto's CloudFormation skips AWS::S3::BucketPolicy (the TLS-only policy); test_template checks it.
-        warnings.filterwarnings("ignore", message=".*AWS::S3::BucketPolicy.*")
+        # moto's CloudFormation skips bucket policies and alarms: test_template and test_alarms check them.
+        warnings.filterwarnings("ignore", message=".*AWS::(S3::BucketPolicy|CloudWatch::Alarm).*")
         return create_stack(_client("cloudformation"), ON_STACK_STAGE)
 
 

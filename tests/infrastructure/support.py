@@ -25,6 +25,26 @@ def cfn_lint(path: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run([str(executable), str(path)], capture_output=True, text=True, check=False)
 
 
+CHECKOV = ROOT / ".venv-scan" / "bin" / "checkov"
+
+
+def checkov(path: Path) -> dict[str, Any]:
+    """checkov's report on one CloudFormation / SAM template, with the project's skips (.checkov.yaml).
+
+    checkov lives in its own virtualenv (``make scan`` creates it; see requirements-scan.txt)."""
+    assert CHECKOV.exists(), f"{CHECKOV} is missing: run `make scan` (it creates .venv-scan from requirements-scan.txt)"
+    result = subprocess.run(
+        [str(CHECKOV), "--config-file", str(ROOT / ".checkov.yaml"), "-f", str(path), "--output", "json"],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=ROOT,
+    )
+    assert result.returncode in (0, 1), result.stdout[-2000:] + result.stderr[-2000:]
+    report = json.loads(result.stdout)
+    return report[0] if isinstance(report, list) else report
+
+
 def load_template(path: Path = TEMPLATE) -> dict[str, Any]:
     """The template as plain data, short-form tags (``!Sub``) in their long form (``Fn::Sub``)."""
     template, problems = decode_str(path.read_text())

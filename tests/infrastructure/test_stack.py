@@ -19,7 +19,9 @@ from tests.infrastructure.support import STAGES, create_stack, output_key, short
 @pytest.fixture
 def moto() -> Iterator[None]:
     with mock_aws(), warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*AWS::S3::BucketPolicy.*")  # checked in test_template
+        warnings.filterwarnings(
+            "ignore", message=".*AWS::(S3::BucketPolicy|CloudWatch::Alarm).*"
+        )  # test_template, test_alarms
         yield
 
 

@@ -227,5 +227,6 @@ def test_the_bucket_is_private_owner_enforced_and_tls_only(template: dict[str, A
 
 
 def test_parameters_are_the_stage_and_the_allowed_origins(template: dict[str, Any]) -> None:
-    assert set(template["Parameters"]) == {"Stage", "AllowedOrigins"}
+    assert set(template["Parameters"]) == {"Stage", "AllowedOrigins", "AlarmEmail"}
     assert template["Parameters"]["AllowedOrigins"]["Type"] == "CommaDelimitedList"
+    assert template["Parameters"]["AlarmEmail"]["Default"] == ""  # optional: deploy.py passes only the first two

@@ -56,3 +56,29 @@ def test_nothing_counted_writes_nothing() -> None:
     metrics.begin()
 
     assert metrics.document("dev") is None
+
+
+@pytest.mark.parametrize(
+    ("status", "counted"),
+    [(200, {}), (201, {}), (400, {}), (404, {}), (429, {"RateLimited": 1}), (500, {"HandlerErrors": 1}),
+     (503, {"HandlerErrors": 1})],
+)  # fmt: skip
+def test_an_answer_counts_handler_errors_and_rate_limited_requests(status: int, counted: dict[str, int]) -> None:
+    metrics.begin()
+    metrics.count(metrics.INVOCATIONS)
+
+    metrics.answered(status)
+
+    document = metrics.document("dev", at_ms=0)
+    assert document is not None
+    assert {name: document[name] for name in ("RateLimited", "HandlerErrors") if name in document} == counted
+
+
+def test_one_invocation_does_not_leak_into_the_next() -> None:
+    metrics.begin()
+    metrics.count(metrics.HANDLER_ERRORS)
+    metrics.begin()  # the next invocation, after one that never flushed (it timed out)
+    metrics.count(metrics.INVOCATIONS)
+
+    document = metrics.document("dev", at_ms=0)
+    assert document is not None and "HandlerErrors" not in document

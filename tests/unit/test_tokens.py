@@ -110,7 +110,11 @@ def test_profile_claims_are_optional() -> None:
 @pytest.mark.parametrize(
     ("extra", "expected"),
     [
-        ({"role": 7, "name": "Al", "picture": "p"}, Principal("alice", None, "Al", "p")),
+        (
+            {"role": 7, "name": "Al", "picture": "https://cdn.example/p"},
+            Principal("alice", None, "Al", "https://cdn.example/p"),
+        ),
+        ({"name": "Al\x1b[2J", "picture": "p"}, Principal("alice")),  # as the platform's profile rule (test_profiles)
         ({"role": "user", "name": "   ", "picture": ""}, Principal("alice", "user", None, None)),
         ({"name": ["not", "a", "string"], "picture": {"url": "x"}}, Principal("alice")),
     ],

@@ -53,5 +53,5 @@ def with_retries(attempt: Callable[[], T], *, max_attempts: int) -> T:
         try:
             return attempt()
         except Contention:
-            time.sleep(random.uniform(0, 0.01 * (2**number)))
+            time.sleep(random.uniform(0, 0.01 * (2**number)))  # nosec B311 # backoff jitter, not a secret
     raise ServiceUnavailable("the conversation is busy, retry the request", code=ErrorCode.CONTENTION)

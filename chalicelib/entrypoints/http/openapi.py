@@ -43,7 +43,11 @@ _SERVERS = [
         "variables": {
             "apiId": {"default": "api-id", "description": "The REST API's id"},
             "region": {"default": "us-east-1"},
-            "stage": {"default": "v1"},
+            "stage": {
+                "default": "dev",
+                "enum": ["dev", "prod"],
+                "description": "api_gateway_stage in .chalice/config.json",
+            },
         },
     },
 ]

@@ -18,7 +18,7 @@ from typing import Any
 from chalice.app import Blueprint, CORSConfig, Response
 from pydantic import BaseModel
 
-from chalicelib import logs
+from chalicelib import logs, metrics
 from chalicelib.auth import authenticate, bearer_token
 from chalicelib.bootstrap import services
 from chalicelib.domain.principal import Principal
@@ -169,6 +169,7 @@ def route(
         def handler(**path_params: str) -> Response:
             request = blueprint.current_request
             started = time.perf_counter()
+            metrics.begin()
             logs.clear()
             # API Gateway's request id; locally (no API Gateway) one of our own, so lines still correlate.
             request_id = (request.context or {}).get("requestId") or uuid.uuid4().hex
@@ -187,6 +188,10 @@ def route(
                 logs.bind(error_code=str(error.code))
             elapsed = round((time.perf_counter() - started) * 1000, 1)
             logger.info("request", extra={"status": response.status_code, "duration_ms": elapsed})
+            metrics.count(metrics.INVOCATIONS)
+            metrics.answered(response.status_code)
+            metrics.duration(metrics.LATENCY, elapsed)
+            metrics.flush(get_settings().stage)
             return response
 
         doc = (view.__doc__ or view.__name__).strip()

@@ -175,7 +175,11 @@ _SERVERS = {
         "variables": {
             "apiId": {"description": "The WebSocket API id"},
             "region": {"default": "us-east-1"},
-            "stage": {"default": "v1"},
+            "stage": {
+                "default": "dev",
+                "enum": ["dev", "prod"],
+                "description": "api_gateway_stage in .chalice/config.json",
+            },
         },
         "security": [{"$ref": "#/components/securitySchemes/token"}],
     },

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import base64
 import logging
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from pydantic import ConfigDict, TypeAdapter, ValidationError
 
-from chalicelib import logs
+from chalicelib import logs, metrics
 from chalicelib.auth import authenticate
 from chalicelib.bootstrap import Services, services
 from chalicelib.domain.principal import Principal
@@ -68,16 +70,33 @@ def _bind(event: dict[str, Any]) -> None:
     )
 
 
+@contextmanager
+def _measured() -> Iterator[None]:
+    """One socket event's metrics: counted while it is handled, written as one EMF line when it ends."""
+    metrics.begin()
+    metrics.count(metrics.INVOCATIONS)
+    try:
+        yield
+    finally:
+        metrics.flush(get_settings().stage)
+
+
 def _refusal(exc: Exception) -> dict[str, Any]:
     error = to_app_error(exc)
     if error is None:
         logger.exception("unhandled error")
         error = InternalError("internal error")
+    metrics.answered(error.status)
     return {"statusCode": error.status}
 
 
 def on_connect(event: dict[str, Any]) -> dict[str, Any]:
     """``$connect``: the JWT arrives as the ``token`` query parameter; refuse the upgrade (401) without one."""
+    with _measured():
+        return _connect(event)
+
+
+def _connect(event: dict[str, Any]) -> dict[str, Any]:
     _bind(event)
     connection_id = event["requestContext"]["connectionId"]
     token = (event.get("queryStringParameters") or {}).get("token")
@@ -100,6 +119,11 @@ def on_connect(event: dict[str, Any]) -> dict[str, Any]:
 
 def on_disconnect(event: dict[str, Any]) -> dict[str, Any]:
     """``$disconnect`` (best effort: gone connections are also pruned on 410 and expire by TTL)."""
+    with _measured():
+        return _disconnect(event)
+
+
+def _disconnect(event: dict[str, Any]) -> dict[str, Any]:
     _bind(event)
     logger.info("disconnected")
     try:
@@ -273,6 +297,14 @@ def _frame_fields(event: dict[str, Any]) -> dict[str, Any]:
 
 def on_message(event: dict[str, Any]) -> dict[str, Any]:
     """``$default``: every client frame."""
+    with _measured():
+        started = time.perf_counter()
+        answer = _dispatch(event)
+        metrics.duration(metrics.FRAME_LATENCY, (time.perf_counter() - started) * 1000)
+        return answer
+
+
+def _dispatch(event: dict[str, Any]) -> dict[str, Any]:
     _bind(event)
     ctx = _Frame(event, _services(event))
     try:
@@ -300,6 +332,7 @@ def on_message(event: dict[str, Any]) -> dict[str, Any]:
             logger.exception("unhandled error in a frame")
             error = InternalError("internal error")
         logger.info("frame refused", extra={"error_code": str(error.code), "frame_action": ctx.action})
+        metrics.answered(error.status)
         ctx.error(error)
     return OK
 
