@@ -58,11 +58,13 @@ class ChangePlan:
         return self.before.version
 
 
-def message_of(message: MessageRecord | None, conversation: ConversationState | None, user: str) -> MessageRecord:
-    """``message`` if ``user`` takes part in its conversation; NotFound otherwise (missing or not theirs)."""
+def message_of(
+    message: MessageRecord | None, conversation: ConversationState | None, user: str
+) -> tuple[MessageRecord, ConversationState]:
+    """``message`` and its conversation if ``user`` takes part in it; NotFound otherwise (missing or not theirs)."""
     if message is None or conversation is None or user not in conversation.participant_ids:
         raise NotFound("message not found")
-    return message
+    return message, conversation
 
 
 def _unchanged(kind: str, message: MessageRecord, conversation: ConversationState) -> ChangePlan:
@@ -123,8 +125,7 @@ def plan_edit(
     """Replace a message's text: its sender only, within the edit window, never after its deletion. ``content`` is
     already trimmed and bounded (the wire model); it may be empty only for a message with an attachment, which it
     keeps."""
-    message = message_of(message, conversation, editor)
-    assert conversation is not None
+    message, conversation = message_of(message, conversation, editor)
     _own(message, editor)
     _not_deleted(message)
     if parse_iso(now) - parse_iso(message.sent_at) > timedelta(seconds=window_seconds):
@@ -153,8 +154,7 @@ def plan_delete(
     message: MessageRecord | None, conversation: ConversationState | None, *, actor: str, now: str
 ) -> ChangePlan:
     """Turn a message into a tombstone (no text, no attachment, no reactions): its sender only; idempotent."""
-    message = message_of(message, conversation, actor)
-    assert conversation is not None
+    message, conversation = message_of(message, conversation, actor)
     _own(message, actor)
     if message.is_deleted:
         return _unchanged(DELETED, message, conversation)
@@ -182,30 +182,25 @@ def plan_reaction(
 ) -> ChangePlan:
     """Add or remove ``user``'s reaction ``emoji`` (already on the allow-list): any participant, one per user and
     emoji, at most ``max_kinds`` distinct emoji on a message, none on a deleted one; idempotent."""
-    message = message_of(message, conversation, user)
-    assert conversation is not None
+    message, conversation = message_of(message, conversation, user)
     _not_deleted(message)
     reactions = list(message.reactions)
     index = next((i for i, reaction in enumerate(reactions) if reaction.emoji == emoji), None)
     users = reactions[index].user_ids if index is not None else ()
     if add == (user in users):
         return _unchanged(REACTED, message, conversation)
-    if add:
-        if index is None:
-            if len(reactions) >= max_kinds:
-                raise Conflict(
-                    f"a message can carry at most {max_kinds} different reactions", code=ErrorCode.TOO_MANY_REACTIONS
-                )
-            reactions.append(Reaction(emoji, (user,)))
-        else:
-            reactions[index] = Reaction(emoji, (*users, user))
+    if index is None:  # the first reaction with this emoji (removing one that is not there changed nothing above)
+        if len(reactions) >= max_kinds:
+            raise Conflict(
+                f"a message can carry at most {max_kinds} different reactions", code=ErrorCode.TOO_MANY_REACTIONS
+            )
+        reactions.append(Reaction(emoji, (user,)))
+    elif add:
+        reactions[index] = Reaction(emoji, (*users, user))
+    elif remaining := tuple(u for u in users if u != user):
+        reactions[index] = Reaction(emoji, remaining)
     else:
-        assert index is not None
-        remaining = tuple(u for u in users if u != user)
-        if remaining:
-            reactions[index] = Reaction(emoji, remaining)
-        else:
-            del reactions[index]
+        del reactions[index]
     after = replace(message, reactions=tuple(reactions), version=message.version + 1)
     change = ReactionChange(emoji, user, ADDED if add else REMOVED)
     return _changed(REACTED, message, after, conversation, now, follow_replies=False, reaction=change)

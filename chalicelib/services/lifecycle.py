@@ -196,16 +196,14 @@ class Lifecycle:
         if plan.kind == EDITED:
             events = [("message_updated", MessageUpdated(message=shown))]
         elif plan.kind == DELETED:
-            assert after.deleted_at is not None
             deleted = MessageDeleted(
                 conversation_id=after.conversation_id,
                 message_id=after.id,
-                deleted_at=after.deleted_at,
+                deleted_at=after.deleted_at or "",  # always set on a tombstone
                 version=after.version,
             )
             events = [("message_deleted", deleted)]
-        else:
-            assert plan.reaction is not None
+        elif plan.reaction is not None:
             updated = ReactionUpdated(
                 conversation_id=after.conversation_id,
                 message_id=after.id,
@@ -216,6 +214,8 @@ class Lifecycle:
                 version=after.version,
             )
             events = [("reaction_updated", updated)]
+        else:
+            events = []
         for seq in plan.replies:
             reply = _record(read, after.conversation_id, seq)
             if reply is None or reply.is_deleted:

@@ -28,7 +28,14 @@ from chalicelib.domain.lifecycle import EDITED, REACTED, REPLIES_FOLLOWING, Chan
 from chalicelib.domain.messages import MessageRecord, Reaction, ReplyRef, TimelineRecord
 from chalicelib.domain.read_state import ParticipantState
 from chalicelib.domain.reading import ReadPlan
-from chalicelib.domain.sending import IdempotencyHit, PatternInfo, ProfileClaims, SendPlan, SendSnapshot
+from chalicelib.domain.sending import (
+    IdempotencyHit,
+    PatternInfo,
+    ProfileClaims,
+    QuotedOriginal,
+    SendPlan,
+    SendSnapshot,
+)
 from chalicelib.domain.uploads import UploadState
 from chalicelib.settings import get_settings
 
@@ -296,7 +303,7 @@ def write_send(transaction: TransactWrite, plan: SendPlan) -> None:
         )
     transaction.save(message_item(plan.message), condition=Message.seq.does_not_exist())
     if plan.quoted is not None:
-        _write_quoted(transaction, plan)
+        _write_quoted(transaction, plan.message, plan.quoted)
     for user in plan.memberships_for:
         transaction.save(membership_item(conversation, user))
     for user, added in plan.unread_increments.items():
@@ -340,22 +347,20 @@ def _not_deleted() -> Condition:
     return Message.deleted_at.does_not_exist()
 
 
-def _write_quoted(transaction: TransactWrite, plan: SendPlan) -> None:
+def _write_quoted(transaction: TransactWrite, reply: MessageRecord, quoted: QuotedOriginal) -> None:
     """The quoted message must still be there, undeleted; the first replies are recorded on it (never more than
     ``REPLIES_FOLLOWING``, also when replies race: the size condition holds the bound)."""
-    assert plan.quoted is not None
-    original = Message(plan.message.conversation_id, plan.quoted.seq)
-    if plan.quoted.follows:
+    if quoted.follows:
         transaction.update(
-            original,
-            actions=[Message.reply_seqs.add({plan.message.seq})],
+            Message(reply.conversation_id, quoted.seq),
+            actions=[Message.reply_seqs.add({reply.seq})],
             condition=Message.seq.exists()
             & _not_deleted()
             & (Message.reply_seqs.does_not_exist() | (_size(Message.reply_seqs) < REPLIES_FOLLOWING)),
         )
     else:
         transaction.condition_check(
-            Message, plan.message.conversation_id, plan.quoted.seq, condition=Message.seq.exists() & _not_deleted()
+            Message, reply.conversation_id, quoted.seq, condition=Message.seq.exists() & _not_deleted()
         )
 
 
