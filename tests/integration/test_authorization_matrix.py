@@ -611,7 +611,12 @@ SOCKET_MATRIX: dict[str, SocketRow] = {
     ),
     # Users one shares no conversation with are ignored: a stranger's watch is answered, and watches nobody.
     "watch_presence": SocketRow(
-        lambda c, m: {"userIds": ["alice", "bob"]}, "bob", ["presence_watched"], [], ["presence_watched"]
+        lambda c, m: {"userIds": ["alice", "bob"]},
+        "bob",
+        ["presence_watched"],
+        [],
+        ["presence_watched"],
+        other=["presence_watched"],
     ),
 }
 SOCKET_ACTIONS = sorted({*ACTIONS, "ping"})
