@@ -53,10 +53,6 @@ class ChangePlan:
     reaction: ReactionChange | None = None
     released: Mapping[str, Any] | None = None  # the attachment a deletion lets go of
 
-    @property
-    def expected_version(self) -> int:
-        return self.before.version
-
 
 def message_of(
     message: MessageRecord | None, conversation: ConversationState | None, user: str

@@ -20,6 +20,7 @@ from chalicelib.domain.clock import iso
 from chalicelib.domain.conversations import ConversationState
 from chalicelib.domain.ids import parse_message_id
 from chalicelib.domain.lifecycle import (
+    ADDED,
     DELETED,
     EDITED,
     ChangePlan,
@@ -209,7 +210,7 @@ class Lifecycle:
                 message_id=after.id,
                 emoji=plan.reaction.emoji,
                 user_id=plan.reaction.user_id,
-                action="added" if plan.reaction.action == "added" else "removed",
+                action="added" if plan.reaction.action == ADDED else "removed",
                 reactions=reactions_out(after),
                 version=after.version,
             )
