@@ -62,7 +62,7 @@ STATEMENTS: tuple[Grant, ...] = (
     table("memberships", "PutItem"),
     table("messages", "BatchGetItem", "ConditionCheckItem", "GetItem", "PutItem", "Query", "UpdateItem"),
     table("idempotency", "BatchGetItem", "PutItem"),
-    table("connections", "DeleteItem", "GetItem", "PutItem", "UpdateItem"),
+    table("connections", "BatchGetItem", "DeleteItem", "GetItem", "PutItem", "UpdateItem"),
     table("feeds", "PutItem", "Query"),
     table("attachments", "BatchGetItem", "GetItem", "PutItem", "UpdateItem"),
     table("rate_limits", "UpdateItem"),
