@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 .PHONY: install dev test lint typecheck imports unit integration e2e fuzz bench bench-load token openapi clean
 .PHONY: deploy urls package destroy check-infra
 .PHONY: asyncapi lint-openapi typecheck-openapi
-.PHONY: scan policies
+.PHONY: scan policies client-js client-js-generate
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,7 +27,7 @@ $(CHROMIUM):
 dev: install ## Run the whole stack locally on moto (REST API, WebSocket gateway, demo data, tokens)
 	$(BIN)/python -m dev.stack
 
-test: install $(CHROMIUM) lint typecheck imports lint-openapi typecheck-openapi scan ## Lint, type-check, check the layers, scan, then every test
+test: install $(CHROMIUM) lint typecheck imports lint-openapi typecheck-openapi scan client-js ## Lint, type-check, check the layers, scan, build and test the JS client, then every test
 	$(BIN)/python -m pytest
 
 lint: install
@@ -85,6 +85,22 @@ lint-openapi: $(NODE_TOOLS) ## Redocly's recommended rules over docs/openapi.jso
 typecheck-openapi: $(NODE_TOOLS) ## Types generated from docs/openapi.json, then tsc over the client in tools/openapi
 	$(NODE_BIN)/openapi-typescript docs/openapi.json -o tools/openapi/generated.d.ts --redocly tools/openapi/redocly.yaml
 	$(NODE_BIN)/tsc --noEmit -p tools/openapi
+
+# The JavaScript client @crochet-messaging/client (clients/js; README.md, "Frontend"), installed with npm ci from its
+# lockfile (again when it changes). client-js: its generated types match docs/openapi.json and docs/asyncapi.yaml,
+# tsc builds it, its unit tests pass, the React example builds; tests/e2e/test_js_client.py (pytest) then runs its
+# integration tests and the example against a dev stack.
+CLIENT_JS := clients/js
+CLIENT_JS_STAMP := $(CLIENT_JS)/node_modules/.installed
+$(CLIENT_JS_STAMP): $(CLIENT_JS)/package.json $(CLIENT_JS)/package-lock.json
+	npm ci --prefix $(CLIENT_JS) --no-audit --no-fund
+	touch $(CLIENT_JS_STAMP)
+
+client-js: $(CLIENT_JS_STAMP) ## The JS client: generated types current, build, unit tests, the React example's build
+	npm run --prefix $(CLIENT_JS) --silent check
+
+client-js-generate: $(CLIENT_JS_STAMP) ## Regenerate clients/js/src/generated/ (after make openapi / make asyncapi)
+	npm run --prefix $(CLIENT_JS) --silent generate
 
 # --- AWS deployment (infrastructure/README.md). STAGE only from the command line: a stray exported STAGE
 # never picks the stage to deploy or destroy.

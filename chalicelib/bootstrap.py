@@ -53,7 +53,7 @@ def build(
     files = files if files is not None else S3Files(settings)
     clock = clock or utc_now
     presenter = Presenter(files)
-    notifier = Notifier(connections)
+    notifier = Notifier(connections, clock)
     conversations = Conversations(presenter, clock)
     attachments = Attachments(files, presenter, notifier, clock)
     return Services(

@@ -29,6 +29,7 @@ class ErrorCode(StrEnum):
     TOO_MANY_ROOMS = "too_many_rooms"
     INVALID_REPLY = "invalid_reply"
     INVALID_REACTION = "invalid_reaction"
+    TOO_MANY_CONNECTIONS = "too_many_connections"
     UNAUTHORIZED = "unauthorized"
     TOKEN_EXPIRED = "token_expired"  # nosec B105 # an error code, not a password
     FORBIDDEN = "forbidden"
@@ -122,6 +123,13 @@ class RateLimited(AppError):
     def __init__(self, message: str, *, retry_after: int) -> None:
         super().__init__(message, details={"retryAfter": retry_after})
         self.retry_after = retry_after
+
+
+class TooManyConnections(AppError):
+    """A user already holds ``MAX_CONNECTIONS_PER_USER`` open sockets: ``$connect`` refuses the upgrade with 429."""
+
+    status = 429
+    code = ErrorCode.TOO_MANY_CONNECTIONS
 
 
 class ServiceUnavailable(AppError):

@@ -69,6 +69,7 @@ class Settings:
     websocket_stage: str | None
     connection_ttl_seconds: int
     max_rooms_per_connection: int
+    max_connections_per_user: int
     max_frame_bytes: int
     typing_timeout_ms: int
     feed_ttl_seconds: int
@@ -162,7 +163,8 @@ def _load() -> Settings:
         reaction_emoji=_list(env.get("REACTION_EMOJI"), DEFAULT_REACTION_EMOJI),
         # Distinct emoji on one message (Stream and Sendbird allow around 20 kinds).
         message_max_reactions=_int("MESSAGE_MAX_REACTIONS", 20),
-        # A watch list is replaced in one transaction: 1 connection + at most 2 x 49 profiles <= 100 items.
+        # A watch list is replaced in one transaction: 1 connection + at most 2 x 49 profiles + the rate counter
+        # <= 100 items.
         presence_watch_max=min(_int("PRESENCE_WATCH_MAX", 49), 49),
         conversations_page_max=_int("CONVERSATIONS_PAGE_MAX", 30),
         conversations_page_default=_int("CONVERSATIONS_PAGE_DEFAULT", 20),
@@ -176,6 +178,8 @@ def _load() -> Settings:
         # API Gateway closes a connection after 2 hours at the latest; a little slack for clock skew.
         connection_ttl_seconds=_int("CONNECTION_TTL_SECONDS", 2 * 3600 + 300),
         max_rooms_per_connection=_int("MAX_ROOMS_PER_CONNECTION", 20),
+        # Tabs and devices of one user at once; each one costs a post per event that reaches the user. 0: no cap.
+        max_connections_per_user=_int("MAX_CONNECTIONS_PER_USER", 10),
         max_frame_bytes=_int("MAX_FRAME_BYTES", 128 * 1024),
         typing_timeout_ms=_int("TYPING_TIMEOUT_MS", 2000),
         feed_ttl_seconds=_int("FEED_TTL_SECONDS", 30 * 24 * 3600),
@@ -200,6 +204,19 @@ def _load() -> Settings:
             "send": _rate(env.get("RATE_LIMIT_SEND"), "10/2"),
             "conversation": _rate(env.get("RATE_LIMIT_CONVERSATION"), "20/60"),
             "presign": _rate(env.get("RATE_LIMIT_PRESIGN"), "30/60"),
+            # Socket actions, per user across all of their connections (near Sendbird's 3 receipts/s), and the
+            # GETs that read most (Stream's 60 per minute per user and endpoint).
+            "room": _rate(env.get("RATE_LIMIT_ROOM"), "30/10"),
+            "typing": _rate(env.get("RATE_LIMIT_TYPING"), "20/10"),
+            "read": _rate(env.get("RATE_LIMIT_READ"), "30/10"),
+            "ping": _rate(env.get("RATE_LIMIT_PING"), "30/60"),
+            "sync": _rate(env.get("RATE_LIMIT_SYNC"), "60/60"),
+            "history": _rate(env.get("RATE_LIMIT_HISTORY"), "60/60"),
+            # Changing a stored message (edits and deletions, reactions; REST and socket alike) and replacing a
+            # connection's presence watch list (a client sends one per inbox page it shows).
+            "edit": _rate(env.get("RATE_LIMIT_EDIT"), "20/10"),
+            "reaction": _rate(env.get("RATE_LIMIT_REACTION"), "30/10"),
+            "presence": _rate(env.get("RATE_LIMIT_PRESENCE"), "30/60"),
         },
     )
 

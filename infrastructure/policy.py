@@ -51,7 +51,11 @@ def table(name: str, *actions: str) -> Grant:
 LAMBDA_LOGS = "arn:*:logs:*:*:log-group:/aws/lambda/{app}-{stage}"
 TABLES = "arn:*:dynamodb:*:*:table/{table_prefix}"
 BUCKET = "arn:*:s3:::{bucket}"
-CONNECTIONS = "arn:*:execute-api:*:*:{websocket_api}/{api_stage}/POST/@connections/*"
+# Post frames, close a connection whose token expired (DELETE), ask whether one is still open (GET).
+CONNECTIONS = [
+    f"arn:*:execute-api:*:*:{{websocket_api}}/{{api_stage}}/{method}/@connections/*"
+    for method in ("POST", "DELETE", "GET")
+]
 
 STATEMENTS: tuple[Grant, ...] = (
     Grant("Logs", ["logs:CreateLogStream", "logs:PutLogEvents"], [f"{LAMBDA_LOGS}:*", f"{LAMBDA_LOGS}-*:*"]),
@@ -70,7 +74,7 @@ STATEMENTS: tuple[Grant, ...] = (
     Grant("MembershipsByActivity", ["dynamodb:Query"], [f"{TABLES}memberships/index/by_activity"]),
     Grant("AttachmentObjects", ["s3:GetObject", "s3:PutObject", "s3:PutObjectTagging"], [f"{BUCKET}/conversations/*"]),
     Grant("AttachmentsBucketMissingKeysAre404", ["s3:ListBucket"], [BUCKET]),
-    Grant("WebSocketDelivery", ["execute-api:ManageConnections"], [CONNECTIONS]),
+    Grant("WebSocketDelivery", ["execute-api:ManageConnections"], CONNECTIONS),
     Grant("JwtSecret", ["ssm:GetParameter"], ["arn:*:ssm:*:*:parameter{jwt_parameter}"]),
 )
 

@@ -15,6 +15,7 @@ class RecordingConnections:
 
     outcomes: dict[str, Outcome] = field(default_factory=dict)
     posted: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    closed: list[str] = field(default_factory=list)  # DeleteConnection calls, in order
     endpoint: tuple[str | None, str | None] | None = None
 
     def post(self, connection_id: str, frame: bytes) -> Outcome:
@@ -23,6 +24,13 @@ class RecordingConnections:
 
     def post_many(self, connection_ids: list[str], frame: bytes) -> dict[str, Outcome]:
         return {cid: self.post(cid, frame) for cid in dict.fromkeys(connection_ids)}
+
+    def close(self, connection_id: str) -> Outcome:
+        self.closed.append(connection_id)
+        return self.outcomes.get(connection_id, Outcome.DELIVERED)
+
+    def probe(self, connection_id: str) -> Outcome:
+        return Outcome.GONE if connection_id in self.closed else self.outcomes.get(connection_id, Outcome.DELIVERED)
 
     def learn_endpoint(self, api_id: str | None, stage: str | None) -> None:
         self.endpoint = (api_id, stage)

@@ -65,6 +65,18 @@ class ConnectionsClient:
         return ThreadPoolExecutor(max_workers=_POST_WORKERS, thread_name_prefix="post")
 
     def post(self, connection_id: str, frame: bytes) -> Outcome:
+        return self._call("post_to_connection", connection_id, Data=frame)
+
+    def close(self, connection_id: str) -> Outcome:
+        """DeleteConnection (API Gateway then runs ``$disconnect``)."""
+        return self._call("delete_connection", connection_id)
+
+    def probe(self, connection_id: str) -> Outcome:
+        """GetConnection: whether the socket is still open."""
+        return self._call("get_connection", connection_id)
+
+    def _call(self, operation: str, connection_id: str, **arguments: Any) -> Outcome:
+        """One ``@connections`` call; its failure is an outcome, never an exception."""
         client = self.client
         if client is None:
             if not self._warned:
@@ -72,17 +84,17 @@ class ConnectionsClient:
                 logger.warning("no WebSocket management endpoint configured (WEBSOCKET_MANAGEMENT_URL): not delivered")
             return Outcome.FAILED
         try:
-            client.post_to_connection(ConnectionId=connection_id, Data=frame)
+            getattr(client, operation)(ConnectionId=connection_id, **arguments)
             return Outcome.DELIVERED
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code")
             status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
             if code == "GoneException" or status == 410:
                 return Outcome.GONE
-            logger.warning("post_to_connection failed", extra={"connection_id": connection_id, "code": code})
+            logger.warning(f"{operation} failed", extra={"connection_id": connection_id, "code": code})
             return Outcome.FAILED
         except BotoCoreError as exc:
-            logger.warning("post_to_connection failed", extra={"connection_id": connection_id, "error": str(exc)})
+            logger.warning(f"{operation} failed", extra={"connection_id": connection_id, "error": str(exc)})
             return Outcome.FAILED
 
     def post_many(self, connection_ids: list[str], frame: bytes) -> dict[str, Outcome]:

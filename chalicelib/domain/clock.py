@@ -21,3 +21,8 @@ def now_iso() -> str:
 def parse_iso(value: str) -> datetime:
     """The moment an ``iso`` string names."""
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def epoch_seconds(timestamp: str) -> int:
+    """Whole seconds since the epoch of an ``iso`` timestamp (rounded down)."""
+    return int(parse_iso(timestamp).timestamp())

@@ -33,7 +33,7 @@ class ConversationState:
     last_message_at: str | None = None
     last_message: Mapping[str, Any] | None = None
     is_active: bool = True
-    room: frozenset[str] = frozenset()  # "<connection id> <user id>" of the connections joined to it (as read)
+    room: frozenset[str] = frozenset()  # the connections joined to it, as read (``domain.connections.room_entry``)
 
     def state_of(self, user_id: str) -> ParticipantState:
         return self.states.get(user_id) or ParticipantState()
@@ -63,12 +63,3 @@ def new_conversation(user_a: str, user_b: str, pattern_id: str | None, title: st
 def activity_at(conversation: ConversationState) -> str:
     """What orders a user's inbox: the latest message, or the conversation's creation."""
     return conversation.last_message_at or conversation.created_at
-
-
-def room_entry(connection_id: str, user_id: str) -> str:
-    return f"{connection_id} {user_id}"
-
-
-def parse_room(entries: frozenset[str] | set[str] | None) -> dict[str, str]:
-    """connection id → user id of every ``"<connection> <user>"`` entry."""
-    return dict(entry.split(" ", 1) for entry in (entries or ()) if " " in entry)

@@ -409,7 +409,8 @@ EVENTS: dict[str, EventSpec] = {
         EventSpec(
             "error",
             ErrorEvent,
-            "the sender of a refused frame",
+            "the sender of a refused frame; a connection whose token expired (`token_expired`, `action` null), which "
+            "is then closed",
             lambda: ErrorEvent(
                 code=ErrorCode.UNKNOWN_ACTION,
                 message="unknown action; use one of: ping, join_conversation, …",

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from chalicelib.adapters.dynamodb import Conversation, Membership, Message, Pattern, Purchase, UserProfile
 from chalicelib.adapters.dynamodb.batch import batch_get
+from chalicelib.adapters.dynamodb.rate_limits import spend
 from chalicelib.adapters.dynamodb.records import (
     conversation_state,
     membership_view,
@@ -165,9 +166,11 @@ class Conversations:
         before: str | None = None,
         after: str | None = None,
     ) -> ConversationDetailOut:
-        """A conversation the caller is in, enriched, with a page of its messages (3 round trips)."""
+        """A conversation the caller is in, enriched, with a page of its messages (4 round trips: the ``history``
+        limit's UpdateItem among them)."""
         limit = limit or get_settings().messages_page_default
         conversation = get_conversation_by_id(conversation_id, principal.user_id)
+        spend(principal.user_id, "history")
         before_seq = _history_position(before, conversation_id)
         after_seq = _history_position(after, conversation_id)
         messages, more = get_messages_by_conversation(conversation_id, limit=limit, before=before_seq, after=after_seq)

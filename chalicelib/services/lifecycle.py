@@ -3,8 +3,10 @@
 Each change is decided by the domain (``domain.lifecycle``) on a snapshot read in one BatchGetItem (the message and
 its conversation), written in one transaction conditioned on the message's version (a lost race reads again and
 retries), then delivered: one more BatchGetItem reads what delivery and the answer need (both profiles, the message
-the changed one quotes, the replies that follow it). Three round trips, whatever the data's size. Once the change
-has committed nothing turns the answer into an error.
+the changed one quotes, the replies that follow it). Three round trips, whatever the data's size. Each change counts
+against the caller's ``edit`` (edits, deletions) or ``reaction`` limit: the counter rides in the change's
+transaction, or costs one UpdateItem when there is nothing to write (the second deletion, a reaction already there);
+refusals are not counted. Once the change has committed nothing turns the answer into an error.
 """
 
 from __future__ import annotations
@@ -12,8 +14,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from urllib.parse import unquote
 
+from pynamodb.transactions import TransactWrite
+
 from chalicelib.adapters.dynamodb import Message, UserProfile
 from chalicelib.adapters.dynamodb.batch import Batch, Key, batch_get
+from chalicelib.adapters.dynamodb.rate_limits import charge, spend
 from chalicelib.adapters.dynamodb.records import change_keys, change_snapshot, message_record, write_change
 from chalicelib.adapters.dynamodb.transactions import commit, with_retries
 from chalicelib.domain.clock import iso
@@ -93,7 +98,7 @@ class Lifecycle:
                 message, conversation, editor=principal.user_id, content=content, now=now, window_seconds=window
             )
 
-        return self._change(principal, message_id, decide, origin_connection_id, prefetched)
+        return self._change(principal, message_id, decide, "edit", origin_connection_id, prefetched)
 
     def delete(
         self,
@@ -109,7 +114,7 @@ class Lifecycle:
         def decide(message: MessageRecord | None, conversation: ConversationState | None, now: str) -> ChangePlan:
             return plan_delete(message, conversation, actor=principal.user_id, now=now)
 
-        return self._change(principal, message_id, decide, origin_connection_id, prefetched)
+        return self._change(principal, message_id, decide, "edit", origin_connection_id, prefetched)
 
     def react(
         self,
@@ -130,7 +135,7 @@ class Lifecycle:
                 message, conversation, user=principal.user_id, emoji=chosen, add=add, now=now, max_kinds=max_kinds
             )
 
-        return self._change(principal, message_id, decide, origin_connection_id, prefetched)
+        return self._change(principal, message_id, decide, "reaction", origin_connection_id, prefetched)
 
     # --- the one way a message changes ----------------------------------------------------------------
 
@@ -139,6 +144,7 @@ class Lifecycle:
         principal: Principal,
         message_id: str,
         decide: Decide,
+        limit: str,
         origin_connection_id: str | None,
         prefetched: Batch | None,
     ) -> MessageChangeOut:
@@ -153,7 +159,14 @@ class Lifecycle:
             message, conversation = change_snapshot(keys, found)
             plan = decide(message, conversation, iso(self.clock()))
             if plan.changed:
-                commit(lambda transaction: write_change(transaction, plan))
+
+                def build(transaction: TransactWrite) -> None:
+                    write_change(transaction, plan)
+                    charge(transaction, principal.user_id, limit)
+
+                commit(build)
+            else:
+                spend(principal.user_id, limit)  # nothing to write: counted on its own
             return plan
 
         plan = with_retries(attempt, max_attempts=get_settings().send_max_attempts)

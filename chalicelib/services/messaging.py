@@ -12,9 +12,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TypeVar
 
+from pynamodb.transactions import TransactWrite
+
 from chalicelib import metrics
 from chalicelib.adapters.dynamodb import Conversation, Message, UserProfile
 from chalicelib.adapters.dynamodb.batch import Batch, Key, batch_get
+from chalicelib.adapters.dynamodb.rate_limits import charge, spend
 from chalicelib.adapters.dynamodb.records import (
     conversation_state,
     message_record,
@@ -39,6 +42,7 @@ from chalicelib.services.directory import Directory
 from chalicelib.services.notify import Notifier
 from chalicelib.services.ports import Clock
 from chalicelib.services.presenters import Presenter, conversation_out
+from chalicelib.services.sessions import connections_of
 from chalicelib.settings import get_settings
 
 logger = logging.getLogger(__name__)
@@ -192,7 +196,10 @@ class Messaging:
 
     def read(self, principal: Principal, message_id: str, *, whole_conversation: bool) -> Read:
         """Move the caller's read position (one message, and everything addressed to them before it, or the whole
-        conversation), then tell the room and the other participant. Idempotent."""
+        conversation), then tell the room and the other participant. Idempotent.
+
+        Counted against the reader's ``read`` limit: inside the write when the position moves, else by one UpdateItem
+        (3 round trips either way)."""
         reader = principal.user_id
         parsed = parse_message_id(message_id)
         if parsed is None:
@@ -215,7 +222,14 @@ class Messaging:
                 now=iso(self.clock()),
             )
             if plan.changed:
-                commit(lambda transaction: write_read(transaction, plan))
+
+                def build(transaction: TransactWrite) -> None:
+                    write_read(transaction, plan)
+                    charge(transaction, reader, "read")
+
+                commit(build)
+            else:
+                spend(reader, "read")
             totals_before["reader"] = _total_unread(found.item(UserProfile, reader))
             return plan
 
@@ -256,8 +270,10 @@ class Messaging:
     # --- typing and pattern conversations --------------------------------------------------------------
 
     def typing(self, principal: Principal, conversation_id: str, *, typing: bool) -> None:
-        """Tell the conversation's room that the caller started or stopped typing (nothing is stored)."""
+        """Tell the conversation's room that the caller started or stopped typing (nothing is stored; counted
+        against the ``typing`` limit by one UpdateItem)."""
         conversation = get_conversation_by_id(conversation_id, principal.user_id)
+        spend(principal.user_id, "typing")
         self.notifier.typing(conversation, principal.user_id, typing=typing)
 
     def open_pattern_conversation(
@@ -269,9 +285,7 @@ class Messaging:
             creator = result.creator
             after_commit(
                 "delivery",
-                lambda: self.notifier.conversation_opened(
-                    set(creator.connection_ids or ()), result.conversation, result.caller
-                ),
+                lambda: self.notifier.conversation_opened(connections_of(creator), result.conversation, result.caller),
                 None,
             )
         return PatternConversationOut(conversation=result.conversation), result.created

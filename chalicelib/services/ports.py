@@ -17,6 +17,12 @@ class Connections(Protocol):
 
     def post(self, connection_id: str, frame: bytes) -> Outcome: ...
 
+    def close(self, connection_id: str) -> Outcome:
+        """DeleteConnection: API Gateway closes the socket (and runs ``$disconnect``); GONE when already closed."""
+
+    def probe(self, connection_id: str) -> Outcome:
+        """GetConnection: DELIVERED while the socket is open, GONE once it closed, FAILED when unknown."""
+
     def learn_endpoint(self, api_id: str | None, stage: str | None) -> None:
         """Inside a socket handler: the event's API, used when configuration names none."""
 

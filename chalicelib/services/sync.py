@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 from chalicelib.adapters.dynamodb import Conversation, Message, TimelineEntry
 from chalicelib.adapters.dynamodb.batch import Key, batch_get, batches
+from chalicelib.adapters.dynamodb.rate_limits import spend
 from chalicelib.adapters.dynamodb.records import conversation_state, message_record
 from chalicelib.domain.clock import iso, utc_now
 from chalicelib.domain.conversations import ConversationState
@@ -77,7 +78,9 @@ class Sync:
         self.presenter = presenter
 
     def changes(self, principal: Principal, cursor: str | None, limit: int | None) -> SyncOut:
-        """Messages of the caller's conversations after ``cursor``, oldest first, with their conversations."""
+        """Messages of the caller's conversations after ``cursor``, oldest first, with their conversations.
+
+        Counted against the caller's ``sync`` limit (one UpdateItem) once the cursor is known to be theirs."""
         settings = get_settings()
         limit = limit or settings.sync_page_default
         user = principal.user_id
@@ -87,6 +90,7 @@ class Sync:
                 conversations=[], messages=[], next_cursor=_cursor(user, iso(utc_now()), more=False), has_more=False
             )
         position, start = _read_from(user, cursor)
+        spend(user, "sync")
         query = TimelineEntry.query(
             user, TimelineEntry.position > start, scan_index_forward=True, limit=limit + 1, consistent_read=True
         )

@@ -254,3 +254,25 @@ def test_edits_and_reactions_over_real_http(stack: RunningStack, conversation_id
     assert removed["reactions"] == [{"emoji": "🧶", "count": 1, "userIds": [BOB]}]
     assert (not_hers.status_code, not_hers.json()["error"]["code"]) == (403, "not_sender")
     assert (deleted["isDeleted"], deleted["version"]) == (True, 6)
+
+
+def test_joins_racing_on_one_socket_cannot_pass_the_room_cap(stack: RunningStack) -> None:
+    """The gateway runs one socket's frames concurrently, as API Gateway does: 30 joins sent at once meet the room
+    cap (MAX_ROOMS_PER_CONNECTION, 20) in the join's own transaction."""
+    platform = stack.caller("platform")
+    platform.token = stack.token("platform", role="service")
+    racer = stack.caller("racer")
+    partners = [f"racer-partner-{index}" for index in range(30)]
+    for partner in partners:
+        json_of(platform.request("PUT", f"/api/internal/users/{partner}", {"name": partner}), 200)
+    conversation_ids = [json_of(racer.send_to(partner, "hi"), 201)["conversation"]["id"] for partner in partners]
+
+    with open_socket(stack.ws_url, stack.token("racer")) as socket:
+        for index, conversation_id in enumerate(conversation_ids):
+            socket.send("join_conversation", conversationId=conversation_id, requestId=f"j{index}")
+        answers = {}
+        while len(answers) < len(conversation_ids):
+            frame = json.loads(socket.connection.recv(timeout=10))
+            answers[frame["data"]["requestId"]] = frame["event"] if frame["event"] != "error" else frame["data"]["code"]
+
+    assert sorted(answers.values()) == ["conversation_joined"] * 20 + ["too_many_rooms"] * 10

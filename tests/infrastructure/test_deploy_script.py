@@ -145,7 +145,9 @@ def test_a_first_deploy_makes_the_stack_then_deploys_twice_to_hand_over_the_webs
     assert "WEBSOCKET_API_ID" not in chalice.environments[0]
     assert chalice.environments[1]["WEBSOCKET_API_ID"] == api_id == project.environment("dev")["WEBSOCKET_API_ID"]
     (grant,) = [s for s in chalice.policies[1]["Statement"] if s["Sid"] == "WebSocketDelivery"]
-    assert grant["Resource"] == [f"arn:*:execute-api:*:*:{api_id}/dev/POST/@connections/*"]
+    assert grant["Resource"] == [  # post frames, close expired connections, ask whether one is still open
+        f"arn:*:execute-api:*:*:{api_id}/dev/{method}/@connections/*" for method in ("POST", "DELETE", "GET")
+    ]
     assert chalice.policies[1] == policy.render(project.config(), "dev")  # rendered, not edited by hand
     assert urls == {
         "rest": project.deployed("dev")["resources"][-2]["rest_api_url"],  # type: ignore[index]

@@ -138,8 +138,10 @@ def test_the_template_carries_the_stages_configuration(packages: dict[str, Packa
         # The one policy template's rendering, its @connections grant on this template's own WebSocket API.
         assert inline["PolicyDocument"] == policy_template.cloudformation(chalice_config(), stage), name
         (grant,) = [s for s in inline["PolicyDocument"]["Statement"] if s["Sid"] == "WebSocketDelivery"]
+        api_stage = config["api_gateway_stage"]
         assert grant["Resource"] == [
-            {"Fn::Sub": f"arn:*:execute-api:*:*:${{WebsocketAPI}}/{config['api_gateway_stage']}/POST/@connections/*"}
+            {"Fn::Sub": f"arn:*:execute-api:*:*:${{WebsocketAPI}}/{api_stage}/{method}/@connections/*"}
+            for method in ("POST", "DELETE", "GET")  # post frames, close expired connections, probe recorded ones
         ]
         assert properties["ReservedConcurrentExecutions"] == settings["reserved_concurrency"], name
     groups = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::Logs::LogGroup"]

@@ -169,9 +169,9 @@ def test_the_policy_names_only_the_stages_own_resources(stage: str) -> None:
         if ":execute-api:" in resource:
             # The WebSocket API's id is known after the first deploy; deploy.py pins it then.
             pinned = re.escape(api_id) if api_id else r"(\*|[a-z0-9]{10})"
-            assert re.fullmatch(rf"arn:\*:execute-api:\*:\*:{pinned}/{api_stage}/POST/@connections/\*", resource), (
-                resource
-            )
+            assert re.fullmatch(
+                rf"arn:\*:execute-api:\*:\*:{pinned}/{api_stage}/(POST|DELETE|GET)/@connections/\*", resource
+            ), resource
         else:
             assert any(marker in resource for marker in own), f"{sid}: {resource}"
 
@@ -220,5 +220,7 @@ def test_the_recorded_api_id_narrows_the_grant_and_jwks_stages_get_no_ssm_grant(
 
     statements = {statement["Sid"]: statement for statement in render(config, "dev")["Statement"]}
 
-    assert statements["WebSocketDelivery"]["Resource"] == ["arn:*:execute-api:*:*:a1b2c3d4e5/dev/POST/@connections/*"]
+    assert statements["WebSocketDelivery"]["Resource"] == [
+        f"arn:*:execute-api:*:*:a1b2c3d4e5/dev/{method}/@connections/*" for method in ("POST", "DELETE", "GET")
+    ]
     assert "JwtSecret" not in statements

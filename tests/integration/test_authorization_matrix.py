@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -23,8 +23,9 @@ import jwt
 import pytest
 
 from app import app
-from chalicelib.adapters.dynamodb import Attachment, Connection, Conversation, UserProfile
-from chalicelib.domain.ids import conversation_id_for, message_id_for
+from chalicelib.adapters.dynamodb import Attachment, Connection, Conversation, Message, UserProfile, rate_limits
+from chalicelib.domain.connections import parse_connections, parse_room
+from chalicelib.domain.ids import conversation_id_for, message_id_for, parse_message_id
 from chalicelib.entrypoints.http.routing import PUBLIC, SERVICE, USER, route_specs
 from chalicelib.entrypoints.ws.dispatcher import ACTIONS
 from chalicelib.settings import get_settings
@@ -216,6 +217,7 @@ def caller_headers(kind: str, row: Row) -> dict[str, str]:
 def test_every_route_and_action_has_a_row() -> None:
     assert set(MATRIX) == set(ROUTES), "add a row to MATRIX for every route (and remove rows of removed routes)"
     assert set(SOCKET_MATRIX) == {*ACTIONS, "ping"}, "add a row to SOCKET_MATRIX for every socket action"
+    assert {row.limit for row in SOCKET_MATRIX.values()} <= set(get_settings().rate_limits), "every action is limited"
     assert {route: row.auth for route, row in MATRIX.items()} == {route: ROUTE_AUTH[route] for route in MATRIX}
 
 
@@ -552,6 +554,7 @@ class SocketRow:
     stranger: list[str]  # what carol's connection gets (for a real and for a missing id alike)
     joined_first: bool = False  # the participant's connection joins the room before
     other: list[str] | None = None  # what the other participant's connection gets when it sends the action
+    limit: str = ""  # the per-user rate limit that counts it (settings.rate_limits)
 
 
 def in_conversation(conversation_id: str, message_id: str) -> dict[str, Any]:
@@ -561,21 +564,24 @@ def in_conversation(conversation_id: str, message_id: str) -> dict[str, Any]:
 REFUSED = ["error:not_found"]
 
 SOCKET_MATRIX: dict[str, SocketRow] = {
-    "ping": SocketRow(lambda c, m: {}, "bob", ["pong"], [], ["pong"]),
-    "join_conversation": SocketRow(in_conversation, "bob", ["conversation_joined"], [], REFUSED),
-    "leave_conversation": SocketRow(in_conversation, "bob", ["conversation_left"], [], REFUSED, joined_first=True),
+    "ping": SocketRow(lambda c, m: {}, "bob", ["pong"], [], ["pong"], limit="ping"),
+    "join_conversation": SocketRow(in_conversation, "bob", ["conversation_joined"], [], REFUSED, limit="room"),
+    "leave_conversation": SocketRow(
+        in_conversation, "bob", ["conversation_left"], [], REFUSED, joined_first=True, limit="room"
+    ),
     "new_message": SocketRow(
         lambda c, m: {"conversationId": c, "content": "hello over the socket"},
         "bob",
         ["message_sent"],
         ["message_received", "new_message_notification"],
         REFUSED,
+        limit="send",
     ),
     "message_read": SocketRow(
-        lambda c, m: {"messageId": m}, "alice", ["read_updated"], ["message_read_update"], REFUSED
+        lambda c, m: {"messageId": m}, "alice", ["read_updated"], ["message_read_update"], REFUSED, limit="read"
     ),
-    "typing_start": SocketRow(in_conversation, "bob", [], ["user_typing"], REFUSED),
-    "typing_stop": SocketRow(in_conversation, "bob", [], ["user_stopped_typing"], REFUSED),
+    "typing_start": SocketRow(in_conversation, "bob", [], ["user_typing"], REFUSED, limit="typing"),
+    "typing_stop": SocketRow(in_conversation, "bob", [], ["user_stopped_typing"], REFUSED, limit="typing"),
     "edit_message": SocketRow(
         lambda c, m: {"messageId": m, "content": "which hook for the border, please?"},
         "bob",
@@ -583,6 +589,7 @@ SOCKET_MATRIX: dict[str, SocketRow] = {
         ["message_updated"],
         REFUSED,
         other=["error:not_sender"],
+        limit="edit",
     ),
     "delete_message": SocketRow(
         lambda c, m: {"messageId": m},
@@ -591,6 +598,7 @@ SOCKET_MATRIX: dict[str, SocketRow] = {
         ["message_deleted"],
         REFUSED,
         other=["error:not_sender"],
+        limit="edit",
     ),
     "add_reaction": SocketRow(
         lambda c, m: {"messageId": m, "emoji": "🧶"},
@@ -599,6 +607,7 @@ SOCKET_MATRIX: dict[str, SocketRow] = {
         ["reaction_updated"],
         REFUSED,
         other=["reaction_added"],
+        limit="reaction",
     ),
     # Nothing to take back: idempotent, and nobody is told about a change that did not happen.
     "remove_reaction": SocketRow(
@@ -608,6 +617,7 @@ SOCKET_MATRIX: dict[str, SocketRow] = {
         [],
         REFUSED,
         other=["reaction_removed"],
+        limit="reaction",
     ),
     # Users one shares no conversation with are ignored: a stranger's watch is answered, and watches nobody.
     "watch_presence": SocketRow(
@@ -617,6 +627,7 @@ SOCKET_MATRIX: dict[str, SocketRow] = {
         [],
         ["presence_watched"],
         other=["presence_watched"],
+        limit="presence",
     ),
 }
 SOCKET_ACTIONS = sorted({*ACTIONS, "ping"})
@@ -670,19 +681,78 @@ def test_socket_action_answers_the_other_participant(world: World, sockets: Sock
     assert rendered(sockets, other) == row.other
 
 
+@pytest.fixture
+def exhausted(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str, str], None]]:
+    """``exhausted(user, limit)``: that limit is on (one per hour) and the user has used it up."""
+
+    def use_up(user: str, limit: str) -> None:
+        monkeypatch.setenv(f"RATE_LIMIT_{limit.upper()}", "1/3600")
+        get_settings.cache_clear()
+        rate_limits.spend(user, limit)
+
+    yield use_up
+    get_settings.cache_clear()
+
+
+def stored_state(world: World, connection_id: str) -> tuple[Any, ...]:
+    """What a socket action may change: messages, bob's message (its version grows with every change), alice's
+    unread total, what the connection joined and watches."""
+    connection = Connection.get(connection_id, consistent_read=True)
+    stored = parse_message_id(world.message_id)
+    assert stored is not None
+    message = Message.get(*stored, consistent_read=True)
+    return (
+        world.message_count(),
+        message.version,
+        UserProfile.get("alice", consistent_read=True).total_unread,
+        connection.rooms or set(),
+        connection.watching or set(),
+    )
+
+
 @pytest.mark.parametrize("action", SOCKET_ACTIONS)
-def test_every_action_refuses_a_connection_whose_token_expired(world: World, sockets: Sockets, action: str) -> None:
+def test_socket_action_over_its_limit_is_refused_and_changes_nothing(
+    world: World, sockets: Sockets, exhausted: Callable[[str, str], None], action: str
+) -> None:
     row = socket_row(action)
     witness = sockets.connect(other_participant(row.participant))
     sockets.send(witness, "join_conversation", conversationId=world.conversation_id)
     actor = sockets.connect(row.participant)
-    Connection(actor).update(actions=[Connection.token_expires_at.set("2000-01-01T00:00:00.000Z")])
+    if row.joined_first:
+        sockets.send(actor, "join_conversation", conversationId=world.conversation_id)
     sockets.clear()
+    before = stored_state(world, actor)
+    exhausted(row.participant, row.limit)
+
+    sockets.send(actor, action, **row.fields(world.conversation_id, world.message_id))
+
+    assert rendered(sockets, actor) == ["error:rate_limited"]
+    [error] = sockets.events(actor, "error")
+    assert error["action"] == action and error["details"]["retryAfter"] >= 1
+    assert rendered(sockets, witness) == []
+    assert stored_state(world, actor) == before
+
+
+@pytest.mark.parametrize("action", SOCKET_ACTIONS)
+def test_socket_action_after_the_token_expired_is_refused_and_closes_the_connection(
+    world: World, sockets: Sockets, action: str
+) -> None:
+    row = socket_row(action)
+    witness = sockets.connect(other_participant(row.participant))
+    sockets.send(witness, "join_conversation", conversationId=world.conversation_id)
+    actor = sockets.connect(row.participant)
+    if row.joined_first:
+        sockets.send(actor, "join_conversation", conversationId=world.conversation_id)
+    sockets.clear()
+    Connection(actor).update(actions=[Connection.token_expires_at.set("2000-01-01T00:00:00.000Z")])
+    before = stored_state(world, actor)
 
     sockets.send(actor, action, **row.fields(world.conversation_id, world.message_id))
 
     assert rendered(sockets, actor) == ["error:token_expired"]
+    assert sockets.was_closed(actor)
     assert rendered(sockets, witness) == []
+    assert stored_state(world, actor) == before
 
 
 # --- $connect and connections ------------------------------------------------------------------------
@@ -701,6 +771,21 @@ def test_connect_answers_each_kind_of_caller(marketplace: Api, sockets: Sockets)
 
     assert observed == {PARTICIPANT: 200, STRANGER: 200, ANONYMOUS: 401, EXPIRED: 401, SERVICE_ROLE: 403}
     assert sorted(c.user_id for c in Connection.scan()) == ["bob", STRANGER_USER]
+
+
+def test_connect_over_the_connection_cap_is_refused_for_that_user_only(
+    marketplace: Api, sockets: Sockets, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MAX_CONNECTIONS_PER_USER", "2")
+    get_settings.cache_clear()
+    try:
+        for _ in range(2):
+            sockets.connect("bob")
+        observed = {user: sockets.connect_status(token_for(user)) for user in ("bob", STRANGER_USER)}
+    finally:
+        get_settings.cache_clear()
+
+    assert observed == {"bob": 429, STRANGER_USER: 200}
 
 
 def dead_connection(sockets: Sockets, state: str, user: str, conversation_id: str) -> str:
@@ -773,5 +858,5 @@ def test_presence_reaches_only_those_in_a_conversation_with_that_user(
     ]
     assert rendered(sockets, carol) == []
     assert rendered(sockets, dave) == []
-    assert f"{carol} {STRANGER_USER}" not in (Conversation.get(world.conversation_id).room or set())
-    assert carol not in (UserProfile.get("bob").watcher_ids or set())
+    assert carol not in parse_room(Conversation.get(world.conversation_id).room)
+    assert carol not in parse_connections(UserProfile.get("bob").watcher_ids)

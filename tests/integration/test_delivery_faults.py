@@ -25,6 +25,7 @@ from chalicelib.adapters.dynamodb import (
     UserProfile,
 )
 from chalicelib.bootstrap import Services
+from chalicelib.domain.connections import parse_connections, parse_room
 from chalicelib.domain.delivery import Outcome
 from chalicelib.domain.ids import conversation_id_for
 from chalicelib.schemas.events import Pong, frame
@@ -63,6 +64,14 @@ class FaultyManagementApi:
         if fault is not None:
             raise fault
         return self.real.post_to_connection(ConnectionId=ConnectionId, Data=Data)
+
+    def delete_connection(self, *, ConnectionId: str) -> dict[str, Any]:
+        return self.real.delete_connection(ConnectionId=ConnectionId)
+
+    def get_connection(self, *, ConnectionId: str) -> dict[str, Any]:
+        if ConnectionId in self.faults:
+            raise self.faults[ConnectionId]
+        return self.real.get_connection(ConnectionId=ConnectionId)
 
 
 def real_client() -> Any:
@@ -201,9 +210,9 @@ def known_to_the_store(connection_id: str, conversation_id: str) -> dict[str, bo
     bob = UserProfile.get("bob", consistent_read=True)
     return {
         "connection": connection_exists(connection_id),
-        "room": f"{connection_id} alice" in (conversation.room or set()),
-        "alice's connections": connection_id in (alice.connection_ids or set()),
-        "bob's watchers": connection_id in (bob.watcher_ids or set()),
+        "room": parse_room(conversation.room).get(connection_id) is not None,
+        "alice's connections": connection_id in parse_connections(alice.connection_ids),
+        "bob's watchers": connection_id in parse_connections(bob.watcher_ids),
     }
 
 
@@ -281,6 +290,26 @@ def test_pruning_a_users_last_connection_tells_their_watchers(
     seen_by_bob = marketplace.conversations("bob").body["conversations"][0]["otherParticipant"]
     assert (seen_by_bob["id"], seen_by_bob["online"]) == ("alice", False)
     assert [(p["userId"], p["online"]) for p in sockets.events(bobs, "presence_update")] == [("alice", False)]
+
+
+def test_a_dead_watcher_is_forgotten_at_the_first_presence_change(
+    marketplace: Api, sockets: Sockets, management_api: FaultyManagementApi
+) -> None:
+    """A watcher gone without a $disconnect whose item then expired is known only to the watched profile's set: the
+    first 410 of a presence fan-out removes it there (red-team finding 11: it was posted to for ever)."""
+    assert marketplace.send("bob", recipientId="alice", patternId="p1", content="hello").status == 201
+    bobs = sockets.connect("bob")
+    sockets.send(bobs, "join_conversation", conversationId=PATTERN_CHAT)  # bob now watches alice
+    management_api.faults[bobs] = GONE  # gone without a $disconnect ...
+    Connection.get(bobs).delete()  # ... and DynamoDB's TTL has swept its item
+    management_api.attempts.clear()
+
+    for _ in range(3):  # alice comes and goes
+        alices = sockets.connect("alice")
+        sockets.disconnect(alices)
+
+    assert management_api.attempts.count(bobs) == 1
+    assert bobs not in parse_connections(UserProfile.get("alice", consistent_read=True).watcher_ids)
 
 
 def test_throttled_posts_never_fail_a_send(

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from chalicelib.adapters.dynamodb import Connection, Contact, UserProfile
+from chalicelib.bootstrap import Services
+from chalicelib.domain.clock import utc_now
+from chalicelib.domain.connections import parse_connections
 from chalicelib.domain.ids import conversation_id_for
+from chalicelib.services import sessions
 from infrastructure.backfill_contacts import backfill_contacts
-from tests.integration.conftest import Api, DynamoCalls
+from tests.integration.conftest import Api, DynamoCalls, token_for
 from tests.integration.factories import seed_inbox
 from tests.integration.sockets import Sockets
 
@@ -31,7 +37,8 @@ def watch(sockets: Sockets, connection_id: str, *user_ids: str) -> dict[str, Any
 
 
 def watchers_of(user_id: str) -> set[str]:
-    return set(UserProfile.get(user_id).watcher_ids or ())
+    """The connection ids a profile's watcher entries name (each entry also carries its token's expiry)."""
+    return set(parse_connections(UserProfile.get(user_id).watcher_ids))
 
 
 def test_only_users_one_shares_a_conversation_with_are_watched(inbox: Api, sockets: Sockets) -> None:
@@ -101,6 +108,45 @@ def test_closing_a_connection_forgets_what_it_watched(inbox: Api, sockets: Socke
     sockets.disconnect(bob)
 
     assert bob not in watchers_of("alice") and bob not in watchers_of("dave")
+
+
+def test_a_watcher_whose_token_expired_is_closed_instead_of_told(
+    inbox: Api, sockets: Sockets, install_services: Callable[..., Services]
+) -> None:
+    """Watch entries carry the token's expiry like the ones a join writes: no read is needed to tell."""
+    bob = sockets.connect("bob", token=token_for("bob", ttl_seconds=3600))
+    watch(sockets, bob, "dave")
+    sockets.clear()
+    install_services(clock=lambda: utc_now() + timedelta(hours=2))
+
+    sockets.connect("dave", token=token_for("dave", ttl_seconds=10 * 3600))
+
+    assert sockets.events(bob, "presence_update") == []
+    assert [e["code"] for e in sockets.events(bob, "error")] == ["token_expired"]
+    assert sockets.was_closed(bob) and bob not in watchers_of("dave")
+
+
+def test_a_list_changed_by_a_concurrent_frame_is_read_again(inbox: Api, sockets: Sockets) -> None:
+    """Frames of one socket run concurrently: a watch decided on a stale read of the connection retries."""
+    bob = sockets.connect("bob")
+    stale = sessions.get_connection(bob)
+    watch(sockets, bob, "alice")  # another frame, after ``stale`` was read
+
+    sessions.watch_presence(stale, ["dave"])
+
+    assert set(Connection.get(bob).watching) == {"dave"}
+    assert bob not in watchers_of("alice") and bob in watchers_of("dave")
+
+
+def test_leaving_a_room_keeps_a_watch_made_by_a_concurrent_frame(inbox: Api, sockets: Sockets) -> None:
+    bob = sockets.connect("bob")
+    sockets.send(bob, "join_conversation", conversationId=BLANKET)
+    stale = sessions.get_connection(bob)
+    watch(sockets, bob, "alice")  # another frame, after ``stale`` was read
+
+    sessions.leave_room(stale, BLANKET)
+
+    assert bob in watchers_of("alice")  # the watch list still wants alice's presence
 
 
 def test_the_list_is_capped(inbox: Api, sockets: Sockets) -> None:

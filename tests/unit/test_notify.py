@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import UTC, datetime
 
+from chalicelib import metrics
 from chalicelib.adapters.dynamodb import UserProfile
-from chalicelib.domain.conversations import ConversationState, new_conversation, room_entry
+from chalicelib.domain.connections import room_entry
+from chalicelib.domain.conversations import ConversationState, new_conversation
 from chalicelib.domain.delivery import Outcome
 from chalicelib.schemas.events import MessageReadUpdate
 from chalicelib.schemas.responses import ConversationOut, MessageOut
@@ -20,7 +23,7 @@ NOW = "2026-12-01T10:00:00.000Z"
 def chat(*room: tuple[str, str]) -> ConversationState:
     """alice and bob's conversation about p1, with these (connection, user) joined to it."""
     conversation = new_conversation("bob", "alice", "p1", "Granny Square Blanket", NOW)
-    return replace(conversation, room=frozenset(room_entry(cid, user) for cid, user in room))
+    return replace(conversation, room=frozenset(room_entry(cid, user, None) for cid, user in room))
 
 
 def directory(**connections: set[str]) -> Directory:
@@ -131,7 +134,7 @@ def test_a_read_receipt_reaches_the_room_and_the_senders_devices() -> None:
 def test_presence_reaches_the_watchers() -> None:
     connections = RecordingConnections()
 
-    Notifier(connections).presence(PresenceChange("alice", False, NOW, frozenset({"bob-phone", "carol-tab"})))
+    Notifier(connections).presence(PresenceChange("alice", False, NOW, dict.fromkeys({"bob-phone", "carol-tab"})))
 
     assert connections.events() == {"presence_update": ["bob-phone", "carol-tab"]}
     assert connections.received("bob-phone") == [
@@ -145,3 +148,41 @@ def test_nobody_to_tell_posts_nothing() -> None:
     Notifier(connections).typing(chat(("bob-phone", "bob")), "bob", typing=True)
 
     assert connections.posted == []
+
+
+def test_a_connection_whose_token_expired_is_told_and_closed_instead_of_posted_to() -> None:
+    connections = RecordingConnections()
+    now = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+    expired_at, valid_until = int(now.timestamp()) - 1, int(now.timestamp()) + 60
+    conversation = replace(
+        chat(),
+        room=frozenset({room_entry("alice-old", "alice", expired_at), room_entry("alice-new", "alice", valid_until)}),
+    )
+    metrics.begin()
+
+    Notifier(connections, clock=lambda: now).typing(conversation, "bob", typing=True)
+
+    assert connections.received("alice-old") == [
+        (
+            "error",
+            {
+                "code": "token_expired",
+                "message": "the token of this connection expired: reconnect with a fresh one",
+                "action": None,
+            },
+        )
+    ]
+    assert connections.closed == ["alice-old"]
+    assert [event for event, _ in connections.received("alice-new")] == ["user_typing"]
+    counted = metrics.document("test") or {}
+    assert counted[metrics.DELIVERED] == 2  # the typing event and the notice
+
+
+def test_every_post_outcome_is_counted() -> None:
+    connections = RecordingConnections(outcomes={"alice-tab": Outcome.FAILED})
+    metrics.begin()
+
+    Notifier(connections).typing(chat(("alice-tab", "alice"), ("alice-phone", "alice")), "bob", typing=True)
+
+    counted = metrics.document("test") or {}
+    assert (counted.get(metrics.DELIVERED), counted.get(metrics.FAILED), counted.get(metrics.GONE)) == (1, 1, None)

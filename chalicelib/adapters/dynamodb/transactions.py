@@ -19,6 +19,10 @@ T = TypeVar("T")
 
 _RETRYABLE_REASONS = {"ConditionalCheckFailed", "TransactionConflict"}
 
+MAX_ITEMS = 100  # DynamoDB's limit of actions in one TransactWriteItems
+
+Write = Callable[[TransactWrite], None]  # adds one action (one item) to a transaction
+
 
 class Contention(Exception):
     """Another writer changed what this attempt read: read again and retry."""
@@ -45,6 +49,21 @@ def commit(build: Callable[[TransactWrite], None]) -> None:
         if exc.cause_response_code == "TransactionCanceledException" and reasons & _RETRYABLE_REASONS:
             raise Contention(sorted(reasons)) from exc
         raise
+
+
+def commit_in_chunks(writes: list[Write]) -> int:
+    """Commit ``writes`` (one item each) in as few transactions of at most ``MAX_ITEMS`` as they need, in order;
+    returns how many. Each chunk is atomic, the whole is not: put the write that makes the rest findable again
+    (say, deleting the item that lists them) last, so that a failure part-way can be retried."""
+    chunks = [writes[start : start + MAX_ITEMS] for start in range(0, len(writes), MAX_ITEMS)]
+    for chunk in chunks:
+
+        def build(transaction: TransactWrite, chunk: list[Write] = chunk) -> None:
+            for write in chunk:
+                write(transaction)
+
+        commit(build)
+    return len(chunks)
 
 
 def with_retries(attempt: Callable[[], T], *, max_attempts: int) -> T:

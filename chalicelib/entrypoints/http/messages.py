@@ -50,6 +50,7 @@ def _message_id(value: str) -> str:
     tag=TAG,
     query=PageQuery,
     responses={200: ConversationListOut},
+    errors={429},  # with conversationId: a history page, counted like getConversation
 )
 def inbox(request: Any, principal: Principal) -> Answer:
     """The caller's conversations, most recent first (the seed's list).
@@ -105,6 +106,7 @@ def conversations(request: Any, principal: Principal) -> Answer:
     tag=TAG,
     query=HistoryQuery,
     responses={200: ConversationDetailOut},
+    errors={429},
 )
 def conversation(request: Any, principal: Principal, conversationId: str) -> Answer:
     """A conversation of the caller with a page of its history (the newest, or `before`/`after` a message)."""
@@ -123,6 +125,7 @@ def conversation(request: Any, principal: Principal, conversationId: str) -> Ans
     tag=TAG,
     body=MarkReadRequest,
     responses={200: ReadOut},
+    errors={429},
 )
 def mark_read(request: Any, principal: Principal, messageId: str) -> Answer:
     """Mark a message (or, with `markConversation`, its whole conversation) read for the caller."""
@@ -157,6 +160,7 @@ def pattern_conversation(request: Any, principal: Principal, patternId: str) -> 
     tag=TAG,
     query=SyncQuery,
     responses={200: SyncOut},
+    errors={429},
 )
 def sync(request: Any, principal: Principal) -> Answer:
     """What changed since `since` (the `nextCursor` of the previous sync): new messages and their conversations."""
@@ -172,7 +176,7 @@ def sync(request: Any, principal: Principal) -> Answer:
     tag=TAG,
     body=EditMessageRequest,
     responses={200: MessageChangeOut},
-    errors={409},
+    errors={409, 429},
 )
 def edit(request: Any, principal: Principal, messageId: str) -> Answer:
     """Edit a message: its sender only (`403 not_sender`), within `MESSAGE_EDIT_WINDOW_SECONDS` of sending it (`403
@@ -189,6 +193,7 @@ def edit(request: Any, principal: Principal, messageId: str) -> Answer:
     operation_id="deleteMessage",
     tag=TAG,
     responses={200: MessageChangeOut},
+    errors={429},
 )
 def delete(request: Any, principal: Principal, messageId: str) -> Answer:
     """Delete a message: its sender only (`403 not_sender`); it stays as a tombstone (`isDeleted`, no content, no
@@ -203,7 +208,7 @@ def delete(request: Any, principal: Principal, messageId: str) -> Answer:
     operation_id="addReaction",
     tag=TAG,
     responses={200: MessageChangeOut},
-    errors={409},
+    errors={409, 429},
 )
 def add_reaction(request: Any, principal: Principal, messageId: str, emoji: str) -> Answer:
     """React to a message (any participant; once per user and emoji; idempotent). `emoji` is one of `REACTION_EMOJI`,
@@ -219,7 +224,7 @@ def add_reaction(request: Any, principal: Principal, messageId: str, emoji: str)
     operation_id="removeReaction",
     tag=TAG,
     responses={200: MessageChangeOut},
-    errors={409},
+    errors={409, 429},
 )
 def remove_reaction(request: Any, principal: Principal, messageId: str, emoji: str) -> Answer:
     """Take back one's reaction (idempotent: a reaction that is not there is already removed)."""

@@ -90,8 +90,19 @@ def _refusal(exc: Exception) -> dict[str, Any]:
     return {"statusCode": error.status}
 
 
+def _tell_presence(current: Services, change: sessions.PresenceChange | None) -> None:
+    """Deliver a presence change; a failure is logged: the connection is stored (or forgotten) all the same."""
+    if change is None:
+        return
+    try:
+        current.notifier.presence(change)
+    except Exception:
+        logger.exception("delivering a presence change failed")
+
+
 def on_connect(event: dict[str, Any]) -> dict[str, Any]:
-    """``$connect``: the JWT arrives as the ``token`` query parameter; refuse the upgrade (401) without one."""
+    """``$connect``: the JWT arrives as the ``token`` query parameter; refuse the upgrade (401) without one, and
+    with 429 when the user already holds ``MAX_CONNECTIONS_PER_USER`` connections."""
     with _measured():
         return _connect(event)
 
@@ -106,14 +117,13 @@ def _connect(event: dict[str, Any]) -> dict[str, Any]:
             raise Forbidden("the service role does not open sockets", code=ErrorCode.USER_TOKEN_REQUIRED)
         logs.bind(user_id=principal.user_id)
         current = _services(event)
-        change = sessions.open_connection(connection_id, principal)
+        change = sessions.open_connection(connection_id, principal, current.connections)
     except Exception as exc:
         refused = _refusal(exc)
         logger.info("connect refused", extra={"status": refused["statusCode"]})
         return refused
     logger.info("connected")
-    if change is not None:
-        current.notifier.presence(change)
+    _tell_presence(current, change)
     return OK
 
 
@@ -131,8 +141,7 @@ def _disconnect(event: dict[str, Any]) -> dict[str, Any]:
         change = sessions.close_connection(event["requestContext"]["connectionId"])
     except Exception as exc:
         return _refusal(exc)
-    if change is not None:
-        current.notifier.presence(change)
+    _tell_presence(current, change)
     return OK
 
 
@@ -213,6 +222,7 @@ def _typing(typing: bool) -> Action:
 
 def _ping(ctx: _Frame, connection: Session, principal: Principal, fields: dict[str, Any]) -> None:
     parse(PingFrame, fields)
+    sessions.heartbeat(connection)
     ctx.reply("pong", Pong())
 
 
@@ -334,6 +344,9 @@ def _dispatch(event: dict[str, Any]) -> dict[str, Any]:
         logger.info("frame refused", extra={"error_code": str(error.code), "frame_action": ctx.action})
         metrics.answered(error.status)
         ctx.error(error)
+        if error.code is ErrorCode.TOKEN_EXPIRED:
+            # As for pushes: the client reconnects with a fresh token (API Gateway then runs $disconnect).
+            ctx.services.connections.close(ctx.connection_id)
     return OK
 
 
