@@ -15,6 +15,7 @@ from chalicelib.auth.tokens import SigningKeys
 from chalicelib.domain.clock import utc_now
 from chalicelib.services.attachments import Attachments
 from chalicelib.services.conversations import Conversations
+from chalicelib.services.lifecycle import Lifecycle
 from chalicelib.services.messaging import Messaging
 from chalicelib.services.notify import Notifier
 from chalicelib.services.ports import Clock, Connections, Files, Queue
@@ -33,6 +34,7 @@ class Services:
     presenter: Presenter
     conversations: Conversations
     messaging: Messaging
+    lifecycle: Lifecycle
     attachments: Attachments
     sync: Sync
     signing_keys: SigningKeys | None = None  # JWKS mode: the identity provider's keys (None: fetched by URL)
@@ -65,6 +67,7 @@ def build(
         presenter=presenter,
         conversations=conversations,
         messaging=Messaging(notifier, presenter, attachments, conversations, clock),
+        lifecycle=Lifecycle(notifier, presenter, files, clock),
         attachments=attachments,
         sync=Sync(presenter),
         signing_keys=signing_keys,

@@ -327,6 +327,8 @@ class Stack:
             "awsEndpoint": self.aws_url,
             "stage": os.environ["STAGE"],
             "typingTimeoutMs": get_settings().typing_timeout_ms,
+            "reactionEmoji": list(get_settings().reaction_emoji),
+            "presenceWatchMax": get_settings().presence_watch_max,
             "users": [{"id": user, "name": name, "token": mint(user)} for user, name in USERS.items()],
             "patterns": [{"id": p.id, "title": p.title, "creatorId": p.creator_id} for p in PATTERNS],
             "purchases": [{"patternId": pattern, "userId": buyer} for pattern, buyer in PURCHASES],

@@ -170,6 +170,14 @@ class S3Files:
             )
 
     @_storage
+    def release(self, keys: list[str]) -> None:
+        """Tag objects as unused again (their message was deleted): the bucket's lifecycle rule removes them."""
+        for key in keys:
+            self.client.put_object_tagging(
+                Bucket=self.bucket, Key=key, Tagging={"TagSet": [{"Key": "state", "Value": "pending"}]}
+            )
+
+    @_storage
     def ensure_bucket(self, allowed_origins: tuple[str, ...]) -> None:
         """Create the bucket as infrastructure/ does (private, encrypted, CORS, lifecycle): dev stack and tests."""
         s3, name = self.client, self.bucket

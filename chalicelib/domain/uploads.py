@@ -40,6 +40,7 @@ class UploadState:
     message_id: str | None = None
     verified_key: str | None = None  # a file: the server's copy of the verified original, the one served
     verified_etag: str | None = None  # the original's ETag when the server first checked it
+    deleted_at: str | None = None  # its message was deleted
 
     @property
     def used_keys(self) -> list[str]:
@@ -72,6 +73,13 @@ def check_attachable(upload: UploadState | None, sender: str, conversation_id: s
             f"the file was rejected: {upload.reason or 'unreadable'}", code=ErrorCode.ATTACHMENT_REJECTED
         )
     return upload
+
+
+def snapshot_keys(snapshot: Mapping[str, Any]) -> list[str]:
+    """Every stored object of an attachment as a message keeps it (``attachment_snapshot``): what deleting the
+    message releases to the lifecycle rule."""
+    fields = ("key", "verifiedKey", "displayKey", "thumbnailKey")
+    return [snapshot[field] for field in fields if snapshot.get(field)]
 
 
 def attachment_snapshot(upload: UploadState, verified: Verified | None = None) -> dict[str, Any]:

@@ -6,6 +6,7 @@ does not enforce POST policies and a client can lie about what it uploads.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import secrets
@@ -20,7 +21,7 @@ from chalicelib import metrics
 from chalicelib.adapters.dynamodb import Attachment, Message
 from chalicelib.adapters.dynamodb.conversations import Conversation
 from chalicelib.adapters.dynamodb.rate_limits import charge
-from chalicelib.adapters.dynamodb.records import conversation_state, message_record, upload_state
+from chalicelib.adapters.dynamodb.records import bump_version, conversation_state, message_record, upload_state
 from chalicelib.adapters.dynamodb.transactions import commit
 from chalicelib.domain.clock import iso
 from chalicelib.domain.conversations import ConversationState
@@ -206,6 +207,8 @@ class Attachments:
             upload = upload_state(Attachment.get(attachment_id, consistent_read=True))
         except Attachment.DoesNotExist:
             raise NotFound("attachment not found") from None
+        if upload.deleted_at:
+            raise NotFound("attachment not found")  # its message was deleted: gone for everyone
         if upload.message_id:
             try:
                 get_conversation_by_id(upload.conversation_id, principal.user_id)
@@ -236,11 +239,14 @@ class Attachments:
         if record is None or record.key != key or record.kind != IMAGE:
             return None
         for _ in range(3):  # a version is pinned once and the status leaves pending once: two rounds at most
+            if record.deleted_at:
+                return None  # its message was deleted: nothing of it is served any more
             if record.status != PENDING:
                 break
             actions, condition = self._process(record)
             try:
-                record.update(actions=actions, condition=(Attachment.status == PENDING) & condition)
+                not_deleted = Attachment.deleted_at.does_not_exist()
+                record.update(actions=actions, condition=(Attachment.status == PENDING) & condition & not_deleted)
             except UpdateError as exc:
                 if exc.cause_response_code != "ConditionalCheckFailedException":
                     raise
@@ -296,10 +302,13 @@ class Attachments:
         if record is None or record.key != key or record.kind != IMAGE:
             return None
         for _ in range(3):
+            if record.deleted_at:
+                return None
             if record.status != PENDING:
                 break
             try:
-                record.update(actions=_rejection(reason), condition=Attachment.status == PENDING)
+                condition = (Attachment.status == PENDING) & Attachment.deleted_at.does_not_exist()
+                record.update(actions=_rejection(reason), condition=condition)
             except UpdateError as exc:
                 if exc.cause_response_code != "ConditionalCheckFailedException":
                     raise
@@ -316,7 +325,10 @@ class Attachments:
 
     def _settle(self, upload: UploadState) -> Processed:
         """Tag what the upload's message serves as attached and bring the message's copy of the upload up to date;
-        the message and its conversation only when this changed the message (the room is then told)."""
+        the message and its conversation only when this changed the message (the room is then told). A deleted
+        message's upload is left alone: deleting released its objects to the lifecycle rule."""
+        if upload.deleted_at:
+            return Processed(upload, None, None)
         if not upload.message_id:
             return Processed(upload, None, None)
         if upload.used_keys:
@@ -327,7 +339,16 @@ class Attachments:
         wanted = attachment_snapshot(upload)
         if all(shown.get(field) == wanted[field] for field in _SETTLED_FIELDS):
             return Processed(upload, None, None)  # already up to date: a redelivery, or the send saw it finished
-        message.update(actions=[Message.attachment.set({**wanted, "size": shown.get("size", wanted["size"])})])
+        try:
+            # A change of the message: its version grows (never a deleted message's: its attachment is gone).
+            message.update(
+                actions=[Message.attachment.set({**wanted, "size": shown.get("size", wanted["size"])}), bump_version()],
+                condition=Message.deleted_at.does_not_exist(),
+            )
+        except UpdateError as exc:
+            if exc.cause_response_code == "ConditionalCheckFailedException":
+                return Processed(upload, None, None)
+            raise
         conversation = conversation_state(Conversation.get(conversation_id, consistent_read=True))
         return Processed(upload, message, conversation)
 
@@ -348,7 +369,12 @@ class Attachments:
             return
         conversation = processed.conversation
         record = message_record(processed.message)
-        shown = self.presenter.message(record, conversation.state_of(record.recipient_id))
+        original = None
+        if record.reply_to is not None:  # a reply shows what it quotes as it is now
+            with contextlib.suppress(Message.DoesNotExist):
+                quoted = Message.get(record.conversation_id, record.reply_to.seq, consistent_read=True)
+                original = message_record(quoted)
+        shown = self.presenter.message(record, conversation.state_of(record.recipient_id), original=original)
         self.notifier.attachment_ready(shown, conversation)
 
 

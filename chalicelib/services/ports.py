@@ -48,6 +48,9 @@ class Files(Protocol):
 
     def mark_attached(self, keys: list[str]) -> None: ...
 
+    def release(self, keys: list[str]) -> None:
+        """The objects of a deleted message: tagged for the lifecycle rule that removes unused uploads."""
+
 
 class Queue(Protocol):
     """An SQS queue the use cases hand work to (JSON messages)."""

@@ -21,6 +21,7 @@ import pytest
 from moto import mock_aws
 
 from chalicelib import settings as app_settings
+from chalicelib.adapters.dynamodb import ALL_MODELS
 from infrastructure import deploy as script
 from infrastructure import package as packaging
 from infrastructure import policy
@@ -167,7 +168,7 @@ def test_a_first_deploy_makes_the_stack_then_deploys_twice_to_hand_over_the_webs
 
     stack = aws.client("cloudformation").describe_stacks(StackName="crochet-messaging-dev-infra")["Stacks"][0]
     assert stack["StackStatus"] == "CREATE_COMPLETE"
-    assert len(aws.client("dynamodb").list_tables()["TableNames"]) == 11
+    assert len(aws.client("dynamodb").list_tables()["TableNames"]) == len(ALL_MODELS)  # one per table model
     assert chalice.calls == [["deploy", "--stage", "dev"], ["deploy", "--stage", "dev"]]
     api_id = project.deployed(stage="dev")["resources"][-1]["websocket_api_id"]  # type: ignore[index]
     assert "WEBSOCKET_API_ID" not in chalice.environments[0]

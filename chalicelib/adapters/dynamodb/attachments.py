@@ -37,5 +37,7 @@ class Attachment(Model):
     message_id = UnicodeAttribute(null=True)
     verified_key = UnicodeAttribute(null=True)  # a file: the server's copy of the verified original (served)
     verified_etag = UnicodeAttribute(null=True)  # the original's ETag when the server first read or checked it
+    # Its message was deleted: the upload is gone for everyone (its objects are tagged for the lifecycle rule).
+    deleted_at = UnicodeAttribute(null=True)
     created_at = UnicodeAttribute()
     expires_at = TTLAttribute(null=True)
