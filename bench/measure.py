@@ -10,10 +10,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench import moto_patches
 from bench.machine import percentile
 from bench.meter import Cost, Meter
 from bench.operations import Harness, Measured, Operation
+from dev import moto_patches
 
 
 @dataclass
@@ -100,7 +100,7 @@ def run(
     profiler: cProfile.Profile | None = None,
 ) -> Sample:
     """``warmup`` unrecorded requests, then ``reps`` recorded ones. ``raw``: the timed request (only it) runs on
-    moto as it ships, without ``bench.moto_patches``. The warm-up requests also check the patched response
+    moto as it ships, without ``dev.moto_patches``. The warm-up requests also check the patched response
     encoding against moto's own (``moto_patches.verifying_encoding``)."""
     sample = Sample(name)
     for index in range(warmup + reps):

@@ -5,9 +5,9 @@ Usage: ``python -m bench.run [--reps N] [--raw-reps S,M,L] [--sizes C:M,C:M,C:M]
 ``bench/out/results.json`` (the packaged zips stay in ``bench/out/package/``) and prints the same tables.
 
 In-process: the app under ``chalice.test.Client`` on moto's ``mock_aws`` (as the integration tests run it).
-For each size the data is grown (bulk-written, see ``bench/seed.py``), then every operation is timed ``--reps``
+For each size the data is grown (bulk-written, see ``dev/bulk_seed.py``), then every operation is timed ``--reps``
 times with its DynamoDB round trips and items counted from botocore, next to the floor (a bare handler doing one
-GetItem on the same moto). Latencies are measured with ``bench/moto_patches.py`` (moto's per-request cost made
+GetItem on the same moto). Latencies are measured with ``dev/moto_patches.py`` (moto's per-request cost made
 independent of table size, as DynamoDB's is); a second, shorter pass times the same requests on moto as it
 ships, so both are reported. The last size is also profiled by layer (``bench/profile.py``). Then: import time
 of the Lambda entry module against ``import chalice, boto3``, the packaged zips, and the import time of the
@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 # bench.environment first: it sets the environment chalicelib reads when it is imported (by the modules below).
-from bench import environment, moto_patches  # noqa: F401
+from bench import environment  # noqa: F401
 from bench.deploy_size import (
     ColdStart,
     LambdaLayoutImports,
@@ -44,6 +44,7 @@ from bench.meter import Meter
 from bench.operations import OPERATIONS, Harness, clear_frames
 from bench.profile import shares as profile_shares
 from bench.report import PREAMBLE, Level, render, write_section
+from dev import moto_patches
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "RESULTS.md"
@@ -109,17 +110,16 @@ def _say(message: str) -> None:
 
 def measure_levels(args: argparse.Namespace) -> tuple[list[Level], list[str]]:
     """Seed each size in turn and time every operation on it (one moto, grown in place)."""
-    moto_patches.install()
+    checks = moto_patches.apply()  # installed and proved, as the dev stack does at startup
     from dev.moto_isolation import isolate_transactions
 
     isolate_transactions()  # after the patch, so the lock wraps it; as tests/integration/conftest.py does
-    checks = moto_patches.self_check()
     from moto import mock_aws
 
-    from bench import seed
     from chalicelib.models.tables import create_tables, reset_connections
     from chalicelib.settings import get_settings
     from chalicelib.storage.s3 import ensure_bucket
+    from dev import bulk_seed as seed
 
     reset_connections()
     raw_reps = [int(x) for x in args.raw_reps.split(",")]
@@ -136,7 +136,7 @@ def measure_levels(args: argparse.Namespace) -> tuple[list[Level], list[str]]:
             sizes = _sizes(args.sizes)
             for index, size in enumerate(sizes):
                 started = time.monotonic()
-                written = seed.grow_inbox(world, size.conversations) + seed.grow_history(world, size.messages)
+                written = seed.grow_inbox(world, size.conversations - 1) + seed.grow_history(world, size.messages)
                 seeded_s = time.monotonic() - started
                 _say(f"[{size.label}] seeded {written:,} items in {seeded_s:.1f} s")
                 # The seeded tables live in this process; a Lambda's heap does not hold them, so the collector
