@@ -96,3 +96,23 @@ def table_names(region: str) -> list[str]:
     from moto.dynamodb.models import dynamodb_backends
 
     return sorted(dynamodb_backends[DEFAULT_ACCOUNT_ID][region].tables)
+
+
+def key_schema(table_name: str, *, region: str) -> tuple[str, str | None, list[list[str]]]:
+    """A table's hash and range key attributes and each global secondary index's key attributes."""
+    table = _table(table_name, region)
+    indexes = [[key["AttributeName"] for key in index.schema] for index in table.global_indexes]
+    return table.hash_key_attr, table.range_key_attr, indexes
+
+
+def item_of(table_name: str, key: dict[str, Any], *, region: str) -> dict[str, Any] | None:
+    """One item as moto holds it (DynamoDB JSON), or None."""
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    table = _table(table_name, region)
+    hash_value = DynamoType(key[table.hash_key_attr])
+    if table.range_key_attr is None:
+        item = table.items.get(hash_value)
+    else:
+        item = table.items.get(hash_value, {}).get(DynamoType(key[table.range_key_attr]))
+    return item.to_json()["Attributes"] if item is not None else None

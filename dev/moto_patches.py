@@ -38,6 +38,7 @@ import contextlib
 import copy
 import functools
 import inspect
+import itertools
 import json
 import threading
 from collections import Counter
@@ -45,6 +46,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
+
+from dev import moto_isolation
 
 _MARKER = "_dev_moto_patches"
 _state = threading.local()
@@ -173,13 +176,21 @@ def _restore(saved: list[_Saved]) -> None:
             table.items[entry.hash_value][entry.range_value] = entry.item
         else:
             table.items[entry.hash_value] = entry.item
+        if entry.range_value is not None:
+            _touch(table, entry.hash_value, entry.range_value)
 
 
 def _sparse_transactions(original: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(original)
     def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> Any:
         if not SWITCHES.sparse_snapshots:
-            return original(self, transact_items)
+            try:
+                return original(self, transact_items)
+            except BaseException:
+                # moto's own rollback puts copies of whole tables in place: what was kept per table is stale.
+                note_writes()
+                _sorted_keys.clear()
+                raise
         saved = _touched(self, transact_items)
         _state.sparse = True
         try:
@@ -195,9 +206,7 @@ def _sparse_transactions(original: Callable[..., Any]) -> Callable[..., Any]:
 
 # --- queries --------------------------------------------------------------------------------------------------
 
-# Bumped by every write through the backend (and by dev/moto_bulk.py): cached index orders are valid until the
-# next one. Deletes are counted apart: a partition's sorted keys are extended on appends, rebuilt after deletes.
-_writes = 0
+# Deletes are counted: a partition's sorted keys are extended on appends, rebuilt after deletes.
 _deletes = 0
 
 
@@ -211,14 +220,75 @@ class _SortedKeys:
     deletes: int = 0
 
 
+@dataclass
+class _IndexOrder:
+    """One GSI partition in index order, kept up to date item by item as writes go through the backend."""
+
+    order_attrs: list[str]  # the index's range key, then the table's keys: how moto sorts an index
+    range_attrs: list[str]  # the index's range key (an item without it is not in the index)
+    entries: list[tuple[tuple[Any, ...], Any]] = field(default_factory=list)  # sorted (sort key, table range key)
+    sort_keys: dict[Any, tuple[Any, ...]] = field(default_factory=dict)  # table range key -> its sort key
+
+    def sort_key(self, item: Any) -> tuple[Any, ...] | None:
+        if not all(item.attrs.get(a) for a in self.range_attrs):
+            return None
+        return tuple(item.attrs[a].cast_value for a in self.order_attrs)
+
+    def update(self, range_value: Any, item: Any) -> None:
+        """``item`` (None: deleted) is the partition's item at ``range_value`` now."""
+        old = self.sort_keys.pop(range_value, None)
+        if old is not None:
+            position = bisect.bisect_left(self.entries, (old,), key=lambda entry: (entry[0],))
+            del self.entries[position]
+        new = self.sort_key(item) if item is not None else None
+        if new is not None:
+            bisect.insort(self.entries, (new, range_value), key=lambda entry: (entry[0],))
+            self.sort_keys[range_value] = new
+
+
 _sorted_keys: dict[tuple[int, Any], _SortedKeys] = {}
-_index_orders: dict[tuple[int, str, Any], tuple[int, list[Any]]] = {}
+_index_orders: dict[tuple[int, str, Any], _IndexOrder] = {}
+_orders_by_table: dict[int, set[tuple[int, str, Any]]] = {}
 
 
 def note_writes() -> None:
-    """Items were written behind the backend's back (``dev.moto_bulk``): cached index orders are stale."""
-    global _writes
-    _writes += 1
+    """Items were written behind the backend's back (``dev.moto_bulk``, a rollback): forget every index order
+    (rebuilt on the next query of each)."""
+    _index_orders.clear()
+    _orders_by_table.clear()
+
+
+def _touch(table: Any, hash_value: Any, range_value: Any) -> None:
+    """The item at (hash, range) of ``table`` was written: move it in every index order kept for its partition."""
+    keys = _orders_by_table.get(id(table))
+    if not keys:
+        return
+    item = table.items.get(hash_value, {}).get(range_value) if range_value is not None else None
+    for cache_key in keys:
+        if cache_key[2] == hash_value:
+            _index_orders[cache_key].update(range_value, item)
+
+
+def _tracking_writes(original: Callable[..., Any], key_argument: str) -> Callable[..., Any]:
+    """A backend write (``put_item``: the item names its key; ``update_item``, ``delete_item``: the key) that
+    then updates the index orders of the item it wrote."""
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    position = 1  # (table_name, item_attrs | key, ...)
+
+    @functools.wraps(original)
+    def write(self: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return original(self, *args, **kwargs)
+        finally:
+            table_name = args[0] if args else kwargs.get("table_name")
+            source = args[position] if len(args) > position else kwargs.get(key_argument)
+            table = self.tables.get(table_name) if isinstance(table_name, str) else None
+            if table is not None and table.range_key_attr is not None and isinstance(source, dict):
+                with contextlib.suppress(KeyError):  # moto refused a request without the key: nothing was written
+                    _touch(table, DynamoType(source[table.hash_key_attr]), DynamoType(source[table.range_key_attr]))
+
+    return write
 
 
 def _partition_keys(table: Any, hash_value: Any, partition: dict[Any, Any]) -> list[Any]:
@@ -228,7 +298,9 @@ def _partition_keys(table: Any, hash_value: Any, partition: dict[Any, Any]) -> l
         entry = _SortedKeys(sorted(partition), len(partition), id(partition), _deletes)
         _sorted_keys[cache_key] = entry
     elif len(partition) > entry.seen:
-        for key in list(partition)[entry.seen :]:
+        # The keys added since: the newest of the dict, read from its end (copying 100,000 keys to reach the last
+        # one would make every query after a write cost the partition's size again).
+        for key in itertools.islice(reversed(partition), len(partition) - entry.seen):
             bisect.insort(entry.keys, key)
         entry.seen = len(partition)
     return entry.keys
@@ -285,25 +357,11 @@ def _window(
     return [partition[key] for key in keys[low:high]]
 
 
-def _counting_writes(original: Callable[..., Any]) -> Callable[..., Any]:
-    @functools.wraps(original)
-    def write(self: Any, *args: Any, **kwargs: Any) -> Any:
-        global _writes
-        _writes += 1
-        try:
-            return original(self, *args, **kwargs)
-        finally:
-            _writes += 1
-
-    return write
-
-
 def _counting_deletes(original: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(original)
     def delete_item(self: Any, *args: Any, **kwargs: Any) -> Any:
-        global _deletes, _writes
+        global _deletes
         _deletes += 1
-        _writes += 1
         return original(self, *args, **kwargs)
 
     return delete_item
@@ -313,21 +371,26 @@ def _index_window(
     table: Any, index_name: str, hash_value: Any, partition: dict[Any, Any], limit: int | None, forward: bool
 ) -> list[Any]:
     """The first ``limit`` + 2 items of a GSI partition in index order (the index's own range key, then the
-    table's keys, as moto sorts them), from an order kept until the next write: what an index gives DynamoDB."""
+    table's keys, as moto sorts them), from an order kept up to date by every write: what an index gives DynamoDB."""
     cache_key = (id(table), index_name, hash_value)
     cached = _index_orders.get(cache_key)
-    if cached is None or cached[0] != _writes:
+    if cached is None:
         index = table.get_index(index_name)
         range_attrs = [k["AttributeName"] for k in index.schema if k["KeyType"] == "RANGE"]
         order = [a for a in [*range_attrs, table.hash_key_attr, table.range_key_attr] if a]
-        items = [item for item in partition.values() if all(item.attrs.get(a) for a in range_attrs)]
-        items.sort(key=lambda item: tuple(item.attrs[a].cast_value for a in order))
-        cached = (_writes, items)
+        cached = _IndexOrder(order, range_attrs)
+        for range_value, item in partition.items():
+            key = cached.sort_key(item)
+            if key is not None:
+                cached.entries.append((key, range_value))
+                cached.sort_keys[range_value] = key
+        cached.entries.sort(key=lambda entry: entry[0])
         _index_orders[cache_key] = cached
-    items = cached[1]
-    if limit is None:
-        return list(items)
-    return items[: limit + 2] if forward else items[-(limit + 2) :]
+        _orders_by_table.setdefault(id(table), set()).add(cache_key)
+    entries = cached.entries
+    if limit is not None:
+        entries = entries[: limit + 2] if forward else entries[-(limit + 2) :]
+    return [partition[range_value] for _, range_value in entries]
 
 
 # The positional parameters moto's Table.query has (the patch passes them on by position).
@@ -384,24 +447,21 @@ def _partition_queries(original: Callable[..., Any]) -> Callable[..., Any]:
 
         if not SWITCHES.partition_queries or filter_kwargs:
             return run()
-        candidates: list[Any] | None = None
-        if index_name is None:
-            if hash_key is not None and len(range_key_conditions or ()) <= 1:
-                forward = scan_index_forward is not False
-                candidates = _window(self, hash_key, range_comparison, range_objs, limit, forward, exclusive_start_key)
-        else:
-            conditions = hash_key_conditions or []
-            if len(conditions) == 1 and conditions[0][0] == self.hash_key_attr:
-                partition = self.items.get(conditions[0][1])
-                if partition is None:
-                    candidates = []
-                elif not self.range_key_attr:
-                    candidates = [partition]
-                elif range_comparison is None and not range_key_conditions and exclusive_start_key is None:
-                    forward = scan_index_forward is not False
-                    candidates = _index_window(self, index_name, conditions[0][1], partition, limit, forward)
-                else:
-                    candidates = list(partition.values())
+        # The candidates are picked under the lock moto's writes take: a sorted order is never built from a
+        # partition a write is changing (the write then updates an order that does not hold it yet).
+        with moto_isolation.serialized():
+            candidates = _candidates(
+                self,
+                hash_key,
+                range_comparison,
+                range_objs,
+                limit,
+                exclusive_start_key,
+                scan_index_forward,
+                index_name,
+                hash_key_conditions,
+                range_key_conditions,
+            )
         if candidates is None:
             return run()
         _state.candidates = candidates
@@ -411,6 +471,40 @@ def _partition_queries(original: Callable[..., Any]) -> Callable[..., Any]:
             _state.candidates = None
 
     return query
+
+
+def _candidates(
+    self: Any,
+    hash_key: Any,
+    range_comparison: str | None,
+    range_objs: list[Any],
+    limit: int | None,
+    exclusive_start_key: dict[str, Any] | None,
+    scan_index_forward: bool,
+    index_name: str | None,
+    hash_key_conditions: list[tuple[str, Any]] | None,
+    range_key_conditions: list[tuple[str, str, list[Any]]] | None,
+) -> list[Any] | None:
+    """The items a real Query of this shape would read, or None when the patch does not handle the shape."""
+    candidates: list[Any] | None = None
+    if index_name is None:
+        if hash_key is not None and len(range_key_conditions or ()) <= 1:
+            forward = scan_index_forward is not False
+            candidates = _window(self, hash_key, range_comparison, range_objs, limit, forward, exclusive_start_key)
+    else:
+        conditions = hash_key_conditions or []
+        if len(conditions) == 1 and conditions[0][0] == self.hash_key_attr:
+            partition = self.items.get(conditions[0][1])
+            if partition is None:
+                candidates = []
+            elif not self.range_key_attr:
+                candidates = [partition]
+            elif range_comparison is None and not range_key_conditions and exclusive_start_key is None:
+                forward = scan_index_forward is not False
+                candidates = _index_window(self, index_name, conditions[0][1], partition, limit, forward)
+            else:
+                candidates = list(partition.values())
+    return candidates
 
 
 def _narrowed_all_items(original: Callable[..., Any]) -> Callable[..., Any]:
@@ -584,10 +678,9 @@ def install() -> None:
         (Table, "all_items", _narrowed_all_items),
         (Table, "delete_item", _counting_deletes),
         (DynamoHandler, "serialized", _direct_encoding),
-        *(
-            (DynamoDBBackend, write, _counting_writes)
-            for write in ("put_item", "update_item", "delete_item", "batch_write_item", "transact_write_items")
-        ),
+        (DynamoDBBackend, "put_item", lambda original: _tracking_writes(original, "item_attrs")),
+        (DynamoDBBackend, "update_item", lambda original: _tracking_writes(original, "key")),
+        (DynamoDBBackend, "delete_item", lambda original: _tracking_writes(original, "key")),
     ):
         wrapped = wrap(getattr(owner, name))
         setattr(wrapped, _MARKER, True)
