@@ -23,6 +23,7 @@ from bench import units
 
 _WRITE_ACTIONS = ("Put", "Update", "Delete")
 _REGION = "us-east-1"  # bench/environment.py
+_TABLE_PREFIX = "bench-"
 
 
 @dataclass
@@ -42,6 +43,10 @@ class Cost:
     client_frames: list[int] = field(default_factory=list)  # frames a client sent (bytes)
     response_bytes: int = 0  # REST response bodies
     log_bytes: int = 0  # what the app logged
+    stored_bytes: Counter[str] = field(default_factory=Counter)  # table (or "s3") -> bytes of what was created
+    stored_items: Counter[str] = field(default_factory=Counter)
+    transactions: int = 0  # TransactWriteItems round trips
+    s3_calls: int = 0
 
     @property
     def round_trips(self) -> int:
@@ -94,15 +99,20 @@ def _snapshot(targets: list[tuple[str, dict[str, Any], bool]]) -> list[dict[str,
     return [moto_bulk.item_of(table, key, region=_REGION) for table, key, _ in targets]
 
 
-def _write_units(targets: list[tuple[str, dict[str, Any], bool]], before: list[Any], after: list[Any]) -> float:
+def _write_units(
+    targets: list[tuple[str, dict[str, Any], bool]], before: list[Any], after: list[Any]
+) -> tuple[float, list[tuple[str, int]]]:
+    """Write request units of the writes, and (table, size) of every item they created."""
     from dev import moto_bulk
 
-    total = 0.0
+    total, created = 0.0, []
     for (table, _, transactional), old, new in zip(targets, before, after, strict=True):
         total += units.write_units(max(units.item_size(old), units.item_size(new)), transactional=transactional)
         for index_keys in moto_bulk.key_schema(table, region=_REGION)[2]:
             total += units.index_writes(old, new, index_keys)
-    return total
+        if old is None and new is not None:
+            created.append((table.removeprefix(_TABLE_PREFIX), units.item_size(new)))
+    return total, created
 
 
 def _read_units(operation: str, params: dict[str, Any], response: dict[str, Any]) -> float:
@@ -181,9 +191,12 @@ class Meter:
                 raise
             meter._record(service, operation, params, response)
             if targets:
-                written = _write_units(targets, before, _snapshot(targets))
+                written, created = _write_units(targets, before, _snapshot(targets))
                 with meter._lock:
                     meter._cost.write_units += written
+                    for table, size in created:
+                        meter._cost.stored_bytes[table] += size
+                        meter._cost.stored_items[table] += 1
             return response
 
         self._counting = counting
@@ -230,6 +243,7 @@ class Meter:
         with self._lock:
             if service == "dynamodb":
                 self._cost.operations[operation] += 1
+                self._cost.transactions += operation == "TransactWriteItems"
                 if response is not None:
                     self._cost.items_read += _items_read(operation, params, response)
                     self._cost.items_written += _items_written(operation, params)
@@ -240,9 +254,13 @@ class Meter:
                 data = params.get("Data", b"")
                 self._cost.post_bytes.append(len(data if isinstance(data, bytes) else str(data).encode()))
             elif service == "s3":
+                self._cost.s3_calls += 1
                 request_class = units.s3_request_class(operation)
                 if request_class is not None:
                     self._cost.s3[request_class] += 1
+                if operation == "PutObject" and self.capacity:
+                    body = params.get("Body", b"")
+                    self._cost.stored_bytes["s3"] += len(body) if isinstance(body, bytes | str) else 0
 
     def note(
         self,
