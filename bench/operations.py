@@ -27,12 +27,12 @@ from moto.apigatewaymanagementapi.models import apigatewaymanagementapi_backends
 from moto.core import DEFAULT_ACCOUNT_ID
 
 from bench.meter import Meter
+from bench.seed import BUYER, CREATOR, PATTERN, World, write_all
 from chalicelib.auth.tokens import issue_token
 from chalicelib.domain.cursors import encode_cursor
 from chalicelib.domain.ids import message_id_for
 from chalicelib.models import Purchase, UserProfile
 from chalicelib.settings import get_settings
-from dev.bulk_seed import BUYER, CREATOR, PATTERN, World, write_all
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN_TTL_SECONDS = 6 * 3600

@@ -6,7 +6,7 @@ Usage: ``python -m bench.run [--reps N] [--raw-reps S,M,L] [--sizes C:M,C:M,C:M]
 and ``bench/out/results.json`` (the packaged zips stay in ``bench/out/package/``) and prints the same tables.
 
 In-process: the app under ``chalice.test.Client`` on moto's ``mock_aws`` (as the integration tests run it).
-For each size the data is grown (bulk-written, see ``dev/bulk_seed.py``), then every operation is timed ``--reps``
+For each size the data is grown (bulk-written, see ``bench/seed.py``), then every operation is timed ``--reps``
 times with its DynamoDB round trips and items counted from botocore, next to the floor (a bare handler doing one
 GetItem on the same moto). Latencies are measured with ``dev/moto_patches.py`` (moto's per-request cost made
 independent of table size, as DynamoDB's is); a second, shorter pass times the same requests on moto as it
@@ -178,10 +178,10 @@ def measure_levels(args: argparse.Namespace) -> tuple[list[Level], list[str], di
     isolate_transactions()  # after the patch, so the lock wraps it; as tests/integration/conftest.py does
     from moto import mock_aws
 
+    from bench import seed
     from chalicelib.models.tables import create_tables, reset_connections
     from chalicelib.settings import get_settings
     from chalicelib.storage.s3 import ensure_bucket
-    from dev import bulk_seed as seed
 
     reset_connections()
     raw_reps = [int(x) for x in args.raw_reps.split(",")]

@@ -1,5 +1,5 @@
 """What the dev stack seeds: the demo data, through the service endpoints the way the platform writes it, and with
-``DEV_SEED=large`` a realistic data set on top, written in bulk (``dev/bulk_seed.py``).
+``DEV_SEED=large`` a realistic data set on top, written in bulk (``bench/seed.py``).
 
 Both are idempotent: a stack restarted on its data folder (``dev/data_dir.py``) finds them and adds nothing.
 """
@@ -106,10 +106,11 @@ class LargeSeed:
 def seed_large(plan: SeedPlan) -> LargeSeed:
     """Grow alice's inbox to ``plan.conversations`` and her blanket conversation with bob to ``plan.messages``.
 
-    Runs in the stack's process after the demo data exists (the users, the pattern, bob's purchase); the items are
-    built by ``dev.bulk_seed`` with the services' helpers and put into moto's tables directly.
+    Runs in the stack's process after the demo data exists (the users, the pattern, bob's purchase). The items
+    are built by ``bench.seed``, the one place seeded items are built (the benchmark's sizes too), with the
+    services' helpers, and put into moto's tables directly.
     """
-    from dev import bulk_seed
+    from bench import seed as bulk_seed
 
     started = time.monotonic()
     pattern = next(p for p in PATTERNS if p.id == GRANNY_SQUARE)

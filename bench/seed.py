@@ -1,6 +1,6 @@
-"""Bulk data shaped exactly as the services shape it: the dev stack's large data set and the benchmark's sizes.
+"""Bulk data shaped exactly as the services shape it: the benchmark's sizes and the dev stack's large data set.
 
-The one place that builds seeded items (``DEV_SEED=large`` in ``dev/stack.py``, ``bench/run.py``'s sizes): with
+The one place that builds seeded items (``bench/run.py``'s sizes, ``DEV_SEED=large`` through ``dev/seed.py``): with
 the services' own helpers, as ``tests/integration/factories.py`` does (``new_conversation``, ``membership_for``,
 ``participant_states``, ``preview_of``), plus what those factories leave out: the ``FeedEntry`` timeline rows that
 sync reads (``chalicelib.services.messages._feed_entry``). When the services' item mapping moves, this module is
