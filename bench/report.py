@@ -386,7 +386,8 @@ def _stack(stack: StackResults | None) -> list[str]:
         after_seed = seeded.get("memory_after_seed", {}).get("rss_mb")
         after_run = seeded.get("memory_after_run", {}).get("rss_mb")
         lines.append(
-            f"- **{label}**: {seeded.get('items', 0):,} items seeded in {seeded.get('seconds', 0):.1f} s (ready "
+            f"- **{label}**: {seeded.get('items', 0):,} items seeded in {seeded.get('seconds', 0):.1f} s "
+            f"({seeded.get('cpuSeconds', 0):.1f} s of the stack's CPU; ready "
             f"{seeded.get('ready_s', 0):.0f} s after launch); resident memory {after_seed or 0:,.0f} MB after the "
             f"seed, {after_run or 0:,.0f} MB after the run; exit code {seeded.get('exit_code')}, tracebacks "
             f"{seeded.get('tracebacks')}"

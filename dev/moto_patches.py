@@ -206,8 +206,9 @@ def _sparse_transactions(original: Callable[..., Any]) -> Callable[..., Any]:
 
 # --- queries --------------------------------------------------------------------------------------------------
 
-# Deletes are counted: a partition's sorted keys are extended on appends, rebuilt after deletes.
-_deletes = 0
+# Deletes are counted per table: a partition's sorted keys are extended on appends, rebuilt after a delete in its
+# table (a closed connection must not make the next sync re-sort a timeline of 100,000 rows).
+_deletes: dict[int, int] = {}
 
 
 @dataclass
@@ -294,8 +295,9 @@ def _tracking_writes(original: Callable[..., Any], key_argument: str) -> Callabl
 def _partition_keys(table: Any, hash_value: Any, partition: dict[Any, Any]) -> list[Any]:
     cache_key = (id(table), hash_value)
     entry = _sorted_keys.get(cache_key)
-    if entry is None or entry.partition_id != id(partition) or entry.deletes != _deletes or len(partition) < entry.seen:
-        entry = _SortedKeys(sorted(partition), len(partition), id(partition), _deletes)
+    deletes = _deletes.get(id(table), 0)
+    if entry is None or entry.partition_id != id(partition) or entry.deletes != deletes or len(partition) < entry.seen:
+        entry = _SortedKeys(sorted(partition), len(partition), id(partition), deletes)
         _sorted_keys[cache_key] = entry
     elif len(partition) > entry.seen:
         # The keys added since: the newest of the dict, read from its end (copying 100,000 keys to reach the last
@@ -360,8 +362,7 @@ def _window(
 def _counting_deletes(original: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(original)
     def delete_item(self: Any, *args: Any, **kwargs: Any) -> Any:
-        global _deletes
-        _deletes += 1
+        _deletes[id(self)] = _deletes.get(id(self), 0) + 1
         return original(self, *args, **kwargs)
 
     return delete_item

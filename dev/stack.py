@@ -418,6 +418,7 @@ class Stack:
                 "messages": self.seed_plan.messages,
                 "items": self.large_seed.items if self.large_seed else 0,
                 "seconds": round(self.large_seed.seconds, 2) if self.large_seed else 0.0,
+                "cpuSeconds": round(self.large_seed.cpu_seconds, 2) if self.large_seed else 0.0,
             },
             "motoPatches": self.patch_checks if self.moto_patches else "off",
         }
