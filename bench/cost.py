@@ -11,7 +11,7 @@ published prices (``PRICES``, us-east-1, each with its source and the date it wa
 
 What the model assumes, besides the profile (all stated in the report):
 
-- Lambda bills the wall time of an invocation: the app's own time measured here (on a full core) scaled by the
+- Lambda bills the wall time of an invocation: the app's own CPU time measured here (on a full core) scaled by the
   share of a core its memory buys (1,769 MB = one vCPU), plus the time spent waiting on AWS: ``LATENCY_MS`` per
   DynamoDB round trip, per S3 request, and once for a fan-out of posts (they run in parallel); rounded up to the
   millisecond. Memory per function is the ``prod`` stage's in ``.chalice/config.json``.
@@ -205,7 +205,7 @@ class Units:
     log_bytes: int = 0
     stored_bytes: dict[str, int] = field(default_factory=dict)  # table -> bytes of items the operation created
     stored_items: dict[str, int] = field(default_factory=dict)
-    own_ms: float = 0.0  # the app's own time per request (measured p50, moto's time taken out)
+    own_ms: float = 0.0  # the app's own CPU time per request (measured p50, moto's CPU time taken out)
     client_upload_bytes: int = 0  # what the client itself puts in S3 (a photo's original)
 
     @classmethod

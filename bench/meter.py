@@ -35,6 +35,7 @@ class Cost:
     items_written: int = 0
     posts: int = 0  # PostToConnection calls (WebSocket frames sent)
     moto_ms: float = 0.0  # time moto spent emulating AWS for the request's own thread (not Lambda time)
+    moto_cpu_ms: float = 0.0  # the same in CPU time of that thread
     read_units: float = 0.0  # DynamoDB RRU
     write_units: float = 0.0  # DynamoDB WRU, tables and indexes
     s3: Counter[str] = field(default_factory=Counter)  # "put" / "get" class requests
@@ -208,13 +209,14 @@ class Meter:
         def timed_process(stubber: Any, request: Any) -> Any:
             if not meter._active or threading.get_ident() != meter._thread:
                 return meter._original_process(stubber, request)
-            started = time.perf_counter_ns()
+            started, cpu = time.perf_counter_ns(), time.thread_time_ns()
             try:
                 return meter._original_process(stubber, request)
             finally:
-                elapsed = time.perf_counter_ns() - started
+                elapsed, cpu_elapsed = time.perf_counter_ns() - started, time.thread_time_ns() - cpu
                 with meter._lock:
                     meter._cost.moto_ms += elapsed / 1e6
+                    meter._cost.moto_cpu_ms += cpu_elapsed / 1e6
 
         self._timed_process = timed_process
 
