@@ -5,8 +5,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install dev dev-large dev-reset test lint unit integration e2e fuzz bench bench-load token openapi clean
+.PHONY: install dev dev-large dev-reset test lint typecheck imports unit integration e2e fuzz bench bench-load token openapi clean
 .PHONY: deploy urls package destroy check-infra
+.PHONY: asyncapi lint-openapi typecheck-openapi
+.PHONY: scan policies client-js client-js-generate
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,12 +33,18 @@ dev-large: install ## make dev with a realistic data set: alice with 10,000 conv
 dev-reset: install ## Empty the dev stack's data folder (DEV_DATA_DIR, default .dev/data): the next make dev starts afresh
 	$(BIN)/python -m dev.data_dir reset
 
-test: install $(CHROMIUM) lint ## Lint, then every test (unit, integration on moto, e2e on the local stack)
+test: install $(CHROMIUM) lint typecheck imports lint-openapi typecheck-openapi scan client-js ## Lint, type-check, check the layers, scan, build and test the JS client, then every test
 	$(BIN)/python -m pytest
 
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+typecheck: install ## mypy --strict over chalicelib and app.py (pyproject.toml [tool.mypy])
+	$(BIN)/mypy
+
+imports: install ## The layers' import contracts (pyproject.toml [tool.importlinter])
+	$(BIN)/lint-imports
 
 unit: install
 	$(BIN)/python -m pytest tests/unit
@@ -63,7 +71,42 @@ bench-load: install ## Many WebSocket clients through the local stack: exactly-o
 	$(BIN)/python -m bench.load
 
 openapi: install ## Regenerate docs/openapi.json from the routes and models
-	$(BIN)/python -m chalicelib.api.openapi > docs/openapi.json
+	$(BIN)/python -m chalicelib.entrypoints.http.openapi > docs/openapi.json
+
+asyncapi: install ## Regenerate docs/asyncapi.yaml and the generated parts of docs/websocket.md from the socket's models
+	$(BIN)/python -m chalicelib.entrypoints.ws.asyncapi > docs/asyncapi.yaml
+	$(BIN)/python -m chalicelib.entrypoints.ws.asyncapi --websocket-md docs/websocket.md
+
+# The documents as client teams use them (tools/openapi): Redocly's linter, and openapi-typescript's types under tsc.
+# Node packages from the committed package-lock.json, installed again when it changes.
+NODE_TOOLS := tools/openapi/node_modules/.installed
+NODE_BIN := tools/openapi/node_modules/.bin
+$(NODE_TOOLS): tools/openapi/package.json tools/openapi/package-lock.json
+	npm ci --prefix tools/openapi --no-audit --no-fund
+	touch $(NODE_TOOLS)
+
+lint-openapi: $(NODE_TOOLS) ## Redocly's recommended rules over docs/openapi.json and docs/asyncapi.yaml: no error
+	$(NODE_BIN)/redocly lint --config tools/openapi/redocly.yaml docs/openapi.json docs/asyncapi.yaml
+
+typecheck-openapi: $(NODE_TOOLS) ## Types generated from docs/openapi.json, then tsc over the client in tools/openapi
+	$(NODE_BIN)/openapi-typescript docs/openapi.json -o tools/openapi/generated.d.ts --redocly tools/openapi/redocly.yaml
+	$(NODE_BIN)/tsc --noEmit -p tools/openapi
+
+# The JavaScript client @crochet-messaging/client (clients/js; README.md, "Frontend"), installed with npm ci from its
+# lockfile (again when it changes). client-js: its generated types match docs/openapi.json and docs/asyncapi.yaml,
+# tsc builds it, its unit tests pass, the React example builds; tests/e2e/test_js_client.py (pytest) then runs its
+# integration tests and the example against a dev stack.
+CLIENT_JS := clients/js
+CLIENT_JS_STAMP := $(CLIENT_JS)/node_modules/.installed
+$(CLIENT_JS_STAMP): $(CLIENT_JS)/package.json $(CLIENT_JS)/package-lock.json
+	npm ci --prefix $(CLIENT_JS) --no-audit --no-fund
+	touch $(CLIENT_JS_STAMP)
+
+client-js: $(CLIENT_JS_STAMP) ## The JS client: generated types current, build, unit tests, the React example's build
+	npm run --prefix $(CLIENT_JS) --silent check
+
+client-js-generate: $(CLIENT_JS_STAMP) ## Regenerate clients/js/src/generated/ (after make openapi / make asyncapi)
+	npm run --prefix $(CLIENT_JS) --silent generate
 
 # --- AWS deployment (infrastructure/README.md). STAGE only from the command line: a stray exported STAGE
 # never picks the stage to deploy or destroy.
@@ -85,5 +128,23 @@ check-infra: install ## cfn-lint the template, then the infrastructure tests (mo
 	$(BIN)/cfn-lint infrastructure/template.yaml
 	$(BIN)/python -m pytest tests/infrastructure
 
+# Security scanners (infrastructure/README.md#scanners): bandit from requirements-dev.txt; checkov in its own
+# virtualenv (it pins boto3 exactly, which cannot share .venv), created once and again when requirements-scan.txt
+# changes. tests/infrastructure/test_package.py runs the same checkov over the SAM template `make package` writes.
+SCAN_VENV := .venv-scan
+SCAN_STAMP := $(SCAN_VENV)/.installed
+$(SCAN_STAMP): requirements-scan.txt
+	test -x $(SCAN_VENV)/bin/python || $(PYTHON) -m venv $(SCAN_VENV)
+	$(SCAN_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(SCAN_VENV)/bin/python -m pip install --quiet -r requirements-scan.txt
+	touch $(SCAN_STAMP)
+
+scan: install $(SCAN_STAMP) ## bandit over chalicelib/ and app.py, checkov over infrastructure/template.yaml (skips: .checkov.yaml, # nosec)
+	$(BIN)/bandit -q -r chalicelib app.py
+	$(SCAN_VENV)/bin/checkov --config-file .checkov.yaml --quiet -f infrastructure/template.yaml
+
+policies: install ## Render .chalice/policy-<stage>.json from infrastructure/policy.py (test_policies.py checks they match)
+	$(BIN)/python -m infrastructure.policy
+
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache build .dev
+	rm -rf $(VENV) $(SCAN_VENV) .pytest_cache .ruff_cache build .dev

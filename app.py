@@ -1,7 +1,8 @@
-"""Chalice entry point: registers the blueprints and the three WebSocket handlers.
+"""Chalice entry point: registers the blueprints, the three WebSocket handlers and the S3 upload handler.
 
-The WebSocket handlers must live on ``app`` (Chalice does not wrap them on blueprints); each one hands
-the raw API Gateway event to ``chalicelib.ws``.
+The WebSocket handlers must live on ``app`` (Chalice does not wrap them on blueprints); each hands the raw API
+Gateway event to ``chalicelib.entrypoints.ws``. Use cases and adapters are built on first use by
+``chalicelib.bootstrap``, once per container.
 """
 
 import gc
@@ -12,21 +13,19 @@ gc.disable()
 
 from typing import Any  # noqa: E402
 
-from chalice import Chalice  # noqa: E402
-from chalice.app import S3Event, WebsocketEvent  # noqa: E402
+from chalice.app import Chalice, S3Event, WebsocketEvent  # noqa: E402
 
 from chalicelib import logs  # noqa: E402
-from chalicelib.api import attachments, internal, messages  # noqa: E402
-from chalicelib.realtime import uploads  # noqa: E402
+from chalicelib.entrypoints import uploads  # noqa: E402
+from chalicelib.entrypoints.http import attachments, docs, internal, messages  # noqa: E402
+from chalicelib.entrypoints.ws import dispatcher as socket  # noqa: E402
 from chalicelib.settings import get_settings  # noqa: E402
-from chalicelib.ws import handlers as socket  # noqa: E402
 
 logs.configure()
 app = Chalice(app_name="crochet-messaging", configure_logs=False)
 app.experimental_feature_flags.update(["WEBSOCKETS"])
-app.register_blueprint(messages.blueprint, url_prefix="/api")
-app.register_blueprint(attachments.blueprint, url_prefix="/api")
-app.register_blueprint(internal.blueprint, url_prefix="/api")
+for blueprint in (messages.blueprint, attachments.blueprint, internal.blueprint, docs.blueprint):
+    app.register_blueprint(blueprint, url_prefix="/api")
 
 
 @app.on_ws_connect()
@@ -51,9 +50,7 @@ def disconnect(event: WebsocketEvent) -> dict[str, Any]:
     suffix="/original",
 )
 def on_upload(event: S3Event) -> None:
-    logs.clear()
-    logs.bind(route="s3:ObjectCreated", bucket=event.bucket)
-    uploads.on_uploaded(event.key)
+    uploads.on_uploaded(event.bucket, event.key)
 
 
 # What the imports created lives until the container ends: keep it out of every later collection, which then

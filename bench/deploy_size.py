@@ -38,6 +38,8 @@ def _lambda_environment() -> dict[str, str]:
             "AWS_ACCESS_KEY_ID": "testing",
             "AWS_SECRET_ACCESS_KEY": "testing",
             "STAGE": "dev",
+            # A deployed stage names its secret (settings refuse to start without one); its value does not matter here.
+            "JWT_SECRET": "bench-secret-0123456789-0123456789-0123456789",
             "LOG_LEVEL": "INFO",
             "PYTHONHASHSEED": "0",
         }

@@ -4,11 +4,11 @@ Usage: ``python -m bench.load [--clients N] [--conversations M] [--messages K] [
 [--deadline SECONDS] [--no-write]`` (or ``BENCH_LOAD_CLIENTS`` / ``_CONVERSATIONS`` / ``_MESSAGES`` /
 ``_CONCURRENCY`` / ``_DEADLINE_SECONDS``). Defaults: 200 clients, 50 conversations, 5,000 messages.
 
-It starts the dev stack (``dev.stack``) as a subprocess on free loopback ports with rate limits off, creates
-the users through the platform's service endpoint and opens each conversation with a REST message, connects
-every client (``websockets`` asyncio client) and joins it to its user's conversation, then sends the
-messages as ``new_message`` frames with at most W awaiting their ``message_sent``. Every frame every client
-receives is recorded, and at the end each message must have reached exactly the connections that should get
+It starts the dev stack (``dev.stack``) as a subprocess on free loopback ports with the per-user limits off
+(``bench/limits.py``), creates the users through the platform's service endpoint and opens each conversation with a
+REST message, connects every client (``websockets`` asyncio client) and joins it to its user's conversation, then
+sends the messages as ``new_message`` frames with at most W awaiting their ``message_sent``. Every frame every
+client receives is recorded, and at the end each message must have reached exactly the connections that should get
 it, exactly once:
 
 - the sending connection: ``message_sent`` (its answer);
@@ -50,6 +50,7 @@ import requests
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from bench.limits import LIMITS_OFF
 from bench.machine import machine, percentile, process_memory
 from bench.report import PREAMBLE, write_section
 from chalicelib.auth.tokens import issue_token
@@ -150,9 +151,7 @@ def start_stack(workdir: Path, raw_moto: bool) -> Stack:
         {
             "JWT_SECRET": JWT_SECRET,
             "PYTHONUNBUFFERED": "1",
-            "RATE_LIMIT_SEND": "0/1",
-            "RATE_LIMIT_CONVERSATION": "0/1",
-            "RATE_LIMIT_PRESIGN": "0/1",
+            **LIMITS_OFF,  # 200 clients sending as fast as they can: no per-user limit, no connection cap
             "LOG_LEVEL": "WARNING",  # one line per request and frame would cost the stack more than the work
         }
     )

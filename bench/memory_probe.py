@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.limits import LIMITS_OFF
 from bench.machine import percentile, process_memory
 from chalicelib.auth.tokens import issue_token
 from chalicelib.domain.ids import conversation_id_for
@@ -55,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         ready = Path(tmp) / "ready.json"
         env = {k: v for k, v in os.environ.items() if k not in ("STAGE", "TABLE_PREFIX")}
         env |= ports | {"JWT_SECRET": SECRET, "DEV_DATA_DIR": "off", "LOG_LEVEL": "WARNING"}
-        env |= {"RATE_LIMIT_SEND": "0/1", "RATE_LIMIT_CONVERSATION": "0/1"}
+        env |= LIMITS_OFF
         env["DEV_MOTO_PATCHES"] = "off" if args.raw_moto else "on"
         with (Path(tmp) / "stack.log").open("wb") as log:
             process = subprocess.Popen(

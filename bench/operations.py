@@ -28,10 +28,10 @@ from moto.core import DEFAULT_ACCOUNT_ID
 
 from bench.meter import Meter
 from bench.seed import BUYER, CREATOR, PATTERN, World, write_all
+from chalicelib.adapters.dynamodb import Purchase, UserProfile
 from chalicelib.auth.tokens import issue_token
 from chalicelib.domain.cursors import encode_cursor
 from chalicelib.domain.ids import message_id_for
-from chalicelib.models import Purchase, UserProfile
 from chalicelib.settings import get_settings
 
 ROOT = Path(__file__).resolve().parent.parent

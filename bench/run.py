@@ -180,9 +180,9 @@ def measure_levels(args: argparse.Namespace) -> tuple[list[Level], list[str], di
     from moto import mock_aws
 
     from bench import seed
-    from chalicelib.models.tables import create_tables, reset_connections
+    from chalicelib.adapters.dynamodb.tables import create_tables, reset_connections
+    from chalicelib.adapters.files import S3Files
     from chalicelib.settings import get_settings
-    from chalicelib.storage.s3 import ensure_bucket
 
     reset_connections()
     raw_reps = [int(x) for x in args.raw_reps.split(",")]
@@ -190,7 +190,7 @@ def measure_levels(args: argparse.Namespace) -> tuple[list[Level], list[str], di
     meter = Meter()
     with mock_aws():
         create_tables()
-        ensure_bucket(get_settings().allowed_origins)
+        S3Files(get_settings()).ensure_bucket(get_settings().allowed_origins)
         world = seed.start()
         harness = Harness.create(world)
         harness.meter = meter

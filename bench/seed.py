@@ -1,10 +1,9 @@
 """Bulk data shaped exactly as the services shape it: the benchmark's sizes and the dev stack's large data set.
 
-The one place that builds seeded items (``bench/run.py``'s sizes, ``DEV_SEED=large`` through ``dev/seed.py``): with
-the services' own helpers, as ``tests/integration/factories.py`` does (``new_conversation``, ``membership_for``,
-``participant_states``, ``preview_of``), plus what those factories leave out: the ``FeedEntry`` timeline rows that
-sync reads (``chalicelib.services.messages._feed_entry``). When the services' item mapping moves, this module is
-what follows it.
+The one place that grows seeded data (``bench/run.py``'s sizes, ``DEV_SEED=large`` through ``dev/seed.py``): every
+send is planned by the service's own ``plan_send`` and its items (timeline rows included) come from the one mapping
+in ``adapters.dynamodb.records`` (``dev/bulk.py``, which the test factories use too), so seeded items have exactly
+the shapes a real send writes.
 
 Items are written into moto's tables directly (``dev.moto_bulk``, serialized by PynamoDB as a PutItem would be),
 so 330,000 items take seconds, not the hour of API calls they would on moto's HTTP API. A handful of single
@@ -24,13 +23,16 @@ from datetime import datetime, timedelta
 from pynamodb.exceptions import DoesNotExist
 from pynamodb.models import Model
 
+from chalicelib.adapters.dynamodb import Conversation, Pattern, Purchase, TimelineEntry, UserProfile
+from chalicelib.adapters.dynamodb.records import conversation_changes, conversation_state, membership_item
+from chalicelib.adapters.dynamodb.records import conversation_item as conversation_row
 from chalicelib.domain.clock import iso, utc_now
-from chalicelib.domain.ids import conversation_id_for, message_id_for
-from chalicelib.models import Conversation, FeedEntry, Message, Pattern, Purchase, UserProfile
-from chalicelib.services.conversations import new_conversation
-from chalicelib.services.messages import _conversation_changes, _feed_entry
-from chalicelib.services.views import membership_for, participant_states, preview_of
+from chalicelib.domain.conversations import ConversationState, new_conversation
+from chalicelib.domain.ids import conversation_id_for
+from chalicelib.domain.messages import timeline_position
+from chalicelib.domain.sending import SendPlan
 from dev import moto_bulk
+from dev.bulk import plan_messages, write_plans
 
 CREATOR, BUYER, PATTERN = "alice", "bob", "p1"
 
@@ -105,6 +107,21 @@ def write_all(items: Iterable[Model]) -> int:
     return moto_bulk.put_models(items)
 
 
+def _write_plans(plans: list[SendPlan], before: dict[str, ConversationState] | None = None) -> int:
+    """``dev.bulk.write_plans`` into moto's tables. A conversation that existed before (``before``) is updated, not
+    put: the room (joined connections) on its item is left as it is."""
+    existing = set(before or ())
+
+    def write(items: list[Model]) -> int:
+        updates = [item for item in items if isinstance(item, Conversation) and item.id in existing]
+        written = write_all(item for item in items if not (isinstance(item, Conversation) and item.id in existing))
+        for item in updates:
+            Conversation(item.id).update(actions=conversation_changes(conversation_state(item)))
+        return written + len(updates)
+
+    return write_plans(plans, before=before, write=write)
+
+
 def start(world: World | None = None, *, marketplace: bool = True) -> World:
     """The marketplace (the creator's pattern, bought by the buyer) and their chat, with no messages.
 
@@ -125,104 +142,53 @@ def start(world: World | None = None, *, marketplace: bool = True) -> World:
         Conversation.get(world.chat_id, consistent_read=True)
     except DoesNotExist:
         chat = new_conversation(world.buyer, world.creator, world.pattern, world.pattern_title, at)
-        chat.participant_states = {user: {} for user in chat.participant_ids}
-        items += [chat, *(membership_for(chat, user) for user in chat.participant_ids)]
+        items += [conversation_row(chat), *(membership_item(chat, user) for user in chat.participant_ids)]
     write_all(items)
     return world
 
 
-def _add_unread(user_id: str, delta: int) -> None:
-    if delta:
-        UserProfile(user_id).update(actions=[UserProfile.total_unread.add(delta)])
-
-
 def grow_inbox(world: World, partners: int) -> int:
     """Give the creator ``partners`` partner conversations in all, each with one unread message to her."""
-    items: list[Model] = []
-    creator = world.creator
-    for index in range(world.partners, partners):
-        partner = world.partner(index)
+    new = [world.partner(index) for index in range(world.partners, partners)]
+    written = write_all(UserProfile(partner, name=partner.title()) for partner in new)
+    plans: list[SendPlan] = []
+    for partner in new:
         at = world.clock.next()
-        conversation = new_conversation(partner, creator, None, None, at)
-        states = participant_states(conversation)
-        message_id = message_id_for(conversation.id, 1)
-        states[creator] = states[creator].receive(message_id)
-        message = Message(
-            conversation.id,
-            1,
-            id=message_id,
-            sender_id=partner,
-            recipient_id=creator,
-            recipient_receipt=states[creator].received,
-            content=f"hello from {partner}",
-            sent_at=at,
-        )
-        conversation.message_count, conversation.version = 1, 1
-        conversation.participant_states = {user: state.to_item() for user, state in states.items()}
-        conversation.last_message_id, conversation.last_message_at = message.id, at
-        conversation.last_message, conversation.updated_at = preview_of(message), at
-        items += [UserProfile(partner, name=partner.title()), conversation, message]
-        items += [membership_for(conversation, user) for user in conversation.participant_ids]
-        items += [_feed_entry(user, message) for user in conversation.participant_ids]
-    added = max(partners - world.partners, 0)
-    written = write_all(items)
-    _add_unread(creator, added)
+        opened = new_conversation(partner, world.creator, None, None, at)
+        plans += plan_messages(opened, [(partner, f"hello from {partner}", at)])
+    if plans:
+        written += _write_plans(plans)
     world.partners = max(partners, world.partners)
     return written
 
 
 def grow_history(world: World, messages: int) -> int:
     """Append messages to the chat until it holds ``messages``, the two alternating, all unread."""
-    chat = Conversation.get(world.chat_id, consistent_read=True)
-    states = participant_states(chat)
-    unread_before = {user: state.unread for user, state in states.items()}
-    start_seq = int(chat.message_count or 0)
+    chat = conversation_state(Conversation.get(world.chat_id, consistent_read=True))
+    start_seq = chat.message_count
     count = max(messages - start_seq, 0)
-    items: list[Model] = []
-    message = None
-    tail: list[str] = []
-    for seq in range(start_seq + 1, start_seq + count + 1):
-        author, reader = (world.buyer, world.creator) if seq % 2 else (world.creator, world.buyer)
-        message_id = message_id_for(chat.id, seq)
-        states[reader] = states[reader].receive(message_id)
-        message = Message(
-            chat.id,
-            seq,
-            id=message_id,
-            sender_id=author,
-            recipient_id=reader,
-            recipient_receipt=states[reader].received,
-            content=f"message {seq} about the border of the blanket",
-            sent_at=world.clock.next(),
+    sends = [
+        (
+            world.buyer if seq % 2 else world.creator,
+            f"message {seq} about the border of the blanket",
+            world.clock.next(),
         )
-        items.append(message)
-        for user in chat.participant_ids:
-            entry = _feed_entry(user, message)
-            items.append(entry)
-            if user == world.creator:
-                tail.append(entry.position)
-    if message is None:
+        for seq in range(start_seq + 1, start_seq + count + 1)
+    ]
+    plans = plan_messages(chat, sends)
+    if not plans:
         world.history = max(start_seq, world.history)
         return 0
-    chat.message_count = start_seq + count
-    chat.last_message_id, chat.last_message_at = message.id, message.sent_at
-    chat.last_message, chat.updated_at = preview_of(message), message.sent_at
-    chat.participant_states = {user: state.to_item() for user, state in states.items()}
-    chat.version = int(chat.version or 0) + 1
-    items += [membership_for(chat, user) for user in chat.participant_ids]
-    written = write_all(items)
-    # An update, not a put: the room (joined connections) on the item is left as it is.
-    chat.update(actions=_conversation_changes(chat))
-    for user, state in states.items():
-        _add_unread(user, state.unread - unread_before[user])
-    world.history = chat.message_count
+    written = _write_plans(plans, before={chat.id: chat})
+    tail = [timeline_position(p.message.sent_at, p.message.conversation_id, p.message.seq) for p in plans]
+    world.history = plans[-1].conversation.message_count
     world.chat_feed_tail = tail[-200:] or world.chat_feed_tail
-    return written + 1
+    return written
 
 
 def feed_size(user_id: str) -> int:
     """How many timeline rows ``user_id`` has (a count, for the report; not measured)."""
-    return FeedEntry.count(user_id)
+    return TimelineEntry.count(user_id)
 
 
 __all__ = [

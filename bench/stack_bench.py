@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.limits import LIMITS_OFF
 from bench.machine import percentile, process_memory
 from chalicelib.auth.tokens import issue_token
 from chalicelib.domain.ids import conversation_id_for
@@ -100,8 +101,7 @@ def launch(size: StackSize, workdir: Path) -> tuple[subprocess.Popen[bytes], Pat
         {
             "JWT_SECRET": JWT_SECRET,
             "PYTHONUNBUFFERED": "1",
-            "RATE_LIMIT_SEND": "0/1",
-            "RATE_LIMIT_CONVERSATION": "0/1",
+            **LIMITS_OFF,  # the same user's requests back to back: no per-user limit, no connection cap
             "LOG_LEVEL": "WARNING",  # a line per request would be the stack's biggest cost
             "DEV_DATA_DIR": "off",
             "DEV_SEED": "large",

@@ -1,8 +1,9 @@
 """Structured JSON logs: one object per line, with the request's correlation ids bound once per request.
 
 Handlers bind ``request_id`` / ``connection_id`` / ``user_id`` (and the route or action) through
-``bind``; every log line below them carries those fields. Tokens and message bodies are never logged:
-nothing here logs a request body, and ``extra`` keys that could hold them are dropped.
+``bind``; every log line below them carries those fields. Tokens and message bodies are never logged, at any
+level: nothing here logs a request body, ``extra`` keys that could hold them are dropped, and the libraries that
+log payloads at DEBUG (PynamoDB, botocore...) are kept at WARNING whatever ``LOG_LEVEL`` says.
 """
 
 from __future__ import annotations
@@ -47,6 +48,13 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, default=str)
 
 
+# Libraries whose DEBUG (and some INFO) lines carry request and response payloads: PynamoDB logs every call's
+# arguments (message content, previews, idempotency keys), botocore / boto3 / s3transfer / urllib3 the HTTP
+# bodies and headers (signed URLs, the SSM secret's value), PyJWT nothing today. Kept at WARNING or above,
+# whatever LOG_LEVEL says: an operator debugging the app sees its own lines, never a body or a token.
+QUIET_LOGGERS = ("pynamodb", "botocore", "boto3", "s3transfer", "urllib3", "jwt")
+
+
 def configure() -> None:
     """Send every log line through the JSON formatter (Lambda's own root handler included)."""
     root = logging.getLogger()
@@ -55,6 +63,8 @@ def configure() -> None:
     for handler in root.handlers:
         handler.setFormatter(JsonFormatter())
     root.setLevel(os.environ.get("LOG_LEVEL", "INFO").upper())
-    # botocore's debug chatter would log request payloads (message bodies): keep it quiet.
-    logging.getLogger("botocore").setLevel(logging.WARNING)
-    logging.getLogger("urllib3").setLevel(logging.WARNING)
+    # A library's record is filtered by its own logger's level only (the root's level does not apply to records
+    # that propagate up), so each is pinned at WARNING, or at the root's level when that is higher.
+    quiet = max(logging.WARNING, root.level)
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(quiet)

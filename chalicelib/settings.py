@@ -6,12 +6,19 @@ Nothing else in the package reads ``os.environ``: change a setting here and ever
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
-# Documented development secret: 32+ bytes so PyJWT's minimum key length holds.
-# Never used on AWS: the prod stage reads JWT_SECRET from SSM (see .chalice/config.json).
-DEV_JWT_SECRET = "crochet-messaging-dev-secret-change-me-0123456789"
+# Documented development secret: 32+ bytes so PyJWT's minimum key length holds. Public, so only the local stack
+# and the tests may ever use it: anywhere else a missing secret is a ConfigurationError (see ``_load``).
+DEV_JWT_SECRET = "crochet-messaging-dev-secret-change-me-0123456789"  # nosec B105 # public on purpose, local only
+# Stages that run on this machine (``make dev``, the tests): the only ones the development secret is allowed in.
+LOCAL_STAGES = frozenset({"local", "test"})
+
+
+class ConfigurationError(RuntimeError):
+    """The environment cannot run the service safely; raised at startup (cold start), never per request."""
 
 
 def _int(name: str, default: int) -> int:
@@ -54,12 +61,14 @@ class Settings:
     websocket_stage: str | None
     connection_ttl_seconds: int
     max_rooms_per_connection: int
+    max_connections_per_user: int
     max_frame_bytes: int
     typing_timeout_ms: int
     feed_ttl_seconds: int
     sync_page_max: int
     sync_page_default: int
     sync_lookback_ms: int
+    page_max_bytes: int
     attachments_bucket: str
     allowed_origins: tuple[str, ...]
     image_types: tuple[str, ...]
@@ -81,25 +90,55 @@ def _ssm_secret(name: str, region: str) -> str:
     import boto3
 
     response = boto3.client("ssm", region_name=region).get_parameter(Name=name, WithDecryption=True)
-    return response["Parameter"]["Value"]
+    return str(response["Parameter"]["Value"])
+
+
+def is_local(env: Mapping[str, str]) -> bool:
+    """True on this machine only: a local stage (``make dev``, the tests) and not inside Lambda."""
+    return env.get("STAGE", "local") in LOCAL_STAGES and not env.get("AWS_LAMBDA_FUNCTION_NAME")
+
+
+def _secrets(env: Mapping[str, str], region: str) -> tuple[str | None, str]:
+    """The HS256 key (None in JWKS mode, or while Chalice's CLI imports the app) and the cursor key.
+
+    Fails closed: outside the local stack a missing secret is a ConfigurationError, never the public
+    development secret, and JWKS mode needs ``JWT_AUDIENCE`` (else tokens minted for any other client of the
+    same identity provider would be accepted) and its own ``CURSOR_SECRET``.
+    """
+    stage = env.get("STAGE", "local")
+    ssm_parameter = env.get("JWT_SECRET_SSM_PARAMETER") or None
+    jwks_url = env.get("JWT_JWKS_URL") or None
+    # `chalice deploy` / `chalice package` import app.py with the stage's variables (and AWS_CHALICE_CLI_MODE
+    # set): no secret is fetched then, but the stage must still name one.
+    packaging = bool(env.get("AWS_CHALICE_CLI_MODE"))
+    jwt_secret = env.get("JWT_SECRET") or None
+    if jwks_url and not env.get("JWT_AUDIENCE"):
+        raise ConfigurationError(
+            "JWT_JWKS_URL is set without JWT_AUDIENCE: set JWT_AUDIENCE to this API's client id / audience, or "
+            "tokens the identity provider issued to any other application would be accepted"
+        )
+    if jwt_secret is None and ssm_parameter is None and jwks_url is None:
+        if not is_local(env):
+            raise ConfigurationError(
+                f"stage {stage!r} names no JWT secret: set JWT_SECRET_SSM_PARAMETER (an SSM SecureString), "
+                "JWT_SECRET or JWT_JWKS_URL; the development secret is only for the local stack"
+            )
+        jwt_secret = DEV_JWT_SECRET
+    elif jwt_secret is None and ssm_parameter and not packaging:
+        jwt_secret = _ssm_secret(ssm_parameter, region)
+    if jwt_secret == DEV_JWT_SECRET and not is_local(env):
+        raise ConfigurationError(f"stage {stage!r} is configured with the public development JWT secret")
+    cursor_secret = env.get("CURSOR_SECRET") or jwt_secret or ""
+    if not cursor_secret and not (ssm_parameter and packaging):
+        raise ConfigurationError("CURSOR_SECRET must be set when JWT_SECRET is not (JWKS mode)")
+    return jwt_secret, cursor_secret
 
 
 def _load() -> Settings:
     env = os.environ
     stage = env.get("STAGE", "local")
     region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1"
-    ssm_parameter = env.get("JWT_SECRET_SSM_PARAMETER") or None
-    # `chalice deploy` / `chalice package` import app.py with the stage's variables (and AWS_CHALICE_CLI_MODE
-    # set): no secret is fetched then, and none is needed.
-    packaging = bool(env.get("AWS_CHALICE_CLI_MODE"))
-    jwt_secret = env.get("JWT_SECRET") or None
-    if jwt_secret is None and ssm_parameter and not packaging:
-        jwt_secret = _ssm_secret(ssm_parameter, region)
-    if jwt_secret is None and not ssm_parameter and not env.get("JWT_JWKS_URL"):
-        jwt_secret = DEV_JWT_SECRET  # local only: a deployed stage always names its secret (or a JWKS)
-    cursor_secret = env.get("CURSOR_SECRET") or jwt_secret or ""
-    if not cursor_secret and not (ssm_parameter and packaging):
-        raise RuntimeError("CURSOR_SECRET must be set when JWT_SECRET is not (JWKS mode)")
+    jwt_secret, cursor_secret = _secrets(env, region)
     return Settings(
         stage=stage,
         region=region,
@@ -123,12 +162,17 @@ def _load() -> Settings:
         # API Gateway closes a connection after 2 hours at the latest; a little slack for clock skew.
         connection_ttl_seconds=_int("CONNECTION_TTL_SECONDS", 2 * 3600 + 300),
         max_rooms_per_connection=_int("MAX_ROOMS_PER_CONNECTION", 20),
+        # Tabs and devices of one user at once; each one costs a post per event that reaches the user. 0: no cap.
+        max_connections_per_user=_int("MAX_CONNECTIONS_PER_USER", 10),
         max_frame_bytes=_int("MAX_FRAME_BYTES", 128 * 1024),
         typing_timeout_ms=_int("TYPING_TIMEOUT_MS", 2000),
         feed_ttl_seconds=_int("FEED_TTL_SECONDS", 30 * 24 * 3600),
         sync_page_max=_int("SYNC_PAGE_MAX", 50),
         sync_page_default=_int("SYNC_PAGE_DEFAULT", 50),
         sync_lookback_ms=_int("SYNC_LOOKBACK_MS", 5000),
+        # A history or sync page stops growing past this much JSON: with the escaping Lambda adds to the body,
+        # the response stays under Lambda's 6 MB payload limit (a 502 otherwise).
+        page_max_bytes=_int("PAGE_MAX_BYTES", 4_000_000),
         attachments_bucket=env.get("ATTACHMENTS_BUCKET", f"crochet-messaging-{stage}-attachments"),
         allowed_origins=_list(env.get("ALLOWED_ORIGINS"), "http://localhost:3000,http://127.0.0.1:8000"),
         image_types=_list(env.get("ATTACHMENT_IMAGE_TYPES"), "image/jpeg,image/png,image/webp,image/gif,image/heic"),
@@ -144,6 +188,14 @@ def _load() -> Settings:
             "send": _rate(env.get("RATE_LIMIT_SEND"), "10/2"),
             "conversation": _rate(env.get("RATE_LIMIT_CONVERSATION"), "20/60"),
             "presign": _rate(env.get("RATE_LIMIT_PRESIGN"), "30/60"),
+            # Socket actions, per user across all of their connections (near Sendbird's 3 receipts/s), and the
+            # GETs that read most (Stream's 60 per minute per user and endpoint).
+            "room": _rate(env.get("RATE_LIMIT_ROOM"), "30/10"),
+            "typing": _rate(env.get("RATE_LIMIT_TYPING"), "20/10"),
+            "read": _rate(env.get("RATE_LIMIT_READ"), "30/10"),
+            "ping": _rate(env.get("RATE_LIMIT_PING"), "30/60"),
+            "sync": _rate(env.get("RATE_LIMIT_SYNC"), "60/60"),
+            "history": _rate(env.get("RATE_LIMIT_HISTORY"), "60/60"),
         },
     )
 

@@ -240,12 +240,13 @@ class Stack:
                 self.data_dir = None  # not ours: never written by this run
                 raise StackError(str(exc)) from None
         self._start_moto()
-        from chalicelib.models.tables import create_tables
+        from chalicelib.adapters.dynamodb.tables import create_tables
+        from chalicelib.adapters.files import S3Files
         from chalicelib.settings import get_settings
-        from chalicelib.storage.s3 import ensure_bucket
 
         create_tables()
-        ensure_bucket(get_settings().allowed_origins)  # the same definition as deploy: private, CORS, lifecycle
+        # the same definition as deploy: private, CORS, lifecycle
+        S3Files(get_settings()).ensure_bucket(get_settings().allowed_origins)
         self._load_data()
         self._start_s3_events()  # after loading: reloaded uploads are not processed again
         self._start_gateway()
@@ -285,7 +286,7 @@ class Stack:
     def _save_data(self) -> None:
         if self.data_dir is None or self.loaded is None or self._moto is None:
             return
-        from chalicelib.models import ALL_MODELS
+        from chalicelib.adapters.dynamodb import ALL_MODELS
         from chalicelib.settings import get_settings
 
         settings = get_settings()

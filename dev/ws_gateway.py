@@ -12,7 +12,15 @@ Lambda would invoke) with API Gateway-shaped events:
 API Gateway's limits hold: 128 KB messages (larger ones close the socket with 1009), an idle timeout
 (``DEV_WS_IDLE_TIMEOUT_SECONDS``, default 600) and a maximum connection duration
 (``DEV_WS_MAX_CONNECTION_SECONDS``, default 7200); both of the latter close with 1001. Only client frames count
-as activity. Frames of one connection are handled one at a time, in order.
+as activity.
+
+Frames are dispatched as API Gateway dispatches them: each one is its own invocation, and the frames of one
+connection run concurrently, in no guaranteed order, so that the races production meets (two joins reading the
+same connection, a typing_stop overtaking its typing_start) are met locally too. Bounds: at most
+``FRAMES_PER_CONNECTION`` (8) frames of one connection in flight, beyond which the gateway stops reading that
+socket until one finishes (its TCP buffer then pushes back on the client), and at most ``HANDLER_THREADS`` (16)
+handlers running at once overall, the stand-in for a Lambda concurrency limit (the others wait their turn).
+``$disconnect`` follows the close of a socket without waiting for that socket's frames still in flight, as on AWS.
 
 The ``@connections`` management API (``POST``/``GET``/``DELETE /@connections/{id}``) listens on a second port,
 ``http://127.0.0.1:DEV_WS_MANAGEMENT_PORT`` (default 8003; dev/stack.py reads both port variables), because
@@ -25,7 +33,7 @@ A dev-only ``X-Connection-Id`` header on the 101 response tells a client its con
 the management API by hand.
 
 Threads: the WebSocket server runs on its own asyncio loop in a thread; handlers (synchronous, blocking
-boto3 I/O) run in a thread pool so a slow one stalls no other socket; the management API is a
+boto3 I/O) run in a thread pool so a slow one stalls no other frame; the management API is a
 ``ThreadingHTTPServer`` whose threads hand frames to the loop with ``run_coroutine_threadsafe``.
 """
 
@@ -76,7 +84,8 @@ CLOSE_TIMEOUT_SECONDS = 3
 START_TIMEOUT_SECONDS = 10
 STOP_TIMEOUT_SECONDS = 10
 KEEP_ALIVE_SECONDS = 30
-HANDLER_THREADS = 16
+HANDLER_THREADS = 16  # handlers running at once, all sockets together
+FRAMES_PER_CONNECTION = 8  # frames of one socket in flight at once
 API_ID = "localwsapi"  # looks like an API Gateway id; only event consumers see it
 LAMBDA_MEMORY_MB = 128
 
@@ -177,6 +186,7 @@ class Session:
     last_active_at: float = field(default_factory=time.time)
     opened: float = field(default_factory=time.monotonic)  # loop time, for the limits
     last_active: float = field(default_factory=time.monotonic)
+    frames: asyncio.Semaphore | None = None  # this socket's frames in flight (set when it opens, on the loop)
 
     def touch(self) -> None:
         self.last_active_at, self.last_active = time.time(), time.monotonic()
@@ -302,16 +312,20 @@ class LocalWebSocketGateway:
         management_port: int = DEFAULT_MANAGEMENT_PORT,
         stage: str = "local",
         limits: Limits | None = None,
+        frames_per_connection: int = FRAMES_PER_CONNECTION,
+        handler_threads: int = HANDLER_THREADS,
     ) -> None:
         self.host, self.port, self.management_port = host, port, management_port
         self.stage = stage
         self.limits = limits or Limits()
+        self.frames_per_connection = frames_per_connection
         self._routes = Routes(app, stage)
-        self._executor = concurrent.futures.ThreadPoolExecutor(HANDLER_THREADS, thread_name_prefix="ws-lambda")
+        self._executor = concurrent.futures.ThreadPoolExecutor(handler_threads, thread_name_prefix="ws-lambda")
         # Touched only on the loop's thread: management threads go through run_coroutine_threadsafe.
         self._sessions: dict[str, Session] = {}
         self._opening: dict[ServerConnection, Session] = {}
-        self._watchers: set[asyncio.Task[None]] = set()
+        self._watchers: set[asyncio.Task[None]] = set()  # $disconnect invocations, closes, frames in flight
+        self._in_flight = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         # Created here rather than on the loop, so that stop() can set it even before the server is up.
         self._stopping = asyncio.Event()
@@ -322,6 +336,11 @@ class LocalWebSocketGateway:
     @property
     def url(self) -> str:
         return f"ws://{self.host}:{self.port}"
+
+    @property
+    def frames_in_flight(self) -> int:
+        """Frames read from the sockets whose handler has not finished yet."""
+        return self._in_flight
 
     @property
     def management_url(self) -> str:
@@ -393,7 +412,7 @@ class LocalWebSocketGateway:
         await self._stopping.wait()
         server.close()  # 1001 to open sockets, 503 to handshakes in progress; waits for the handlers
         await server.wait_closed()
-        if self._watchers:  # the $disconnect of every socket just closed
+        if self._watchers:  # the $disconnect of every socket just closed, and frames still in flight
             await asyncio.wait(self._watchers, timeout=STOP_TIMEOUT_SECONDS)
 
     def _create_server(self) -> Server:
@@ -455,6 +474,7 @@ class LocalWebSocketGateway:
             await connection.close(CloseCode.INTERNAL_ERROR, "no $connect")
             return
         self._sessions[session.connection_id] = session
+        session.frames = asyncio.Semaphore(self.frames_per_connection)
         try:
             await self._receive(session)
         finally:
@@ -476,7 +496,26 @@ class LocalWebSocketGateway:
             except ConnectionClosed:  # either side closed, or the frame was too big (1009)
                 return
             session.touch()
-            await self._on_message(session, message)
+            await self._dispatch(session, message)
+
+    async def _dispatch(self, session: Session, message: str | bytes) -> None:
+        """Run the frame's handler on its own, as API Gateway invokes a Lambda per frame; wait first while this
+        socket has ``frames_per_connection`` frames in flight (the next frame is not read until then)."""
+        assert session.frames is not None
+        await session.frames.acquire()
+        self._in_flight += 1
+
+        async def handle() -> None:
+            try:
+                await self._on_message(session, message)
+            finally:
+                self._in_flight -= 1
+                assert session.frames is not None
+                session.frames.release()
+
+        task = asyncio.create_task(handle())
+        self._watchers.add(task)
+        task.add_done_callback(self._watchers.discard)
 
     async def _on_message(self, session: Session, message: str | bytes) -> None:
         route_key = self._routes.select(message)

@@ -16,9 +16,10 @@
 4. the WebSocket API's id, which REST handlers need to deliver messages (``WEBSOCKET_API_ID``), only exists
    after Chalice created the API. It is written into the stage's environment variables in config.json; when
    it was not there yet (the first deploy), ``chalice deploy`` runs once more so the functions get it.
-   The same id narrows the policy's ``execute-api:ManageConnections`` grant (``.chalice/policy-<stage>.json``)
-   from any API of the account to this one. Later deploys know the id before deploying (from
-   ``.chalice/deployed/<stage>.json``) and deploy once;
+   The policy file (``.chalice/policy-<stage>.json``) is rendered again from ``infrastructure/policy.py``
+   with it, which narrows the ``execute-api:ManageConnections`` grant from any API of the stage's API Gateway
+   stage to this one. Later deploys know the id before deploying (from ``.chalice/deployed/<stage>.json``)
+   and deploy once;
 5. API Gateway throttling on both stages (Chalice has no setting for it) and the retention of every
    function's log group (Chalice sets ``log_retention_in_days`` on a log group named after the REST
    handler's resource name, ``...-api_handler``, not after its function, ``crochet-messaging-<stage>``);
@@ -41,6 +42,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from infrastructure import policy
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "infrastructure" / "template.yaml"
@@ -124,16 +127,10 @@ class Project:
             return resource.split(":", 5)[5].split("/", 1)[0]
         return None
 
-    def pin_websocket_api(self, stage: str, api_id: str | None) -> None:
-        """Scope the policy's @connections grant to the stage's own WebSocket API (None: back to ``*``)."""
-        path = self.policy_path(stage)
-        document = json.loads(path.read_text())
-        for statement in document["Statement"]:
-            if "execute-api:ManageConnections" in _as_list(statement["Action"]):
-                statement["Resource"] = [
-                    _pinned(resource, api_id or "*") for resource in _as_list(statement["Resource"])
-                ]
-        path.write_text(json.dumps(document, indent=2) + "\n")
+    def write_policy(self, stage: str) -> bool:
+        """Render the stage's policy file from ``infrastructure/policy.py`` with what config.json says now (the
+        WebSocket API's id once recorded: the @connections grant then names it); True when the file changed."""
+        return policy.write(self.config(), stage, self.root)
 
     @staticmethod
     def _connection_resources(document: dict[str, Any]) -> list[str]:
@@ -170,12 +167,6 @@ class Project:
 
 def _as_list(value: str | list[str]) -> list[str]:
     return [value] if isinstance(value, str) else list(value)
-
-
-def _pinned(resource: str, api_id: str) -> str:
-    """``arn:*:execute-api:*:*:<api>/<stage>/POST/@connections/*`` with ``<api>`` replaced."""
-    prefix, path = resource.rsplit(":", 1)
-    return f"{prefix}:{api_id}/{path.split('/', 1)[1]}"
 
 
 def deployed_resource(deployed: dict[str, Any] | None, resource_type: str) -> dict[str, Any] | None:
@@ -335,14 +326,17 @@ def check_no_dev_secret(project: Project, stage: str) -> None:
     environment.pop("AWS_LAMBDA_FUNCTION_NAME", None)
     environment.update(project.environment(stage))
     environment["AWS_CHALICE_CLI_MODE"] = "true"
-    environment["PYTHONPATH"] = str(project.root)
+    environment["PYTHONPATH"] = str(ROOT)  # this checkout's settings code, with the project's configuration
     probe = (
         "import json; from chalicelib.settings import DEV_JWT_SECRET, get_settings; "
         "print(json.dumps(get_settings().jwt_secret == DEV_JWT_SECRET))"
     )
     result = subprocess.run(
-        [sys.executable, "-c", probe], cwd=project.root, env=environment, capture_output=True, text=True, check=False
+        [sys.executable, "-c", probe], cwd=ROOT, env=environment, capture_output=True, text=True, check=False
     )
+    refusal = [line for line in result.stderr.splitlines() if "ConfigurationError:" in line]
+    if result.returncode != 0 and refusal:
+        raise DeployError(f"the app refuses the {stage} configuration: {refusal[-1].split('ConfigurationError: ')[-1]}")
     if result.returncode != 0:
         raise DeployError(f"could not load the app's settings with the {stage} configuration:\n{result.stderr}")
     if json.loads(result.stdout.strip().splitlines()[-1]):
@@ -431,14 +425,13 @@ def record_websocket_api(project: Project, stage: str, api_id: str) -> bool:
     """Write the WebSocket API's id where the functions need it; True when something changed.
 
     ``WEBSOCKET_API_ID`` in the stage's environment (REST handlers deliver through its ``@connections``
-    endpoint) and the policy's ``execute-api:ManageConnections`` grant, narrowed from any API to this one.
+    endpoint), and the policy rendered again with it: its ``execute-api:ManageConnections`` grant names this API.
     """
     changed = False
     if project.environment(stage).get("WEBSOCKET_API_ID") != api_id:
         project.set_environment(stage, "WEBSOCKET_API_ID", api_id)
         changed = True
-    if project.websocket_grant(stage) not in (None, api_id):
-        project.pin_websocket_api(stage, api_id)
+    if project.write_policy(stage):
         changed = True
     return changed
 
@@ -475,6 +468,8 @@ def deploy(
     known = deployed_resource(deployed, "websocket_api")
     if known is not None:
         record_websocket_api(project, stage, known["websocket_api_id"])
+    else:
+        project.write_policy(stage)  # what infrastructure/policy.py says, whatever the file held
 
     chalice(["deploy", "--stage", stage])
     deployed = project.deployed(stage)
@@ -552,7 +547,7 @@ def destroy(stage: str, *, aws: Aws, project: Project, chalice: Runner, out: Out
         if found and found[0].get("Description") == GENERATED_SECRET:
             ssm.delete_parameter(Name=parameter)
     project.set_environment(stage, "WEBSOCKET_API_ID", None)
-    project.pin_websocket_api(stage, None)
+    project.write_policy(stage)
     out(f"stage {stage} destroyed")
 
 

@@ -111,6 +111,8 @@ def lambda_environment(extra: dict[str, str] | None = None) -> dict[str, str]:
             "AWS_SECRET_ACCESS_KEY": "testing",
             "AWS_LAMBDA_FUNCTION_NAME": "crochet-messaging-dev",
             "STAGE": "dev",
+            # A deployed stage names its secret (the settings refuse to start without one); its value does not matter.
+            "JWT_SECRET": "lambda-layout-secret-0123456789-0123456789",
             "LOG_LEVEL": "INFO",
             "PYTHONHASHSEED": "0",
             "PYTHONDONTWRITEBYTECODE": "1",  # /var/task and /opt are read-only on Lambda

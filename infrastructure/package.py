@@ -7,8 +7,12 @@ out of CloudFormation output:
 
 * ``WEBSOCKET_API_ID`` is ``!Ref WebsocketAPI`` in every function's environment: in a CloudFormation
   deployment the REST handlers know the WebSocket API from the first deploy (no second pass needed);
+* the roles' policy is ``infrastructure/policy.py``'s rendering with the ``@connections`` grant on that API
+  (``!Sub ...:${WebsocketAPI}/<stage>/POST/@connections/*``), not on any API;
 * stage throttling on the REST API (``MethodSettings``) and the WebSocket stage (``DefaultRouteSettings``),
   the values ``infrastructure/deploy.py`` applies after ``chalice deploy``;
+* checkov's one per-resource exception, in the resource's ``Metadata``: no dead-letter queue (CKV_AWS_116) for
+  the functions API Gateway invokes synchronously (a DLQ only ever receives failed asynchronous invocations);
 * the REST handler's log group: Chalice names it after a function name it then changes (``${ApiHandler}``
   instead of ``${APIHandler}``), so its retention would apply to nothing;
 * ``@app.on_s3_event`` on a bucket of another stack: Chalice refuses it ("CloudFormation does not support
@@ -18,10 +22,13 @@ out of CloudFormation output:
   ``aws s3api put-bucket-notification-configuration`` (see infrastructure/README.md).
 
 Log retention comes from ``log_retention_in_days`` in ``.chalice/config.json`` (Chalice writes the log groups).
+A stage that names no JWT secret is refused before anything is built, as ``make deploy`` refuses it.
 
 The zips are rewritten as ``infrastructure/lambda_zips.py`` describes (unchecked-hash bytecode for the runtime's
 Python, the runtime's own boto3/botocore/s3transfer left out of the layer), the same zips ``make deploy`` ships.
-``--chalice-zips`` keeps Chalice's zips as they are (for ``make bench``'s before/after cold start only).
+``--chalice-zips`` keeps Chalice's zips as they are (for ``make bench``'s before/after cold start only);
+``--project-dir`` packages another project (``bench/cold_start.py``'s copy of this one, and its bare Chalice app,
+which has no ``chalicelib`` and so no secret to check).
 """
 
 from __future__ import annotations
@@ -39,16 +46,27 @@ from chalice import package as chalice_package
 from chalice.cli import factory as chalice_factory
 from chalice.utils import to_cfn_resource_name
 
-from infrastructure.deploy import ROOT, throttling
+from infrastructure import policy
+from infrastructure.deploy import ROOT, DeployError, Project, check_no_dev_secret, throttling
 from infrastructure.lambda_zips import lean_zips
+
+SYNCHRONOUS_DLQ = (
+    "invoked synchronously by API Gateway (REST and WebSocket routes): a dead-letter queue only ever receives "
+    "failed asynchronous invocations, and the caller gets the error"
+)
 
 
 class StageTemplateGenerator(chalice_package.SAMTemplateGenerator):
     """Chalice's SAM generator, plus what this app needs from a CloudFormation deployment (module docstring)."""
 
     def generate(self, resources: list[Any]) -> dict[str, Any]:
+        self._invoked_by_events: set[str] = set()  # filled while Chalice generates the S3 notifications
         template = super().generate(resources)
         resources_by_name = template["Resources"]
+        for name, resource in resources_by_name.items():
+            if resource["Type"] == "AWS::Serverless::Function" and name not in self._invoked_by_events:
+                skips = resource.setdefault("Metadata", {}).setdefault("checkov", {}).setdefault("skip", [])
+                skips.append({"id": "CKV_AWS_116", "comment": SYNCHRONOUS_DLQ})
         # Chalice names the REST handler's log group after ``ApiHandler``, then renames the function to
         # ``APIHandler``: the group's ``!Sub /aws/lambda/${ApiHandler}`` points at nothing (cfn-lint E1019).
         for resource in resources_by_name.values():
@@ -62,6 +80,11 @@ class StageTemplateGenerator(chalice_package.SAMTemplateGenerator):
                 if resource["Type"] == "AWS::Serverless::Function":
                     variables = resource["Properties"].setdefault("Environment", {}).setdefault("Variables", {})
                     variables["WEBSOCKET_API_ID"] = {"Ref": "WebsocketAPI"}
+            scoped = policy.cloudformation(policy.load_config(), self._config.chalice_stage)
+            for resource in resources_by_name.values():
+                if resource["Type"] == "AWS::IAM::Role":
+                    for inline in resource["Properties"].get("Policies", []):
+                        inline["PolicyDocument"] = scoped
         if "RestAPI" in resources_by_name:
             resources_by_name["RestAPI"]["Properties"]["MethodSettings"] = [
                 {
@@ -81,6 +104,7 @@ class StageTemplateGenerator(chalice_package.SAMTemplateGenerator):
 
     def _generate_s3bucketnotification(self, resource: Any, template: dict[str, Any]) -> None:
         function = to_cfn_resource_name(resource.lambda_function.resource_name)
+        self._invoked_by_events.add(function)
         template["Resources"][f"{function}S3InvokePermission"] = {
             "Type": "AWS::Lambda::Permission",
             "Properties": {
@@ -164,6 +188,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not botocore.session.get_session().get_config_variable("region"):
         os.environ["AWS_DEFAULT_REGION"] = "us-east-1"  # only shapes service principals' names; no AWS call is made
     out = args.out or ROOT / "build" / "package" / args.stage
+    try:
+        if (args.project_dir / "chalicelib").is_dir():  # this app (or bench/cold_start.py's copy of it)
+            check_no_dev_secret(Project(args.project_dir), args.stage)
+    except DeployError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     template = package(args.stage, out, lean=not args.chalice_zips, project_dir=args.project_dir)
     for artifact in sorted(out.glob("*.zip")):
         print(

@@ -24,6 +24,12 @@ os.environ.update(
         "RATE_LIMIT_SEND": "0/1",
         "RATE_LIMIT_CONVERSATION": "0/1",
         "RATE_LIMIT_PRESIGN": "0/1",
+        "RATE_LIMIT_ROOM": "0/1",
+        "RATE_LIMIT_TYPING": "0/1",
+        "RATE_LIMIT_READ": "0/1",
+        "RATE_LIMIT_PING": "0/1",
+        "RATE_LIMIT_SYNC": "0/1",
+        "RATE_LIMIT_HISTORY": "0/1",
         # The concurrency tests put 4-8 writers on one conversation on a loaded 2-core machine, far beyond a
         # 1:1 chat's real contention; give losers more turns (test_transactions.py proves the give-up path).
         "SEND_MAX_ATTEMPTS": "20",

@@ -1,6 +1,5 @@
-"""Who is calling: JWT verification and the caller's identity."""
+"""Who is calling: JWT verification into the caller's identity (``domain.principal.Principal``)."""
 
-from chalicelib.auth.principal import Principal
 from chalicelib.auth.tokens import authenticate, bearer_token
 
-__all__ = ["Principal", "authenticate", "bearer_token"]
+__all__ = ["authenticate", "bearer_token"]

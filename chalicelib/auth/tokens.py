@@ -7,31 +7,41 @@ frame, disconnect and upload functions import this module but never call it.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from chalicelib.auth.principal import Principal
+from chalicelib.domain import profiles
 from chalicelib.domain.ids import is_entity_id
+from chalicelib.domain.principal import Principal
 from chalicelib.errors import Unauthorized
 from chalicelib.settings import Settings, get_settings
 
-if TYPE_CHECKING:
-    import jwt
+logger = logging.getLogger(__name__)
 
 MAX_TOKEN_CHARS = 8192  # well above real tokens; a 100 KB "token" is refused before any parsing
 
 
+class SigningKeys(Protocol):
+    """Where RS256 keys come from: PyJWT's JWKS client, or a test's fake."""
+
+    def get_signing_key_from_jwt(self, token: str) -> Any: ...
+
+
 @lru_cache(maxsize=1)
-def _jwks_client(url: str) -> jwt.PyJWKClient:
+def jwks_client(url: str) -> SigningKeys:
+    """The identity provider's keys, fetched and cached (an hour) by PyJWT; one client per container."""
     import jwt
 
     return jwt.PyJWKClient(url, cache_keys=True, lifespan=3600)
 
 
-def _verification_key(token: str, settings: Settings) -> tuple[Any, str]:
+def _verification_key(token: str, settings: Settings, keys: SigningKeys | None) -> tuple[Any, str]:
     """The key and the single algorithm it may verify, chosen by configuration, never by the token."""
     if settings.jwt_jwks_url:
-        return _jwks_client(settings.jwt_jwks_url).get_signing_key_from_jwt(token).key, "RS256"
+        source = keys if keys is not None else jwks_client(settings.jwt_jwks_url)
+        return source.get_signing_key_from_jwt(token).key, "RS256"
     return settings.jwt_secret, "HS256"
 
 
@@ -45,8 +55,9 @@ def bearer_token(authorization: str | None) -> str:
     return token.strip()
 
 
-def authenticate(token: str | None, settings: Settings | None = None) -> Principal:
-    """Verify ``token`` and return its principal; raise Unauthorized for anything doubtful."""
+def authenticate(token: str | None, settings: Settings | None = None, keys: SigningKeys | None = None) -> Principal:
+    """Verify ``token`` and return its principal; raise Unauthorized for anything doubtful. In JWKS mode the keys
+    come from ``keys`` when given (tests), else from the configured JWKS URL."""
     settings = settings or get_settings()
     if not token or len(token) > MAX_TOKEN_CHARS:
         raise Unauthorized("invalid token")
@@ -58,7 +69,7 @@ def authenticate(token: str | None, settings: Settings | None = None) -> Princip
     import jwt
 
     try:
-        key, algorithm = _verification_key(token, settings)
+        key, algorithm = _verification_key(token, settings, keys)
         claims = jwt.decode(
             token,
             key=key,
@@ -74,15 +85,33 @@ def authenticate(token: str | None, settings: Settings | None = None) -> Princip
     if not isinstance(subject, str) or not is_entity_id(subject):
         raise Unauthorized("invalid token subject")
     role = claims.get("role")
-    name = claims.get("name")
-    picture = claims.get("picture")
     return Principal(
         user_id=subject,
         role=role if isinstance(role, str) else None,
-        name=name if isinstance(name, str) and name.strip() else None,
-        picture=picture if isinstance(picture, str) and picture.strip() else None,
+        name=profile_claim(claims, "name", profiles.display_name),
+        picture=profile_claim(claims, "picture", profiles.image_url),
         expires_at=int(claims["exp"]),
     )
+
+
+def profile_claim(claims: dict[str, Any], name: str, rule: Callable[[str], str]) -> str | None:
+    """A profile claim that passes the platform's rule for the same field (``domain.profiles``), else None.
+
+    An invalid claim is dropped, not refused: the token is genuine, only its display data is unfit to show, so
+    the user is shown by their platform profile or id instead. The drop is logged (which claim and why, never
+    the value).
+    """
+    value = claims.get(name)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if not isinstance(value, str):
+        logger.info("profile claim dropped", extra={"claim": name, "reason": "not a string"})
+        return None
+    try:
+        return rule(value)
+    except ValueError as exc:
+        logger.info("profile claim dropped", extra={"claim": name, "reason": str(exc)})
+        return None
 
 
 def issue_token(

@@ -16,3 +16,8 @@ def iso(moment: datetime) -> str:
 
 def now_iso() -> str:
     return iso(utc_now())
+
+
+def epoch_seconds(timestamp: str) -> int:
+    """Whole seconds since the epoch of an ``iso`` timestamp (rounded down)."""
+    return int(datetime.fromisoformat(timestamp.replace("Z", "+00:00")).timestamp())

@@ -17,6 +17,14 @@ _CONVERSATION_ID = re.compile(rf"^{CONVERSATION_PREFIX}[a-z2-7]{{{_DIGEST_CHARS}
 _MESSAGE_ID = re.compile(rf"^{MESSAGE_PREFIX}([a-z2-7]{{{_DIGEST_CHARS}}})_([1-9][0-9]{{0,11}})$")
 
 
+_ATTACHMENT_ID = re.compile(r"^att_[A-Za-z0-9_-]{24}$")
+
+
+def is_attachment_id(value: str) -> bool:
+    """True for an id ``POST /api/attachments`` could have issued."""
+    return bool(_ATTACHMENT_ID.fullmatch(value))
+
+
 def is_entity_id(value: str) -> bool:
     """True for an acceptable user or pattern id (what the platform and JWT issuers use)."""
     return bool(_ENTITY_ID.fullmatch(value))

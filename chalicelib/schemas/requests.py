@@ -3,15 +3,26 @@
 from __future__ import annotations
 
 import unicodedata
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import Field, StrictBool, StringConstraints, field_validator, model_validator
+from pydantic import AfterValidator, Field, StrictBool, StringConstraints, field_validator, model_validator
 
+from chalicelib.domain import profiles
 from chalicelib.schemas.base import EntityId, OpaqueId, RequestModel
 from chalicelib.settings import get_settings
 
 ClientMessageId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
-Url = Annotated[str, StringConstraints(pattern=r"^https?://\S+$", max_length=2048)]
+# The rules of domain.profiles (shared with the JWT's name / picture claims); the constraints document them.
+ImageUrl = Annotated[
+    str,
+    StringConstraints(pattern=r"^https://\S+$", max_length=profiles.URL_MAX_CHARS),
+    AfterValidator(profiles.image_url),
+]
+DisplayName = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=profiles.NAME_MAX_CHARS),
+    AfterValidator(profiles.display_name),
+]
 
 
 class AttachmentRef(RequestModel):
@@ -70,6 +81,15 @@ class MarkReadRequest(RequestModel):
 Cursor = Annotated[str, StringConstraints(min_length=1, max_length=2048)]
 
 
+def _page_limit(setting: str) -> Any:
+    """A ``limit`` field whose documented maximum is the configured one (read when the schema is generated)."""
+
+    def document(schema: dict[str, Any]) -> None:
+        schema["maximum"] = getattr(get_settings(), setting)
+
+    return Field(default=None, ge=1, json_schema_extra=document)
+
+
 def _at_most(limit: int | None, maximum: int) -> int | None:
     """``limit`` when within the page maximum (settings are read per request, so tests can vary them)."""
     if limit is not None and limit > maximum:
@@ -80,7 +100,7 @@ def _at_most(limit: int | None, maximum: int) -> int | None:
 class PageQuery(RequestModel):
     """``limit`` and ``cursor`` of a conversation list."""
 
-    limit: int | None = Field(default=None, ge=1)
+    limit: int | None = _page_limit("conversations_page_max")
     cursor: Cursor | None = None
 
     @field_validator("limit")
@@ -89,8 +109,24 @@ class PageQuery(RequestModel):
         return _at_most(value, get_settings().conversations_page_max)
 
 
+class HistoryQuery(RequestModel):
+    """A page of a conversation's history: the newest, or the page ``before`` / ``after`` a message id."""
+
+    limit: int | None = _page_limit("messages_page_max")
+    before: OpaqueId | None = None
+    after: OpaqueId | None = None
+
+    @model_validator(mode="after")
+    def _one_direction(self) -> HistoryQuery:
+        if self.before and self.after:
+            raise ValueError("give at most one of before or after")
+        _at_most(self.limit, get_settings().messages_page_max)
+        return self
+
+
 class MessagesQuery(RequestModel):
-    """``GET /api/messages`` query string: the list, or one conversation with a page of history."""
+    """``GET /api/messages`` query string: the list, or (the seed's form) one conversation with a page of
+    history."""
 
     conversation_id: OpaqueId | None = None
     limit: int | None = Field(default=None, ge=1)
@@ -119,7 +155,7 @@ class SyncQuery(RequestModel):
     """``GET /api/messages/sync``: ``since`` is the ``nextCursor`` of the previous sync."""
 
     since: Cursor | None = None
-    limit: int | None = Field(default=None, ge=1)
+    limit: int | None = _page_limit("sync_page_max")
 
     @field_validator("limit")
     @classmethod
@@ -136,8 +172,8 @@ class PatternConversationQuery(RequestModel):
 class UpsertUserRequest(RequestModel):
     """``PUT /api/internal/users/{userId}``."""
 
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-    avatar_url: Url | None = None
+    name: DisplayName
+    avatar_url: ImageUrl | None = None
 
 
 class UpsertPatternRequest(RequestModel):
@@ -145,4 +181,4 @@ class UpsertPatternRequest(RequestModel):
 
     creator_id: EntityId
     title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
-    thumbnail_url: Url | None = None
+    thumbnail_url: ImageUrl | None = None

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Literal
 
-from chalicelib.schemas.base import ResponseModel
+from chalicelib.errors import ErrorCode
+from chalicelib.schemas.base import ResponseModel, Timestamp
 
 
 class MessageOut(ResponseModel):
@@ -23,8 +24,8 @@ class MessageOut(ResponseModel):
     height: int | None = None
     thumbnail_url: str | None = None
     is_read: bool
-    sent_at: str
-    read_at: str | None = None
+    sent_at: Timestamp
+    read_at: Timestamp | None = None
     client_message_id: str | None = None
 
 
@@ -38,7 +39,7 @@ class ParticipantPresenceOut(ParticipantOut):
     """A participant with presence: ``online`` and, once they have been seen, ``lastSeenAt``."""
 
     online: bool
-    last_seen_at: str | None = None
+    last_seen_at: Timestamp | None = None
 
 
 class PatternOut(ResponseModel):
@@ -52,7 +53,7 @@ class LastMessageOut(ResponseModel):
     id: str
     sender_id: str
     content: str
-    sent_at: str
+    sent_at: Timestamp
     attachment_type: Literal["image", "file"] | None = None
 
 
@@ -61,9 +62,9 @@ class ConversationOut(ResponseModel):
     pattern_id: str | None = None
     participant_ids: list[str]
     last_message_id: str | None = None
-    last_message_at: str | None = None
-    created_at: str
-    updated_at: str
+    last_message_at: Timestamp | None = None
+    created_at: Timestamp
+    updated_at: Timestamp
     title: str | None = None
     is_active: bool
 
@@ -85,7 +86,7 @@ class UserOut(ResponseModel):
 class PurchaseOut(ResponseModel):
     user_id: str
     pattern_id: str
-    purchased_at: str
+    purchased_at: Timestamp
 
 
 class AttachmentOut(ResponseModel):
@@ -139,7 +140,7 @@ class ReadOut(ResponseModel):
     conversation_id: str
     message_id: str
     last_read_message_id: str | None
-    read_at: str | None
+    read_at: Timestamp | None
     unread_count: int
     total_unread: int
 
@@ -167,12 +168,12 @@ class UploadTicketOut(ResponseModel):
 
     attachment_id: str
     upload: UploadFormOut
-    expires_at: str
+    expires_at: Timestamp
     max_bytes: int
 
 
 class ErrorBody(ResponseModel):
-    code: str
+    code: ErrorCode
     message: str
     details: object | None = None
 

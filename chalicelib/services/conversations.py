@@ -4,91 +4,55 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pynamodb.exceptions import PynamoDBException
-
-from chalicelib.auth import Principal
-from chalicelib.domain.clock import now_iso
+from chalicelib.adapters.dynamodb import Conversation, Membership, Message, Pattern, Purchase, UserProfile
+from chalicelib.adapters.dynamodb.batch import batch_get
+from chalicelib.adapters.dynamodb.rate_limits import spend
+from chalicelib.adapters.dynamodb.records import (
+    conversation_state,
+    membership_view,
+    message_record,
+    write_new_conversation,
+)
+from chalicelib.adapters.dynamodb.transactions import Contention, commit
+from chalicelib.domain.clock import iso
+from chalicelib.domain.conversations import ConversationState, new_conversation
 from chalicelib.domain.cursors import InvalidCursor, decode_cursor, encode_cursor
 from chalicelib.domain.ids import conversation_id_for, is_conversation_id, parse_message_id
-from chalicelib.errors import Forbidden, InvalidRequest, NotFound, ServiceUnavailable
-from chalicelib.models import Conversation, Membership, Message, Pattern, Purchase, UserProfile
-from chalicelib.models.batch import batch_get
-from chalicelib.schemas.responses import EnrichedConversationOut, MessageOut, ParticipantOut
-from chalicelib.services import rate_limits
+from chalicelib.domain.messages import MessageRecord
+from chalicelib.domain.principal import Principal
+from chalicelib.domain.sending import ProfileClaims
+from chalicelib.errors import ErrorCode, Forbidden, InvalidRequest, NotFound
+from chalicelib.schemas.responses import (
+    ConversationDetailOut,
+    ConversationListOut,
+    ConversationsOut,
+    EnrichedConversationOut,
+    ParticipantOut,
+)
 from chalicelib.services.directory import Directory
-from chalicelib.services.transactions import Contention, commit
-from chalicelib.services.views import enriched_out, membership_for, message_out, participant_states
+from chalicelib.services.ports import Clock
+from chalicelib.services.presenters import Presenter, enriched_out, fitting
 from chalicelib.settings import get_settings
 
 
-@dataclass
-class ConversationPage:
-    conversations: list[EnrichedConversationOut]
-    next_cursor: str | None
-    total_unread: int
-
-
-@dataclass
-class ConversationDetail:
-    conversation: EnrichedConversationOut
-    messages: list[MessageOut]
-    has_more_before: bool
-    has_more_after: bool
-
-
-def _storage_unavailable(exc: Exception) -> ServiceUnavailable:
-    return ServiceUnavailable("storage is unavailable, retry the request", details={"cause": type(exc).__name__})
-
-
-def get_conversation_by_id(conversation_id: str, viewer_id: str) -> Conversation:
+def get_conversation_by_id(conversation_id: str, viewer_id: str) -> ConversationState:
     """The conversation, if ``viewer_id`` takes part in it; NotFound otherwise (missing or not theirs)."""
     if not is_conversation_id(conversation_id):
         raise NotFound("conversation not found")
     try:
-        conversation = Conversation.get(conversation_id, consistent_read=True)
+        item = Conversation.get(conversation_id, consistent_read=True)
     except Conversation.DoesNotExist:
         raise NotFound("conversation not found") from None
-    if viewer_id not in conversation.participant_ids:
+    if viewer_id not in item.participant_ids:
         raise NotFound("conversation not found")
-    return conversation
+    return conversation_state(item)
 
 
-def get_conversations_by_user(principal: Principal, limit: int | None, cursor: str | None) -> ConversationPage:
-    """The caller's conversations, most recent activity first, one page (2 DynamoDB round trips)."""
-    settings = get_settings()
-    limit = limit or settings.conversations_page_default
-    scope = f"conversations:{principal.user_id}"
-    start = None
-    if cursor:
-        try:
-            start = decode_cursor(cursor, scope=scope, secret=settings.cursor_secret)
-        except InvalidCursor as exc:
-            raise InvalidRequest(str(exc), code="invalid_cursor") from exc
-    try:
-        results = Membership.by_activity.query(
-            principal.user_id, scan_index_forward=False, limit=limit + 1, last_evaluated_key=start
-        )
-        memberships = list(results)
-    except PynamoDBException as exc:
-        raise _storage_unavailable(exc) from exc
-    next_cursor = None
-    if len(memberships) > limit:
-        memberships = memberships[:limit]
-        last = memberships[-1]
-        position = {
-            "user_id": {"S": last.user_id},
-            "conversation_id": {"S": last.conversation_id},
-            "activity_at": {"S": last.activity_at},
-        }
-        next_cursor = encode_cursor(position, scope=scope, secret=settings.cursor_secret)
-    users = {principal.user_id} | {m.other_user_id for m in memberships}
-    patterns = {m.pattern_id for m in memberships if m.pattern_id}
-    directory = Directory.from_batch(batch_get(Directory.keys_for(users, patterns)), caller=principal)
-    return ConversationPage(
-        conversations=[enriched_out(m, principal.user_id, int(m.unread_count or 0), directory) for m in memberships],
-        next_cursor=next_cursor,
-        total_unread=directory.total_unread(principal.user_id),
-    )
+def claims_of(principal: Principal) -> ProfileClaims | None:
+    """The token's profile claims worth keeping for others to see."""
+    if not principal.name and not principal.picture:
+        return None
+    return ProfileClaims(principal.user_id, principal.name, principal.picture)
 
 
 def get_unread_message_count(user_id: str) -> int:
@@ -99,18 +63,9 @@ def get_unread_message_count(user_id: str) -> int:
         return 0
 
 
-def _history_position(cursor_message_id: str | None, conversation_id: str) -> int | None:
-    if cursor_message_id is None:
-        return None
-    parsed = parse_message_id(cursor_message_id)
-    if parsed is None or parsed[0] != conversation_id:
-        raise InvalidRequest("before/after must be a message id of this conversation", code="invalid_cursor")
-    return parsed[1]
-
-
 def get_messages_by_conversation(
     conversation_id: str, *, limit: int, before: int | None = None, after: int | None = None
-) -> tuple[list[Message], bool]:
+) -> tuple[list[MessageRecord], bool]:
     """One page of history in chronological order, and whether more lies beyond it (1 Query)."""
     if after is not None:
         query = Message.query(conversation_id, Message.seq > after, scan_index_forward=True, limit=limit + 1)
@@ -118,7 +73,7 @@ def get_messages_by_conversation(
         query = Message.query(conversation_id, Message.seq < before, scan_index_forward=False, limit=limit + 1)
     else:
         query = Message.query(conversation_id, scan_index_forward=False, limit=limit + 1)
-    page = list(query)
+    page = [message_record(item) for item in query]
     more = len(page) > limit
     page = page[:limit]
     if after is None:
@@ -126,88 +81,125 @@ def get_messages_by_conversation(
     return page, more
 
 
-def get_conversation_with_details(
-    principal: Principal,
-    conversation_id: str,
-    *,
-    limit: int | None = None,
-    before: str | None = None,
-    after: str | None = None,
-) -> ConversationDetail:
-    """A conversation the caller is in, enriched, with a page of its messages (3 round trips)."""
-    settings = get_settings()
-    limit = limit or settings.messages_page_default
-    try:
-        conversation = get_conversation_by_id(conversation_id, principal.user_id)
-        before_seq = _history_position(before, conversation_id)
-        after_seq = _history_position(after, conversation_id)
-        messages, more = get_messages_by_conversation(conversation_id, limit=limit, before=before_seq, after=after_seq)
-        patterns = {conversation.pattern_id} if conversation.pattern_id else set()
-        directory = Directory.from_batch(
-            batch_get(Directory.keys_for(set(conversation.participant_ids), patterns)), caller=principal
-        )
-    except PynamoDBException as exc:
-        raise _storage_unavailable(exc) from exc
-    states = participant_states(conversation)
-    newest = conversation.message_count or 0
-    if after_seq is not None:
-        has_before, has_after = after_seq > 0, more
-    elif before_seq is not None:
-        has_before, has_after = more, before_seq <= newest
-    else:
-        has_before, has_after = more, False
-    return ConversationDetail(
-        conversation=enriched_out(conversation, principal.user_id, states[principal.user_id].unread, directory),
-        messages=[message_out(m, states[m.recipient_id]) for m in messages],
-        has_more_before=has_before,
-        has_more_after=has_after,
-    )
-
-
-def new_conversation(user_a: str, user_b: str, pattern_id: str | None, title: str | None, at: str) -> Conversation:
-    """A conversation not yet stored: two participants, no messages."""
-    return Conversation(
-        conversation_id_for(user_a, user_b, pattern_id),
-        pattern_id=pattern_id,
-        participant_ids=sorted([user_a, user_b]),
-        title=title,
-        created_at=at,
-        updated_at=at,
-        is_active=True,
-        message_count=0,
-        version=0,
-        participant_states={},
-    )
-
-
-def remember_claims(transaction, principal: Principal) -> None:
-    """Keep the caller's JWT name/picture so others see them when the platform sent no profile."""
-    actions = []
-    if principal.name:
-        actions.append(UserProfile.claim_name.set(principal.name))
-    if principal.picture:
-        actions.append(UserProfile.claim_picture.set(principal.picture))
-    if actions:
-        transaction.update(UserProfile(principal.user_id), actions=actions)
+def _history_position(cursor_message_id: str | None, conversation_id: str) -> int | None:
+    if cursor_message_id is None:
+        return None
+    parsed = parse_message_id(cursor_message_id)
+    if parsed is None or parsed[0] != conversation_id:
+        raise InvalidRequest("before/after must be a message id of this conversation", code=ErrorCode.INVALID_CURSOR)
+    return parsed[1]
 
 
 @dataclass
 class PatternConversation:
+    """A pattern conversation got or created, with who to tell about a new one."""
+
     conversation: EnrichedConversationOut
     created: bool
     creator: UserProfile | None  # as read (their connections: whom to tell about a new conversation)
     caller: ParticipantOut
 
 
-def get_conversation_by_pattern_and_users(
-    principal: Principal, pattern_id: str, creator_id: str | None = None
-) -> PatternConversation:
-    """Get or create the caller's conversation with a pattern's creator about it.
+class Conversations:
+    """The caller's conversations: lists, one with its history, get-or-create with a pattern's creator."""
 
-    A buyer needs a purchase (403 ``purchase_required``); the creator cannot open one with themself.
-    """
-    caller = principal.user_id
-    try:
+    def __init__(self, presenter: Presenter, clock: Clock) -> None:
+        self.presenter = presenter
+        self.clock = clock
+
+    def list(self, principal: Principal, limit: int | None, cursor: str | None) -> ConversationsOut:
+        """The caller's conversations, most recent activity first, one page, and their total unread
+        (2 DynamoDB round trips)."""
+        settings = get_settings()
+        limit = limit or settings.conversations_page_default
+        scope = f"conversations:{principal.user_id}"
+        start = None
+        if cursor:
+            try:
+                start = decode_cursor(cursor, scope=scope, secret=settings.cursor_secret)
+            except InvalidCursor as exc:
+                raise InvalidRequest(str(exc), code=ErrorCode.INVALID_CURSOR) from exc
+        results = Membership.by_activity.query(
+            principal.user_id, scan_index_forward=False, limit=limit + 1, last_evaluated_key=start
+        )
+        memberships = list(results)
+        next_cursor = None
+        if len(memberships) > limit:
+            memberships = memberships[:limit]
+            last = memberships[-1]
+            position = {
+                "user_id": {"S": last.user_id},
+                "conversation_id": {"S": last.conversation_id},
+                "activity_at": {"S": last.activity_at},
+            }
+            next_cursor = encode_cursor(position, scope=scope, secret=settings.cursor_secret)
+        users = {principal.user_id} | {m.other_user_id for m in memberships}
+        patterns = {m.pattern_id for m in memberships if m.pattern_id}
+        directory = Directory.load(users, patterns, caller=principal)
+        return ConversationsOut(
+            conversations=[
+                enriched_out(membership_view(m), principal.user_id, int(m.unread_count or 0), directory)
+                for m in memberships
+            ],
+            next_cursor=next_cursor,
+            total_unread=directory.total_unread(principal.user_id),
+        )
+
+    def inbox(self, principal: Principal, limit: int | None, cursor: str | None) -> ConversationListOut:
+        """``GET /api/messages``: the same page without the total (the seed's shape)."""
+        page = self.list(principal, limit, cursor)
+        return ConversationListOut(conversations=page.conversations, next_cursor=page.next_cursor)
+
+    def detail(
+        self,
+        principal: Principal,
+        conversation_id: str,
+        *,
+        limit: int | None = None,
+        before: str | None = None,
+        after: str | None = None,
+    ) -> ConversationDetailOut:
+        """A conversation the caller is in, enriched, with a page of its messages (4 round trips: the ``history``
+        limit's UpdateItem among them)."""
+        limit = limit or get_settings().messages_page_default
+        conversation = get_conversation_by_id(conversation_id, principal.user_id)
+        spend(principal.user_id, "history")
+        before_seq = _history_position(before, conversation_id)
+        after_seq = _history_position(after, conversation_id)
+        messages, more = get_messages_by_conversation(conversation_id, limit=limit, before=before_seq, after=after_seq)
+        patterns = {conversation.pattern_id} if conversation.pattern_id else set()
+        directory = Directory.load(set(conversation.participant_ids), patterns, caller=principal)
+        shown = [self.presenter.message(m, conversation.state_of(m.recipient_id)) for m in messages]
+        # A page grows away from where it starts: from `after` forwards, else from the newest (or `before`) back.
+        forwards = after_seq is not None
+        kept = fitting(shown if forwards else shown[::-1], get_settings().page_max_bytes)
+        if kept < len(shown):
+            more = True
+            shown = shown[:kept] if forwards else shown[len(shown) - kept :]
+        newest = conversation.message_count
+        if after_seq is not None:
+            has_before, has_after = after_seq > 0, more
+        elif before_seq is not None:
+            has_before, has_after = more, before_seq <= newest
+        else:
+            has_before, has_after = more, False
+        return ConversationDetailOut(
+            conversation=enriched_out(
+                conversation, principal.user_id, conversation.state_of(principal.user_id).unread, directory
+            ),
+            messages=shown,
+            has_more_before=has_before,
+            has_more_after=has_after,
+        )
+
+    def open_with_creator(
+        self, principal: Principal, pattern_id: str, creator_id: str | None = None
+    ) -> PatternConversation:
+        """Get or create the caller's conversation with a pattern's creator about it.
+
+        A buyer needs a purchase (403 ``purchase_required``); the creator cannot open one with themself.
+        """
+        caller = principal.user_id
         if creator_id is None:
             try:
                 creator_id = Pattern.get(pattern_id, consistent_read=True).creator_id
@@ -223,41 +215,35 @@ def get_conversation_by_pattern_and_users(
                 (UserProfile, creator_id, None),
             ]
         )
-    except PynamoDBException as exc:
-        raise _storage_unavailable(exc) from exc
-    pattern = snapshot[(Pattern, pattern_id, None)]
-    if pattern is None:
-        raise NotFound("pattern not found")
-    if pattern.creator_id != creator_id:
-        raise InvalidRequest("creatorId is not the creator of this pattern", code="creator_mismatch")
-    if creator_id == caller:
-        raise InvalidRequest("a creator cannot open a conversation with themself", code="self_conversation")
-    directory = Directory.from_batch(snapshot, caller=principal)
-    conversation = snapshot[(Conversation, conversation_id, None)]
-    created = False
-    if conversation is None:
-        if snapshot[(Purchase, caller, pattern_id)] is None:
-            raise Forbidden("buy this pattern to message its creator", code="purchase_required")
-        conversation = new_conversation(caller, creator_id, pattern_id, pattern.title, now_iso())
-        conversation.participant_states = {u: {} for u in conversation.participant_ids}
-
-        def build(transaction) -> None:
-            rate_limits.charge(transaction, caller, "conversation")
-            transaction.save(conversation, condition=Conversation.id.does_not_exist())
-            for user in conversation.participant_ids:
-                transaction.save(membership_for(conversation, user))
-            remember_claims(transaction, principal)
-
-        try:
-            commit(build)
-            created = True
-        except Contention:
-            # The other side opened it at the same instant: theirs is ours.
-            conversation = Conversation.get(conversation_id, consistent_read=True)
-    states = participant_states(conversation)
-    return PatternConversation(
-        conversation=enriched_out(conversation, caller, states[caller].unread, directory),
-        created=created,
-        creator=snapshot[(UserProfile, creator_id, None)],
-        caller=directory.participant(caller),
-    )
+        pattern = snapshot.item(Pattern, pattern_id)
+        if pattern is None:
+            raise NotFound("pattern not found")
+        if pattern.creator_id != creator_id:
+            raise InvalidRequest("creatorId is not the creator of this pattern", code=ErrorCode.CREATOR_MISMATCH)
+        if creator_id == caller:
+            raise InvalidRequest("a creator cannot open a conversation with themself", code=ErrorCode.SELF_CONVERSATION)
+        directory = Directory.from_batch(snapshot, caller=principal)
+        stored = snapshot.item(Conversation, conversation_id)
+        created = False
+        if stored is not None:
+            conversation = conversation_state(stored)
+        else:
+            if snapshot.item(Purchase, caller, pattern_id) is None:
+                raise Forbidden("buy this pattern to message its creator", code=ErrorCode.PURCHASE_REQUIRED)
+            conversation = new_conversation(caller, creator_id, pattern_id, pattern.title, iso(self.clock()))
+            try:
+                commit(
+                    lambda transaction: write_new_conversation(
+                        transaction, conversation, opener_id=caller, claims=claims_of(principal)
+                    )
+                )
+                created = True
+            except Contention:
+                # The other side opened it at the same instant: theirs is ours.
+                conversation = conversation_state(Conversation.get(conversation_id, consistent_read=True))
+        return PatternConversation(
+            conversation=enriched_out(conversation, caller, conversation.state_of(caller).unread, directory),
+            created=created,
+            creator=snapshot.item(UserProfile, creator_id),
+            caller=directory.participant(caller),
+        )

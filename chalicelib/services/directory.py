@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
-from chalicelib.auth import Principal
+from chalicelib.adapters.dynamodb import Pattern, Purchase, UserProfile
+from chalicelib.adapters.dynamodb.batch import Key, batch_get
+from chalicelib.domain import profiles
 from chalicelib.domain.clock import now_iso
 from chalicelib.domain.presence import is_online
-from chalicelib.models import Pattern, Purchase, UserProfile
-from chalicelib.models.batch import Key
+from chalicelib.domain.principal import Principal
 from chalicelib.schemas.requests import UpsertPatternRequest, UpsertUserRequest
-from chalicelib.schemas.responses import ParticipantOut, ParticipantPresenceOut, PatternOut
+from chalicelib.schemas.responses import ParticipantOut, ParticipantPresenceOut, PatternOut, PurchaseOut, UserOut
 
 
 @dataclass
@@ -26,7 +29,12 @@ class Directory:
         return [(UserProfile, u, None) for u in sorted(user_ids)] + [(Pattern, p, None) for p in sorted(pattern_ids)]
 
     @classmethod
-    def from_batch(cls, batch: dict, caller: Principal | None = None) -> Directory:
+    def load(cls, user_ids: set[str], pattern_ids: set[str], caller: Principal | None = None) -> Directory:
+        """Profiles and patterns in one BatchGetItem."""
+        return cls.from_batch(batch_get(cls.keys_for(user_ids, pattern_ids)), caller=caller)
+
+    @classmethod
+    def from_batch(cls, batch: dict[Key, Any], caller: Principal | None = None) -> Directory:
         directory = cls(caller=caller)
         for (model, hash_key, _), item in batch.items():
             if item is None:
@@ -40,8 +48,9 @@ class Directory:
     def participant(self, user_id: str) -> ParticipantOut:
         """How a user is shown: the platform's profile, else their JWT claims, else their id."""
         profile = self.users.get(user_id)
-        name = profile.name or profile.claim_name if profile else None
-        avatar = profile.avatar_url or profile.claim_picture if profile else None
+        # Claims are checked when a token is verified; stored ones are checked again, for those kept before that.
+        name = profile.name or _fit(profiles.display_name, profile.claim_name) if profile else None
+        avatar = profile.avatar_url or _fit(profiles.image_url, profile.claim_picture) if profile else None
         if self.caller is not None and self.caller.user_id == user_id:
             name = name or self.caller.name
             avatar = avatar or self.caller.picture
@@ -70,7 +79,17 @@ class Directory:
         return max(int(profile.total_unread or 0), 0) if profile else 0
 
 
-def upsert_user(user_id: str, request: UpsertUserRequest) -> UserProfile:
+def _fit(rule: Callable[[str], str], value: str | None) -> str | None:
+    """``value`` when it passes the profile rule, else None."""
+    if not value:
+        return None
+    try:
+        return rule(value)
+    except ValueError:
+        return None
+
+
+def upsert_user(user_id: str, request: UpsertUserRequest) -> UserOut:
     """Store the platform's profile of a user (counters and claims are kept)."""
     profile = UserProfile(user_id)
     profile.update(
@@ -80,10 +99,10 @@ def upsert_user(user_id: str, request: UpsertUserRequest) -> UserProfile:
             UserProfile.updated_at.set(now_iso()),
         ]
     )
-    return profile
+    return UserOut(id=user_id, name=request.name, avatar_url=request.avatar_url)
 
 
-def upsert_pattern(pattern_id: str, request: UpsertPatternRequest) -> Pattern:
+def upsert_pattern(pattern_id: str, request: UpsertPatternRequest) -> PatternOut:
     """Store the platform's copy of a pattern."""
     pattern = Pattern(
         pattern_id,
@@ -93,11 +112,13 @@ def upsert_pattern(pattern_id: str, request: UpsertPatternRequest) -> Pattern:
         updated_at=now_iso(),
     )
     pattern.save()
-    return pattern
+    return PatternOut(
+        id=pattern_id, title=request.title, thumbnail_url=request.thumbnail_url, creator_id=request.creator_id
+    )
 
 
-def record_purchase(pattern_id: str, user_id: str) -> Purchase:
+def record_purchase(pattern_id: str, user_id: str) -> PurchaseOut:
     """Record that ``user_id`` bought ``pattern_id``; repeating it keeps the first purchase time."""
     purchase = Purchase(user_id, pattern_id)
     purchase.update(actions=[Purchase.purchased_at.set(Purchase.purchased_at | now_iso())])
-    return purchase
+    return PurchaseOut(user_id=user_id, pattern_id=pattern_id, purchased_at=purchase.purchased_at)

@@ -7,27 +7,20 @@ history's length. Delivery is at least once: clients de-duplicate by message id.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from chalicelib.auth import Principal
+from chalicelib.adapters.dynamodb import Conversation, Message, TimelineEntry
+from chalicelib.adapters.dynamodb.batch import batch_get
+from chalicelib.adapters.dynamodb.rate_limits import spend
+from chalicelib.adapters.dynamodb.records import conversation_state, message_record
 from chalicelib.domain.clock import iso, utc_now
 from chalicelib.domain.cursors import InvalidCursor, decode_cursor, encode_cursor
-from chalicelib.errors import InvalidRequest
-from chalicelib.models import Conversation, FeedEntry, Message
-from chalicelib.models.batch import batch_get
-from chalicelib.schemas.responses import EnrichedConversationOut, MessageOut
+from chalicelib.domain.principal import Principal
+from chalicelib.errors import ErrorCode, InvalidRequest
+from chalicelib.schemas.responses import MessageOut, SyncOut
 from chalicelib.services.directory import Directory
-from chalicelib.services.views import enriched_out, message_out, participant_states
+from chalicelib.services.presenters import Presenter, enriched_out, fitting
 from chalicelib.settings import get_settings
-
-
-@dataclass
-class SyncPage:
-    conversations: list[EnrichedConversationOut]
-    messages: list[MessageOut]
-    next_cursor: str
-    has_more: bool
 
 
 def _scope(user_id: str) -> str:
@@ -55,46 +48,68 @@ def _read_from(user_id: str, cursor: str) -> tuple[str, str]:
         position, exact = str(decoded["p"]), bool(decoded["x"])
         moment = _moment(position)
     except (InvalidCursor, KeyError, ValueError) as exc:
-        raise InvalidRequest("invalid sync cursor", code="invalid_cursor") from exc
+        raise InvalidRequest("invalid sync cursor", code=ErrorCode.INVALID_CURSOR) from exc
     return position, position if exact else iso(moment - timedelta(milliseconds=settings.sync_lookback_ms))
 
 
-def sync(principal: Principal, cursor: str | None, limit: int | None) -> SyncPage:
-    """Messages of the caller's conversations after ``cursor``, oldest first, with their conversations."""
-    settings = get_settings()
-    limit = limit or settings.sync_page_default
-    user = principal.user_id
-    if cursor is None:
-        # No cursor yet: the client loads its state over REST; this marks "now" to sync from.
-        return SyncPage([], [], _cursor(user, iso(utc_now()), more=False), False)
-    position, start = _read_from(user, cursor)
-    query = FeedEntry.query(
-        user, FeedEntry.position > start, scan_index_forward=True, limit=limit + 1, consistent_read=True
-    )
-    entries = list(query)
-    has_more = len(entries) > limit
-    entries = entries[:limit]
-    if not entries:
-        return SyncPage([], [], _cursor(user, position, more=False), False)
-    conversation_ids = sorted({e.conversation_id for e in entries})
-    items = batch_get(
-        [(Message, e.conversation_id, int(e.message_seq)) for e in entries]
-        + [(Conversation, c, None) for c in conversation_ids]
-    )
-    conversations = {c: items[(Conversation, c, None)] for c in conversation_ids if items[(Conversation, c, None)]}
-    users = {u for c in conversations.values() for u in c.participant_ids}
-    patterns = {c.pattern_id for c in conversations.values() if c.pattern_id}
-    directory = Directory.from_batch(batch_get(Directory.keys_for(users, patterns)), caller=principal)
-    states = {c.id: participant_states(c) for c in conversations.values()}
-    messages = [
-        message_out(message, states[message.conversation_id][message.recipient_id])
-        for e in entries
-        if (message := items[(Message, e.conversation_id, int(e.message_seq))]) is not None
-        and message.conversation_id in conversations
-    ]
-    return SyncPage(
-        conversations=[enriched_out(c, user, states[c.id][user].unread, directory) for c in conversations.values()],
-        messages=messages,
-        next_cursor=_cursor(user, entries[-1].position, more=has_more),
-        has_more=has_more,
-    )
+class Sync:
+    """Catch-up: the caller's timeline after a cursor."""
+
+    def __init__(self, presenter: Presenter) -> None:
+        self.presenter = presenter
+
+    def changes(self, principal: Principal, cursor: str | None, limit: int | None) -> SyncOut:
+        """Messages of the caller's conversations after ``cursor``, oldest first, with their conversations.
+
+        Counted against the caller's ``sync`` limit (one UpdateItem) once the cursor is known to be theirs."""
+        settings = get_settings()
+        limit = limit or settings.sync_page_default
+        user = principal.user_id
+        if cursor is None:
+            # No cursor yet: the client loads its state over REST; this marks "now" to sync from.
+            return SyncOut(
+                conversations=[], messages=[], next_cursor=_cursor(user, iso(utc_now()), more=False), has_more=False
+            )
+        position, start = _read_from(user, cursor)
+        spend(user, "sync")
+        query = TimelineEntry.query(
+            user, TimelineEntry.position > start, scan_index_forward=True, limit=limit + 1, consistent_read=True
+        )
+        entries = list(query)
+        has_more = len(entries) > limit
+        entries = entries[:limit]
+        if not entries:
+            return SyncOut(
+                conversations=[], messages=[], next_cursor=_cursor(user, position, more=False), has_more=False
+            )
+        conversation_ids = sorted({e.conversation_id for e in entries})
+        items = batch_get(
+            [(Message, e.conversation_id, int(e.message_seq)) for e in entries]
+            + [(Conversation, c, None) for c in conversation_ids]
+        )
+        conversations = {
+            c: conversation_state(stored) for c in conversation_ids if (stored := items.item(Conversation, c))
+        }
+        users = {u for c in conversations.values() for u in c.participant_ids}
+        patterns = {c.pattern_id for c in conversations.values() if c.pattern_id}
+        directory = Directory.load(users, patterns, caller=principal)
+        shown: list[tuple[int, MessageOut]] = []  # (index of its entry, the message as shown)
+        for index, entry in enumerate(entries):
+            item = items.item(Message, entry.conversation_id, int(entry.message_seq))
+            if item is None or entry.conversation_id not in conversations:
+                continue
+            record = message_record(item)
+            state = conversations[record.conversation_id].state_of(record.recipient_id)
+            shown.append((index, self.presenter.message(record, state)))
+        kept = fitting([message for _, message in shown], settings.page_max_bytes)
+        if kept < len(shown):
+            # Too big for one response: end the page after the last message that fits; the next sync goes on.
+            entries, shown, has_more = entries[: shown[kept - 1][0] + 1], shown[:kept], True
+            conversations = {c: conversations[c] for c in {e.conversation_id for e in entries} if c in conversations}
+        messages = [message for _, message in shown]
+        return SyncOut(
+            conversations=[enriched_out(c, user, c.state_of(user).unread, directory) for c in conversations.values()],
+            messages=messages,
+            next_cursor=_cursor(user, entries[-1].position, more=has_more),
+            has_more=has_more,
+        )

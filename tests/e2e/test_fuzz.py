@@ -135,31 +135,31 @@ class KnownData:
         patterns, users = (GRANNY_SQUARE, AMIGURUMI_FOX), (ALICE, BOB, CAROL)
         page_sizes = query(*({"limit": size} for size in (1, 2, 20)))
         texts = ("Which hook size for the border?", "  trimmed  ", "Ça va ? 🧶", "x" * MESSAGE_MAX_CHARS)
-        # GET /api/messages lists (cursor) or opens one conversation (conversationId, before or after).
-        listing = [{"cursor": c, "conversationId": DROP, "before": DROP, "after": DROP} for c in self.list_cursors]
-        detail = [
-            {"conversationId": c, **page}
-            for c in self.conversation_ids
-            for page in (
-                {"before": DROP, "after": DROP, "cursor": DROP},
-                *({"before": m, "after": DROP, "cursor": DROP} for m in self.message_ids),
-                *({"after": m, "before": DROP, "cursor": DROP} for m in self.message_ids),
-            )
+        listing = [{"cursor": c} for c in self.list_cursors]
+        history = [
+            {"before": DROP, "after": DROP},
+            *({"before": m, "after": DROP} for m in self.message_ids),
+            *({"after": m, "before": DROP} for m in self.message_ids),
         ]
         to_conversation = [{"conversationId": c, "recipientId": DROP, "patternId": DROP} for c in self.conversation_ids]
         to_user = [{"recipientId": u, "conversationId": DROP, "patternId": DROP} for u in users]
         about_pattern = [{"recipientId": ALICE, "patternId": p, "conversationId": DROP} for p in patterns]
         attachments = [{"attachment": DROP}, *({"attachment": {"attachmentId": a}} for a in self.attachment_ids)]
         return {
-            "GET /api/messages": [query(*listing, *detail), page_sizes],
+            "GET /api/messages": [query(*listing), page_sizes],
+            "GET /api/messages/conversations/{conversationId}": [
+                path("conversationId", *self.conversation_ids),
+                query(*history),
+                page_sizes,
+            ],
             "GET /api/messages/conversations": [query(*({"cursor": c} for c in self.list_cursors)), page_sizes],
             "GET /api/messages/sync": [query(*({"since": c} for c in self.sync_cursors)), page_sizes],
-            "GET /api/messages/pattern/{pattern_id}": [
-                path("pattern_id", *patterns),
+            "GET /api/messages/pattern/{patternId}": [
+                path("patternId", *patterns),
                 query(*({"creatorId": u} for u in users)),
             ],
-            "PUT /api/messages/{message_id}/read": [path("message_id", *self.message_ids)],
-            "GET /api/attachments/{attachment_id}": [path("attachment_id", *self.attachment_ids)],
+            "PUT /api/messages/{messageId}/read": [path("messageId", *self.message_ids)],
+            "GET /api/attachments/{attachmentId}": [path("attachmentId", *self.attachment_ids)],
             "POST /api/messages": [
                 body(*to_conversation, *to_user, *about_pattern),
                 body(*({"content": text} for text in texts)),

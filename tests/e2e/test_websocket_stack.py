@@ -174,3 +174,25 @@ def test_a_stack_with_a_short_idle_timeout_and_a_sigterm_with_sockets_open(tmp_p
         assert closed.rcvd is not None and closed.rcvd.code == 1001
         for connection_id in (idle.connection_id, open_at_shutdown.connection_id):
             assert f"$disconnect {connection_id} (1001" in short.output()
+
+
+def test_joins_racing_on_one_socket_cannot_pass_the_room_cap(stack: RunningStack) -> None:
+    """The gateway runs one socket's frames concurrently, as API Gateway does: 30 joins sent at once meet the room
+    cap (MAX_ROOMS_PER_CONNECTION, 20) in the join's own transaction."""
+    platform = stack.caller("platform")
+    platform.token = stack.token("platform", role="service")
+    racer = stack.caller("racer")
+    partners = [f"racer-partner-{index}" for index in range(30)]
+    for partner in partners:
+        json_of(platform.request("PUT", f"/api/internal/users/{partner}", {"name": partner}), 200)
+    conversation_ids = [json_of(racer.send_to(partner, "hi"), 201)["conversation"]["id"] for partner in partners]
+
+    with open_socket(stack.ws_url, stack.token("racer")) as socket:
+        for index, conversation_id in enumerate(conversation_ids):
+            socket.send("join_conversation", conversationId=conversation_id, requestId=f"j{index}")
+        answers = {}
+        while len(answers) < len(conversation_ids):
+            frame = json.loads(socket.connection.recv(timeout=10))
+            answers[frame["data"]["requestId"]] = frame["event"] if frame["event"] != "error" else frame["data"]["code"]
+
+    assert sorted(answers.values()) == ["conversation_joined"] * 20 + ["too_many_rooms"] * 10

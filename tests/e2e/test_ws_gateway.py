@@ -1,7 +1,7 @@
 """dev/ws_gateway.py in-process, against a tiny Chalice app that records the events its handlers get.
 
 Faster than a whole stack, and the place for what the app itself cannot show: event shapes, route selection,
-thread pool, short idle and duration limits.
+thread pool, frames of one socket running concurrently within their bounds, short idle and duration limits.
 """
 
 from __future__ import annotations
@@ -11,8 +11,9 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any
 
 import boto3
@@ -22,7 +23,9 @@ from chalice import Chalice
 from chalice.app import WebsocketEvent
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from chalicelib.realtime.gateway import Gateway, Outcome
+from chalicelib.adapters.connections import ConnectionsClient
+from chalicelib.domain.delivery import Outcome
+from chalicelib.settings import get_settings
 from dev.ws_gateway import (
     MANAGEMENT_URL_ENV,
     MAX_MESSAGE_BYTES,
@@ -38,6 +41,11 @@ pytestmark = pytest.mark.e2e
 GOOD_TOKEN = "letmein"
 SLOW_SECONDS = 1.5
 WAIT_SECONDS = 5
+
+
+def app_connections(url: str) -> ConnectionsClient:
+    """The app's own ``@connections`` adapter, pointed at the local gateway."""
+    return ConnectionsClient(replace(get_settings(), websocket_management_url=url))
 
 
 def management_client(endpoint_url: str) -> Any:
@@ -61,6 +69,11 @@ class FakeApp:
         self.app.experimental_feature_flags.update(["WEBSOCKETS"])
         self.events: list[dict[str, Any]] = []
         self._client: Any = None
+        # "hold" frames: their handlers wait for ``release``; ``holding`` counts them, ``peak`` its maximum.
+        self.release = threading.Event()
+        self.holding = 0
+        self.peak = 0
+        self._lock = threading.Lock()
         self.app.on_ws_connect()(self._connect)
         self.app.on_ws_message()(self._message)
         self.app.on_ws_disconnect()(self._disconnect)
@@ -68,8 +81,8 @@ class FakeApp:
         self.app._create_registration_function("on_ws_message", "shout", {"route_key": "shout"})(self._message)
 
     @contextmanager
-    def serve(self, limits: Limits | None = None) -> Iterator[LocalWebSocketGateway]:
-        gateway = LocalWebSocketGateway(self.app, port=0, management_port=0, limits=limits)
+    def serve(self, limits: Limits | None = None, **bounds: int) -> Iterator[LocalWebSocketGateway]:
+        gateway = LocalWebSocketGateway(self.app, port=0, management_port=0, limits=limits, **bounds)
         gateway.start()
         self._client = management_client(gateway.management_url)
         try:
@@ -89,6 +102,15 @@ class FakeApp:
             time.sleep(SLOW_SECONDS)
         if event.body == "boom":
             raise RuntimeError("the handler failed")
+        if event.body == "hold":
+            with self._lock:
+                self.holding += 1
+                self.peak = max(self.peak, self.holding)
+            try:
+                assert self.release.wait(WAIT_SECONDS), "never released"
+            finally:
+                with self._lock:
+                    self.holding -= 1
         echo = {key: raw[key] for key in ("body", "isBase64Encoded")}
         echo.update(routeKey=raw["requestContext"]["routeKey"], messageId=raw["requestContext"]["messageId"])
         frame = json.dumps({"event": "echo", "data": echo}).encode()
@@ -179,6 +201,53 @@ def test_a_slow_handler_does_not_stall_other_sockets(fake: FakeApp, gateway: Loc
         slow.next("echo", body="slow")
 
 
+def wait_until(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + WAIT_SECONDS
+    while not condition():
+        assert time.monotonic() < deadline, f"{what} within {WAIT_SECONDS} s"
+        time.sleep(0.01)
+
+
+def test_frames_of_one_socket_run_concurrently_up_to_their_bound() -> None:
+    """API Gateway invokes the handler once per frame, concurrently for one connection's frames: so does the gateway,
+    with at most ``frames_per_connection`` of a socket in flight (it reads no further frame of that socket)."""
+    fake = FakeApp()
+    with fake.serve(frames_per_connection=3, handler_threads=8) as gateway, connect(gateway) as client:
+        for _ in range(5):
+            client.send_raw("hold")
+        wait_until(lambda: fake.holding == 3, "three frames of one socket running at once")
+        with connect(gateway) as other:  # a round trip through the loop: it had every chance to read more
+            other.send_raw("probe")
+            other.next("echo", body="probe")
+        wait_until(lambda: gateway.frames_in_flight == 3, "only the three running frames read (the probe's done)")
+        held = fake.holding
+
+        fake.release.set()
+
+        assert [client.next("echo", body="hold")["routeKey"] for _ in range(5)] == ["$default"] * 5
+    assert (held, fake.peak) == (3, 3)
+
+
+def test_all_sockets_together_run_at_most_handler_threads_frames() -> None:
+    fake = FakeApp()
+    with (
+        fake.serve(frames_per_connection=3, handler_threads=4) as gateway,
+        connect(gateway) as first,
+        connect(gateway) as second,
+    ):
+        for client in (first, second):
+            for _ in range(3):
+                client.send_raw("hold")
+        wait_until(lambda: gateway.frames_in_flight == 6 and fake.holding == 4, "six frames read, four running")
+        held = fake.holding  # the other two wait for a thread: none frees while these are held
+
+        fake.release.set()
+
+        for client in (first, second):
+            assert len([client.next("echo", body="hold") for _ in range(3)]) == 3
+    assert (held, fake.peak) == (4, 4)
+
+
 def test_a_failing_handler_answers_like_api_gateway(gateway: LocalWebSocketGateway) -> None:
     with connect(gateway) as client:
         client.send_raw("boom")
@@ -207,7 +276,7 @@ def test_the_management_api_speaks_botocore(fake: FakeApp, gateway: LocalWebSock
         assert described["Identity"] == {"SourceIp": "127.0.0.1", "UserAgent": described["Identity"]["UserAgent"]}
 
         # The app's own delivery code, unchanged, against the gateway.
-        assert Gateway(gateway.management_url).post(connection_id, b'{"event": "app"}') is Outcome.DELIVERED
+        assert app_connections(gateway.management_url).post(connection_id, b'{"event": "app"}') is Outcome.DELIVERED
         socket_client.next("app")
 
         url = f"{gateway.management_url}/@connections/{connection_id.replace('=', '%3D')}"
@@ -223,7 +292,7 @@ def test_the_management_api_speaks_botocore(fake: FakeApp, gateway: LocalWebSock
         kwargs = {"Data": b"{}"} if call == client.post_to_connection else {}
         with pytest.raises(client.exceptions.GoneException):
             call(ConnectionId=connection_id, **kwargs)
-    assert Gateway(gateway.management_url).post(connection_id, b"{}") is Outcome.GONE
+    assert app_connections(gateway.management_url).post(connection_id, b"{}") is Outcome.GONE
     assert requests.get(f"{gateway.management_url}/elsewhere", timeout=WAIT_SECONDS).status_code == 404
 
 

@@ -13,11 +13,19 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from chalicelib.models import ALL_MODELS
-from chalicelib.models.tables import reset_connections
+from chalicelib import bootstrap
+from chalicelib.adapters.dynamodb import ALL_MODELS
+from chalicelib.adapters.dynamodb.tables import reset_connections
 from chalicelib.settings import get_settings
 from tests.infrastructure.support import create_stack, output_key, short_name, stage_environment
-from tests.integration.conftest import api, client, dynamo_calls, marketplace, sockets  # noqa: F401 (fixtures)
+from tests.integration.conftest import (  # noqa: F401 (fixtures)
+    api,
+    client,
+    dynamo_calls,
+    install_services,
+    marketplace,
+    sockets,
+)
 
 ON_STACK_STAGE = "dev"
 
@@ -38,8 +46,8 @@ def _table_names() -> set[str]:
 
 def _create_stack() -> dict[str, str]:
     with warnings.catch_warnings():
-        # moto's CloudFormation skips AWS::S3::BucketPolicy (the TLS-only policy); test_template checks it.
-        warnings.filterwarnings("ignore", message=".*AWS::S3::BucketPolicy.*")
+        # moto's CloudFormation skips bucket policies and alarms: test_template and test_alarms check them.
+        warnings.filterwarnings("ignore", message=".*AWS::(S3::BucketPolicy|CloudWatch::Alarm).*")
         return create_stack(_client("cloudformation"), ON_STACK_STAGE)
 
 
@@ -65,6 +73,7 @@ def stack_outputs() -> Iterator[dict[str, str]]:
         os.environ["ATTACHMENTS_BUCKET"] = outputs["AttachmentsBucketName"]
         get_settings.cache_clear()
         reset_connections()
+        bootstrap.install(None)  # adapters are built from the settings: the stack's bucket from now on
         yield outputs
     finally:
         for model, name in before.items():
@@ -76,6 +85,7 @@ def stack_outputs() -> Iterator[dict[str, str]]:
                 os.environ[name] = value
         get_settings.cache_clear()
         reset_connections()
+        bootstrap.install(None)
 
 
 @pytest.fixture

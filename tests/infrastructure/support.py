@@ -11,7 +11,7 @@ from typing import Any
 from cfnlint.decode import decode_str
 from pynamodb.models import Model
 
-from chalicelib.models import ALL_MODELS
+from chalicelib.adapters.dynamodb import ALL_MODELS
 from chalicelib.settings import get_settings
 from infrastructure.deploy import ROOT, TEMPLATE, stack_name
 
@@ -23,6 +23,26 @@ def cfn_lint(path: Path) -> subprocess.CompletedProcess[str]:
     """cfn-lint (the CLI of this environment) on one template."""
     executable = Path(sys.executable).with_name("cfn-lint")
     return subprocess.run([str(executable), str(path)], capture_output=True, text=True, check=False)
+
+
+CHECKOV = ROOT / ".venv-scan" / "bin" / "checkov"
+
+
+def checkov(path: Path) -> dict[str, Any]:
+    """checkov's report on one CloudFormation / SAM template, with the project's skips (.checkov.yaml).
+
+    checkov lives in its own virtualenv (``make scan`` creates it; see requirements-scan.txt)."""
+    assert CHECKOV.exists(), f"{CHECKOV} is missing: run `make scan` (it creates .venv-scan from requirements-scan.txt)"
+    result = subprocess.run(
+        [str(CHECKOV), "--config-file", str(ROOT / ".checkov.yaml"), "-f", str(path), "--output", "json"],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=ROOT,
+    )
+    assert result.returncode in (0, 1), result.stdout[-2000:] + result.stderr[-2000:]
+    report = json.loads(result.stdout)
+    return report[0] if isinstance(report, list) else report
 
 
 def load_template(path: Path = TEMPLATE) -> dict[str, Any]:

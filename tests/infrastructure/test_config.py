@@ -56,6 +56,25 @@ def test_every_function_of_the_app_has_its_own_memory_and_timeout(stage: str) ->
 
 
 @pytest.mark.parametrize("stage", STAGES)
+def test_every_function_has_a_reserved_concurrency_cap(stage: str) -> None:
+    """A flood (or an image bomb) is capped per function (checkov CKV_AWS_115), and one function cannot starve
+    the others of the account's concurrency."""
+    configured = chalice_config()["stages"][stage]["lambda_functions"]
+    for name, function in functions(stage).items():
+        assert function.reserved_concurrency == configured[name]["reserved_concurrency"] >= 1, name
+
+
+def test_both_stages_together_leave_the_account_its_unreserved_minimum() -> None:
+    # Lambda refuses a reservation that leaves fewer than 100 unreserved executions (default quota: 1,000).
+    reserved = sum(
+        function["reserved_concurrency"]
+        for stage in STAGES
+        for function in chalice_config()["stages"][stage]["lambda_functions"].values()
+    )
+    assert reserved <= 1000 - 100
+
+
+@pytest.mark.parametrize("stage", STAGES)
 def test_every_function_runs_with_the_stages_policy_file_and_log_retention(stage: str) -> None:
     stage_config = chalice_config()["stages"][stage]
     assert stage_config["autogen_policy"] is False

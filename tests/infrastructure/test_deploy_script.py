@@ -21,6 +21,8 @@ from moto import mock_aws
 
 from chalicelib import settings as app_settings
 from infrastructure import deploy as script
+from infrastructure import package as packaging
+from infrastructure import policy
 from infrastructure.deploy import ROOT, Aws, DeployError, Project
 
 FUNCTIONS = ("api_handler", "websocket_connect", "websocket_message", "websocket_disconnect", "on_upload")
@@ -103,14 +105,14 @@ def project(tmp_path: Path) -> Project:
     copy = Project(tmp_path)
     for stage in ("dev", "prod"):
         copy.set_environment(stage, "WEBSOCKET_API_ID", None)
-        copy.pin_websocket_api(stage, None)
+        copy.write_policy(stage)
     return copy
 
 
 @pytest.fixture
 def aws() -> Iterator[Aws]:
     with mock_aws(), warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*AWS::S3::BucketPolicy.*")
+        warnings.filterwarnings("ignore", message=".*AWS::(S3::BucketPolicy|CloudWatch::Alarm).*")
         yield Aws(boto3.session.Session())
 
 
@@ -143,22 +145,25 @@ def test_a_first_deploy_makes_the_stack_then_deploys_twice_to_hand_over_the_webs
     assert "WEBSOCKET_API_ID" not in chalice.environments[0]
     assert chalice.environments[1]["WEBSOCKET_API_ID"] == api_id == project.environment("dev")["WEBSOCKET_API_ID"]
     (grant,) = [s for s in chalice.policies[1]["Statement"] if s["Sid"] == "WebSocketDelivery"]
-    assert grant["Resource"] == [f"arn:*:execute-api:*:*:{api_id}/v1/POST/@connections/*"]
+    assert grant["Resource"] == [  # post frames, close expired connections, ask whether one is still open
+        f"arn:*:execute-api:*:*:{api_id}/dev/{method}/@connections/*" for method in ("POST", "DELETE", "GET")
+    ]
+    assert chalice.policies[1] == policy.render(project.config(), "dev")  # rendered, not edited by hand
     assert urls == {
         "rest": project.deployed("dev")["resources"][-2]["rest_api_url"],  # type: ignore[index]
-        "websocket": f"wss://{api_id}.execute-api.us-east-1.amazonaws.com/v1/",
+        "websocket": f"wss://{api_id}.execute-api.us-east-1.amazonaws.com/dev/",
     }
     assert any(line.startswith("REST API:") for line in lines)
 
     secret = aws.client("ssm").get_parameter(Name="/crochet-messaging/dev/jwt-secret", WithDecryption=True)
     assert len(secret["Parameter"]["Value"]) >= 48
     rest_id = urls["rest"].split("//")[1].split(".")[0]
-    settings = aws.client("apigateway").get_stage(restApiId=rest_id, stageName="v1")["methodSettings"]["*/*"]
+    settings = aws.client("apigateway").get_stage(restApiId=rest_id, stageName="dev")["methodSettings"]["*/*"]
     assert (settings["throttlingBurstLimit"], settings["throttlingRateLimit"]) == (40, 20.0)
     assert websocket_stages == [
         {
             "ApiId": api_id,
-            "StageName": "v1",
+            "StageName": "dev",
             "DefaultRouteSettings": {"ThrottlingBurstLimit": 40, "ThrottlingRateLimit": 20.0},
         }
     ]
@@ -187,7 +192,7 @@ def test_a_fresh_checkout_with_chalices_record_deploys_once(
 ) -> None:
     run_deploy("dev", aws, project, FakeChalice(project, aws.region), [])
     project.set_environment("dev", "WEBSOCKET_API_ID", None)  # config.json as committed, deployed/ kept
-    project.pin_websocket_api("dev", None)
+    project.write_policy("dev")
     again = FakeChalice(project, aws.region)
 
     run_deploy("dev", aws, project, again, [])
@@ -252,6 +257,37 @@ def test_destroy_refuses_prod(aws: Aws, project: Project) -> None:
     with pytest.raises(DeployError, match="refusing to destroy prod"):
         script.destroy("prod", aws=aws, project=project, chalice=chalice, out=lambda _: None)
     assert chalice.calls == []
+
+
+def test_a_first_deploy_renders_a_hand_edited_policy_again(
+    aws: Aws, project: Project, websocket_stages: list[dict[str, Any]]
+) -> None:
+    project.policy_path("dev").write_text('{"Version": "2012-10-17", "Statement": []}')
+    chalice = FakeChalice(project, aws.region)
+
+    run_deploy("dev", aws, project, chalice, [])
+
+    assert chalice.policies[0] == policy.render(project.config(), "dev", websocket_api="*")
+
+
+@pytest.mark.parametrize("command", ["deploy", "package"])
+def test_a_stage_that_names_no_secret_is_refused_by_deploy_and_package(
+    project: Project, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    """Finding 14: only deploy.py checked; `make package` built a template that would run on the dev secret."""
+    project.set_environment("dev", "JWT_SECRET_SSM_PARAMETER", None)
+    if command == "deploy":
+        with pytest.raises(DeployError, match="refuses the dev configuration: stage 'dev' names no JWT secret"):
+            script.check_no_dev_secret(project, "dev")
+        return
+    built: list[str] = []
+    monkeypatch.setattr(packaging, "Project", lambda root: project)
+    monkeypatch.setattr(packaging, "package", lambda stage, out, **options: built.append(stage))
+
+    assert packaging.main(["--stage", "dev", "--out", str(project.root / "out")]) == 2
+
+    assert built == []
+    assert "names no JWT secret" in capsys.readouterr().err
 
 
 def test_an_unconfigured_jwt_secret_is_refused(aws: Aws, project: Project) -> None:

@@ -8,6 +8,7 @@ Slow on a cold cache (Chalice downloads Lambda wheels from PyPI; ~2 minutes), ma
 from __future__ import annotations
 
 import hashlib
+import json
 import marshal
 import os
 import re
@@ -27,8 +28,9 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from infrastructure import lambda_layout, lambda_zips
+from infrastructure import policy as policy_template
 from infrastructure.deploy import ROOT, throttling
-from tests.infrastructure.support import STAGES, cfn_lint, chalice_config, policy, stage_environment
+from tests.infrastructure.support import STAGES, cfn_lint, chalice_config, checkov, stage_environment
 
 pytestmark = pytest.mark.package
 
@@ -147,7 +149,16 @@ def test_the_template_carries_the_stages_configuration(packages: dict[str, Packa
         assert properties["Environment"]["Variables"] == expected_environment, name
         role = resources[properties["Role"]["Fn::GetAtt"][0]]
         (inline,) = role["Properties"]["Policies"]
-        assert inline["PolicyDocument"] == policy(stage), name
+        # The one policy template's rendering, its @connections grant on this template's own WebSocket API.
+        assert inline["PolicyDocument"] == policy_template.cloudformation(chalice_config(), stage), name
+        (grant,) = [s for s in inline["PolicyDocument"]["Statement"] if s["Sid"] == "WebSocketDelivery"]
+        # Posting frames, closing expired connections, asking about recorded ones: on this API and stage only.
+        api_stage = config["api_gateway_stage"]
+        assert grant["Resource"] == [
+            {"Fn::Sub": f"arn:*:execute-api:*:*:${{WebsocketAPI}}/{api_stage}/{method}/@connections/*"}
+            for method in ("POST", "DELETE", "GET")
+        ]
+        assert properties["ReservedConcurrentExecutions"] == settings["reserved_concurrency"], name
     groups = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::Logs::LogGroup"]
     assert sorted(g["LogGroupName"]["Fn::Sub"] for g in groups) == sorted(f"/aws/lambda/${{{name}}}" for name in found)
     assert {g["RetentionInDays"] for g in groups} == {config["log_retention_in_days"]}
@@ -393,3 +404,27 @@ def test_chalice_deploy_rewrites_its_zips_like_make_package(packages: dict[str, 
         deployed_files = {n: hashlib.sha256(deployed.read(n)).hexdigest() for n in deployed.namelist()}
     packaged = packages["dev"].zip("deployment.zip")
     assert deployed_files == {n: hashlib.sha256(packaged.read(n)).hexdigest() for n in packaged.namelist()}
+
+
+# What checkov still finds in the packaged template once .checkov.yaml's skips and the resources' own Metadata
+# skips apply, and why it is not fixed on this branch. Each entry must still fail (so it is removed when fixed).
+PENDING = {
+    ("CKV_AWS_116", "AWS::Serverless::Function.OnUpload"): "the upload function's DLQ: issue 13 item 1 (issue-13-a)",
+}
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_checkov_passes_the_packaged_template(packages: dict[str, Package], stage: str) -> None:
+    """Reserved concurrency (CKV_AWS_115) on every function, no wildcard IAM, throttled stages, log retention...:
+    every check of checkov's CloudFormation and SAM rules, but the commented skips."""
+    report = checkov(packages[stage].out / "sam.yaml")
+
+    failed = {(check["check_id"], check["resource"]) for check in report["results"]["failed_checks"]}
+    passed = {(check["check_id"], check["resource"]) for check in report["results"]["passed_checks"]}
+    skipped = {(check["check_id"], check["resource"]) for check in report["results"]["skipped_checks"]}
+    assert failed - set(PENDING) == set(), json.dumps(sorted(failed - set(PENDING)))
+    assert set(PENDING) <= failed, f"fixed now: remove from PENDING {sorted(set(PENDING) - failed)}"
+    functions_ = [f"AWS::Serverless::Function.{name}" for name in functions(packages[stage].template)]
+    assert {("CKV_AWS_115", function) for function in functions_} <= passed
+    # The one per-resource exception: no DLQ for what API Gateway invokes synchronously; the upload function has none.
+    assert skipped == {("CKV_AWS_116", function) for function in functions_ if not function.endswith(".OnUpload")}

@@ -18,7 +18,9 @@ from typing import Any
 
 import pytest
 
+from infrastructure import policy as policy_template
 from infrastructure.deploy import ROOT
+from infrastructure.policy import Grant, render, stale
 from tests.infrastructure import iam
 from tests.infrastructure.aws_calls import OUT_VARIABLE
 from tests.infrastructure.support import STAGES, chalice_config, policy, stage_environment
@@ -167,8 +169,56 @@ def test_the_policy_names_only_the_stages_own_resources(stage: str) -> None:
         if ":execute-api:" in resource:
             # The WebSocket API's id is known after the first deploy; deploy.py pins it then.
             pinned = re.escape(api_id) if api_id else r"(\*|[a-z0-9]{10})"
-            assert re.fullmatch(rf"arn:\*:execute-api:\*:\*:{pinned}/{api_stage}/POST/@connections/\*", resource), (
-                resource
-            )
+            assert re.fullmatch(
+                rf"arn:\*:execute-api:\*:\*:{pinned}/{api_stage}/(POST|DELETE|GET)/@connections/\*", resource
+            ), resource
         else:
             assert any(marker in resource for marker in own), f"{sid}: {resource}"
+
+
+# --- one template for every stage (infrastructure/policy.py) -------------------------------------------------------
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_the_committed_policy_is_the_rendering_of_the_one_template(stage: str) -> None:
+    assert policy(stage) == render(chalice_config(), stage), "run `make policies`"
+    assert stale(chalice_config()) == []
+
+
+def test_each_stage_has_its_own_api_gateway_stage_and_cannot_post_to_the_others() -> None:
+    """Finding 15: dev and prod shared `v1`, so dev's functions could post to prod's connections."""
+    api_stages = {stage: chalice_config()["stages"][stage]["api_gateway_stage"] for stage in STAGES}
+    assert len(set(api_stages.values())) == len(STAGES), api_stages
+    for stage in STAGES:
+        for other in STAGES:
+            connection = f"arn:aws:execute-api:{REGION}:{ACCOUNT}:a1b2c3d4e5/{api_stages[other]}/POST/@connections/abc="
+            allowed = iam.allows(policy(stage), "execute-api:ManageConnections", connection)
+            assert allowed == (stage == other), (stage, other)
+
+
+def test_a_statement_is_one_line_of_the_template(monkeypatch: pytest.MonkeyPatch) -> None:
+    added = Grant("UploadDeadLetters", ["sqs:SendMessage"], ["arn:*:sqs:*:*:{app}-{stage}-on-upload-dlq"])
+    monkeypatch.setattr(policy_template, "STATEMENTS", (*policy_template.STATEMENTS, added))
+
+    rendered = render(chalice_config(), "prod")
+
+    assert rendered["Statement"][-1] == {
+        "Sid": "UploadDeadLetters",
+        "Effect": "Allow",
+        "Action": ["sqs:SendMessage"],
+        "Resource": ["arn:*:sqs:*:*:crochet-messaging-prod-on-upload-dlq"],
+    }
+    monkeypatch.setattr(policy_template, "STATEMENTS", (Grant("Typo", ["s3:GetObject"], ["arn:*:s3:::{buckett}"]),))
+    with pytest.raises(KeyError, match="buckett"):
+        render(chalice_config(), "prod")
+
+
+def test_the_recorded_api_id_narrows_the_grant_and_jwks_stages_get_no_ssm_grant() -> None:
+    config = chalice_config()
+    config["stages"]["dev"]["environment_variables"]["WEBSOCKET_API_ID"] = "a1b2c3d4e5"
+    del config["stages"]["dev"]["environment_variables"]["JWT_SECRET_SSM_PARAMETER"]
+
+    statements = {statement["Sid"]: statement for statement in render(config, "dev")["Statement"]}
+
+    assert statements["WebSocketDelivery"]["Resource"] == ["arn:*:execute-api:*:*:a1b2c3d4e5/dev/POST/@connections/*"]
+    assert "JwtSecret" not in statements

@@ -11,15 +11,17 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from chalicelib.models import ALL_MODELS
-from chalicelib.models.tables import create_tables
+from chalicelib.adapters.dynamodb import ALL_MODELS
+from chalicelib.adapters.dynamodb.tables import create_tables
 from tests.infrastructure.support import STAGES, create_stack, output_key, short_name, stage_environment
 
 
 @pytest.fixture
 def moto() -> Iterator[None]:
     with mock_aws(), warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*AWS::S3::BucketPolicy.*")  # checked in test_template
+        warnings.filterwarnings(
+            "ignore", message=".*AWS::(S3::BucketPolicy|CloudWatch::Alarm).*"
+        )  # test_template, test_alarms
         yield
 
 

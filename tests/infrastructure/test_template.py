@@ -9,8 +9,8 @@ import pytest
 from moto import mock_aws
 from pynamodb.models import Model
 
+from chalicelib.adapters.files import S3Files
 from chalicelib.settings import get_settings
-from chalicelib.storage import s3
 from infrastructure.deploy import TEMPLATE
 from tests.infrastructure.support import (
     STAGES,
@@ -174,10 +174,11 @@ def deployed_bucket(template: dict[str, Any], origins: list[str]) -> dict[str, A
 
 
 def local_bucket(origins: list[str]) -> dict[str, Any]:
-    """What ``chalicelib.storage.s3.ensure_bucket`` sets up (dev stack, tests), read back from moto's S3."""
+    """What ``S3Files.ensure_bucket`` sets up (dev stack, tests), read back from moto's S3."""
     with mock_aws():
-        s3.ensure_bucket(tuple(origins))
-        client, name = s3.client(), s3.bucket()
+        files = S3Files(get_settings())
+        files.ensure_bucket(tuple(origins))
+        client, name = files.client, files.bucket
         lifecycle = []
         for rule in client.get_bucket_lifecycle_configuration(Bucket=name)["Rules"]:
             tag = rule.get("Filter", {}).get("Tag")
@@ -226,5 +227,6 @@ def test_the_bucket_is_private_owner_enforced_and_tls_only(template: dict[str, A
 
 
 def test_parameters_are_the_stage_and_the_allowed_origins(template: dict[str, Any]) -> None:
-    assert set(template["Parameters"]) == {"Stage", "AllowedOrigins"}
+    assert set(template["Parameters"]) == {"Stage", "AllowedOrigins", "AlarmEmail"}
     assert template["Parameters"]["AllowedOrigins"]["Type"] == "CommaDelimitedList"
+    assert template["Parameters"]["AlarmEmail"]["Default"] == ""  # optional: deploy.py passes only the first two

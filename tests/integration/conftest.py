@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,10 +13,12 @@ import pytest
 from chalice.test import Client
 from moto import mock_aws
 
+from chalicelib import bootstrap
+from chalicelib.adapters.dynamodb.tables import create_tables, reset_connections
+from chalicelib.adapters.files import S3Files
 from chalicelib.auth.tokens import issue_token
-from chalicelib.models.tables import create_tables, reset_connections
+from chalicelib.bootstrap import Services
 from chalicelib.settings import get_settings
-from chalicelib.storage.s3 import ensure_bucket
 from dev.moto_isolation import isolate_transactions
 
 # Concurrency tests rely on DynamoDB's transaction isolation, which moto lacks without this.
@@ -29,11 +31,15 @@ isolate_transactions()
 reset_connections()
 
 
+# One S3 adapter for the bucket's setup: building boto3 clients is slow, and they follow mock_aws() anyway.
+BUCKET = S3Files(get_settings())
+
+
 @pytest.fixture
 def aws() -> Iterator[None]:
     with mock_aws():
         create_tables()
-        ensure_bucket(get_settings().allowed_origins)
+        BUCKET.ensure_bucket(get_settings().allowed_origins)
         yield
 
 
@@ -43,6 +49,20 @@ def client(aws: None) -> Iterator[Client]:
 
     with Client(app) as test_client:
         yield test_client
+
+
+@pytest.fixture
+def install_services() -> Iterator[Callable[..., Services]]:
+    """``install_services(connections=fake, ...)``: the app runs on these adapters for this test (bootstrap.build),
+    and on the real ones again afterwards."""
+
+    def install(**adapters: Any) -> Services:
+        built = bootstrap.build(**adapters)
+        bootstrap.install(built)
+        return built
+
+    yield install
+    bootstrap.install(None)
 
 
 def token_for(user_id: str, **claims: Any) -> str:

@@ -1,7 +1,8 @@
 """Driving the socket handlers the way API Gateway does, and reading what they sent.
 
 Events have API Gateway's shape; frames are read back from moto's ``@connections`` backend, which
-stores every payload posted to a connection concatenated.
+stores every payload posted to a connection concatenated (and forgets them on DeleteConnection: what a connection
+received before the server closed it is kept here, and ``closed`` says which connections the server closed).
 """
 
 from __future__ import annotations
@@ -59,6 +60,16 @@ class Sockets:
 
     def __init__(self, client: Client) -> None:
         self.client = client
+        self.closed: dict[str, bytes] = {}  # connection id as moto keys it -> what it received before being closed
+        backend = self._backend
+        delete = backend.delete_connection
+
+        def delete_connection(connection_id: str) -> None:
+            connection = backend.connections.get(connection_id)
+            self.closed[connection_id] = self.closed.get(connection_id, b"") + (connection.data if connection else b"")
+            delete(connection_id)
+
+        backend.delete_connection = delete_connection  # moto resets its backends (and this) with every mock
 
     @property
     def _backend(self) -> Any:
@@ -89,8 +100,13 @@ class Sockets:
 
     def frames(self, connection_id: str) -> list[dict[str, Any]]:
         # moto keys connections by the id as it appeared in the URL path (percent-encoded).
-        connection = self._backend.connections.get(quote(connection_id, safe=""))
-        return decode_frames(connection.data) if connection is not None else []
+        key = quote(connection_id, safe="")
+        connection = self._backend.connections.get(key)
+        return decode_frames(self.closed.get(key, b"") + (connection.data if connection is not None else b""))
+
+    def was_closed(self, connection_id: str) -> bool:
+        """Whether the server closed this connection (``@connections`` DELETE)."""
+        return quote(connection_id, safe="") in self.closed
 
     def events(self, connection_id: str, name: str) -> list[dict[str, Any]]:
         return [frame["data"] for frame in self.frames(connection_id) if frame["event"] == name]
@@ -101,3 +117,4 @@ class Sockets:
     def clear(self) -> None:
         for connection in self._backend.connections.values():
             connection.data = b""
+        self.closed = dict.fromkeys(self.closed, b"")

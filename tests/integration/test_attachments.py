@@ -13,10 +13,11 @@ import pytest
 import requests
 from PIL import Image
 
+from chalicelib.adapters.dynamodb import Attachment, Message
+from chalicelib.adapters.files import S3Files
+from chalicelib.bootstrap import services
 from chalicelib.domain.ids import conversation_id_for
-from chalicelib.models import Attachment, Message
 from chalicelib.settings import get_settings
-from chalicelib.storage import s3
 from tests.integration.conftest import Api
 from tests.integration.sockets import Sockets
 
@@ -265,7 +266,8 @@ def test_an_upload_whose_stored_type_differs_from_the_declared_one_is_refused(up
     # Real S3 enforces the policy's Content-Type; a store that does not (moto) lets this through.
     ticket = uploads.ticket("bob", BLANKET, "chart.pdf", "application/pdf", len(PDF))
     key = ticket.body["upload"]["fields"]["key"]
-    s3.client().put_object(Bucket=s3.bucket(), Key=key, Body=PDF, ContentType="text/html")
+    files = S3Files(get_settings())
+    files.client.put_object(Bucket=files.bucket, Key=key, Body=PDF, ContentType="text/html")
     attachment_id = ticket.body["attachmentId"]
 
     sent = uploads.send("bob", attachment_id)
@@ -372,14 +374,12 @@ def test_a_heic_photo_is_served_as_jpeg(uploads: Uploads) -> None:
 
 
 def test_a_second_delivery_of_the_upload_event_is_harmless(uploads: Uploads, monkeypatch: pytest.MonkeyPatch) -> None:
-    from chalicelib.services import attachments
-
     attachment_id = uploads.upload("bob", png(), "image/png", "twice.png")
     processed = Attachment.get(attachment_id)
     stale = Attachment.from_raw_data(processed.serialize())
     stale.status = "pending"  # what a concurrent delivery of the same event read before the first one wrote
     monkeypatch.setattr(Attachment, "get", classmethod(lambda cls, *args, **kwargs: stale))
 
-    assert attachments.process_upload(processed.key) is None
+    assert services().attachments.process_upload(processed.key) is None
     monkeypatch.undo()
     assert Attachment.get(attachment_id).status == "ready"

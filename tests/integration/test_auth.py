@@ -10,7 +10,7 @@ import jwt
 import pytest
 
 from app import app
-from chalicelib.api.http import PUBLIC, ROUTE_AUTH, SERVICE, USER
+from chalicelib.entrypoints.http.routing import PUBLIC, SERVICE, USER, route_specs
 from chalicelib.settings import get_settings
 from tests.integration.conftest import Api, token_for
 
@@ -20,13 +20,15 @@ SAMPLE_PATHS = {
     "/api/messages/sync": "/api/messages/sync",
     "/api/openapi.json": "/api/openapi.json",
     "/api/attachments": "/api/attachments",
-    "/api/attachments/{attachment_id}": "/api/attachments/att_aaaaaaaaaaaaaaaaaaaaaaaa",
-    "/api/messages/{message_id}/read": "/api/messages/msg_aaaaaaaaaaaaaaaaaaaaaaaaaa_1/read",
-    "/api/messages/pattern/{pattern_id}": "/api/messages/pattern/p1",
-    "/api/internal/users/{user_id}": "/api/internal/users/zed",
-    "/api/internal/patterns/{pattern_id}": "/api/internal/patterns/p9",
-    "/api/internal/purchases/{pattern_id}/{user_id}": "/api/internal/purchases/p1/zed",
+    "/api/attachments/{attachmentId}": "/api/attachments/att_aaaaaaaaaaaaaaaaaaaaaaaa",
+    "/api/messages/conversations/{conversationId}": "/api/messages/conversations/conv_aaaaaaaaaaaaaaaaaaaaaaaaaa",
+    "/api/messages/{messageId}/read": "/api/messages/msg_aaaaaaaaaaaaaaaaaaaaaaaaaa_1/read",
+    "/api/messages/pattern/{patternId}": "/api/messages/pattern/p1",
+    "/api/internal/users/{userId}": "/api/internal/users/zed",
+    "/api/internal/patterns/{patternId}": "/api/internal/patterns/p9",
+    "/api/internal/purchases/{patternId}/{userId}": "/api/internal/purchases/p1/zed",
 }
+ROUTE_AUTH = {route: spec.auth for route, spec in route_specs(app).items()}
 ROUTES = sorted(route for route, auth in ROUTE_AUTH.items() if auth != PUBLIC)
 
 

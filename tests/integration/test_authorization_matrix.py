@@ -1,6 +1,6 @@
 """OWASP API1 (object-level) and API3 (property-level) authorization, generated from the app's own tables.
 
-Every REST route in ``chalicelib.api.http.ROUTES`` and every socket action in ``ACTIONS`` (plus ``ping``)
+Every REST route registered on ``app`` (``route_specs``) and every socket action in ``ACTIONS``
 must have a row here: a new route or action without one fails ``test_every_route_and_action_has_a_row``.
 Each REST row is exercised against real objects (a conversation between alice and bob about p1, a
 message in it, attachments bob uploaded) by five kinds of caller; a stranger probing other users' ids
@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -21,15 +21,19 @@ from typing import Any
 import jwt
 import pytest
 
-from app import app  # noqa: F401  (registers every blueprint, so ROUTES is complete)
-from chalicelib.api.http import PUBLIC, ROUTE_AUTH, ROUTES, SERVICE, USER
+from app import app
+from chalicelib.adapters.dynamodb import Attachment, Connection, Conversation, UserProfile, rate_limits
+from chalicelib.domain.connections import parse_connections, parse_room
 from chalicelib.domain.ids import conversation_id_for, message_id_for
-from chalicelib.models import Attachment, Connection, Conversation, UserProfile
+from chalicelib.entrypoints.http.routing import PUBLIC, SERVICE, USER, route_specs
+from chalicelib.entrypoints.ws.dispatcher import ACTIONS
 from chalicelib.settings import get_settings
-from chalicelib.ws.handlers import ACTIONS
 from tests.integration.conftest import Api, Response, token_for
 from tests.integration.sockets import Sockets
 from tests.integration.uploads import pdf_upload_request, upload_pdf
+
+ROUTE_AUTH = {route: spec.auth for route, spec in route_specs(app).items()}
+ROUTES = set(ROUTE_AUTH)
 
 # --- the callers ---------------------------------------------------------------------------------------
 
@@ -139,14 +143,17 @@ MATRIX: dict[tuple[str, str], Row] = {
         lambda w: {"conversationId": w.conversation_id, "content": "x"},
     ),
     ("GET", "/api/messages/conversations"): Row(USER, lambda w: "/api/messages/conversations", USER_ROUTE_OK),
-    ("PUT", "/api/messages/{message_id}/read"): Row(
+    ("GET", "/api/messages/conversations/{conversationId}"): Row(
+        USER, lambda w: f"/api/messages/conversations/{w.conversation_id}", OWN_OBJECT
+    ),
+    ("PUT", "/api/messages/{messageId}/read"): Row(
         USER,
         lambda w: f"/api/messages/{w.message_id}/read",
         OWN_OBJECT,
         lambda w: {"markConversation": False},
         participant="alice",  # the recipient
     ),
-    ("GET", "/api/messages/pattern/{pattern_id}"): Row(
+    ("GET", "/api/messages/pattern/{patternId}"): Row(
         USER,
         lambda w: "/api/messages/pattern/p1",
         (OK, PURCHASE_REQUIRED, UNAUTHORIZED, UNAUTHORIZED, USERS_ONLY),
@@ -160,16 +167,16 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("POST", "/api/attachments"): Row(
         USER, lambda w: "/api/attachments", NEW_IN_OWN_OBJECT, lambda w: pdf_upload_request(w.conversation_id)
     ),
-    ("GET", "/api/attachments/{attachment_id}"): Row(
+    ("GET", "/api/attachments/{attachmentId}"): Row(
         USER, lambda w: f"/api/attachments/{w.sent_attachment_id}", OWN_OBJECT
     ),
-    ("PUT", "/api/internal/users/{user_id}"): Row(
+    ("PUT", "/api/internal/users/{userId}"): Row(
         SERVICE, lambda w: "/api/internal/users/zed", INTERNAL, lambda w: {"name": "Zed"}
     ),
-    ("PUT", "/api/internal/patterns/{pattern_id}"): Row(
+    ("PUT", "/api/internal/patterns/{patternId}"): Row(
         SERVICE, lambda w: "/api/internal/patterns/p9", INTERNAL, lambda w: {"creatorId": "zed", "title": "Doily"}
     ),
-    ("PUT", "/api/internal/purchases/{pattern_id}/{user_id}"): Row(
+    ("PUT", "/api/internal/purchases/{patternId}/{userId}"): Row(
         SERVICE, lambda w: "/api/internal/purchases/p9/zed", INTERNAL
     ),
 }
@@ -190,6 +197,7 @@ def caller_headers(kind: str, row: Row) -> dict[str, str]:
 def test_every_route_and_action_has_a_row() -> None:
     assert set(MATRIX) == set(ROUTES), "add a row to MATRIX for every route (and remove rows of removed routes)"
     assert set(SOCKET_MATRIX) == {*ACTIONS, "ping"}, "add a row to SOCKET_MATRIX for every socket action"
+    assert {row.limit for row in SOCKET_MATRIX.values()} <= set(get_settings().rate_limits), "every action is limited"
     assert {route: row.auth for route, row in MATRIX.items()} == {route: ROUTE_AUTH[route] for route in MATRIX}
 
 
@@ -300,8 +308,8 @@ MASS_ASSIGNMENT = [
     ("POST", "/api/messages", "isRead", True),
     ("POST", "/api/attachments", "key", f"conversations/{MISSING_CONVERSATION}/att_x/original"),
     ("POST", "/api/attachments", "uploaderId", "alice"),
-    ("PUT", "/api/messages/{message_id}/read", "readerId", "alice"),
-    ("PUT", "/api/messages/{message_id}/read", "readAt", "2000-01-01T00:00:00.000Z"),
+    ("PUT", "/api/messages/{messageId}/read", "readerId", "alice"),
+    ("PUT", "/api/messages/{messageId}/read", "readAt", "2000-01-01T00:00:00.000Z"),
 ]
 
 
@@ -466,6 +474,7 @@ class SocketRow:
     witness: list[str]  # what the other participant's connection (joined to the room) gets
     stranger: list[str]  # what carol's connection gets (for a real and for a missing id alike)
     joined_first: bool = False  # the participant's connection joins the room before
+    limit: str = ""  # the per-user rate limit that counts it (settings.rate_limits)
 
 
 def in_conversation(conversation_id: str, message_id: str) -> dict[str, Any]:
@@ -475,21 +484,24 @@ def in_conversation(conversation_id: str, message_id: str) -> dict[str, Any]:
 REFUSED = ["error:not_found"]
 
 SOCKET_MATRIX: dict[str, SocketRow] = {
-    "ping": SocketRow(lambda c, m: {}, "bob", ["pong"], [], ["pong"]),
-    "join_conversation": SocketRow(in_conversation, "bob", ["conversation_joined"], [], REFUSED),
-    "leave_conversation": SocketRow(in_conversation, "bob", ["conversation_left"], [], REFUSED, joined_first=True),
+    "ping": SocketRow(lambda c, m: {}, "bob", ["pong"], [], ["pong"], limit="ping"),
+    "join_conversation": SocketRow(in_conversation, "bob", ["conversation_joined"], [], REFUSED, limit="room"),
+    "leave_conversation": SocketRow(
+        in_conversation, "bob", ["conversation_left"], [], REFUSED, joined_first=True, limit="room"
+    ),
     "new_message": SocketRow(
         lambda c, m: {"conversationId": c, "content": "hello over the socket"},
         "bob",
         ["message_sent"],
         ["message_received", "new_message_notification"],
         REFUSED,
+        limit="send",
     ),
     "message_read": SocketRow(
-        lambda c, m: {"messageId": m}, "alice", ["read_updated"], ["message_read_update"], REFUSED
+        lambda c, m: {"messageId": m}, "alice", ["read_updated"], ["message_read_update"], REFUSED, limit="read"
     ),
-    "typing_start": SocketRow(in_conversation, "bob", [], ["user_typing"], REFUSED),
-    "typing_stop": SocketRow(in_conversation, "bob", [], ["user_stopped_typing"], REFUSED),
+    "typing_start": SocketRow(in_conversation, "bob", [], ["user_typing"], REFUSED, limit="typing"),
+    "typing_stop": SocketRow(in_conversation, "bob", [], ["user_stopped_typing"], REFUSED, limit="typing"),
 }
 SOCKET_ACTIONS = sorted({*ACTIONS, "ping"})
 
@@ -531,6 +543,70 @@ def test_socket_action_answers_participant_and_stranger(world: World, sockets: S
     assert world.message_count() == before + (1 if action == "new_message" else 0)
 
 
+@pytest.fixture
+def exhausted(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str, str], None]]:
+    """``exhausted(user, limit)``: that limit is on (one per hour) and the user has used it up."""
+
+    def use_up(user: str, limit: str) -> None:
+        monkeypatch.setenv(f"RATE_LIMIT_{limit.upper()}", "1/3600")
+        get_settings.cache_clear()
+        rate_limits.spend(user, limit)
+
+    yield use_up
+    get_settings.cache_clear()
+
+
+def stored_state(world: World, connection_id: str) -> tuple[Any, ...]:
+    """What a socket action may change: messages, alice's unread total, what the connection joined."""
+    joined = Connection.get(connection_id, consistent_read=True).rooms or set()
+    return world.message_count(), UserProfile.get("alice", consistent_read=True).total_unread, joined
+
+
+@pytest.mark.parametrize("action", SOCKET_ACTIONS)
+def test_socket_action_over_its_limit_is_refused_and_changes_nothing(
+    world: World, sockets: Sockets, exhausted: Callable[[str, str], None], action: str
+) -> None:
+    row = socket_row(action)
+    witness = sockets.connect(other_participant(row.participant))
+    sockets.send(witness, "join_conversation", conversationId=world.conversation_id)
+    actor = sockets.connect(row.participant)
+    if row.joined_first:
+        sockets.send(actor, "join_conversation", conversationId=world.conversation_id)
+    sockets.clear()
+    before = stored_state(world, actor)
+    exhausted(row.participant, row.limit)
+
+    sockets.send(actor, action, **row.fields(world.conversation_id, world.message_id))
+
+    assert rendered(sockets, actor) == ["error:rate_limited"]
+    [error] = sockets.events(actor, "error")
+    assert error["action"] == action and error["details"]["retryAfter"] >= 1
+    assert rendered(sockets, witness) == []
+    assert stored_state(world, actor) == before
+
+
+@pytest.mark.parametrize("action", SOCKET_ACTIONS)
+def test_socket_action_after_the_token_expired_is_refused_and_closes_the_connection(
+    world: World, sockets: Sockets, action: str
+) -> None:
+    row = socket_row(action)
+    witness = sockets.connect(other_participant(row.participant))
+    sockets.send(witness, "join_conversation", conversationId=world.conversation_id)
+    actor = sockets.connect(row.participant)
+    if row.joined_first:
+        sockets.send(actor, "join_conversation", conversationId=world.conversation_id)
+    sockets.clear()
+    Connection(actor).update(actions=[Connection.token_expires_at.set("2000-01-01T00:00:00.000Z")])
+    before = stored_state(world, actor)
+
+    sockets.send(actor, action, **row.fields(world.conversation_id, world.message_id))
+
+    assert rendered(sockets, actor) == ["error:token_expired"]
+    assert sockets.was_closed(actor)
+    assert rendered(sockets, witness) == []
+    assert stored_state(world, actor) == before
+
+
 # --- $connect and connections ------------------------------------------------------------------------
 
 
@@ -547,6 +623,21 @@ def test_connect_answers_each_kind_of_caller(marketplace: Api, sockets: Sockets)
 
     assert observed == {PARTICIPANT: 200, STRANGER: 200, ANONYMOUS: 401, EXPIRED: 401, SERVICE_ROLE: 403}
     assert sorted(c.user_id for c in Connection.scan()) == ["bob", STRANGER_USER]
+
+
+def test_connect_over_the_connection_cap_is_refused_for_that_user_only(
+    marketplace: Api, sockets: Sockets, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MAX_CONNECTIONS_PER_USER", "2")
+    get_settings.cache_clear()
+    try:
+        for _ in range(2):
+            sockets.connect("bob")
+        observed = {user: sockets.connect_status(token_for(user)) for user in ("bob", STRANGER_USER)}
+    finally:
+        get_settings.cache_clear()
+
+    assert observed == {"bob": 429, STRANGER_USER: 200}
 
 
 def dead_connection(sockets: Sockets, state: str, user: str, conversation_id: str) -> str:
@@ -619,5 +710,5 @@ def test_presence_reaches_only_those_in_a_conversation_with_that_user(
     ]
     assert rendered(sockets, carol) == []
     assert rendered(sockets, dave) == []
-    assert f"{carol} {STRANGER_USER}" not in (Conversation.get(world.conversation_id).room or set())
-    assert carol not in (UserProfile.get("bob").watcher_ids or set())
+    assert carol not in parse_room(Conversation.get(world.conversation_id).room)
+    assert carol not in parse_connections(UserProfile.get("bob").watcher_ids)

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-from chalicelib.auth import Principal
+from chalicelib.adapters.dynamodb import Conversation, Message
+from chalicelib.bootstrap import services
 from chalicelib.domain.ids import conversation_id_for
-from chalicelib.models import Conversation, Message
-from chalicelib.realtime.gateway import Gateway, endpoint_url
+from chalicelib.domain.principal import Principal
 from chalicelib.schemas.requests import SendMessageRequest
-from chalicelib.services import live
+from chalicelib.services.messaging import Sent
 from tests.integration.conftest import Api
 from tests.integration.sockets import Sockets
 
@@ -21,9 +21,9 @@ BLANKET = conversation_id_for("alice", "bob", "p1")
 K = 16
 
 
-def _send(user: str, **fields: object) -> live.SendResult:
+def _send(user: str, **fields: object) -> Sent:
     request = SendMessageRequest.model_validate(fields)
-    return live.send_message(Principal(user), request, Gateway(endpoint_url()), origin_connection_id=None)
+    return services().messaging.send(Principal(user), request)
 
 
 def test_k_parallel_sends_store_k_messages_in_gapless_order(marketplace: Api) -> None:
@@ -36,7 +36,7 @@ def test_k_parallel_sends_store_k_messages_in_gapless_order(marketplace: Api) ->
     stored = list(Message.query(BLANKET, consistent_read=True))
     assert [m.seq for m in stored] == list(range(1, K + 2))
     assert sorted(m.content for m in stored[1:]) == sorted(f"m{i}" for i in range(K))
-    assert sorted(int(r.message.id.rsplit("_", 1)[1]) for r in results) == list(range(2, K + 2))
+    assert sorted(int(r.out.message.id.rsplit("_", 1)[1]) for r in results) == list(range(2, K + 2))
     assert [m.recipient_receipt for m in stored] == list(range(1, K + 2))
     assert marketplace.conversations("alice").body["totalUnread"] == K + 1
     assert Conversation.get(BLANKET).message_count == K + 1
@@ -65,6 +65,6 @@ def test_the_same_client_message_id_sent_concurrently_is_one_message(marketplace
         )
 
     assert sum(r.created for r in results) == 1
-    assert len({r.message.id for r in results}) == 1
+    assert len({r.out.message.id for r in results}) == 1
     assert Conversation.get(BLANKET).message_count == 2
     assert len(sockets.events(alice, "message_received")) == 1  # delivered once, by the send that stored it

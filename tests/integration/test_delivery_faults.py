@@ -3,9 +3,9 @@ connections are forgotten, other failures are only logged, and a failed write st
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import botocore.client
@@ -14,15 +14,27 @@ from botocore.exceptions import ClientError, EndpointConnectionError
 from botocore.stub import Stubber
 from pynamodb.exceptions import DoesNotExist
 
+from chalicelib.adapters.connections import ConnectionsClient, management_url
+from chalicelib.adapters.dynamodb import (
+    Connection,
+    Conversation,
+    IdempotencyRecord,
+    Membership,
+    Message,
+    TimelineEntry,
+    UserProfile,
+)
+from chalicelib.bootstrap import Services
+from chalicelib.domain.connections import parse_connections, parse_room
+from chalicelib.domain.delivery import Outcome
 from chalicelib.domain.ids import conversation_id_for
-from chalicelib.models import Connection, Conversation, FeedEntry, IdempotencyRecord, Membership, Message, UserProfile
-from chalicelib.realtime import gateway
-from chalicelib.realtime.gateway import Gateway, Outcome, encode, endpoint_url
+from chalicelib.schemas.events import Pong, frame
+from chalicelib.settings import get_settings
 from tests.integration.conftest import Api
 from tests.integration.sockets import Sockets
 
 PATTERN_CHAT = conversation_id_for("alice", "bob", "p1")
-FRAME = encode("pong", {})
+FRAME = frame("pong", Pong())
 
 
 def post_error(code: str, status: int) -> ClientError:
@@ -53,13 +65,27 @@ class FaultyManagementApi:
             raise fault
         return self.real.post_to_connection(ConnectionId=ConnectionId, Data=Data)
 
+    def delete_connection(self, *, ConnectionId: str) -> dict[str, Any]:
+        return self.real.delete_connection(ConnectionId=ConnectionId)
+
+    def get_connection(self, *, ConnectionId: str) -> dict[str, Any]:
+        if ConnectionId in self.faults:
+            raise self.faults[ConnectionId]
+        return self.real.get_connection(ConnectionId=ConnectionId)
+
+
+def real_client() -> Any:
+    """The app's own ``@connections`` client, as bootstrap builds it (moto's backend under mock_aws)."""
+    client = ConnectionsClient(get_settings()).client
+    assert client is not None
+    return client
+
 
 @pytest.fixture
-def management_api(aws: None, monkeypatch: pytest.MonkeyPatch) -> FaultyManagementApi:
-    url = endpoint_url()
-    assert url is not None
-    faulty = FaultyManagementApi(gateway._client(url))
-    monkeypatch.setattr(gateway, "_client", lambda _url: faulty)
+def management_api(aws: None, install_services: Callable[..., Services]) -> FaultyManagementApi:
+    """The app runs on a ``@connections`` adapter whose client fails the posts a test tells it to."""
+    faulty = FaultyManagementApi(real_client())
+    install_services(connections=ConnectionsClient(get_settings(), client=faulty))
     return faulty
 
 
@@ -79,10 +105,9 @@ def management_api(aws: None, monkeypatch: pytest.MonkeyPatch) -> FaultyManageme
 def test_a_single_post_maps_the_service_answer_to_an_outcome(
     aws: None, code: str | None, status: int, outcome: Outcome
 ) -> None:
-    url = endpoint_url()
-    assert url is not None
+    client = real_client()
     expected = {"ConnectionId": "conn-1=", "Data": FRAME}
-    with Stubber(gateway._client(url)) as stubber:
+    with Stubber(client) as stubber:
         if code is None:
             stubber.add_response("post_to_connection", {}, expected)
         else:
@@ -90,7 +115,7 @@ def test_a_single_post_maps_the_service_answer_to_an_outcome(
                 "post_to_connection", service_error_code=code, http_status_code=status, expected_params=expected
             )
 
-        result = Gateway(url).post("conn-1=", FRAME)
+        result = ConnectionsClient(get_settings(), client=client).post("conn-1=", FRAME)
 
         stubber.assert_no_pending_responses()
     assert result is outcome
@@ -109,15 +134,31 @@ def test_a_post_never_raises_and_fails_only_its_own_connection(management_api: F
     error, outcome = POST_FAULTS[fault]
     management_api.faults["conn-1="] = error
 
-    outcomes = Gateway(endpoint_url()).post_many(["conn-1=", "conn-2=", "conn-1="], FRAME)
+    connections = ConnectionsClient(get_settings(), client=management_api)
+
+    outcomes = connections.post_many(["conn-1=", "conn-2=", "conn-1="], FRAME)
 
     assert outcomes == {"conn-1=": outcome, "conn-2=": Outcome.DELIVERED}
     assert sorted(management_api.attempts) == ["conn-1=", "conn-2="]
 
 
 def test_without_an_endpoint_nothing_is_posted(management_api: FaultyManagementApi) -> None:
-    assert Gateway(None).post("conn-1=", FRAME) is Outcome.FAILED
+    unconfigured = replace(get_settings(), websocket_management_url=None, websocket_api_id=None)
+    connections = ConnectionsClient(unconfigured)
+
+    assert management_url(unconfigured) is None
+    assert connections.post("conn-1=", FRAME) is Outcome.FAILED
     assert management_api.attempts == []
+
+
+def test_a_socket_event_supplies_the_endpoint_configuration_left_out() -> None:
+    unconfigured = replace(get_settings(), websocket_management_url=None, websocket_api_id=None, websocket_stage=None)
+    connections = ConnectionsClient(unconfigured)
+
+    connections.learn_endpoint("abc123", "v1")
+    connections.learn_endpoint("other", "v2")  # the first one stays: one container serves one API
+
+    assert connections.url == "https://abc123.execute-api.us-east-1.amazonaws.com/v1"
 
 
 # --- fan-out with mixed outcomes -------------------------------------------------------------------------------
@@ -169,9 +210,9 @@ def known_to_the_store(connection_id: str, conversation_id: str) -> dict[str, bo
     bob = UserProfile.get("bob", consistent_read=True)
     return {
         "connection": connection_exists(connection_id),
-        "room": f"{connection_id} alice" in (conversation.room or set()),
-        "alice's connections": connection_id in (alice.connection_ids or set()),
-        "bob's watchers": connection_id in (bob.watcher_ids or set()),
+        "room": parse_room(conversation.room).get(connection_id) is not None,
+        "alice's connections": connection_id in parse_connections(alice.connection_ids),
+        "bob's watchers": connection_id in parse_connections(bob.watcher_ids),
     }
 
 
@@ -251,6 +292,26 @@ def test_pruning_a_users_last_connection_tells_their_watchers(
     assert [(p["userId"], p["online"]) for p in sockets.events(bobs, "presence_update")] == [("alice", False)]
 
 
+def test_a_dead_watcher_is_forgotten_at_the_first_presence_change(
+    marketplace: Api, sockets: Sockets, management_api: FaultyManagementApi
+) -> None:
+    """A watcher gone without a $disconnect whose item then expired is known only to the watched profile's set: the
+    first 410 of a presence fan-out removes it there (red-team finding 11: it was posted to for ever)."""
+    assert marketplace.send("bob", recipientId="alice", patternId="p1", content="hello").status == 201
+    bobs = sockets.connect("bob")
+    sockets.send(bobs, "join_conversation", conversationId=PATTERN_CHAT)  # bob now watches alice
+    management_api.faults[bobs] = GONE  # gone without a $disconnect ...
+    Connection.get(bobs).delete()  # ... and DynamoDB's TTL has swept its item
+    management_api.attempts.clear()
+
+    for _ in range(3):  # alice comes and goes
+        alices = sockets.connect("alice")
+        sockets.disconnect(alices)
+
+    assert management_api.attempts.count(bobs) == 1
+    assert bobs not in parse_connections(UserProfile.get("alice", consistent_read=True).watcher_ids)
+
+
 def test_throttled_posts_never_fail_a_send(
     marketplace: Api, sockets: Sockets, management_api: FaultyManagementApi, room: Room
 ) -> None:
@@ -306,7 +367,9 @@ def snapshot(conversation_id: str) -> dict[str, Any]:
     return {
         "conversation": item(Conversation, conversation_id),
         "messages": [m.attribute_values for m in Message.query(conversation_id, consistent_read=True)],
-        "feeds": {user: [e.position for e in FeedEntry.query(user, consistent_read=True)] for user in ("alice", "bob")},
+        "feeds": {
+            user: [e.position for e in TimelineEntry.query(user, consistent_read=True)] for user in ("alice", "bob")
+        },
         "memberships": {user: item(Membership, user, conversation_id) for user in ("alice", "bob")},
         "profiles": {user: item(UserProfile, user) for user in ("alice", "bob")},
         "idempotency": item(IdempotencyRecord, "send#bob#retry-me"),

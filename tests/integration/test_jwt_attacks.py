@@ -23,8 +23,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from chalicelib.auth import tokens
-from chalicelib.models import Connection, Conversation, Message, UserProfile
+from chalicelib import bootstrap
+from chalicelib.adapters.dynamodb import Connection, Conversation, Message, UserProfile
 from chalicelib.settings import get_settings
 from tests.integration.conftest import Api, Response
 from tests.integration.sockets import Sockets
@@ -134,13 +134,16 @@ def configure(keys: Keys) -> Iterator[Callable[[str], None]]:
                 patch.setenv("JWT_ISSUER", ISSUER)
                 patch.setenv("JWT_AUDIENCE", AUDIENCE)
             elif mode == JWKS:
+                # JWKS mode refuses to start without an audience (settings.ConfigurationError).
                 patch.setenv("JWT_JWKS_URL", JWKS_URL)
-                fake = FakeJwksClient(keys.idp.public_key())
-                patch.setattr(tokens, "_jwks_client", lambda url: fake if url == JWKS_URL else None)
+                patch.setenv("JWT_AUDIENCE", AUDIENCE)
             get_settings.cache_clear()
+            # The app runs on these settings, with the IdP's keys as its JWKS source (bootstrap.build).
+            bootstrap.install(bootstrap.build(signing_keys=FakeJwksClient(keys.idp.public_key())))
 
         yield apply
     get_settings.cache_clear()
+    bootstrap.install(None)
 
 
 @pytest.fixture
@@ -218,6 +221,9 @@ ATTACKS: dict[str, Attack] = {
     "jwks: HS256 keyed with the IdP's public PEM": Attack(JWKS, lambda k: hmac_signed(claims(), k.public_pem)),
     "jwks: RS256 from another private key": Attack(JWKS, lambda k: rs256(claims(), k.other)),
     "jwks: HS256 with the shared secret": Attack(JWKS, lambda k: hs256(claims())),
+    # Signed by the IdP itself, but for another of its applications (finding 13): the audience is required.
+    "jwks: the IdP's token for another audience": Attack(JWKS, lambda k: rs256(claims(aud="other-app"), k.idp)),
+    "jwks: the IdP's token without aud": Attack(JWKS, lambda k: rs256(claims(aud=None), k.idp)),
 }
 
 

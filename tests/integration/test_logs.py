@@ -66,3 +66,49 @@ def test_no_token_or_message_body_reaches_the_logs(marketplace: Api, sockets: So
     dumped = json.dumps(log_lines)
     assert log_lines
     assert token not in dumped and "my-private-words" not in dumped
+
+
+@pytest.fixture
+def debug_lines(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every log line, JSON-formatted, with the app configured as an operator would to investigate: LOG_LEVEL=DEBUG."""
+    from chalicelib import logs
+
+    lines: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(JsonFormatter().format(record))
+
+    root = logging.getLogger()
+    level = root.level
+    handler = Collect(logging.DEBUG)
+    root.addHandler(handler)
+    monkeypatch.setenv("LOG_LEVEL", "DEBUG")
+    logs.configure()
+    assert root.isEnabledFor(logging.DEBUG)
+    yield lines
+    root.removeHandler(handler)
+    monkeypatch.setenv("LOG_LEVEL", "INFO")
+    logs.configure()
+    root.setLevel(level)
+
+
+def test_not_even_debug_logs_a_token_or_a_message_body(
+    marketplace: Api, sockets: Sockets, debug_lines: list[str]
+) -> None:
+    token = token_for("bob")
+    sent = marketplace.call(
+        "POST",
+        "/api/messages",
+        body={"recipientId": "alice", "content": "my-private-words", "clientMessageId": "key-7f3a"},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    conversation = sent.body["conversation"]["id"]
+    marketplace.call("GET", f"/api/messages/conversations/{conversation}", headers={"Authorization": f"Bearer {token}"})
+    connection = sockets.connect("bob", token=token)
+    sockets.send(connection, "new_message", conversationId=conversation, content="more-private-words")
+
+    dumped = "\n".join(debug_lines)
+    assert sent.status == 201 and debug_lines
+    for secret in (token, token.split(".")[2], "my-private-words", "more-private-words", "key-7f3a"):
+        assert secret not in dumped, secret

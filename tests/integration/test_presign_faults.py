@@ -1,7 +1,8 @@
 """S3 failing while an upload is signed or verified: a retryable 503 ``storage_unavailable``, nothing half-stored.
 
-The S3 client is wrapped so that chosen operations raise what botocore raises when S3 is unreachable,
-throttles or fails; every other call reaches moto. After each fault the very same request succeeds.
+The app runs on an S3 adapter whose boto3 client is wrapped so that chosen operations raise what botocore raises
+when S3 is unreachable, throttles or fails; every other call reaches moto. After each fault the very same request
+succeeds.
 """
 
 from __future__ import annotations
@@ -13,9 +14,11 @@ from typing import Any
 import pytest
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError, NoCredentialsError
 
+from chalicelib.adapters.dynamodb import Attachment, Conversation, Message, UserProfile
+from chalicelib.adapters.files import S3Files
+from chalicelib.bootstrap import Services
 from chalicelib.domain.ids import conversation_id_for
-from chalicelib.models import Attachment, Conversation, Message, UserProfile
-from chalicelib.storage import s3
+from chalicelib.settings import get_settings
 from tests.integration.conftest import Api, Response
 from tests.integration.sockets import Sockets
 from tests.integration.uploads import pdf_upload_request, upload_pdf
@@ -60,13 +63,13 @@ class FlakyS3:
 
 
 @pytest.fixture
-def flaky_s3(api: Api, monkeypatch: pytest.MonkeyPatch) -> FlakyS3:
+def flaky_s3(api: Api, install_services: Callable[..., Services]) -> FlakyS3:
     """S3 behind a switch (the bucket exists; bob's direct conversation with alice is open)."""
     api.user("alice")
     opened = api.send("bob", recipientId="alice", content="my progress so far")
     assert opened.status == 201, opened.body
-    flaky = FlakyS3(s3.client())
-    monkeypatch.setattr(s3, "client", lambda: flaky)
+    flaky = FlakyS3(S3Files(get_settings()).client)
+    install_services(files=S3Files(get_settings(), client=flaky))
     return flaky
 
 

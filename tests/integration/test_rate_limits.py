@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
+from chalicelib.adapters.dynamodb import Attachment, Connection, Conversation, RateCounter, UserProfile, rate_limits
+from chalicelib.bootstrap import Services
+from chalicelib.domain.delivery import Outcome
 from chalicelib.domain.ids import conversation_id_for
-from chalicelib.models import Attachment, Conversation, RateCounter
-from chalicelib.services import rate_limits
 from chalicelib.settings import get_settings
-from tests.integration.conftest import Api, DynamoCalls
+from tests.fakes import RecordingConnections
+from tests.integration.conftest import Api, DynamoCalls, token_for
 from tests.integration.sockets import Sockets
 
 BLANKET = conversation_id_for("alice", "bob", "p1")
@@ -111,3 +113,205 @@ def test_retry_after_points_at_the_end_of_the_window() -> None:
     assert limited is not None and limited.retry_after == 2  # window 500 covers [1000, 1002)
     other = CancellationReason(code="ConditionalCheckFailed", raw_item={"id": {"S": "conv_x"}})
     assert rate_limits.rate_limited([other]) is None
+
+
+# --- socket actions, the expensive GETs, connections per user (red-team finding 5) ------------------------------
+
+
+@pytest.fixture
+def tight(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Two of each per hour: the third of a kind is refused."""
+    for name in ("ROOM", "TYPING", "READ", "PING", "SYNC", "HISTORY"):
+        monkeypatch.setenv(f"RATE_LIMIT_{name}", "2/3600")
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+def refused(sockets: Sockets, connection_id: str) -> list[tuple[str, str | None]]:
+    return [(e["code"], e["action"]) for e in sockets.events(connection_id, "error")]
+
+
+def test_pings_over_the_limit_get_an_error_frame(marketplace: Api, sockets: Sockets, tight: None) -> None:
+    bob = sockets.connect("bob")
+
+    for index in range(3):
+        sockets.send(bob, "ping", requestId=f"p{index}")
+
+    assert [f["event"] for f in sockets.frames(bob)] == ["pong", "pong", "error"]
+    [error] = sockets.events(bob, "error")
+    assert (error["code"], error["action"], error["requestId"]) == ("rate_limited", "ping", "p2")
+    assert 1 <= error["details"]["retryAfter"] <= 3600
+
+
+def test_joins_and_leaves_share_one_limit_and_a_refused_one_changes_nothing(
+    marketplace: Api, sockets: Sockets, tight: None
+) -> None:
+    marketplace.send("bob", recipientId="alice", patternId="p1")
+    bob = sockets.connect("bob")
+
+    sockets.send(bob, "join_conversation", conversationId=BLANKET)
+    sockets.send(bob, "leave_conversation", conversationId=BLANKET)
+    sockets.send(bob, "join_conversation", conversationId=BLANKET)
+
+    assert refused(sockets, bob) == [("rate_limited", "join_conversation")]
+    assert not Conversation.get(BLANKET).room  # the refused join wrote nothing
+    assert not Connection.get(bob).rooms
+
+
+def test_joining_a_room_again_counts_like_a_join(marketplace: Api, sockets: Sockets, tight: None) -> None:
+    marketplace.send("bob", recipientId="alice", patternId="p1")
+    bob = sockets.connect("bob")
+
+    for _ in range(3):
+        sockets.send(bob, "join_conversation", conversationId=BLANKET)
+
+    assert refused(sockets, bob) == [("rate_limited", "join_conversation")]
+
+
+def test_typing_over_the_limit_reaches_nobody(marketplace: Api, sockets: Sockets, tight: None) -> None:
+    marketplace.send("bob", recipientId="alice", patternId="p1")
+    alice, bob = sockets.connect("alice"), sockets.connect("bob")
+    sockets.send(alice, "join_conversation", conversationId=BLANKET)
+
+    for action in ("typing_start", "typing_stop", "typing_start"):
+        sockets.send(bob, action, conversationId=BLANKET)
+
+    assert refused(sockets, bob) == [("rate_limited", "typing_start")]
+    assert [f["event"] for f in sockets.frames(alice)] == ["conversation_joined", "user_typing", "user_stopped_typing"]
+
+
+def test_read_receipts_are_limited_on_the_socket_and_over_rest_alike(
+    marketplace: Api, sockets: Sockets, tight: None
+) -> None:
+    message_id = marketplace.send("bob", recipientId="alice", patternId="p1").body["message"]["id"]
+    alice = sockets.connect("alice")
+
+    sockets.send(alice, "message_read", messageId=message_id)  # moves the read position: counted in its write
+    sockets.send(alice, "message_read", messageId=message_id)  # changes nothing: counted on its own
+    over_rest = marketplace.mark_read("alice", message_id)
+
+    assert [f["event"] for f in sockets.frames(alice)] == ["read_updated", "read_updated"]
+    assert over_rest.status == 429 and int(over_rest.headers["Retry-After"]) >= 1
+
+
+def test_sync_and_history_over_the_limit_get_429(marketplace: Api, tight: None) -> None:
+    marketplace.send("bob", recipientId="alice", patternId="p1")
+    cursor = marketplace.call("GET", "/api/messages/sync", "bob").body["nextCursor"]  # no cursor: nothing read
+
+    syncs = [marketplace.call("GET", f"/api/messages/sync?since={cursor}", "bob") for _ in range(3)]
+    pages = [
+        marketplace.call("GET", f"/api/messages/conversations/{BLANKET}", "bob"),
+        marketplace.conversation("bob", BLANKET),  # the seed's form of the same history
+        marketplace.call("GET", f"/api/messages/conversations/{BLANKET}", "bob"),
+    ]
+
+    assert [r.status for r in syncs] == [200, 200, 429]
+    assert [r.status for r in pages] == [200, 200, 429]
+    for response in (syncs[-1], pages[-1]):
+        assert response.body["error"]["code"] == "rate_limited"
+        assert int(response.headers["Retry-After"]) == response.body["error"]["details"]["retryAfter"] >= 1
+    assert marketplace.call("GET", f"/api/messages/conversations/{BLANKET}", "alice").status == 200  # per user
+
+
+@pytest.fixture
+def environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., None]]:
+    """``environment(NAME=value, ...)``: settings read again with these variables (restored after the test)."""
+
+    def set_variables(**variables: str) -> None:
+        for name, value in variables.items():
+            monkeypatch.setenv(name, value)
+        get_settings.cache_clear()
+
+    yield set_variables
+    get_settings.cache_clear()
+
+
+def test_what_each_limit_costs_in_round_trips(
+    marketplace: Api, sockets: Sockets, dynamo_calls: DynamoCalls, environment: Callable[..., None]
+) -> None:
+    """Join, leave and a moving read carry their counter in the write they make anyway; typing, ping and a read that
+    changes nothing add one UpdateItem."""
+    message_id = marketplace.send("bob", recipientId="alice", patternId="p1").body["message"]["id"]
+
+    def measure() -> dict[str, int]:
+        connection = sockets.connect("alice")
+        frames = [
+            ("join_conversation", {"conversationId": BLANKET}),
+            ("typing_start", {"conversationId": BLANKET}),
+            ("message_read", {"messageId": message_id}),
+            ("ping", {}),
+            ("leave_conversation", {"conversationId": BLANKET}),
+        ]
+        costs = {}
+        for action, fields in frames:
+            dynamo_calls.reset()
+            sockets.send(connection, action, **fields)
+            costs[action] = dynamo_calls.total
+        assert not sockets.events(connection, "error")
+        return costs
+
+    unlimited = measure()
+    environment(**{f"RATE_LIMIT_{name}": "100/3600" for name in ("ROOM", "TYPING", "READ", "PING")})
+    marketplace.send("bob", conversationId=BLANKET)  # unread again, so that the read moves
+    limited = measure()
+
+    assert {a: limited[a] - unlimited[a] for a in limited} == {
+        "join_conversation": 0,
+        "typing_start": 1,
+        "message_read": 0,
+        "ping": 1,
+        "leave_conversation": 0,
+    }
+
+
+@pytest.fixture
+def cap(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("MAX_CONNECTIONS_PER_USER", "3")
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+def test_a_user_over_the_connection_cap_is_refused_the_upgrade(marketplace: Api, sockets: Sockets, cap: None) -> None:
+    opened = [sockets.connect("bob") for _ in range(3)]
+
+    over = sockets.connect_status(token_for("bob"))
+    someone_else = sockets.connect_status(token_for("alice"))
+    sockets.disconnect(opened[0])
+    after_closing_one = sockets.connect_status(token_for("bob"))
+
+    assert (over, someone_else, after_closing_one) == (429, 200, 200)
+    assert sorted(c.user_id for c in Connection.scan()) == ["alice", "bob", "bob", "bob"]
+    assert len(UserProfile.get("bob").connection_ids) == 3
+
+
+def test_connections_that_are_dead_hold_no_slot(
+    marketplace: Api, sockets: Sockets, cap: None, install_services: Callable[..., Services]
+) -> None:
+    connections = RecordingConnections()
+    install_services(connections=connections)
+    lost, expired, alive = (sockets.connect("bob") for _ in range(3))
+    connections.outcomes[lost] = Outcome.GONE  # its $disconnect was lost: API Gateway no longer knows it
+    profile = UserProfile.get("bob")
+    entries = {e for e in profile.connection_ids if not e.startswith(expired)} | {f"{expired} 946684800"}  # 2000
+    UserProfile("bob").update(actions=[UserProfile.connection_ids.set(entries)])
+
+    fresh = sockets.connect_status(token_for("bob"))
+
+    assert fresh == 200
+    assert connections.closed == [expired]  # told (token_expired) and closed; the lost one is gone already
+    assert [event for event, _ in connections.received(expired)] == ["error"]
+    assert {e.split(" ")[0] for e in UserProfile.get("bob").connection_ids} >= {alive}
+    assert len(UserProfile.get("bob").connection_ids) == 2
+    assert sockets.connect_status(token_for("bob")) == 200
+    assert sockets.connect_status(token_for("bob")) == 429  # three live ones again
+
+
+def test_connections_older_than_api_gateway_allows_hold_no_slot(marketplace: Api, sockets: Sockets, cap: None) -> None:
+    for _ in range(3):
+        sockets.connect("bob")  # none of their $disconnects will come
+    UserProfile("bob").update(actions=[UserProfile.presence_expires_at.set("2000-01-01T00:00:00.000Z")])
+
+    assert sockets.connect_status(token_for("bob")) == 200
+    assert len(UserProfile.get("bob").connection_ids) == 1

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-from chalicelib.auth import Principal
+from chalicelib.bootstrap import services
+from chalicelib.domain.principal import Principal
 from chalicelib.schemas.requests import SendMessageRequest
-from chalicelib.services.messages import create_message, mark_message_as_read
 from tests.integration.conftest import Api
 
 
@@ -115,11 +115,11 @@ def test_reads_racing_sends_never_lose_or_go_negative(marketplace: Api) -> None:
     bob, alice = Principal("bob"), Principal("alice")
 
     def send(index: int) -> None:
-        create_message(bob, SendMessageRequest(conversation_id=conversation_id, content=f"m{index}"))
+        services().messaging.send(bob, SendMessageRequest(conversation_id=conversation_id, content=f"m{index}"))
 
     def read_latest(_: int) -> None:
         latest = marketplace.conversation("alice", conversation_id, "&limit=1").body["messages"][-1]
-        result = mark_message_as_read(alice, latest["id"])
+        result = services().messaging.read(alice, latest["id"], whole_conversation=False).out
         assert result.unread_count >= 0 and result.total_unread >= 0
 
     with ThreadPoolExecutor(max_workers=4) as pool:

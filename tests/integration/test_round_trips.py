@@ -1,25 +1,40 @@
 """Cost does not grow with data: DynamoDB round trips per endpoint, at one size and at 100 times it.
 
 Counts are deterministic (botocore calls), so equality is asserted exactly; speed belongs to
-benchmarks, never to tests.
+benchmarks, never to tests. Measured with every rate limit at its production default (the test environment turns
+them off elsewhere), so the budgets include what the limits cost: their counters ride in a request's own write
+where it makes one, and cost one UpdateItem where it does not (history pages, sync, typing, ping).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from itertools import count
 
 import pytest
 
 from chalicelib.domain.ids import conversation_id_for
+from chalicelib.settings import get_settings
 from tests.integration.conftest import Api, DynamoCalls
 from tests.integration.factories import seed_conversation, seed_inbox
+from tests.integration.sockets import Sockets
 
 SMALL_MESSAGES, SMALL_INBOX = 10, 3
 GROWTH = 100
 PATTERN_CHAT = conversation_id_for("alice", "bob", "p1")
 _unique = count()
+LIMITS = ("SEND", "CONVERSATION", "PRESIGN", "ROOM", "TYPING", "READ", "PING", "SYNC", "HISTORY")
+
+
+@pytest.fixture(autouse=True)
+def production_limits(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every rate limit at its default, so that what it costs is counted."""
+    for name in LIMITS:
+        monkeypatch.delenv(f"RATE_LIMIT_{name}", raising=False)
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
 
 
 @dataclass
@@ -46,9 +61,10 @@ Operation = Callable[[World], Callable[[], object]]
 OPERATIONS: dict[str, tuple[int, Operation]] = {
     "list conversations": (3, lambda w: lambda: w.api.call("GET", "/api/messages", "alice")),
     "conversations + totalUnread": (3, lambda w: lambda: w.api.conversations("alice")),
-    "conversation detail": (3, lambda w: lambda: w.api.conversation("alice", PATTERN_CHAT)),
+    # GetItem conversation, the history limit's UpdateItem, Query one page, BatchGetItem profiles.
+    "conversation detail": (4, lambda w: lambda: w.api.conversation("alice", PATTERN_CHAT)),
     "history page (before)": (
-        3,
+        4,
         lambda w: (lambda before: lambda: w.api.conversation("alice", PATTERN_CHAT, f"&before={before}"))(
             w.newest_for("alice")
         ),
@@ -71,6 +87,7 @@ OPERATIONS: dict[str, tuple[int, Operation]] = {
             )[1]
         )(f"retry-{next(_unique)}"),
     ),
+    # The read limit's counter rides in the read's transaction.
     "mark read": (3, lambda w: (lambda m: lambda: w.api.mark_read("alice", m))(w.newest_for("alice"))),
     "mark conversation read": (
         3,
@@ -109,6 +126,98 @@ def test_round_trips_are_constant_and_within_budget(marketplace: Api, dynamo_cal
 
     assert small == large, f"{name}: {small} round trips with small data, {large} with 100x"
     assert large <= budget, f"{name}: {large} round trips, budget {budget}"
+
+
+def test_sync_pages_are_constant_and_within_budget(marketplace: Api, dynamo_calls: DynamoCalls) -> None:
+    """Query the timeline, the sync limit's UpdateItem, BatchGetItem messages + conversations, BatchGetItem profiles."""
+    cursor = marketplace.call("GET", "/api/messages/sync", "alice").body["nextCursor"]
+    seed_conversation("bob", "alice", SMALL_MESSAGES, "p1")
+
+    def measure() -> int:
+        dynamo_calls.reset()
+        response = marketplace.call("GET", f"/api/messages/sync?since={cursor}&limit=5", "alice")
+        assert response.status == 200 and len(response.body["messages"]) == 5, response.body
+        return dynamo_calls.total
+
+    small = measure()
+    seed_conversation("bob", "alice", SMALL_MESSAGES * (GROWTH - 1), "p1")
+    seed_inbox("alice", SMALL_INBOX * GROWTH)
+    large = measure()
+
+    assert small == large <= 4
+
+
+# Socket actions: name -> (budget, action, fields given the newest message's id, who sends it). Every frame first
+# reads its connection (GetItem); then:
+#   ping: the ping limit's UpdateItem;
+#   join: GetItem conversation, TransactWriteItems (connection, room, watched profile, the room limit's counter);
+#   leave: TransactWriteItems (the same items);
+#   typing: GetItem conversation, the typing limit's UpdateItem (then posts only);
+#   new_message, message_read: the REST cost (their limits' counters ride in their transactions).
+SOCKET_OPERATIONS: dict[str, tuple[int, str, Callable[[str], dict[str, object]], str]] = {
+    "ping": (2, "ping", lambda m: {}, "bob"),
+    "join_conversation": (3, "join_conversation", lambda m: {"conversationId": PATTERN_CHAT}, "bob"),
+    "leave_conversation": (2, "leave_conversation", lambda m: {"conversationId": PATTERN_CHAT}, "alice"),
+    "typing_start": (3, "typing_start", lambda m: {"conversationId": PATTERN_CHAT}, "bob"),
+    "new_message": (4, "new_message", lambda m: {"conversationId": PATTERN_CHAT, "content": "measured"}, "bob"),
+    "message_read": (4, "message_read", lambda m: {"messageId": m}, "alice"),
+}
+
+
+def test_socket_actions_are_constant_and_within_budget(
+    marketplace: Api, sockets: Sockets, dynamo_calls: DynamoCalls
+) -> None:
+    marketplace.send("bob", recipientId="alice", patternId="p1")
+    seed_conversation("bob", "alice", SMALL_MESSAGES, "p1")
+    seed_inbox("alice", SMALL_INBOX)
+
+    def measure(name: str) -> int:
+        _, action, fields, sender = SOCKET_OPERATIONS[name]
+        newest = marketplace.send("bob", conversationId=PATTERN_CHAT).body["message"]["id"]
+        connection = sockets.connect(sender)
+        if action == "leave_conversation":
+            sockets.send(connection, "join_conversation", conversationId=PATTERN_CHAT)
+        sockets.clear()
+        dynamo_calls.reset()
+        sockets.send(connection, action, **fields(newest))
+        cost = dynamo_calls.total
+        assert not sockets.events(connection, "error"), (name, sockets.events(connection, "error"))
+        sockets.disconnect(connection)  # within the connection cap, whatever the number of actions
+        return cost
+
+    small = {name: measure(name) for name in SOCKET_OPERATIONS}
+    seed_conversation("bob", "alice", SMALL_MESSAGES * (GROWTH - 1), "p1")
+    seed_inbox("alice", SMALL_INBOX * (GROWTH - 1), first_partner=SMALL_INBOX)
+    large = {name: measure(name) for name in SOCKET_OPERATIONS}
+
+    assert small == large, f"round trips with small data {small}, with 100x {large}"
+    over = {
+        name: (cost, SOCKET_OPERATIONS[name][0]) for name, cost in large.items() if cost > SOCKET_OPERATIONS[name][0]
+    }
+    assert over == {}, f"(round trips, budget) over budget: {over}"
+
+
+def test_connect_and_disconnect_are_constant(marketplace: Api, sockets: Sockets, dynamo_calls: DynamoCalls) -> None:
+    """``$connect``: UpdateItem profile (the connection cap is its condition), PutItem connection. ``$disconnect``:
+    GetItem connection, TransactWriteItems (rooms, watched profiles, the item: one per 100), UpdateItem profile."""
+    marketplace.send("bob", recipientId="alice", patternId="p1")
+    sockets.connect("alice")  # bob's watchers are not what is measured: alice stays online throughout
+
+    def measure() -> tuple[int, int]:
+        dynamo_calls.reset()
+        connection = sockets.connect("bob")
+        connected = dynamo_calls.total
+        sockets.send(connection, "join_conversation", conversationId=PATTERN_CHAT)
+        dynamo_calls.reset()
+        sockets.disconnect(connection)
+        return connected, dynamo_calls.total
+
+    small = measure()
+    seed_conversation("bob", "alice", SMALL_MESSAGES * GROWTH, "p1")
+    seed_inbox("bob", SMALL_INBOX * GROWTH)
+    large = measure()
+
+    assert small == large == (2, 3), (small, large)
 
 
 def test_the_counter_sees_every_dynamodb_call(marketplace: Api, dynamo_calls: DynamoCalls) -> None:

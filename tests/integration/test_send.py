@@ -7,10 +7,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from chalicelib.auth import Principal
-from chalicelib.models import Conversation, Message
+from chalicelib.adapters.dynamodb import Conversation, Message
+from chalicelib.bootstrap import services
+from chalicelib.domain.principal import Principal
 from chalicelib.schemas.requests import SendMessageRequest
-from chalicelib.services.messages import create_message
+from chalicelib.services.messaging import Sent
 from tests.integration.conftest import Api
 
 
@@ -111,8 +112,8 @@ def test_client_message_ids_are_per_sender(marketplace: Api) -> None:
     assert marketplace.send("alice", recipientId="bob", clientMessageId="same").status == 201
 
 
-def _send_as(user: str, **body: object) -> object:
-    return create_message(Principal(user), SendMessageRequest.model_validate(body))
+def _send_as(user: str, **body: object) -> Sent:
+    return services().messaging.send(Principal(user), SendMessageRequest.model_validate(body))
 
 
 def test_simultaneous_first_messages_of_both_users_make_one_conversation(marketplace: Api) -> None:
@@ -124,7 +125,7 @@ def test_simultaneous_first_messages_of_both_users_make_one_conversation(marketp
             )
         )
 
-    conversation_ids = {result.conversation.id for result in results}
+    conversation_ids = {result.out.conversation.id for result in results}
     assert len(conversation_ids) == 1
     conversation_id = conversation_ids.pop()
     messages = stored_messages(conversation_id)

@@ -12,10 +12,11 @@ from urllib.parse import urlencode
 
 import pytest
 
+from chalicelib.adapters.dynamodb import TimelineEntry
+from chalicelib.bootstrap import Services
 from chalicelib.domain.clock import iso, now_iso
+from chalicelib.domain.conversations import ConversationState
 from chalicelib.domain.ids import conversation_id_for
-from chalicelib.models import Conversation, FeedEntry, Message
-from chalicelib.services.messages import _feed_entry
 from chalicelib.settings import get_settings
 from tests.integration.conftest import Api, DynamoCalls, Response
 from tests.integration.factories import seed_conversation
@@ -68,23 +69,15 @@ def bob_writes_about_p1(api: Api, count: int, first: int = 0) -> list[dict[str, 
     ]
 
 
-def with_feed(conversation: Conversation, added: int) -> Conversation:
-    """Write the timeline entries of the last ``added`` messages of a factory-seeded conversation.
-
-    The factories store messages without ``FeedEntry`` items; these are built by the send path's own
-    ``_feed_entry``, so their shape cannot drift from what a real send writes.
-    """
-    first_new = int(conversation.message_count) - added
-    messages = Message.query(conversation.id, Message.seq > first_new, consistent_read=True)
-    with FeedEntry.batch_write() as batch:
-        for message in messages:
-            for user in conversation.participant_ids:
-                batch.save(_feed_entry(user, message))
-    return conversation
+def seed_with_feed(user_a: str, user_b: str, count: int, pattern_id: str | None = None) -> ConversationState:
+    """A seeded conversation: the factories write each message's timeline entries, as a send does."""
+    return seed_conversation(user_a, user_b, count, pattern_id)
 
 
-def seed_with_feed(user_a: str, user_b: str, count: int, pattern_id: str | None = None) -> Conversation:
-    return with_feed(seed_conversation(user_a, user_b, count, pattern_id), count)
+def at(timestamp: str) -> Callable[[], datetime]:
+    """A clock stopped at ``timestamp``."""
+    moment = datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
+    return lambda: moment
 
 
 @pytest.fixture
@@ -149,7 +142,7 @@ def test_a_second_sync_misses_nothing_and_repeats_only_known_messages(marketplac
 
 
 def test_a_message_committed_late_with_an_older_timestamp_is_not_skipped(
-    marketplace: Api, monkeypatch: pytest.MonkeyPatch
+    marketplace: Api, install_services: Callable[..., Services]
 ) -> None:
     cursor = fresh_cursor(marketplace, "alice")
     newest = bob_writes_about_p1(marketplace, 2)[-1]
@@ -157,9 +150,9 @@ def test_a_message_committed_late_with_an_older_timestamp_is_not_skipped(
     assert message_ids(first["messages"])[-1] == newest["id"]
     # Carol's send read the clock a second before Bob's newest message, but committed after Alice's sync.
     a_second_earlier = iso(datetime.fromisoformat(newest["sentAt"].replace("Z", "+00:00")) - timedelta(seconds=1))
-    monkeypatch.setattr("chalicelib.services.messages.now_iso", lambda: a_second_earlier)
+    install_services(clock=at(a_second_earlier))
     late = sent(marketplace.send("carol", recipientId="alice", content="slow transaction"))
-    monkeypatch.undo()
+    install_services()
 
     second = sync(marketplace, "alice", since=first["nextCursor"])
 
@@ -317,7 +310,7 @@ def test_a_sync_page_costs_the_same_whatever_the_history(
     seed_with_feed("bob", "alice", NEW_MESSAGES * GROWTH, "p1")
     large, large_operations, large_page = _measured_page(marketplace, dynamo_calls)
 
-    assert FeedEntry.count("alice") == NEW_MESSAGES * (GROWTH + 3)  # the history really is 100x larger
+    assert TimelineEntry.count("alice") == NEW_MESSAGES * (GROWTH + 3)  # the history really is 100x larger
     assert len(small_page["messages"]) == len(large_page["messages"]) == NEW_MESSAGES
     assert small == large <= 3, (small_operations, large_operations)
     assert large_operations == {"Query": 1, "BatchGetItem": 2}
@@ -340,12 +333,12 @@ def test_a_full_page_across_fifty_pattern_conversations_is_served(marketplace: A
 
 
 def test_messages_sent_in_the_same_millisecond_keep_their_order(
-    marketplace: Api, monkeypatch: pytest.MonkeyPatch
+    marketplace: Api, install_services: Callable[..., Services]
 ) -> None:
     """Same-millisecond messages of one conversation sync in sequence order (``_10`` after ``_9``)."""
     cursor = fresh_cursor(marketplace, "alice")
     one_instant = now_iso()
-    monkeypatch.setattr("chalicelib.services.messages.now_iso", lambda: one_instant)
+    install_services(clock=at(one_instant))
     written = bob_writes_about_p1(marketplace, 11)
 
     page = sync(marketplace, "alice", since=cursor)

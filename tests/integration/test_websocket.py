@@ -7,8 +7,9 @@ import time
 import jwt
 import pytest
 
+from chalicelib.adapters.dynamodb import Connection, Conversation, UserProfile
+from chalicelib.domain.connections import parse_connections, parse_room
 from chalicelib.domain.ids import conversation_id_for
-from chalicelib.models import Connection, Conversation, UserProfile
 from chalicelib.settings import get_settings
 from tests.integration.conftest import Api, DynamoCalls, token_for
 from tests.integration.factories import seed_conversation, seed_inbox
@@ -31,7 +32,7 @@ def test_connect_stores_the_connection_with_a_ttl(marketplace: Api, sockets: Soc
     assert stored.user_id == "alice"
     remaining = stored.expires_at.timestamp() - time.time()
     assert 2 * 3600 < remaining <= get_settings().connection_ttl_seconds
-    assert connection_id in UserProfile.get("alice").connection_ids
+    assert connection_id in parse_connections(UserProfile.get("alice").connection_ids)
 
 
 @pytest.mark.parametrize(
@@ -61,7 +62,8 @@ def test_disconnect_forgets_the_connection_and_its_rooms(marketplace: Api, socke
     open_blanket_chat(marketplace)
     connection_id = sockets.connect("alice")
     sockets.send(connection_id, "join_conversation", conversationId=BLANKET)
-    assert Conversation.get(BLANKET).room == {f"{connection_id} alice"}
+    [(joined, member)] = parse_room(Conversation.get(BLANKET).room).items()
+    assert (joined, member.user_id) == (connection_id, "alice")
 
     sockets.disconnect(connection_id)
 
@@ -403,7 +405,7 @@ def test_connections_that_outlived_api_gateway_do_not_keep_a_user_online(marketp
     fresh = sockets.connect("bob")
 
     assert [u["online"] for u in sockets.events(alice, "presence_update")] == [True]
-    assert UserProfile.get("bob").connection_ids == {fresh}
+    assert set(parse_connections(UserProfile.get("bob").connection_ids)) == {fresh}
 
 
 # --- the seed's scenarios at the handler level -----------------------------------------------------------

@@ -8,7 +8,7 @@ import hashlib
 import hmac
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
 
@@ -17,9 +17,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from chalicelib.auth import tokens
-from chalicelib.auth.principal import Principal
 from chalicelib.auth.tokens import MAX_TOKEN_CHARS, authenticate, bearer_token, issue_token
+from chalicelib.domain.principal import Principal
 from chalicelib.errors import Unauthorized
 from chalicelib.settings import Settings, get_settings
 
@@ -81,9 +80,9 @@ def hmac_by_hand(payload: dict[str, Any], key: bytes, alg: str = "HS256") -> str
     return f"{signing_input}.{b64url(signature)}"
 
 
-def assert_refused(token: str | None, settings: Settings = HS) -> Unauthorized:
+def assert_refused(token: str | None, settings: Settings = HS, keys: Any = None) -> Unauthorized:
     with pytest.raises(Unauthorized) as caught:
-        authenticate(token, settings)
+        authenticate(token, settings, keys)
     assert caught.value.status == 401
     assert caught.value.code == "unauthorized"
     return caught.value
@@ -111,7 +110,11 @@ def test_profile_claims_are_optional() -> None:
 @pytest.mark.parametrize(
     ("extra", "expected"),
     [
-        ({"role": 7, "name": "Al", "picture": "p"}, Principal("alice", None, "Al", "p")),
+        (
+            {"role": 7, "name": "Al", "picture": "https://cdn.example/p"},
+            Principal("alice", None, "Al", "https://cdn.example/p"),
+        ),
+        ({"name": "Al\x1b[2J", "picture": "p"}, Principal("alice")),  # as the platform's profile rule (test_profiles)
         ({"role": "user", "name": "   ", "picture": ""}, Principal("alice", "user", None, None)),
         ({"name": ["not", "a", "string"], "picture": {"url": "x"}}, Principal("alice")),
     ],
@@ -321,17 +324,9 @@ class FakeJwksClient:
 
 
 @pytest.fixture
-def jwks(monkeypatch: pytest.MonkeyPatch, rsa_key: rsa.RSAPrivateKey) -> Iterator[FakeJwksClient]:
-    client = FakeJwksClient(rsa_key.public_key())
-    urls: list[str] = []
-
-    def fake_jwks_client(url: str) -> FakeJwksClient:
-        urls.append(url)
-        return client
-
-    monkeypatch.setattr(tokens, "_jwks_client", fake_jwks_client)
-    yield client
-    assert set(urls) <= {JWKS_URL}
+def jwks(rsa_key: rsa.RSAPrivateKey) -> FakeJwksClient:
+    """The identity provider's keys, passed to ``authenticate`` as the JWKS client."""
+    return FakeJwksClient(rsa_key.public_key())
 
 
 RS = make_settings(jwt_jwks_url=JWKS_URL, jwt_secret=None)
@@ -347,46 +342,45 @@ def public_pem(key: rsa.RSAPrivateKey) -> bytes:
 
 def test_rs256_token_signed_by_the_idp_key_is_accepted(jwks: FakeJwksClient, rsa_key: rsa.RSAPrivateKey) -> None:
     token = rs256(claims(name="Alice"), rsa_key)
-    assert identity(authenticate(token, RS)) == Principal(user_id="alice", name="Alice")
+    assert identity(authenticate(token, RS, jwks)) == Principal(user_id="alice", name="Alice")
     assert jwks.tokens == [token]
 
 
 def test_rs256_token_signed_by_another_key_is_refused(jwks: FakeJwksClient, other_rsa_key: rsa.RSAPrivateKey) -> None:
-    assert_refused(rs256(claims(), other_rsa_key), RS)
+    assert_refused(rs256(claims(), other_rsa_key), RS, jwks)
 
 
 def test_algorithm_confusion_public_pem_as_hmac_secret_is_refused(
     jwks: FakeJwksClient, rsa_key: rsa.RSAPrivateKey
 ) -> None:
     pem = public_pem(rsa_key)
-    assert_refused(hmac_by_hand(claims(), pem), RS)
-    assert_refused(hmac_by_hand(claims(), pem.strip()), RS)
+    assert_refused(hmac_by_hand(claims(), pem), RS, jwks)
+    assert_refused(hmac_by_hand(claims(), pem.strip()), RS, jwks)
 
 
 def test_hs256_with_the_shared_secret_is_refused_in_jwks_mode(jwks: FakeJwksClient) -> None:
     settings = make_settings(jwt_jwks_url=JWKS_URL, jwt_secret=SECRET)
-    assert_refused(hs256(claims()), settings)
+    assert_refused(hs256(claims()), settings, jwks)
 
 
 def test_alg_none_is_refused_in_jwks_mode(jwks: FakeJwksClient) -> None:
-    assert_refused(unsigned(claims()), RS)
+    assert_refused(unsigned(claims()), RS, jwks)
 
 
 def test_expired_rs256_token_is_refused(jwks: FakeJwksClient, rsa_key: rsa.RSAPrivateKey) -> None:
-    assert_refused(rs256(claims(iat=_now() - 7200, exp=_now() - 3600), rsa_key), RS)
+    assert_refused(rs256(claims(iat=_now() - 7200, exp=_now() - 3600), rsa_key), RS, jwks)
 
 
 def test_rs256_sub_must_be_an_entity_id(jwks: FakeJwksClient, rsa_key: rsa.RSAPrivateKey) -> None:
-    assert_refused(rs256(claims(sub="alice smith"), rsa_key), RS)
+    assert_refused(rs256(claims(sub="alice smith"), rsa_key), RS, jwks)
 
 
-def test_unknown_signing_key_is_refused(monkeypatch: pytest.MonkeyPatch, rsa_key: rsa.RSAPrivateKey) -> None:
+def test_unknown_signing_key_is_refused(rsa_key: rsa.RSAPrivateKey) -> None:
     class NoKeys:
         def get_signing_key_from_jwt(self, token: str) -> SimpleNamespace:
             raise jwt.PyJWKClientError("Unable to find a signing key that matches")
 
-    monkeypatch.setattr(tokens, "_jwks_client", lambda url: NoKeys())
-    assert_refused(rs256(claims(), rsa_key), RS)
+    assert_refused(rs256(claims(), rsa_key), RS, NoKeys())
 
 
 def test_rs256_token_is_refused_in_shared_secret_mode(rsa_key: rsa.RSAPrivateKey) -> None:

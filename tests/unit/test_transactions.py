@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from pynamodb.exceptions import PutError
 
+from chalicelib.adapters.dynamodb.transactions import Contention, with_retries
+from chalicelib.entrypoints.boundary import to_app_error
 from chalicelib.errors import InvalidRequest, ServiceUnavailable
-from chalicelib.services.transactions import Contention, with_retries
 
 
 def test_a_lost_race_is_retried_until_it_commits() -> None:
@@ -44,11 +45,16 @@ def test_client_errors_are_not_retried() -> None:
     assert calls == [1]
 
 
-def test_storage_failures_become_503() -> None:
+def test_storage_failures_are_not_retried_and_reach_the_error_boundary_as_503() -> None:
+    calls: list[int] = []
+
     def attempt() -> None:
+        calls.append(1)
         raise PutError("throttled")
 
-    with pytest.raises(ServiceUnavailable) as caught:
+    with pytest.raises(PutError) as caught:
         with_retries(attempt, max_attempts=5)
 
-    assert caught.value.code == "temporarily_unavailable"
+    assert calls == [1]
+    answered = to_app_error(caught.value)
+    assert answered is not None and (answered.status, answered.code) == (503, "temporarily_unavailable")

@@ -1,0 +1,1 @@
+"""Adapters: everything that talks to AWS (DynamoDB, the ``@connections`` API, S3). Built by ``bootstrap``."""

@@ -1,0 +1,346 @@
+"""The one mapping between the domain's records and stored items, and how the domain's plans are written.
+
+Every item shape is assembled here and nowhere else: the use cases, the seeders and the test factories all
+write through these functions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import timedelta
+from typing import Any, cast
+
+from pynamodb.models import Model
+from pynamodb.transactions import TransactWrite
+
+from chalicelib.adapters.dynamodb import rate_limits
+from chalicelib.adapters.dynamodb.attachments import Attachment
+from chalicelib.adapters.dynamodb.batch import Key
+from chalicelib.adapters.dynamodb.catalog import Pattern, Purchase
+from chalicelib.adapters.dynamodb.conversations import Conversation, Membership
+from chalicelib.adapters.dynamodb.messages import IdempotencyRecord, Message
+from chalicelib.adapters.dynamodb.timelines import TimelineEntry
+from chalicelib.adapters.dynamodb.users import UserProfile
+from chalicelib.domain.conversations import ConversationState, activity_at
+from chalicelib.domain.messages import MessageRecord, TimelineRecord
+from chalicelib.domain.read_state import ParticipantState
+from chalicelib.domain.reading import ReadPlan
+from chalicelib.domain.sending import IdempotencyHit, PatternInfo, ProfileClaims, SendPlan, SendSnapshot
+from chalicelib.domain.uploads import UploadState
+from chalicelib.settings import get_settings
+
+# --- items → records -----------------------------------------------------------------------------------
+
+
+def participants_of(item: Conversation | Membership) -> tuple[str, ...]:
+    # PynamoDB types a ListAttribute's items as the attribute class; they are the strings it stored.
+    return tuple(cast("list[str]", item.participant_ids))
+
+
+def conversation_state(item: Conversation) -> ConversationState:
+    stored: dict[str, Any] = item.participant_states or {}
+    participants = participants_of(item)
+    return ConversationState(
+        id=item.id,
+        participant_ids=participants,
+        created_at=item.created_at,
+        updated_at=item.updated_at,
+        pattern_id=item.pattern_id,
+        title=item.title,
+        message_count=int(item.message_count or 0),
+        version=int(item.version or 0),
+        states={user: ParticipantState.from_item(stored.get(user)) for user in participants},
+        last_message_id=item.last_message_id,
+        last_message_at=item.last_message_at,
+        last_message=item.last_message,
+        is_active=bool(item.is_active),
+        room=frozenset(item.room or ()),
+    )
+
+
+def membership_view(item: Membership) -> ConversationState:
+    """A user's copy of a conversation, as list views show it (no read states: ``unread_count`` carries theirs)."""
+    return ConversationState(
+        id=item.conversation_id,
+        participant_ids=participants_of(item),
+        created_at=item.created_at,
+        updated_at=item.activity_at,
+        pattern_id=item.pattern_id,
+        title=item.title,
+        last_message_id=item.last_message_id,
+        last_message_at=item.last_message_at,
+        last_message=item.last_message,
+        is_active=bool(item.is_active),
+    )
+
+
+def message_record(item: Message) -> MessageRecord:
+    return MessageRecord(
+        conversation_id=item.conversation_id,
+        seq=int(item.seq),
+        id=item.id,
+        sender_id=item.sender_id,
+        recipient_id=item.recipient_id,
+        recipient_receipt=int(item.recipient_receipt),
+        content=item.content or "",
+        sent_at=item.sent_at,
+        client_message_id=item.client_message_id,
+        attachment=item.attachment,
+    )
+
+
+def upload_state(item: Attachment) -> UploadState:
+    return UploadState(
+        id=item.id,
+        conversation_id=item.conversation_id,
+        uploader_id=item.uploader_id,
+        key=item.key,
+        kind=item.kind,
+        content_type=item.content_type,
+        file_name=item.file_name,
+        declared_size=int(item.declared_size),
+        status=item.status,
+        reason=item.reason,
+        size=int(item.size) if item.size is not None else None,
+        width=int(item.width) if item.width is not None else None,
+        height=int(item.height) if item.height is not None else None,
+        display_key=item.display_key,
+        thumbnail_key=item.thumbnail_key,
+        message_id=item.message_id,
+    )
+
+
+# --- records → items -----------------------------------------------------------------------------------
+
+
+def conversation_item(conversation: ConversationState) -> Conversation:
+    """The whole conversation item (a new conversation, or a seeded one, which keeps the room it was read with)."""
+    return Conversation(
+        conversation.id,
+        pattern_id=conversation.pattern_id,
+        participant_ids=list(conversation.participant_ids),
+        title=conversation.title,
+        created_at=conversation.created_at,
+        updated_at=conversation.updated_at,
+        last_message_id=conversation.last_message_id,
+        last_message_at=conversation.last_message_at,
+        last_message=dict(conversation.last_message) if conversation.last_message else None,
+        is_active=conversation.is_active,
+        message_count=conversation.message_count,
+        version=conversation.version,
+        participant_states=_states_item(conversation),
+        room=set(conversation.room) or None,
+    )
+
+
+def _states_item(conversation: ConversationState) -> dict[str, Any]:
+    return {user: conversation.state_of(user).to_item() for user in conversation.participant_ids}
+
+
+def _set(value: str | None) -> str:
+    if value is None:
+        raise ValueError("a sent-to conversation always has a last message")
+    return value
+
+
+def conversation_changes(conversation: ConversationState) -> list[Any]:
+    """The attributes a send changes on an existing conversation: an update, never a put, because the room set
+    on the same item changes independently (join/leave)."""
+    return [
+        Conversation.message_count.set(conversation.message_count),
+        Conversation.version.set(conversation.version),
+        Conversation.participant_states.set(_states_item(conversation)),
+        Conversation.last_message_id.set(_set(conversation.last_message_id)),
+        Conversation.last_message_at.set(_set(conversation.last_message_at)),
+        Conversation.last_message.set(dict(conversation.last_message) if conversation.last_message else None),
+        Conversation.updated_at.set(conversation.updated_at),
+    ]
+
+
+def membership_item(conversation: ConversationState, user_id: str) -> Membership:
+    """``user_id``'s membership item, derived entirely from the conversation."""
+    return Membership(
+        user_id,
+        conversation.id,
+        activity_at=activity_at(conversation),
+        other_user_id=conversation.other_than(user_id),
+        participant_ids=list(conversation.participant_ids),
+        pattern_id=conversation.pattern_id,
+        title=conversation.title,
+        created_at=conversation.created_at,
+        last_message_id=conversation.last_message_id,
+        last_message_at=conversation.last_message_at,
+        last_message=dict(conversation.last_message) if conversation.last_message else None,
+        is_active=conversation.is_active,
+        unread_count=conversation.state_of(user_id).unread,
+    )
+
+
+def message_item(message: MessageRecord) -> Message:
+    return Message(
+        message.conversation_id,
+        message.seq,
+        id=message.id,
+        sender_id=message.sender_id,
+        recipient_id=message.recipient_id,
+        recipient_receipt=message.recipient_receipt,
+        content=message.content,
+        sent_at=message.sent_at,
+        client_message_id=message.client_message_id,
+        attachment=dict(message.attachment) if message.attachment else None,
+    )
+
+
+def timeline_item(entry: TimelineRecord) -> TimelineEntry:
+    """A timeline entry, expiring with the sync window."""
+    return TimelineEntry(
+        entry.user_id,
+        entry.position,
+        conversation_id=entry.conversation_id,
+        message_seq=entry.seq,
+        expires_at=timedelta(seconds=get_settings().feed_ttl_seconds),
+    )
+
+
+# --- the send ------------------------------------------------------------------------------------------
+
+
+def send_keys(roles: dict[str, Any]) -> dict[str, Key]:
+    """The BatchGetItem keys of a send's snapshot, by role (``domain.sending.snapshot_keys``)."""
+    keys: dict[str, Key] = {"conversation": (Conversation, roles["conversation"], None)}
+    if "idempotency" in roles:
+        keys["idempotency"] = (IdempotencyRecord, roles["idempotency"], None)
+    if "upload" in roles:
+        keys["upload"] = (Attachment, roles["upload"], None)
+    if "recipient" in roles:
+        keys["recipient"] = (UserProfile, roles["recipient"], None)
+    if "pattern" in roles:
+        keys["pattern"] = (Pattern, roles["pattern"], None)
+        user_id, pattern_id = roles["purchase"]
+        keys["purchase"] = (Purchase, user_id, pattern_id)
+    return keys
+
+
+def send_snapshot(keys: dict[str, Key], found: dict[Key, Any]) -> SendSnapshot:
+    """The domain's view of what a send read."""
+
+    def item(role: str) -> Any:
+        return found.get(keys[role]) if role in keys else None
+
+    conversation, record, upload, pattern = item("conversation"), item("idempotency"), item("upload"), item("pattern")
+    return SendSnapshot(
+        conversation=conversation_state(conversation) if conversation is not None else None,
+        idempotency=(
+            IdempotencyHit(record.request_hash, record.conversation_id, record.message_id, int(record.message_seq))
+            if record is not None
+            else None
+        ),
+        upload=upload_state(upload) if upload is not None else None,
+        recipient_exists=item("recipient") is not None,
+        pattern=PatternInfo(pattern.creator_id, pattern.title) if pattern is not None else None,
+        purchased=item("purchase") is not None,
+    )
+
+
+def write_send(transaction: TransactWrite, plan: SendPlan) -> None:
+    """Every item of a planned send, in the caller's transaction."""
+    conversation = plan.conversation
+    for action in plan.charges:
+        rate_limits.charge(transaction, plan.sender_id, action)
+    if plan.conversation_created:
+        transaction.save(conversation_item(conversation), condition=Conversation.id.does_not_exist())
+    else:
+        transaction.update(
+            Conversation(conversation.id),
+            actions=conversation_changes(conversation),
+            condition=Conversation.version == plan.expected_version,
+        )
+    transaction.save(message_item(plan.message), condition=Message.seq.does_not_exist())
+    for user in plan.memberships_for:
+        transaction.save(membership_item(conversation, user))
+    for user, added in plan.unread_increments.items():
+        transaction.update(UserProfile(user), actions=[UserProfile.total_unread.add(added)])
+    for entry in plan.timeline:
+        transaction.save(timeline_item(entry))
+    if plan.attachment is not None:
+        claim = plan.attachment
+        claim_actions: list[Any] = [
+            Attachment.message_id.set(claim.message_id),
+            Attachment.size.set(claim.size),
+            Attachment.expires_at.remove(),
+        ]
+        transaction.update(
+            Attachment(claim.attachment_id),
+            actions=claim_actions,
+            condition=Attachment.message_id.does_not_exist() & (Attachment.status == claim.expected_status),
+        )
+    if plan.idempotency is not None:
+        key = plan.idempotency
+        transaction.save(
+            IdempotencyRecord(
+                key.key,
+                request_hash=key.request_hash,
+                conversation_id=key.conversation_id,
+                message_id=key.message_id,
+                message_seq=key.message_seq,
+                created_at=key.created_at,
+                expires_at=timedelta(seconds=get_settings().idempotency_ttl_seconds),
+            ),
+            condition=IdempotencyRecord.key.does_not_exist(),
+        )
+    write_claims(transaction, plan.claims)
+
+
+def write_claims(transaction: TransactWrite, claims: ProfileClaims | None) -> None:
+    """Keep the caller's JWT name/picture so others see them when the platform sent no profile."""
+    if claims is None:
+        return
+    actions: list[Any] = []
+    if claims.name:
+        actions.append(UserProfile.claim_name.set(claims.name))
+    if claims.picture:
+        actions.append(UserProfile.claim_picture.set(claims.picture))
+    if actions:
+        transaction.update(UserProfile(claims.user_id), actions=actions)
+
+
+def write_new_conversation(
+    transaction: TransactWrite, conversation: ConversationState, *, opener_id: str, claims: ProfileClaims | None
+) -> None:
+    """A conversation opened without a message (a pattern conversation): it and both memberships."""
+    rate_limits.charge(transaction, opener_id, "conversation")
+    transaction.save(conversation_item(conversation), condition=Conversation.id.does_not_exist())
+    for user in conversation.participant_ids:
+        transaction.save(membership_item(conversation, user))
+    write_claims(transaction, claims)
+
+
+def write_read(transaction: TransactWrite, plan: ReadPlan) -> None:
+    """A moved read position: the conversation (versioned), the reader's membership, their unread total."""
+    conversation = plan.conversation
+    transaction.update(
+        Conversation(conversation.id),
+        actions=[
+            Conversation.participant_states.set(_states_item(conversation)),
+            Conversation.version.set(conversation.version),
+        ],
+        condition=Conversation.version == plan.expected_version,
+    )
+    transaction.save(membership_item(conversation, plan.reader_id))
+    transaction.update(UserProfile(plan.reader_id), actions=[UserProfile.total_unread.add(plan.unread_delta)])
+
+
+def seeded_items(plans: Iterable[SendPlan]) -> list[Model]:
+    """The items a series of sends leaves behind, for bulk seeding with BatchWriteItem (no transaction, no rate
+    counters, no idempotency records): each message and timeline entry, and the last state of each conversation
+    and membership. Unread totals are the caller's (they are counters, not items)."""
+    items: list[Model] = []
+    last: dict[str, ConversationState] = {}
+    for plan in plans:
+        items.append(message_item(plan.message))
+        items.extend(timeline_item(entry) for entry in plan.timeline)
+        last[plan.conversation.id] = plan.conversation
+    for conversation in last.values():
+        items.append(conversation_item(conversation))
+        items.extend(membership_item(conversation, user) for user in conversation.participant_ids)
+    return items

@@ -1,0 +1,29 @@
+"""Users as this service keeps them: the platform's profile, the token's claims, the unread total, presence."""
+
+from __future__ import annotations
+
+from pynamodb.attributes import NumberAttribute, UnicodeAttribute, UnicodeSetAttribute
+from pynamodb.models import Model
+
+from chalicelib.adapters.dynamodb.base import table_meta
+
+
+class UserProfile(Model):
+    """A user: profile (from the platform, or the JWT's claims), total unread counter, presence."""
+
+    Meta = table_meta("users")
+
+    id = UnicodeAttribute(hash_key=True)
+    name = UnicodeAttribute(null=True)
+    avatar_url = UnicodeAttribute(null=True)
+    claim_name = UnicodeAttribute(null=True)
+    claim_picture = UnicodeAttribute(null=True)
+    total_unread = NumberAttribute(default=0)
+    updated_at = UnicodeAttribute(null=True)
+    # Presence: the user's open WebSocket connections, and until when they can possibly be alive
+    # (API Gateway closes every connection after 2 hours, so a lost $disconnect heals by then).
+    connection_ids = UnicodeSetAttribute(null=True)
+    presence_expires_at = UnicodeAttribute(null=True)
+    last_seen_at = UnicodeAttribute(null=True)
+    # Connections (of other users) joined to a conversation with this user: they get presence_update.
+    watcher_ids = UnicodeSetAttribute(null=True)

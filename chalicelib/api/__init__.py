@@ -1,1 +1,0 @@
-"""HTTP entry points: Chalice blueprints, one per resource family."""

@@ -1,0 +1,84 @@
+"""The composition root: the adapters are built here, once per cold start, and handed to the use cases.
+
+Entry points call ``services()``; tests build their own with fakes (``build(connections=RecordingConnections())``)
+and ``install`` it, instead of patching anything. Nothing is built at import: the first request builds it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from chalicelib.adapters.connections import ConnectionsClient
+from chalicelib.adapters.files import S3Files
+from chalicelib.auth.tokens import SigningKeys
+from chalicelib.domain.clock import utc_now
+from chalicelib.services.attachments import Attachments
+from chalicelib.services.conversations import Conversations
+from chalicelib.services.messaging import Messaging
+from chalicelib.services.notify import Notifier
+from chalicelib.services.ports import Clock, Connections, Files
+from chalicelib.services.presenters import Presenter
+from chalicelib.services.sync import Sync
+from chalicelib.settings import Settings, get_settings
+
+
+@dataclass(frozen=True)
+class Services:
+    """Every use case, wired to one set of adapters."""
+
+    connections: Connections
+    files: Files
+    notifier: Notifier
+    presenter: Presenter
+    conversations: Conversations
+    messaging: Messaging
+    attachments: Attachments
+    sync: Sync
+    signing_keys: SigningKeys | None = None  # JWKS mode: the identity provider's keys (None: fetched by URL)
+
+
+def build(
+    *,
+    settings: Settings | None = None,
+    connections: Connections | None = None,
+    files: Files | None = None,
+    clock: Clock | None = None,
+    signing_keys: SigningKeys | None = None,
+) -> Services:
+    """The use cases over the given adapters (the real ones for what is not given)."""
+    settings = settings or get_settings()
+    connections = connections if connections is not None else ConnectionsClient(settings)
+    files = files if files is not None else S3Files(settings)
+    clock = clock or utc_now
+    presenter = Presenter(files)
+    notifier = Notifier(connections, clock)
+    conversations = Conversations(presenter, clock)
+    attachments = Attachments(files, presenter, notifier, clock)
+    return Services(
+        connections=connections,
+        files=files,
+        notifier=notifier,
+        presenter=presenter,
+        conversations=conversations,
+        messaging=Messaging(notifier, presenter, attachments, conversations, clock),
+        attachments=attachments,
+        sync=Sync(presenter),
+        signing_keys=signing_keys,
+    )
+
+
+_current: Services | None = None
+
+
+def services() -> Services:
+    """This container's use cases (built on first use)."""
+    global _current
+    if _current is None:
+        _current = build()
+    return _current
+
+
+def install(replacement: Services | None) -> None:
+    """Use ``replacement`` from now on (tests, the dev stack); None builds the real ones again on next use."""
+    global _current
+    _current = replacement

@@ -1,0 +1,274 @@
+"""Sending a message, decided without I/O: ``plan_send(snapshot, command, now)`` → every item the send writes.
+
+The use case reads a snapshot (one BatchGetItem), checks the upload in S3, asks this module what to write, and
+writes the plan in one transaction. Seeders and benchmarks build their data with the same plan, so an item
+has one shape wherever it is written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from chalicelib.domain.conversations import ConversationState, new_conversation
+from chalicelib.domain.ids import conversation_id_for, is_conversation_id, message_id_for
+from chalicelib.domain.messages import MessageRecord, TimelineRecord, preview_of, timeline_entries
+from chalicelib.domain.uploads import UploadState, attachment_snapshot, check_attachable
+from chalicelib.errors import Conflict, ErrorCode, Forbidden, InvalidRequest, NotFound
+
+SEND, CONVERSATION = "send", "conversation"  # the rate-limited actions a send counts
+
+
+@dataclass(frozen=True)
+class SendCommand:
+    """What a sender asked for (validated by the wire model), with who they are."""
+
+    sender_id: str
+    content: str
+    conversation_id: str | None = None
+    recipient_id: str | None = None
+    pattern_id: str | None = None
+    attachment_id: str | None = None
+    client_message_id: str | None = None
+    sender_name: str | None = None  # the token's profile claims, kept for others to see
+    sender_picture: str | None = None
+
+    @property
+    def request_hash(self) -> str:
+        """What makes two sends with one ``clientMessageId`` the same request."""
+        payload = {
+            "content": self.content,
+            "conversation_id": self.conversation_id,
+            "recipient_id": self.recipient_id,
+            "pattern_id": self.pattern_id,
+            "attachment": {"attachment_id": self.attachment_id} if self.attachment_id else None,
+        }
+        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+    @property
+    def idempotency_key(self) -> str | None:
+        return f"send#{self.sender_id}#{self.client_message_id}" if self.client_message_id else None
+
+
+def target_conversation_id(command: SendCommand) -> str:
+    """The conversation a send goes to (NotFound for an id that cannot be ours)."""
+    if command.conversation_id is not None:
+        if not is_conversation_id(command.conversation_id):
+            raise NotFound("conversation not found")
+        return command.conversation_id
+    assert command.recipient_id is not None  # nosec B101 # narrows the type; the wire model requires one of the two
+    if command.recipient_id == command.sender_id:
+        raise InvalidRequest("you cannot message yourself", code=ErrorCode.SELF_CONVERSATION)
+    return conversation_id_for(command.sender_id, command.recipient_id, command.pattern_id)
+
+
+@dataclass(frozen=True)
+class PatternInfo:
+    creator_id: str
+    title: str
+
+
+@dataclass(frozen=True)
+class IdempotencyHit:
+    """An earlier send with the same ``clientMessageId``."""
+
+    request_hash: str
+    conversation_id: str
+    message_id: str
+    message_seq: int
+
+
+@dataclass(frozen=True)
+class SendSnapshot:
+    """Everything a send's rules look at, as read in one round trip (plus the upload's verified size)."""
+
+    conversation: ConversationState | None
+    idempotency: IdempotencyHit | None = None
+    upload: UploadState | None = None
+    upload_size: int | None = None  # the stored object's size, checked against S3 by the use case
+    recipient_exists: bool = False
+    pattern: PatternInfo | None = None
+    purchased: bool = False
+
+
+@dataclass(frozen=True)
+class Replay:
+    """A retried send: answer with the message the first attempt stored."""
+
+    conversation_id: str
+    message_seq: int
+
+
+@dataclass(frozen=True)
+class VerifyUpload:
+    """The rules accept the send so far; the upload's object must be checked in S3 before it is planned."""
+
+    upload: UploadState
+
+
+@dataclass(frozen=True)
+class AttachmentClaim:
+    """The upload becomes part of the message, once (the condition fails if processing changed it meanwhile)."""
+
+    attachment_id: str
+    message_id: str
+    size: int
+    expected_status: str
+
+
+@dataclass(frozen=True)
+class IdempotencyEntry:
+    key: str
+    request_hash: str
+    conversation_id: str
+    message_id: str
+    message_seq: int
+    created_at: str
+
+
+@dataclass(frozen=True)
+class ProfileClaims:
+    user_id: str
+    name: str | None
+    picture: str | None
+
+
+@dataclass(frozen=True)
+class SendPlan:
+    """Every write of one send; written in one transaction, all or nothing."""
+
+    conversation: ConversationState  # after the send
+    conversation_created: bool
+    expected_version: int  # the version read: the write is conditioned on it
+    message: MessageRecord
+    timeline: list[TimelineRecord]
+    unread_increments: Mapping[str, int]  # user → added to their total unread
+    charges: tuple[str, ...]  # rate-limited actions counted for the sender
+    sender_id: str
+    attachment: AttachmentClaim | None = None
+    idempotency: IdempotencyEntry | None = None
+    claims: ProfileClaims | None = None
+    memberships_for: tuple[str, ...] = field(default=())  # whose membership copies are rewritten
+
+    @property
+    def recipient_id(self) -> str:
+        return self.message.recipient_id
+
+
+def _title_for_new(command: SendCommand, snapshot: SendSnapshot) -> str | None:
+    """Whether the sender may open this conversation; its title (the pattern's)."""
+    if command.pattern_id is None:
+        if not snapshot.recipient_exists:
+            raise NotFound("recipient not found")
+        return None
+    pattern = snapshot.pattern
+    if pattern is None:
+        raise NotFound("pattern not found")
+    if pattern.creator_id not in (command.sender_id, command.recipient_id):
+        raise Forbidden("pattern conversations are held with the pattern's creator", code=ErrorCode.NOT_PATTERN_CREATOR)
+    if pattern.creator_id == command.recipient_id:
+        if not snapshot.purchased:
+            raise Forbidden("buy this pattern to message its creator", code=ErrorCode.PURCHASE_REQUIRED)
+    elif not snapshot.recipient_exists:
+        raise NotFound("recipient not found")
+    return pattern.title
+
+
+def plan_send(snapshot: SendSnapshot, command: SendCommand, now: str) -> SendPlan | Replay | VerifyUpload:
+    """Decide a send: refuse it (an ``AppError``), replay an earlier one, ask for the upload's S3 check (once
+    the rules that need no I/O accepted it), or plan every item it writes."""
+    sender = command.sender_id
+    conversation_id = target_conversation_id(command)
+    if snapshot.idempotency is not None:
+        hit = snapshot.idempotency
+        if hit.request_hash != command.request_hash:
+            raise Conflict(
+                "clientMessageId was already used for a different message", code=ErrorCode.IDEMPOTENCY_KEY_REUSED
+            )
+        return Replay(hit.conversation_id, hit.message_seq)
+    conversation = snapshot.conversation
+    created = conversation is None
+    if conversation is None:
+        if command.conversation_id is not None:
+            raise NotFound("conversation not found")
+        assert command.recipient_id is not None  # nosec B101 # narrows the type (no conversation id, so a recipient)
+        title = _title_for_new(command, snapshot)
+        conversation = new_conversation(sender, command.recipient_id, command.pattern_id, title, now)
+    elif sender not in conversation.participant_ids:
+        raise NotFound("conversation not found")
+    upload = None
+    if command.attachment_id is not None:
+        upload = check_attachable(snapshot.upload, sender, conversation_id)
+        if snapshot.upload_size is None:
+            return VerifyUpload(upload)
+    recipient = conversation.other_than(sender)
+    seq = conversation.message_count + 1
+    message_id = message_id_for(conversation_id, seq)
+    states = dict(conversation.states)
+    states[recipient] = conversation.state_of(recipient).receive(message_id)
+    states.setdefault(sender, conversation.state_of(sender))
+    message = MessageRecord(
+        conversation_id=conversation_id,
+        seq=seq,
+        id=message_id,
+        sender_id=sender,
+        recipient_id=recipient,
+        recipient_receipt=states[recipient].received,
+        content=command.content,
+        sent_at=now,
+        client_message_id=command.client_message_id,
+        attachment=attachment_snapshot(upload, snapshot.upload_size or 0) if upload else None,
+    )
+    after = replace(
+        conversation,
+        message_count=seq,
+        version=conversation.version + 1,
+        states=states,
+        last_message_id=message_id,
+        last_message_at=now,
+        last_message=preview_of(message),
+        updated_at=now,
+    )
+    key = command.idempotency_key
+    return SendPlan(
+        conversation=after,
+        conversation_created=created,
+        expected_version=conversation.version,
+        message=message,
+        timeline=timeline_entries(message),
+        unread_increments={recipient: 1},
+        charges=(SEND, CONVERSATION) if created else (SEND,),
+        sender_id=sender,
+        attachment=(
+            AttachmentClaim(upload.id, message_id, snapshot.upload_size or 0, upload.status) if upload else None
+        ),
+        idempotency=(
+            IdempotencyEntry(key, command.request_hash, conversation_id, message_id, seq, now) if key else None
+        ),
+        claims=_claims(command),
+        memberships_for=after.participant_ids,
+    )
+
+
+def _claims(command: SendCommand) -> ProfileClaims | None:
+    if not command.sender_name and not command.sender_picture:
+        return None
+    return ProfileClaims(command.sender_id, command.sender_name, command.sender_picture)
+
+
+def snapshot_keys(command: SendCommand) -> dict[str, Any]:
+    """What a send reads, by role: the adapter turns it into one BatchGetItem."""
+    keys: dict[str, Any] = {"conversation": target_conversation_id(command)}
+    if command.idempotency_key:
+        keys["idempotency"] = command.idempotency_key
+    if command.attachment_id:
+        keys["upload"] = command.attachment_id
+    if command.recipient_id is not None:
+        keys["recipient"] = command.recipient_id
+        if command.pattern_id is not None:
+            keys["pattern"] = command.pattern_id
+            keys["purchase"] = (command.sender_id, command.pattern_id)
+    return keys

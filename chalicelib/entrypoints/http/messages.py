@@ -1,0 +1,160 @@
+"""``/api/messages``: conversations, history, sending, read receipts, pattern conversations, sync."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalice.app import Blueprint
+
+from chalicelib.bootstrap import services
+from chalicelib.domain.ids import is_conversation_id, is_entity_id, parse_message_id
+from chalicelib.domain.principal import Principal
+from chalicelib.entrypoints.http.routing import Answer, path_id, query_params, read_json_body, route
+from chalicelib.entrypoints.parsing import parse
+from chalicelib.schemas.requests import (
+    HistoryQuery,
+    MarkReadRequest,
+    MessagesQuery,
+    PageQuery,
+    PatternConversationQuery,
+    SendMessageRequest,
+    SyncQuery,
+)
+from chalicelib.schemas.responses import (
+    ConversationDetailOut,
+    ConversationListOut,
+    ConversationsOut,
+    PatternConversationOut,
+    ReadOut,
+    SendOut,
+    SyncOut,
+)
+
+blueprint = Blueprint(__name__)
+TAG = "messages"
+
+
+@route(
+    blueprint,
+    "/messages",
+    "GET",
+    operation_id="listInbox",
+    tag=TAG,
+    query=PageQuery,
+    responses={200: ConversationListOut},
+    errors={429},  # with conversationId: a history page, counted like getConversation
+)
+def inbox(request: Any, principal: Principal) -> Answer:
+    """The caller's conversations, most recent first (the seed's list).
+
+    The seed's frontend also calls this path with `conversationId` (and `limit`, `before`, `after`): it then
+    answers exactly like `getConversation`, which documents that form.
+    """
+    query = parse(MessagesQuery, query_params(request))
+    if query.conversation_id is None:
+        return services().conversations.inbox(principal, query.limit, query.cursor)
+    return services().conversations.detail(
+        principal, query.conversation_id, limit=query.limit, before=query.before, after=query.after
+    )
+
+
+@route(
+    blueprint,
+    "/messages",
+    "POST",
+    operation_id="sendMessage",
+    tag=TAG,
+    body=SendMessageRequest,
+    responses={201: SendOut, 200: SendOut},
+    errors={409, 429},
+)
+def send(request: Any, principal: Principal) -> Answer:
+    """Send a message; 201 when stored, 200 when a retry (same `clientMessageId`) returns the original."""
+    body = parse(SendMessageRequest, read_json_body(request))
+    sent = services().messaging.send(principal, body)
+    return sent.out, 201 if sent.created else 200
+
+
+@route(
+    blueprint,
+    "/messages/conversations",
+    "GET",
+    operation_id="listConversations",
+    tag=TAG,
+    query=PageQuery,
+    responses={200: ConversationsOut},
+)
+def conversations(request: Any, principal: Principal) -> Answer:
+    """The caller's conversations (paginated) and their total unread count."""
+    query = parse(PageQuery, query_params(request))
+    return services().conversations.list(principal, query.limit, query.cursor)
+
+
+@route(
+    blueprint,
+    "/messages/conversations/{conversationId}",
+    "GET",
+    operation_id="getConversation",
+    tag=TAG,
+    query=HistoryQuery,
+    responses={200: ConversationDetailOut},
+    errors={429},
+)
+def conversation(request: Any, principal: Principal, conversationId: str) -> Answer:
+    """A conversation of the caller with a page of its history (the newest, or `before`/`after` a message)."""
+    query = parse(HistoryQuery, query_params(request))
+    conversation_id = path_id(conversationId, is_conversation_id, "conversation")
+    return services().conversations.detail(
+        principal, conversation_id, limit=query.limit, before=query.before, after=query.after
+    )
+
+
+@route(
+    blueprint,
+    "/messages/{messageId}/read",
+    "PUT",
+    operation_id="markRead",
+    tag=TAG,
+    body=MarkReadRequest,
+    responses={200: ReadOut},
+    errors={429},
+)
+def mark_read(request: Any, principal: Principal, messageId: str) -> Answer:
+    """Mark a message (or, with `markConversation`, its whole conversation) read for the caller."""
+    body = parse(MarkReadRequest, read_json_body(request))
+    message_id = path_id(messageId, lambda value: parse_message_id(value) is not None, "message")
+    return services().messaging.read(principal, message_id, whole_conversation=body.mark_conversation).out
+
+
+@route(
+    blueprint,
+    "/messages/pattern/{patternId}",
+    "GET",
+    operation_id="getPatternConversation",
+    tag=TAG,
+    query=PatternConversationQuery,
+    responses={200: PatternConversationOut, 201: PatternConversationOut},
+    errors={429},
+)
+def pattern_conversation(request: Any, principal: Principal, patternId: str) -> Answer:
+    """Get or create the caller's conversation with a pattern's creator (201 when created)."""
+    query = parse(PatternConversationQuery, query_params(request))
+    pattern_id = path_id(patternId, is_entity_id, "pattern")
+    out, created = services().messaging.open_pattern_conversation(principal, pattern_id, query.creator_id)
+    return out, 201 if created else 200
+
+
+@route(
+    blueprint,
+    "/messages/sync",
+    "GET",
+    operation_id="syncChanges",
+    tag=TAG,
+    query=SyncQuery,
+    responses={200: SyncOut},
+    errors={429},
+)
+def sync(request: Any, principal: Principal) -> Answer:
+    """What changed since `since` (the `nextCursor` of the previous sync): new messages and their conversations."""
+    query = parse(SyncQuery, query_params(request))
+    return services().sync.changes(principal, query.since, query.limit)

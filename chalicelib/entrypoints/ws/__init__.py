@@ -1,0 +1,1 @@
+"""The socket protocol: the three handlers on ``app`` call ``dispatcher``."""

@@ -1,0 +1,48 @@
+"""The small interfaces use cases call their adapters through; ``chalicelib.bootstrap`` supplies the real ones
+(``adapters.connections``, ``adapters.files``), tests supply fakes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, Protocol
+
+from chalicelib.domain.delivery import Outcome
+
+
+class Connections(Protocol):
+    """API Gateway's ``@connections``: one frame to many connections; never raises for one connection's failure."""
+
+    def post_many(self, connection_ids: list[str], frame: bytes) -> dict[str, Outcome]: ...
+
+    def post(self, connection_id: str, frame: bytes) -> Outcome: ...
+
+    def close(self, connection_id: str) -> Outcome:
+        """DeleteConnection: API Gateway closes the socket (and runs ``$disconnect``); GONE when already closed."""
+
+    def probe(self, connection_id: str) -> Outcome:
+        """GetConnection: DELIVERED while the socket is open, GONE once it closed, FAILED when unknown."""
+
+    def learn_endpoint(self, api_id: str | None, stage: str | None) -> None:
+        """Inside a socket handler: the event's API, used when configuration names none."""
+
+
+class Files(Protocol):
+    """The attachments bucket; failures raise ``errors.FileStorageError``."""
+
+    def presign_upload(self, key: str, content_type: str, max_bytes: int) -> dict[str, Any]: ...
+
+    def presign_download(self, key: str, content_type: str, *, file_name: str | None, inline: bool) -> str: ...
+
+    def head(self, key: str) -> dict[str, Any] | None: ...
+
+    def read_head(self, key: str, length: int = 32) -> bytes: ...
+
+    def read(self, key: str) -> bytes: ...
+
+    def write(self, key: str, data: bytes, content_type: str, *, attached: bool) -> None: ...
+
+    def mark_attached(self, keys: list[str]) -> None: ...
+
+
+Clock = Callable[[], datetime]  # the current UTC time (tests pass a fixed one)

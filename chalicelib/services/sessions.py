@@ -1,0 +1,428 @@
+"""Connections, rooms and presence in DynamoDB: who is connected, who watches which conversation.
+
+Rooms are string sets on the conversation item, a user's connections and the connections watching their presence
+are string sets on their profile; every entry names a connection and the expiry of its token
+(``domain.connections``). Join, leave and presence are single ADD/DELETE updates, and every fan-out reads only the
+items it already had to read.
+
+Limits that hold under concurrency, because they are conditions of the writes themselves: a connection joins at
+most ``MAX_ROOMS_PER_CONNECTION`` rooms (``size(rooms) <`` the cap, in the join's transaction), a user holds at most
+``MAX_CONNECTIONS_PER_USER`` connections (``size(connection_ids) <`` the cap, in ``$connect``'s profile update).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pynamodb.constants import ALL_NEW, ALL_OLD
+from pynamodb.exceptions import DoesNotExist, UpdateError
+from pynamodb.expressions.condition import Condition, size
+from pynamodb.expressions.update import Action
+from pynamodb.transactions import TransactWrite
+
+from chalicelib.adapters.dynamodb import Connection, Conversation, UserProfile
+from chalicelib.adapters.dynamodb.batch import batch_get
+from chalicelib.adapters.dynamodb.rate_limits import charge, spend
+from chalicelib.adapters.dynamodb.transactions import Contention, Write, commit, commit_in_chunks, with_retries
+from chalicelib.domain import presence
+from chalicelib.domain.clock import epoch_seconds, iso, now_iso, utc_now
+from chalicelib.domain.connections import (
+    Audience,
+    RoomMember,
+    connection_entries,
+    connection_entry,
+    entries_naming,
+    expired,
+    parse_connections,
+    parse_room,
+    room_entries,
+    room_entry,
+)
+from chalicelib.domain.conversations import ConversationState
+from chalicelib.domain.delivery import Outcome
+from chalicelib.domain.principal import Principal
+from chalicelib.errors import ErrorCode, InvalidRequest, NotFound, TooManyConnections, Unauthorized
+from chalicelib.schemas.events import ErrorEvent, frame
+from chalicelib.services.conversations import get_conversation_by_id
+from chalicelib.services.ports import Connections
+from chalicelib.settings import get_settings
+
+TOKEN_EXPIRED_MESSAGE = "the token of this connection expired: reconnect with a fresh one"  # nosec B105 # a message to the client, not a password
+
+
+def room_of(conversation: ConversationState) -> dict[str, RoomMember]:
+    """connection id → member of every connection joined to ``conversation`` (as read)."""
+    return parse_room(conversation.room)
+
+
+def room_audience(conversation: ConversationState, *, except_user: str | None = None) -> dict[str, int | None]:
+    """The room's connections with their tokens' expiry (without ``except_user``'s own)."""
+    return {cid: m.token_expires_at for cid, m in room_of(conversation).items() if m.user_id != except_user}
+
+
+def connections_of(profile: UserProfile | None) -> dict[str, int | None]:
+    """A user's connections with their tokens' expiry."""
+    return parse_connections(profile.connection_ids) if profile is not None else {}
+
+
+def rooms_of(connection: Connection) -> dict[str, str]:
+    """conversation id → other participant of every room ``connection`` joined."""
+    return dict(entry.split(" ", 1) for entry in (connection.rooms or set()) if " " in entry)
+
+
+def _size(attribute: Any) -> Any:
+    """DynamoDB's ``size()`` of a set in a condition (PynamoDB leaves the function untyped)."""
+    return size(attribute)  # type: ignore[no-untyped-call]
+
+
+def _token_expiry(token_expires_at: str | None) -> int | None:
+    return epoch_seconds(token_expires_at) if token_expires_at else None
+
+
+@dataclass(frozen=True)
+class Session:
+    """An open connection as the protocol sees it: whose it is, until when its token holds, what it joined."""
+
+    connection_id: str
+    user_id: str
+    token_expires_at: str | None
+    claim_name: str | None
+    claim_picture: str | None
+    rooms: dict[str, str]  # conversation id -> other participant
+
+    @property
+    def token_expiry(self) -> int | None:
+        """The token's expiry in epoch seconds, as room and presence entries record it."""
+        return _token_expiry(self.token_expires_at)
+
+
+def _session(connection: Connection) -> Session:
+    return Session(
+        connection_id=connection.connection_id,
+        user_id=connection.user_id,
+        token_expires_at=connection.token_expires_at,
+        claim_name=connection.claim_name,
+        claim_picture=connection.claim_picture,
+        rooms=rooms_of(connection),
+    )
+
+
+@dataclass(frozen=True)
+class PresenceChange:
+    """A user came online (first connection) or went offline (last one closed)."""
+
+    user_id: str
+    online: bool
+    last_seen_at: str
+    watchers: Mapping[str, int | None]  # connection id -> token expiry of everyone to tell
+
+
+def is_online(profile: UserProfile | None, now: str) -> bool:
+    """Whether a user has a connection that can still be open (a lost $disconnect heals within 2 h)."""
+    return profile is not None and presence.is_online(profile.connection_ids, profile.presence_expires_at, now)
+
+
+def _update_profile(
+    user_id: str, actions: list[Any], return_values: str, condition: Condition | None = None
+) -> UserProfile | None:
+    response = UserProfile._get_connection().update_item(
+        user_id, actions=actions, condition=condition, return_values=return_values
+    )
+    attributes = response.get("Attributes")
+    return UserProfile.from_raw_data(attributes) if attributes else None
+
+
+def get_connection(connection_id: str) -> Session:
+    """The stored connection; NotFound when it is unknown (closed, expired, or never ours)."""
+    try:
+        connection = Connection.get(connection_id, consistent_read=True)
+    except DoesNotExist:
+        raise NotFound("connection not found") from None
+    if connection.expires_at is not None and connection.expires_at < utc_now():
+        raise NotFound("connection not found")
+    return _session(connection)
+
+
+def principal_of(connection: Session) -> Principal:
+    """Who speaks on ``connection``; Unauthorized once the token it opened with has expired."""
+    if connection.token_expires_at and connection.token_expires_at <= now_iso():
+        raise Unauthorized(TOKEN_EXPIRED_MESSAGE, code=ErrorCode.TOKEN_EXPIRED)
+    return Principal(connection.user_id, name=connection.claim_name, picture=connection.claim_picture)
+
+
+# --- opening and closing ------------------------------------------------------------------------------------
+
+
+def open_connection(connection_id: str, principal: Principal, connections: Connections) -> PresenceChange | None:
+    """Store a new connection of ``principal``; the presence change when it is their first (2 round trips).
+
+    TooManyConnections when the user already holds ``MAX_CONNECTIONS_PER_USER``: before refusing, the recorded
+    connections that are dead (token expired, or API Gateway says gone: a lost ``$disconnect``) are forgotten and
+    the connection is tried once more (only then: one GetItem and a GetConnection per recorded connection).
+    """
+    try:
+        return _open(connection_id, principal)
+    except TooManyConnections:
+        if not forget_dead_connections(principal.user_id, connections):
+            raise  # counted as RateLimited by the entry point, from the 429 it answers
+    return _open(connection_id, principal)
+
+
+def _open(connection_id: str, principal: Principal) -> PresenceChange | None:
+    settings = get_settings()
+    now = utc_now()
+    alive_until = iso(now + timedelta(seconds=settings.connection_ttl_seconds))
+    entry = connection_entry(connection_id, principal.expires_at)
+    cap = settings.max_connections_per_user
+    condition = None
+    if cap > 0:
+        # Full only counts while the recorded connections can be open: after 2 h every one of them is stale.
+        condition = (
+            UserProfile.connection_ids.does_not_exist()
+            | (_size(UserProfile.connection_ids) < cap)
+            | UserProfile.presence_expires_at.does_not_exist()
+            | (UserProfile.presence_expires_at <= iso(now))
+        )
+    try:
+        before = _update_profile(
+            principal.user_id,
+            [UserProfile.connection_ids.add({entry}), UserProfile.presence_expires_at.set(alive_until)],
+            ALL_OLD,
+            condition,
+        )
+    except UpdateError as exc:
+        if exc.cause_response_code != "ConditionalCheckFailedException":
+            raise
+        raise TooManyConnections(f"at most {cap} connections per user: close one first") from exc
+    token_expiry = datetime.fromtimestamp(principal.expires_at, UTC) if principal.expires_at else None
+    try:
+        Connection(
+            connection_id,
+            user_id=principal.user_id,
+            connected_at=iso(now),
+            token_expires_at=iso(token_expiry) if token_expiry else None,
+            claim_name=principal.name,
+            claim_picture=principal.picture,
+            expires_at=timedelta(seconds=settings.connection_ttl_seconds),
+        ).save()
+    except Exception:
+        # The upgrade is refused: the slot just taken must not stay taken (no $disconnect will come).
+        UserProfile(principal.user_id).update(actions=[UserProfile.connection_ids.delete({entry})])
+        raise
+    if is_online(before, iso(now)):
+        return None
+    stale = set(before.connection_ids or ()) if before else set()
+    if stale:
+        # Every earlier connection outlived API Gateway's maximum: they are gone without a $disconnect.
+        UserProfile(principal.user_id).update(actions=[UserProfile.connection_ids.delete(stale)])
+    watchers = parse_connections(before.watcher_ids) if before else {}
+    return PresenceChange(principal.user_id, True, iso(now), watchers)
+
+
+def forget_dead_connections(user_id: str, connections: Connections) -> bool:
+    """Forget the user's recorded connections that cannot be in use; whether there were any.
+
+    A connection whose token expired is told and closed; the others are asked about (GetConnection): the ones
+    API Gateway says are gone lost their ``$disconnect``.
+    """
+    profile = batch_get([(UserProfile, user_id, None)]).item(UserProfile, user_id)
+    if profile is None:
+        return False
+    recorded = connections_of(profile)
+    now = utc_now().timestamp()
+    expiring = {cid for cid, expiry in recorded.items() if expired(expiry, now)}
+    end_expired(connections, expiring)
+    dead = {cid: recorded[cid] for cid in recorded if cid in expiring or connections.probe(cid) is Outcome.GONE}
+    if dead:
+        prune(dead, conversation=None, profiles=[profile])  # their own presence: the user is connecting now
+    return bool(dead)
+
+
+def end_expired(connections: Connections, connection_ids: set[str]) -> dict[str, Outcome]:
+    """Tell each connection that its token expired (the protocol's ``error`` ``token_expired``), then close it.
+
+    Returns how each notice was posted; the connections themselves are gone for the caller either way.
+    """
+    if not connection_ids:
+        return {}
+    notice = frame("error", ErrorEvent(code=ErrorCode.TOKEN_EXPIRED, message=TOKEN_EXPIRED_MESSAGE, action=None))
+    posted = {}
+    for connection_id in sorted(connection_ids):
+        posted[connection_id] = connections.post(connection_id, notice)
+        connections.close(connection_id)
+    return posted
+
+
+def close_connection(connection_id: str) -> PresenceChange | None:
+    """Forget a connection, its rooms and what it watched; the presence change when it was the user's last.
+
+    However many rooms it joined, each transaction holds at most DynamoDB's 100 items: the rooms and watched
+    profiles first, the connection item last, so a failure part-way leaves it findable and a retry finishes it.
+    """
+    try:
+        connection = Connection.get(connection_id, consistent_read=True)
+    except DoesNotExist:
+        return None
+    rooms = rooms_of(connection)
+    expiry = _token_expiry(connection.token_expires_at)
+    writes: list[Write] = []
+    for conversation_id in sorted(rooms):
+        entries = room_entries(connection_id, connection.user_id, expiry)
+        writes.append(_delete_from(Conversation(conversation_id), Conversation.room, entries))
+    for watched in sorted(set(rooms.values()) - {connection.user_id}):
+        entries = connection_entries(connection_id, expiry)
+        writes.append(_delete_from(UserProfile(watched), UserProfile.watcher_ids, entries))
+    writes.append(lambda transaction: transaction.delete(connection))
+    commit_in_chunks(writes)
+    now = now_iso()
+    after = _update_profile(
+        connection.user_id,
+        [
+            UserProfile.connection_ids.delete(connection_entries(connection_id, expiry)),
+            UserProfile.last_seen_at.set(now),
+        ],
+        ALL_NEW,
+    )
+    if after is None or is_online(after, now):
+        return None
+    return PresenceChange(connection.user_id, False, now, parse_connections(after.watcher_ids))
+
+
+def _delete_from(item: Any, attribute: Any, entries: set[str]) -> Write:
+    def write(transaction: TransactWrite) -> None:
+        transaction.update(item, actions=[attribute.delete(entries)])
+
+    return write
+
+
+# --- rooms --------------------------------------------------------------------------------------------------
+
+
+def join_room(connection: Session, conversation_id: str) -> ConversationState:
+    """Subscribe ``connection`` to a conversation its user takes part in (NotFound otherwise).
+
+    The room cap is a condition of the join's own transaction, so concurrent joins (one Lambda per frame) cannot
+    pass it together; a join that lost a race reads the connection again and decides anew.
+    """
+    settings = get_settings()
+    conversation = get_conversation_by_id(conversation_id, connection.user_id)
+    other = next((u for u in conversation.participant_ids if u != connection.user_id), connection.user_id)
+    joined = f"{conversation_id} {other}"
+    cap = settings.max_rooms_per_connection
+    room = room_entry(connection.connection_id, connection.user_id, connection.token_expiry)
+    watcher = connection_entry(connection.connection_id, connection.token_expiry)
+    current = connection
+
+    def build(transaction: TransactWrite) -> None:
+        transaction.update(
+            Connection(connection.connection_id),
+            actions=[Connection.rooms.add({joined})],
+            condition=Connection.connection_id.exists()
+            & (Connection.rooms.does_not_exist() | (_size(Connection.rooms) < cap)),
+        )
+        transaction.update(Conversation(conversation_id), actions=[Conversation.room.add({room})])
+        transaction.update(UserProfile(other), actions=[UserProfile.watcher_ids.add({watcher})])
+        charge(transaction, connection.user_id, "room")
+
+    def attempt() -> None:
+        nonlocal current
+        if conversation_id in current.rooms:
+            spend(connection.user_id, "room")  # joining again changes nothing, and counts like a join
+            return
+        if len(current.rooms) >= cap:
+            raise InvalidRequest(
+                "this connection joined too many conversations; leave one first", code=ErrorCode.TOO_MANY_ROOMS
+            )
+        try:
+            commit(build)
+        except Contention:
+            current = get_connection(connection.connection_id)  # NotFound once it closed
+            raise
+
+    with_retries(attempt, max_attempts=settings.send_max_attempts)
+    return conversation
+
+
+def leave_room(connection: Session, conversation_id: str) -> None:
+    """Unsubscribe ``connection`` from a conversation it joined (NotFound when it did not)."""
+    expiry = connection.token_expiry
+    current = connection
+
+    def attempt() -> None:
+        nonlocal current
+        rooms = dict(current.rooms)
+        if conversation_id not in rooms:
+            raise NotFound("not joined to this conversation")
+        other = rooms.pop(conversation_id)
+
+        def build(transaction: TransactWrite) -> None:
+            transaction.update(
+                Connection(connection.connection_id),
+                actions=[Connection.rooms.delete({f"{conversation_id} {other}"})],
+                condition=Connection.connection_id.exists(),
+            )
+            entries = room_entries(connection.connection_id, connection.user_id, expiry)
+            transaction.update(Conversation(conversation_id), actions=[Conversation.room.delete(entries)])
+            if other not in rooms.values():  # still watching them through another room otherwise
+                watchers = connection_entries(connection.connection_id, expiry)
+                transaction.update(UserProfile(other), actions=[UserProfile.watcher_ids.delete(watchers)])
+            charge(transaction, connection.user_id, "room")
+
+        try:
+            commit(build)
+        except Contention:
+            current = get_connection(connection.connection_id)  # NotFound once it closed
+            raise
+
+    with_retries(attempt, max_attempts=get_settings().send_max_attempts)
+
+
+# --- forgetting what API Gateway says is gone ---------------------------------------------------------------
+
+
+def prune(
+    gone: Audience,
+    *,
+    conversation: ConversationState | None,
+    profiles: list[UserProfile],
+    watched: str | None = None,
+) -> list[PresenceChange]:
+    """Remove connections that API Gateway says are gone (or whose token expired), wherever this fan-out found
+    them: their own items, the conversation's room, the profiles read, the watcher set of ``watched``.
+
+    Returns the presence changes this caused (a user whose last connection it was is now offline).
+    """
+    changes = []
+    for connection_id in sorted(gone):
+        change = close_connection(connection_id)
+        if change is not None:
+            changes.append(change)
+    if conversation is not None:
+        stale = entries_naming(conversation.room, gone)
+        if stale:
+            Conversation(conversation.id).update(actions=[Conversation.room.delete(stale)])
+    for profile in profiles:
+        stale_connections = entries_naming(profile.connection_ids, gone)
+        stale_watchers = entries_naming(profile.watcher_ids, gone)
+        if stale_connections or stale_watchers:
+            actions: list[Action] = []
+            if stale_connections:
+                actions.append(UserProfile.connection_ids.delete(stale_connections))
+            if stale_watchers:
+                actions.append(UserProfile.watcher_ids.delete(stale_watchers))
+            UserProfile(profile.id).update(actions=actions)
+    if watched is not None and watched not in {profile.id for profile in profiles}:
+        # Watchers are read from the watched user's profile: a watcher whose item already expired (its
+        # $disconnect lost or failed) is known nowhere else.
+        entries = set().union(*(connection_entries(cid, expiry) for cid, expiry in gone.items()))
+        UserProfile(watched).update(actions=[UserProfile.watcher_ids.delete(entries)])
+    return changes
+
+
+def heartbeat(connection: Session) -> None:
+    """A client's ``ping`` (it keeps the socket inside API Gateway's idle timeout): counted against the user's
+    ``ping`` limit, one UpdateItem; RateLimited over it."""
+    spend(connection.user_id, "ping")

@@ -1,1 +1,0 @@
-"""S3: the attachments bucket, presigned uploads and downloads."""

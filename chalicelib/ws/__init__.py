@@ -1,1 +1,0 @@
-"""WebSocket entry points: the three handlers on ``app`` call into this package."""

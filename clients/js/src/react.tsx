@@ -1,0 +1,197 @@
+// @crochet-messaging/client/react: the seed's MessagingProvider, useMessaging() and useWebSocket(), on top of
+// MessagingClient (the protocol) and MessagingStore (the state). React is a peer dependency of this entry only.
+
+import {
+  createContext,
+  useContext,
+  useEffect,
+  useMemo,
+  useRef,
+  useState,
+  useSyncExternalStore,
+  type ReactNode,
+} from "react";
+import { MessagingClient, type MarkAsReadOptions, type MessagingClientOptions, type ReadState, type SendOptions } from "./client.js";
+import { MessagingStore, type MessagingState, type StoreSendInput } from "./store.js";
+import type { MessagingApiError } from "./errors.js";
+import type {
+  ClientEventMap,
+  ClientEventName,
+  ConversationDetail,
+  ConversationPage,
+  EnrichedConversation,
+  EventHandler,
+  LoadConversationOptions,
+  LoadConversationsOptions,
+  Message,
+  SendMessageInput,
+  SentMessage,
+  ServerEventMap,
+} from "./types.js";
+
+interface Messaging {
+  client: MessagingClient;
+  store: MessagingStore;
+}
+
+const MessagingContext = createContext<Messaging | null>(null);
+
+export interface MessagingProviderProps extends MessagingClientOptions {
+  children?: ReactNode;
+  /** Use this client instead of making one from the options (the options are then ignored). */
+  client?: MessagingClient;
+  /** Open the socket on mount, close it on unmount (default true). */
+  autoConnect?: boolean;
+  /** Load the first page of conversations on mount (default true). */
+  loadOnMount?: boolean;
+}
+
+/**
+ * Makes one MessagingClient from its props (read once: give the provider a `key` to start over with other URLs),
+ * connects it while mounted and keeps the state of `useMessaging()` current. A changed `token` prop is used from the
+ * next request on; `getToken` may be a new function on every render.
+ */
+export function MessagingProvider(props: MessagingProviderProps): ReactNode {
+  const { children, client: given, autoConnect = true, loadOnMount = true, ...options } = props;
+  const getTokenRef = useRef(options.getToken);
+  getTokenRef.current = options.getToken;
+  const [messaging] = useState<Messaging>(() => {
+    const client =
+      given ??
+      new MessagingClient({
+        ...options,
+        ...(options.getToken ? { getToken: (context) => getTokenRef.current!(context) } : {}),
+      });
+    return { client, store: new MessagingStore(client) };
+  });
+  const { token } = options;
+  useEffect(() => {
+    if (token !== undefined) messaging.client.setToken(token);
+  }, [messaging, token]);
+  useEffect(() => {
+    messaging.store.start();
+    if (autoConnect) messaging.client.connect().catch(() => undefined); // disconnect() on unmount rejects it
+    if (loadOnMount) messaging.store.loadConversations().catch((error: unknown) => console.error(error));
+    return () => {
+      if (autoConnect) messaging.client.disconnect();
+      messaging.store.dispose();
+    };
+  }, [messaging, autoConnect, loadOnMount]);
+  return <MessagingContext.Provider value={messaging}>{children}</MessagingContext.Provider>;
+}
+
+function useMessagingContext(hook: string): Messaging {
+  const messaging = useContext(MessagingContext);
+  if (!messaging) throw new Error(`${hook} must be used inside <MessagingProvider>`);
+  return messaging;
+}
+
+/** The provider's MessagingClient (for calls the hooks do not wrap, e.g. `uploadAttachment`, `request`). */
+export function useMessagingClient(): MessagingClient {
+  return useMessagingContext("useMessagingClient").client;
+}
+
+export interface MessagingContextValue extends MessagingState {
+  loadConversations(options?: LoadConversationsOptions): Promise<ConversationPage>;
+  loadConversation(conversationId: string, options?: LoadConversationOptions): Promise<ConversationDetail>;
+  closeConversation(): void;
+  sendMessage(input: StoreSendInput, options?: SendOptions): Promise<SentMessage>;
+  markAsRead(messageId?: string, options?: MarkAsReadOptions): Promise<ReadState>;
+  createPatternConversation(patternId: string, creatorId?: string): Promise<EnrichedConversation>;
+  startTyping(conversationId?: string): void;
+  stopTyping(conversationId?: string): void;
+  client: MessagingClient;
+}
+
+/** The seed's MessagingContext: `{conversations, currentConversation, unreadCount, isConnected, typingUsers, ...}`
+ * and its actions; re-renders when the socket's events change any of it. */
+export function useMessaging(): MessagingContextValue {
+  const { client, store } = useMessagingContext("useMessaging");
+  const state = useSyncExternalStore(store.subscribe, store.getState, store.getState);
+  const actions = useMemo(
+    () => ({
+      loadConversations: (options?: LoadConversationsOptions) => store.loadConversations(options),
+      loadConversation: (conversationId: string, options?: LoadConversationOptions) =>
+        store.loadConversation(conversationId, options),
+      closeConversation: () => store.closeConversation(),
+      sendMessage: (input: StoreSendInput, options?: SendOptions) => store.sendMessage(input, options),
+      markAsRead: (messageId?: string, options?: MarkAsReadOptions) => store.markAsRead(messageId, options),
+      createPatternConversation: (patternId: string, creatorId?: string) =>
+        store.createPatternConversation(patternId, creatorId),
+      startTyping: (conversationId?: string) => store.startTyping(conversationId),
+      stopTyping: (conversationId?: string) => store.stopTyping(conversationId),
+      client,
+    }),
+    [client, store],
+  );
+  return { ...state, ...actions };
+}
+
+export interface UseWebSocketOptions {
+  onMessageReceived?: (message: Message) => void;
+  onNewMessageNotification?: (notification: ServerEventMap["new_message_notification"]) => void;
+  onMessageReadUpdate?: (update: ServerEventMap["message_read_update"]) => void;
+  onUserTyping?: (data: ServerEventMap["user_typing"]) => void;
+  onUserStoppedTyping?: (data: ServerEventMap["user_stopped_typing"]) => void;
+  /** Any other event of the protocol, by name (e.g. `presence_update`, `attachment_ready`, `connected`). */
+  events?: { [E in ClientEventName]?: EventHandler<E> };
+}
+
+export interface UseWebSocketResult {
+  isConnected: boolean;
+  connectionError: MessagingApiError | null;
+  joinConversation(conversationId: string): Promise<void>;
+  leaveConversation(conversationId: string): Promise<void>;
+  sendMessage(input: SendMessageInput, options?: SendOptions): Promise<SentMessage>;
+  markMessageAsRead(messageId: string, options?: MarkAsReadOptions): Promise<ReadState>;
+  startTyping(conversationId: string): void;
+  stopTyping(conversationId: string): void;
+}
+
+const SEED_HANDLERS = {
+  onMessageReceived: "message_received",
+  onNewMessageNotification: "new_message_notification",
+  onMessageReadUpdate: "message_read_update",
+  onUserTyping: "user_typing",
+  onUserStoppedTyping: "user_stopped_typing",
+} as const satisfies Record<string, ClientEventName>;
+
+/** The seed's useWebSocket: the provider's connection, its status, and handlers for its events (each message once;
+ * the handlers may change on every render). */
+export function useWebSocket(options: UseWebSocketOptions = {}): UseWebSocketResult {
+  const { client, store } = useMessagingContext("useWebSocket");
+  const latest = useRef(options);
+  latest.current = options;
+  useEffect(() => {
+    const unsubscribe: (() => void)[] = [];
+    for (const [option, event] of Object.entries(SEED_HANDLERS) as [keyof typeof SEED_HANDLERS, ClientEventName][]) {
+      unsubscribe.push(client.on(event, (data) => (latest.current[option] as ((d: unknown) => void) | undefined)?.(data)));
+    }
+    const named = Object.keys(latest.current.events ?? {}) as ClientEventName[];
+    for (const event of named) {
+      unsubscribe.push(
+        client.on(event, (data: ClientEventMap[typeof event]) =>
+          (latest.current.events?.[event] as ((d: unknown) => void) | undefined)?.(data),
+        ),
+      );
+    }
+    return () => unsubscribe.forEach((off) => off());
+    // The set of `events` names is read once per client; their handlers are always the latest.
+  }, [client]);
+  const isConnected = useSyncExternalStore(store.subscribe, () => store.getState().isConnected, () => false);
+  const connectionError = useSyncExternalStore(store.subscribe, () => store.getState().connectionError, () => null);
+  const actions = useMemo(
+    () => ({
+      joinConversation: (conversationId: string) => client.joinConversation(conversationId),
+      leaveConversation: (conversationId: string) => client.leaveConversation(conversationId),
+      sendMessage: (input: SendMessageInput, sendOptions?: SendOptions) => client.sendMessage(input, sendOptions),
+      markMessageAsRead: (messageId: string, readOptions?: MarkAsReadOptions) => client.markAsRead(messageId, readOptions),
+      startTyping: (conversationId: string) => client.startTyping(conversationId),
+      stopTyping: (conversationId: string) => client.stopTyping(conversationId),
+    }),
+    [client],
+  );
+  return { isConnected, connectionError, ...actions };
+}
+
+export type { MessagingState, ChatMessage, CurrentConversation, TypingUser, Delivery, StoreSendInput } from "./store.js";
