@@ -1,4 +1,5 @@
-"""Chalice entry point: registers the blueprints, the three WebSocket handlers and the S3 upload handler.
+"""Chalice entry point: registers the blueprints, the three WebSocket handlers, the S3 upload handler and the consumer
+of its dead-letter queue.
 
 The WebSocket handlers must live on ``app`` (Chalice does not wrap them on blueprints); each hands the raw API
 Gateway event to ``chalicelib.entrypoints.ws``. Use cases and adapters are built on first use by
@@ -13,10 +14,10 @@ gc.disable()
 
 from typing import Any  # noqa: E402
 
-from chalice.app import Chalice, S3Event, WebsocketEvent  # noqa: E402
+from chalice.app import Chalice, S3Event, SQSEvent, WebsocketEvent  # noqa: E402
 
 from chalicelib import logs  # noqa: E402
-from chalicelib.entrypoints import uploads  # noqa: E402
+from chalicelib.entrypoints import upload_failures, uploads  # noqa: E402
 from chalicelib.entrypoints.http import attachments, docs, internal, messages  # noqa: E402
 from chalicelib.entrypoints.ws import dispatcher as socket  # noqa: E402
 from chalicelib.settings import get_settings  # noqa: E402
@@ -51,6 +52,14 @@ def disconnect(event: WebsocketEvent) -> dict[str, Any]:
 )
 def on_upload(event: S3Event) -> None:
     uploads.on_uploaded(event.bucket, event.key)
+
+
+# on_upload's dead-letter queue (infrastructure/README.md): what processing could not finish is rejected and its room
+# told. One message per invocation (a poison message never drags others to the queue's own dead letters); at most two
+# at once, within the function's reserved concurrency.
+@app.on_sqs_message(queue=get_settings().upload_failures_queue, batch_size=1, maximum_concurrency=2)
+def on_upload_failure(event: SQSEvent) -> None:
+    upload_failures.on_messages(record.to_dict() for record in event)
 
 
 # What the imports created lives until the container ends: keep it out of every later collection, which then

@@ -20,6 +20,7 @@ zips, every function's init as Lambda runs the package before and after the zip 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
 import gc
 import json
@@ -198,42 +199,44 @@ def measure_levels(args: argparse.Namespace) -> tuple[list[Level], list[str], di
         meter.install()
         units: dict[str, cost.Units] = {}
         try:
-            sizes = _sizes(args.sizes)
-            for index, size in enumerate(sizes):
-                started = time.monotonic()
-                written = seed.grow_inbox(world, size.conversations - 1) + seed.grow_history(world, size.messages)
-                seeded_s = time.monotonic() - started
-                _say(f"[{size.label}] seeded {written:,} items in {seeded_s:.1f} s")
-                # The seeded tables live in this process; a Lambda's heap does not hold them, so the collector
-                # must not walk them on every full collection.
-                gc.collect()
-                gc.freeze()
-                level = Level(size.label, size.conversations, size.messages, written, seeded_s)
-                level.floor = run_floor(harness, meter, args.floor_reps, args.warmup)
-                for operation in OPERATIONS:
-                    level.samples[operation.name] = run_operation(harness, meter, operation, args.reps, args.warmup)
-                    _say(f"[{size.label}] {operation.name}: p50 {level.samples[operation.name].p50:.2f} ms")
-                level.floor_after = run_floor(harness, meter, args.floor_reps, 0)
-                if index == len(sizes) - 1 and args.profile_reps > 0:
-                    profiler = cProfile.Profile()
-                    run_floor(harness, meter, args.profile_reps, 0, profiler)
-                    level.profiles["*floor*"] = profile_shares(profiler)
+            # The app's metrics go to stdout, one EMF line per invocation as on Lambda: log bytes like its logs.
+            with contextlib.redirect_stdout(_LogSink(meter)):
+                sizes = _sizes(args.sizes)
+                for index, size in enumerate(sizes):
+                    started = time.monotonic()
+                    written = seed.grow_inbox(world, size.conversations - 1) + seed.grow_history(world, size.messages)
+                    seeded_s = time.monotonic() - started
+                    _say(f"[{size.label}] seeded {written:,} items in {seeded_s:.1f} s")
+                    # The seeded tables live in this process; a Lambda's heap does not hold them, so the collector
+                    # must not walk them on every full collection.
+                    gc.collect()
+                    gc.freeze()
+                    level = Level(size.label, size.conversations, size.messages, written, seeded_s)
+                    level.floor = run_floor(harness, meter, args.floor_reps, args.warmup)
                     for operation in OPERATIONS:
+                        level.samples[operation.name] = run_operation(harness, meter, operation, args.reps, args.warmup)
+                        _say(f"[{size.label}] {operation.name}: p50 {level.samples[operation.name].p50:.2f} ms")
+                    level.floor_after = run_floor(harness, meter, args.floor_reps, 0)
+                    if index == len(sizes) - 1 and args.profile_reps > 0:
                         profiler = cProfile.Profile()
-                        run_operation(harness, meter, operation, args.profile_reps, 0, profiler=profiler)
-                        level.profiles[operation.name] = profile_shares(profiler)
-                    _say(f"[{size.label}] profiled")
-                reps = raw_reps[index] if index < len(raw_reps) else raw_reps[-1]
-                if reps > 0:
-                    level.raw_floor = run_floor(harness, meter, max(reps, 20), 0)
-                    for operation in OPERATIONS:
-                        level.raw[operation.name] = run_operation(harness, meter, operation, reps, 0, raw=True)
-                        _say(f"[{size.label}] raw moto {operation.name}: {level.raw[operation.name].p50:.1f} ms")
-                if index == len(sizes) - 1:
-                    units = measure_costs(harness, meter, level, args)
-                clear_frames()
-                levels.append(level)
-                _say(f"[{size.label}] done in {time.monotonic() - started:.0f} s")
+                        run_floor(harness, meter, args.profile_reps, 0, profiler)
+                        level.profiles["*floor*"] = profile_shares(profiler)
+                        for operation in OPERATIONS:
+                            profiler = cProfile.Profile()
+                            run_operation(harness, meter, operation, args.profile_reps, 0, profiler=profiler)
+                            level.profiles[operation.name] = profile_shares(profiler)
+                        _say(f"[{size.label}] profiled")
+                    reps = raw_reps[index] if index < len(raw_reps) else raw_reps[-1]
+                    if reps > 0:
+                        level.raw_floor = run_floor(harness, meter, max(reps, 20), 0)
+                        for operation in OPERATIONS:
+                            level.raw[operation.name] = run_operation(harness, meter, operation, reps, 0, raw=True)
+                            _say(f"[{size.label}] raw moto {operation.name}: {level.raw[operation.name].p50:.1f} ms")
+                    if index == len(sizes) - 1:
+                        units = measure_costs(harness, meter, level, args)
+                    clear_frames()
+                    levels.append(level)
+                    _say(f"[{size.label}] done in {time.monotonic() - started:.0f} s")
         finally:
             meter.uninstall()
     return levels, checks, units

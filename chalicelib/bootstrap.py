@@ -10,13 +10,15 @@ from dataclasses import dataclass
 
 from chalicelib.adapters.connections import ConnectionsClient
 from chalicelib.adapters.files import S3Files
+from chalicelib.adapters.queues import SqsQueue
 from chalicelib.auth.tokens import SigningKeys
 from chalicelib.domain.clock import utc_now
 from chalicelib.services.attachments import Attachments
 from chalicelib.services.conversations import Conversations
+from chalicelib.services.lifecycle import Lifecycle
 from chalicelib.services.messaging import Messaging
 from chalicelib.services.notify import Notifier
-from chalicelib.services.ports import Clock, Connections, Files
+from chalicelib.services.ports import Clock, Connections, Files, Queue
 from chalicelib.services.presenters import Presenter
 from chalicelib.services.sync import Sync
 from chalicelib.settings import Settings, get_settings
@@ -32,9 +34,11 @@ class Services:
     presenter: Presenter
     conversations: Conversations
     messaging: Messaging
+    lifecycle: Lifecycle
     attachments: Attachments
     sync: Sync
     signing_keys: SigningKeys | None = None  # JWKS mode: the identity provider's keys (None: fetched by URL)
+    failures: Queue | None = None  # the upload-failures queue (on_upload's dead-letter queue)
 
 
 def build(
@@ -44,16 +48,18 @@ def build(
     files: Files | None = None,
     clock: Clock | None = None,
     signing_keys: SigningKeys | None = None,
+    failures: Queue | None = None,
 ) -> Services:
     """The use cases over the given adapters (the real ones for what is not given)."""
     settings = settings or get_settings()
     connections = connections if connections is not None else ConnectionsClient(settings)
     files = files if files is not None else S3Files(settings)
     clock = clock or utc_now
+    failures = failures if failures is not None else SqsQueue(settings, settings.upload_failures_queue)
     presenter = Presenter(files)
     notifier = Notifier(connections, clock)
     conversations = Conversations(presenter, clock)
-    attachments = Attachments(files, presenter, notifier, clock)
+    attachments = Attachments(files, presenter, notifier, clock, failures)
     return Services(
         connections=connections,
         files=files,
@@ -61,9 +67,11 @@ def build(
         presenter=presenter,
         conversations=conversations,
         messaging=Messaging(notifier, presenter, attachments, conversations, clock),
+        lifecycle=Lifecycle(notifier, presenter, files, clock),
         attachments=attachments,
         sync=Sync(presenter),
         signing_keys=signing_keys,
+        failures=failures,
     )
 
 

@@ -21,6 +21,10 @@ class ConfigurationError(RuntimeError):
     """The environment cannot run the service safely; raised at startup (cold start), never per request."""
 
 
+# The reactions offered by default: a chat's usual dozen, with yarn for a crochet marketplace.
+DEFAULT_REACTION_EMOJI = "👍,❤️,😂,😮,😢,🙏,🎉,🔥,👏,😍,✨,🧶"
+
+
 def _int(name: str, default: int) -> int:
     raw = os.environ.get(name)
     return int(raw) if raw not in (None, "") else default
@@ -50,6 +54,10 @@ class Settings:
     jwt_leeway_seconds: int
     cursor_secret: str
     message_max_chars: int
+    message_edit_window_seconds: int
+    reaction_emoji: tuple[str, ...]
+    message_max_reactions: int
+    presence_watch_max: int
     conversations_page_max: int
     conversations_page_default: int
     messages_page_max: int
@@ -79,6 +87,10 @@ class Settings:
     download_url_ttl_seconds: int
     thumbnail_max_px: int
     rate_limits: dict[str, tuple[int, int]]  # action -> (requests, per seconds)
+    image_max_pixels: int  # one frame (domain.images.ImageLimits)
+    image_max_frames: int  # an animated GIF's frames
+    image_max_animation_pixels: int  # frames x width x height of an animated GIF
+    upload_failures_queue: str  # SQS queue of uploads whose processing failed (on_upload's dead-letter queue)
 
     def table_name(self, short_name: str) -> str:
         """The stage's DynamoDB table name for a table's short name (``messages`` …)."""
@@ -150,6 +162,14 @@ def _load() -> Settings:
         jwt_leeway_seconds=_int("JWT_LEEWAY_SECONDS", 30),
         cursor_secret=cursor_secret,
         message_max_chars=_int("MESSAGE_MAX_CHARS", 5000),
+        # WhatsApp's 15 minutes; Gitter allows 10, Zulip and Rocket.Chat make it configurable.
+        message_edit_window_seconds=_int("MESSAGE_EDIT_WINDOW_SECONDS", 15 * 60),
+        reaction_emoji=_list(env.get("REACTION_EMOJI"), DEFAULT_REACTION_EMOJI),
+        # Distinct emoji on one message (Stream and Sendbird allow around 20 kinds).
+        message_max_reactions=_int("MESSAGE_MAX_REACTIONS", 20),
+        # A watch list is replaced in one transaction: 1 connection + at most 2 x 49 profiles + the rate counter
+        # <= 100 items.
+        presence_watch_max=min(_int("PRESENCE_WATCH_MAX", 49), 49),
         conversations_page_max=_int("CONVERSATIONS_PAGE_MAX", 30),
         conversations_page_default=_int("CONVERSATIONS_PAGE_DEFAULT", 20),
         messages_page_max=_int("MESSAGES_PAGE_MAX", 100),
@@ -196,7 +216,17 @@ def _load() -> Settings:
             "ping": _rate(env.get("RATE_LIMIT_PING"), "30/60"),
             "sync": _rate(env.get("RATE_LIMIT_SYNC"), "60/60"),
             "history": _rate(env.get("RATE_LIMIT_HISTORY"), "60/60"),
+            # Changing a stored message (edits and deletions, reactions; REST and socket alike) and replacing a
+            # connection's presence watch list (a client sends one per inbox page it shows).
+            "edit": _rate(env.get("RATE_LIMIT_EDIT"), "20/10"),
+            "reaction": _rate(env.get("RATE_LIMIT_REACTION"), "30/10"),
+            "presence": _rate(env.get("RATE_LIMIT_PRESENCE"), "30/60"),
         },
+        # What an image may cost to decode, checked on its headers before decoding (chalicelib/domain/images.py).
+        image_max_pixels=_int("IMAGE_MAX_PIXELS", 40_000_000),
+        image_max_frames=_int("IMAGE_MAX_FRAMES", 300),
+        image_max_animation_pixels=_int("IMAGE_MAX_ANIMATION_PIXELS", 50_000_000),
+        upload_failures_queue=env.get("UPLOAD_FAILURES_QUEUE") or f"crochet-messaging-{stage}-upload-failures",
     )
 
 

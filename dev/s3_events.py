@@ -9,7 +9,13 @@ is invoked the way Lambda invokes it: ``app.handler_map[name](event, context)`` 
 
 Like S3's asynchronous invocation, the handler runs on a worker thread after the write, never inline in moto's
 request thread: the upload is answered first, and the handler reads the object back through moto's HTTP API.
-A failing handler is logged, as CloudWatch would show it (Lambda's retries are not emulated).
+Lambda's handling of a failed asynchronous invocation is emulated too (``Invocation``, per handler: the dev stack
+passes the function's configured timeout, infrastructure/deploy.py's retries and its dead-letter queue): a handler
+that raises, or runs past its timeout, is logged as CloudWatch would show it and invoked again up to
+``max_retries`` times; when the last attempt fails too, the event goes to the dead-letter queue on moto's SQS (the
+message Lambda sends: the event as its body, ``RequestID`` / ``ErrorCode`` / ``ErrorMessage`` attributes), where
+``dev/queues.py`` hands it to the queue's consumer. Python cannot stop a thread: a handler past its timeout is
+abandoned, not killed, and what it still writes meets the conditions on the upload's record (first writer wins).
 
 ``DEV_S3_EVENT_DELAY_SECONDS`` (default 0) delays each invocation, as S3's notification latency does on AWS: with
 a second or two, an image message is sent before its processing ends, so clients show the ``processing`` state
@@ -23,9 +29,11 @@ import fnmatch
 import functools
 import inspect
 import itertools
+import json
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -40,10 +48,20 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 WORKER_THREADS = 4
-LAMBDA_MEMORY_MB = 128
-LAMBDA_TIMEOUT_SECONDS = 60  # Chalice's default lambda_timeout
 STOP_TIMEOUT_SECONDS = 10
 DELAY_ENV = "DEV_S3_EVENT_DELAY_SECONDS"
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """How Lambda runs a function's asynchronous invocations: Chalice's and Lambda's defaults unless configured."""
+
+    timeout_seconds: float = 60.0  # Chalice's default lambda_timeout
+    memory_mb: int = 128
+    max_retries: int = 2  # Lambda's default for asynchronous invocations
+    dead_letter_queue_url: str | None = None  # where the event goes when the last attempt failed (None: dropped)
+    retry_delay_seconds: float = 1.0  # Lambda waits about a minute, then two: shortened locally
+
 
 Handler = Callable[[dict[str, Any], Any], Any]
 ObjectCreated = Callable[[str, str, str, int, str], None]
@@ -173,11 +191,22 @@ def _install_hook() -> None:
 class S3EventEmulator:
     """Invokes the app's S3 event handlers for the objects moto creates, between ``start()`` and ``stop()``."""
 
-    def __init__(self, app: Chalice, *, stage: str, region: str, delay_seconds: float = 0.0) -> None:
+    def __init__(
+        self,
+        app: Chalice,
+        *,
+        stage: str,
+        region: str,
+        delay_seconds: float = 0.0,
+        invocations: Mapping[str, Invocation] | None = None,
+        sqs: Any = None,
+    ) -> None:
         self.app = app
         self.stage = stage
         self.region = region
         self.delay_seconds = delay_seconds
+        self.invocations = dict(invocations or {})  # handler name -> how it runs
+        self.sqs = sqs  # the SQS client dead-letter queues are written with
         self._stopping = threading.Event()
         self.subscriptions = subscriptions(app)
         self._executor = concurrent.futures.ThreadPoolExecutor(WORKER_THREADS, thread_name_prefix="s3-event-lambda")
@@ -207,6 +236,13 @@ class S3EventEmulator:
             running = set(self._in_flight)
         concurrent.futures.wait(running, timeout=STOP_TIMEOUT_SECONDS)
 
+    def drain(self, timeout: float = STOP_TIMEOUT_SECONDS) -> bool:
+        """Wait until every invocation scheduled so far has ended (retries included); False on timeout."""
+        with self._lock:
+            running = set(self._in_flight)
+        _, pending = concurrent.futures.wait(running, timeout=timeout)
+        return not pending
+
     def _object_created(self, bucket: str, key: str, event_name: str, size: int, etag: str) -> None:
         """Called in moto's request thread: schedule, never run, the matching handlers."""
         for subscription in self.subscriptions:
@@ -226,17 +262,72 @@ class S3EventEmulator:
             self._in_flight.discard(future)
 
     def _invoke(self, handler_name: str, event: dict[str, Any]) -> None:
-        """One asynchronous Lambda invocation of the handler Chalice registered for the event source."""
-        handler: Handler = self.app.handler_map[handler_name]
+        """One asynchronous Lambda invocation of the handler Chalice registered for the event source, with Lambda's
+        retries and dead-letter queue."""
+        settings = self.invocations.get(handler_name, Invocation())
         function_name = f"{self.app.app_name}-{self.stage}-{handler_name}"
-        context = LambdaContext(function_name, LAMBDA_MEMORY_MB, LAMBDA_TIMEOUT_SECONDS * 1000)
         key = event["Records"][0]["s3"]["object"]["key"]
         if self.delay_seconds:
             self._stopping.wait(self.delay_seconds)
-        started = time.monotonic()
-        try:
-            handler(event, context)
-        except Exception:
-            logger.exception("%s failed for s3 key %s", function_name, key)
+        error = ""
+        for attempt in range(settings.max_retries + 1):
+            if attempt:
+                if self._stopping.wait(settings.retry_delay_seconds):
+                    return  # the stack is stopping
+                logger.info("%s: retry %d of %d for s3 key %s", function_name, attempt, settings.max_retries, key)
+            started = time.monotonic()
+            error = self._attempt(handler_name, function_name, event, settings)
+            if self._stopping.is_set():
+                return
+            if not error:
+                logger.info("%s handled %s in %.0f ms", function_name, key, (time.monotonic() - started) * 1000)
+                return
+            logger.error("%s failed for s3 key %s: %s", function_name, key, error)
+        self._dead_letter(function_name, event, settings, error)
+
+    def _attempt(self, handler_name: str, function_name: str, event: dict[str, Any], settings: Invocation) -> str:
+        """Run the handler once within its timeout: what went wrong ('' when it returned)."""
+        handler: Handler = self.app.handler_map[handler_name]
+        context = LambdaContext(function_name, settings.memory_mb, int(settings.timeout_seconds * 1000))
+        outcome: list[BaseException] = []
+        finished = threading.Event()
+
+        def run() -> None:
+            try:
+                handler(event, context)
+            except BaseException as exc:  # what Lambda reports as the invocation's error
+                logger.debug("%s raised", function_name, exc_info=True)
+                outcome.append(exc)
+            finally:
+                finished.set()
+
+        threading.Thread(target=run, name=f"{function_name}-attempt", daemon=True).start()
+        deadline = time.monotonic() + settings.timeout_seconds
+        while not finished.wait(min(0.2, max(deadline - time.monotonic(), 0))):
+            if self._stopping.is_set():
+                return ""  # the stack is stopping: nobody waits for this one any more
+            if time.monotonic() >= deadline:
+                return f"Task timed out after {settings.timeout_seconds:.2f} seconds"
+        return f"{type(outcome[0]).__name__}: {outcome[0]}" if outcome else ""
+
+    def _dead_letter(self, function_name: str, event: dict[str, Any], settings: Invocation, error: str) -> None:
+        """What Lambda does with an event whose last attempt failed: send it to the function's dead-letter queue."""
+        if settings.dead_letter_queue_url is None or self.sqs is None:
+            logger.error("%s gave up on an event; no dead-letter queue: dropped", function_name)
             return
-        logger.info("%s handled %s in %.0f ms", function_name, key, (time.monotonic() - started) * 1000)
+        if self._stopping.is_set():
+            return
+        self.sqs.send_message(
+            QueueUrl=settings.dead_letter_queue_url,
+            MessageBody=json.dumps(event),
+            MessageAttributes={
+                "RequestID": {"DataType": "String", "StringValue": str(uuid.uuid4())},
+                "ErrorCode": {"DataType": "Number", "StringValue": "200"},
+                "ErrorMessage": {"DataType": "String", "StringValue": error[:1000] or "failed"},
+            },
+        )
+        logger.warning(
+            "%s gave up after %d attempt(s): event sent to its dead-letter queue",
+            function_name,
+            settings.max_retries + 1,
+        )

@@ -1,9 +1,9 @@
 """The whole service on one machine: moto for AWS, Chalice's local server for the REST API, a local WebSocket
-gateway (dev/ws_gateway.py) for the real-time half, S3 upload events (dev/s3_events.py), demo data, tokens, and
-the browser reference client (dev/web/, served by dev/web_server.py).
+gateway (dev/ws_gateway.py) for the real-time half, S3 upload events (dev/s3_events.py), SQS event sources
+(dev/queues.py), demo data, tokens, and the browser reference client (dev/web/, served by dev/web_server.py).
 
 ``make dev`` runs ``python -m dev.stack``. The app code stays production code: the only things pointing it
-at moto are the standard ``AWS_ENDPOINT_URL_DYNAMODB`` / ``AWS_ENDPOINT_URL_S3`` variables set here, and at the
+at moto are the standard ``AWS_ENDPOINT_URL_DYNAMODB`` / ``_S3`` / ``_SQS`` variables set here, and at the
 local gateway ``WEBSOCKET_MANAGEMENT_URL`` (``dev.ws_gateway.configure_app_environment``).
 
 moto runs with ``dev/moto_patches.py`` (self-checked at startup; ``DEV_MOTO_PATCHES=off`` runs it as it ships), so
@@ -49,7 +49,8 @@ if TYPE_CHECKING:
     from chalice.local import LocalDevServer
     from moto.server import ThreadedMotoServer
 
-    from dev.s3_events import S3EventEmulator
+    from dev.queues import QueuePoller
+    from dev.s3_events import Invocation, S3EventEmulator
     from dev.web_server import WebClientServer
     from dev.ws_gateway import Limits, LocalWebSocketGateway
 
@@ -157,6 +158,7 @@ def configure_environment(environ: MutableMapping[str, str], aws_port: int) -> N
     endpoint = f"http://{HOST}:{aws_port}"
     environ["AWS_ENDPOINT_URL_DYNAMODB"] = endpoint
     environ["AWS_ENDPOINT_URL_S3"] = endpoint
+    environ["AWS_ENDPOINT_URL_SQS"] = endpoint
     environ["AWS_ACCESS_KEY_ID"] = "testing"
     environ["AWS_SECRET_ACCESS_KEY"] = "testing"
     # A real session token or profile must neither travel to moto nor make botocore look for a profile.
@@ -190,8 +192,8 @@ def ws_management_url(ports: Ports) -> str:
 
 
 class Stack:
-    """moto (with S3 upload events), the WebSocket gateway, the REST API and the browser client: started in order,
-    stopped in reverse (whatever was reached)."""
+    """moto (with S3 upload events and SQS event sources), the WebSocket gateway, the REST API and the browser
+    client: started in order, stopped in reverse (whatever was reached)."""
 
     def __init__(
         self,
@@ -216,6 +218,8 @@ class Stack:
         self.web_url = f"http://{HOST}:{ports.web.number}"
         self._moto: ThreadedMotoServer | None = None
         self._s3_events: S3EventEmulator | None = None
+        self._queues: QueuePoller | None = None
+        self.upload_failures_url = ""  # on_upload's dead-letter queue on moto, once created
         self._gateway: LocalWebSocketGateway | None = None
         self._api_server: LocalDevServer | None = None
         self._api_thread: threading.Thread | None = None
@@ -242,12 +246,18 @@ class Stack:
         self._start_moto()
         from chalicelib.adapters.dynamodb.tables import create_tables
         from chalicelib.adapters.files import S3Files
+        from chalicelib.adapters.queues import SqsQueue, upload_failure_queues
         from chalicelib.settings import get_settings
 
         create_tables()
         # the same definition as deploy: private, CORS, lifecycle
         S3Files(get_settings()).ensure_bucket(get_settings().allowed_origins)
+        # on_upload's dead-letter queue and its own, as infrastructure/template.yaml declares them
+        self.upload_failures_url = SqsQueue(get_settings(), get_settings().upload_failures_queue).ensure(
+            upload_failure_queues(get_settings())
+        )
         self._load_data()
+        self._start_queues()
         self._start_s3_events()  # after loading: reloaded uploads are not processed again
         self._start_gateway()
         self._serve_api()
@@ -321,15 +331,37 @@ class Stack:
         self._moto = moto
 
     def _start_s3_events(self) -> None:
-        """Invoke the app's ``on_upload`` after uploads, as S3 does on AWS (moto invokes no Lambda)."""
+        """Invoke the app's ``on_upload`` after uploads, as S3 does on AWS (moto invokes no Lambda), with the
+        function's timeout (the dev stage's), Lambda's retries and dead-letter queue as deploy configures them."""
+        import boto3
+
         from app import app
         from chalicelib.settings import get_settings
         from dev.s3_events import S3EventEmulator
 
         self._s3_events = S3EventEmulator(
-            app, stage=os.environ["STAGE"], region=get_settings().region, delay_seconds=self.s3_event_delay
+            app,
+            stage=os.environ["STAGE"],
+            region=get_settings().region,
+            delay_seconds=self.s3_event_delay,
+            invocations=async_invocations(self.upload_failures_url),
+            sqs=boto3.client("sqs", region_name=get_settings().region),
         )
         self._s3_events.start()
+
+    def _start_queues(self) -> None:
+        """Invoke the app's ``@app.on_sqs_message`` handlers for their queues' messages, as Lambda does on AWS."""
+        import boto3
+
+        from app import app
+        from chalicelib.settings import get_settings
+        from dev.queues import QueuePoller, sources
+
+        client = boto3.client("sqs", region_name=get_settings().region)
+        self._queues = QueuePoller(
+            app, sources(app, client), client=client, stage=os.environ["STAGE"], region=get_settings().region
+        )
+        self._queues.start()
 
     def _start_gateway(self) -> None:
         from app import app
@@ -356,12 +388,14 @@ class Stack:
         from chalice.local import create_local_server
 
         from app import app
+        from dev.no_route import answer_unknown_routes
 
         validate_routes(app.routes)  # what `chalice local` checks: routes `chalice deploy` would refuse
         config = Config.create(chalice_stage=os.environ["STAGE"], app_name=app.app_name, project_dir=str(ROOT))
         try:
             # Chalice's ThreadedHTTPServer: one thread per connection, and a thread-local current_request.
             self._api_server = create_local_server(app, config, HOST, self.api.number)
+            answer_unknown_routes(self._api_server, app, config)  # API Gateway's answer once deployed: 404 not_found
         except OSError as exc:
             if exc.errno == errno.EADDRINUSE:
                 raise StackError(ports_taken_message([self.api])) from None
@@ -381,6 +415,8 @@ class Stack:
             "awsEndpoint": self.aws_url,
             "stage": os.environ["STAGE"],
             "typingTimeoutMs": get_settings().typing_timeout_ms,
+            "reactionEmoji": list(get_settings().reaction_emoji),
+            "presenceWatchMax": get_settings().presence_watch_max,
             "users": [{"id": user, "name": name, "token": mint(user)} for user, name in USERS.items()],
             "patterns": [{"id": p.id, "title": p.title, "creatorId": p.creator_id} for p in PATTERNS],
             "purchases": [{"patternId": pattern, "userId": buyer} for pattern, buyer in PURCHASES],
@@ -440,6 +476,8 @@ class Stack:
             self._api_server.server.server_close()
         if self._s3_events is not None:
             self._s3_events.stop()  # waits for running handlers, which still post attachment_ready to the gateway
+        if self._queues is not None:
+            self._queues.stop()  # likewise
         if self._gateway is not None:
             self._gateway.stop()  # before moto: each socket's $disconnect still writes to DynamoDB
         try:
@@ -449,6 +487,24 @@ class Stack:
                 self.data_dir.release()
             if self._moto is not None:
                 self._moto.stop()
+
+
+def async_invocations(dead_letter_queue_url: str) -> dict[str, Invocation]:
+    """How Lambda runs the functions S3 invokes: the dev stage's timeout and memory (.chalice/config.json), and the
+    retries and dead-letter queue infrastructure/deploy.py gives them (ASYNC_INVOKE)."""
+    from dev.s3_events import Invocation
+    from infrastructure.deploy import ASYNC_INVOKE, Project
+
+    functions = Project(ROOT).stage("dev").get("lambda_functions", {})
+    return {
+        name: Invocation(
+            timeout_seconds=float(functions.get(name, {}).get("lambda_timeout", 60)),
+            memory_mb=int(functions.get(name, {}).get("lambda_memory_size", 128)),
+            max_retries=settings.max_retries,
+            dead_letter_queue_url=dead_letter_queue_url,
+        )
+        for name, settings in ASYNC_INVOKE.items()
+    }
 
 
 def banner(stack: Stack, tokens: dict[str, str]) -> str:
@@ -483,10 +539,12 @@ crochet-messaging dev stack is running (stage {os.environ["STAGE"]}). Ctrl-C sto
   Web client  {stack.web_url}/   (the browser reference client: pick alice, bob or carol)
   REST API    {stack.api_url}/api/...
   WebSocket   {stack.ws_url}/?token=<JWT>   (@connections API: {stack.ws_management_url})
-  moto (AWS)  {stack.aws_url}   (the DynamoDB and S3 endpoint; {patches})
+  moto (AWS)  {stack.aws_url}   (the DynamoDB, S3 and SQS endpoint; {patches})
   Data        {data}
   Uploads     s3://{get_settings().attachments_bucket}: each upload runs the app's on_upload, as S3 does on AWS{delay}
               (CORS allows {", ".join(get_settings().allowed_origins)})
+  Failures    uploads whose processing fails for good go to sqs://{get_settings().upload_failures_queue},
+              whose messages run the app's on_upload_failure, as Lambda does on AWS
 
 Demo data   users {users}
             patterns {patterns}

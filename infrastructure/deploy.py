@@ -9,8 +9,9 @@
 1. checks that the stage's configuration cannot run on the public development JWT secret, and makes sure
    the stage's secret exists in SSM (a random one is generated for stages other than prod);
 2. creates or updates the CloudFormation stack ``crochet-messaging-<stage>-infra`` from ``template.yaml``
-   (tables, attachments bucket) and checks its outputs against the stage's ``.chalice/config.json``
-   (TABLE_PREFIX, ATTACHMENTS_BUCKET, ALLOWED_ORIGINS): the template and the app must name the same things;
+   (tables, attachments bucket, upload-failures queues) and checks its outputs against the stage's
+   ``.chalice/config.json`` (TABLE_PREFIX, ATTACHMENTS_BUCKET, ALLOWED_ORIGINS, UPLOAD_FAILURES_QUEUE): the
+   template and the app must name the same things;
 3. ``chalice deploy --stage <stage>`` (Lambdas, REST API, WebSocket API, the S3 upload notification), through
    ``infrastructure/lambda_zips.py``: the zips are the ones ``make package`` builds (compiled, no boto3/botocore);
 4. the WebSocket API's id, which REST handlers need to deliver messages (``WEBSOCKET_API_ID``), only exists
@@ -20,9 +21,13 @@
    with it, which narrows the ``execute-api:ManageConnections`` grant from any API of the stage's API Gateway
    stage to this one. Later deploys know the id before deploying (from ``.chalice/deployed/<stage>.json``)
    and deploy once;
-5. API Gateway throttling on both stages (Chalice has no setting for it) and the retention of every
+5. API Gateway's own answers in the one error shape on the REST API (``gateway_responses.py``: an unknown route
+   is 404 ``not_found``, not a 403 quoting the caller's token), then a new deployment of the stage for them;
+   API Gateway throttling on both stages (Chalice has no setting for it), the retention of every
    function's log group (Chalice sets ``log_retention_in_days`` on a log group named after the REST
-   handler's resource name, ``...-api_handler``, not after its function, ``crochet-messaging-<stage>``);
+   handler's resource name, ``...-api_handler``, not after its function, ``crochet-messaging-<stage>``), and
+   ``on_upload``'s asynchronous invocations (ASYNC_INVOKE: retries, event age, the upload-failures queue as its
+   dead-letter queue; Chalice has no setting for them either);
 6. prints the REST and WebSocket URLs.
 
 Chalice keeps what it created in ``.chalice/deployed/<stage>.json``: keep that file (it is git-ignored).
@@ -43,7 +48,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from infrastructure import policy
+from infrastructure import gateway_responses, policy
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "infrastructure" / "template.yaml"
@@ -63,6 +68,30 @@ class Throttle:
 THROTTLING = {
     "dev": {"rest": Throttle(rate=20, burst=40), "websocket": Throttle(rate=20, burst=40)},
     "prod": {"rest": Throttle(rate=200, burst=400), "websocket": Throttle(rate=200, burst=400)},
+}
+
+
+@dataclass(frozen=True)
+class AsyncInvoke:
+    """How Lambda handles a function's asynchronous invocations (S3 events), which Chalice has no setting for: how
+    often a failed or timed-out one is retried, how old an event may get while throttled, and the dead-letter queue
+    (named by a stage variable, found in the stack's outputs) what still fails goes to."""
+
+    max_retries: int
+    max_event_age_seconds: int
+    dead_letter_queue_variable: str
+    dead_letter_queue_arn_output: str
+
+
+# on_upload: one retry covers a transient AWS error; a second would double what a file too costly to process costs
+# (the timeout already bounds it). The upload-failures queue's consumer rejects what still failed and tells the room.
+ASYNC_INVOKE = {
+    "on_upload": AsyncInvoke(
+        max_retries=1,
+        max_event_age_seconds=3600,
+        dead_letter_queue_variable="UPLOAD_FAILURES_QUEUE",
+        dead_letter_queue_arn_output="UploadFailuresQueueArn",
+    )
 }
 
 
@@ -276,6 +305,7 @@ def check_outputs(outputs: dict[str, str], environment: dict[str, str], stage: s
         "TablePrefix": environment.get("TABLE_PREFIX"),
         "AttachmentsBucketName": environment.get("ATTACHMENTS_BUCKET"),
         "AllowedOrigins": ",".join(_origins(environment)),
+        "UploadFailuresQueueName": environment.get("UPLOAD_FAILURES_QUEUE"),
     }
     wrong = [
         f"{key}: stack {outputs.get(key)!r}, config {value!r}"
@@ -381,6 +411,18 @@ def apply_throttling(aws: Aws, deployed: dict[str, Any], api_stage: str, limits:
         )
 
 
+def apply_gateway_responses(apigateway: Any, deployed: dict[str, Any], api_stage: str, origins: list[str]) -> None:
+    """API Gateway's own answers in the one error shape (``gateway_responses.py``); they take effect with a new
+    deployment of the stage, made here (``chalice deploy`` made its own before they were set)."""
+    rest = deployed_resource(deployed, "rest_api")
+    if rest is None:
+        return
+    gateway_responses.apply(apigateway, rest["rest_api_id"], origins)
+    apigateway.create_deployment(
+        restApiId=rest["rest_api_id"], stageName=api_stage, description="gateway responses (infrastructure/deploy.py)"
+    )
+
+
 def apply_log_retention(logs: Any, project: Project, stage: str, deployed: dict[str, Any]) -> None:
     """Every function's own log group exists with the configured retention (the role cannot create it)."""
     for resource_name, function_name in deployed_functions(deployed).items():
@@ -394,6 +436,29 @@ def apply_log_retention(logs: Any, project: Project, stage: str, deployed: dict[
             if _error_code(exc) != "ResourceAlreadyExistsException":
                 raise
         logs.put_retention_policy(logGroupName=group, retentionInDays=days)
+
+
+def apply_async_invoke(lambda_client: Any, deployed: dict[str, Any], outputs: dict[str, str]) -> None:
+    """Each function of ASYNC_INVOKE gets its dead-letter queue and its retry policy (``chalice deploy`` leaves both
+    alone on later deploys: its function update names neither)."""
+    functions = deployed_functions(deployed)
+    for resource_name, settings in ASYNC_INVOKE.items():
+        function_name = functions.get(resource_name)
+        if function_name is None:
+            raise DeployError(f"chalice deploy left no function {resource_name}")
+        queue_arn = outputs.get(settings.dead_letter_queue_arn_output)
+        if not queue_arn:
+            raise DeployError(f"the stack has no output {settings.dead_letter_queue_arn_output}")
+        lambda_client.get_waiter("function_updated_v2").wait(FunctionName=function_name)
+        lambda_client.update_function_configuration(
+            FunctionName=function_name, DeadLetterConfig={"TargetArn": queue_arn}
+        )
+        lambda_client.get_waiter("function_updated_v2").wait(FunctionName=function_name)
+        lambda_client.put_function_event_invoke_config(
+            FunctionName=function_name,
+            MaximumRetryAttempts=settings.max_retries,
+            MaximumEventAgeInSeconds=settings.max_event_age_seconds,
+        )
 
 
 def urls(deployed: dict[str, Any] | None) -> dict[str, str]:
@@ -455,7 +520,8 @@ def deploy(
     origins = _origins(environment)
     if not origins:
         raise DeployError(f"stage {stage} has no ALLOWED_ORIGINS in .chalice/config.json")
-    check_outputs(deploy_stack(aws.client("cloudformation"), stage, origins, out), environment, stage)
+    outputs = deploy_stack(aws.client("cloudformation"), stage, origins, out)
+    check_outputs(outputs, environment, stage)
 
     deployed = project.deployed(stage)
     websocket_name = f"{project.app_name()}-{stage}-websocket-api"
@@ -482,8 +548,10 @@ def deploy(
         deployed = project.deployed(stage)
         assert deployed is not None
 
+    apply_gateway_responses(aws.client("apigateway"), deployed, project.api_gateway_stage(stage), origins)
     apply_throttling(aws, deployed, project.api_gateway_stage(stage), throttling(stage))
     apply_log_retention(aws.client("logs"), project, stage, deployed)
+    apply_async_invoke(aws.client("lambda"), deployed, outputs)
     found = urls(deployed)
     out(f"REST API:      {found.get('rest')}")
     out(f"WebSocket API: {found.get('websocket')}")

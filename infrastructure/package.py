@@ -9,12 +9,17 @@ out of CloudFormation output:
   deployment the REST handlers know the WebSocket API from the first deploy (no second pass needed);
 * the roles' policy is ``infrastructure/policy.py``'s rendering with the ``@connections`` grant on that API
   (``!Sub ...:${WebsocketAPI}/<stage>/POST/@connections/*``), not on any API;
+* API Gateway's own answers (no such route, throttled, too large) in the one error shape
+  (``infrastructure/gateway_responses.py``): an unknown route is 404 ``not_found``, never a 403 quoting the token;
 * stage throttling on the REST API (``MethodSettings``) and the WebSocket stage (``DefaultRouteSettings``),
   the values ``infrastructure/deploy.py`` applies after ``chalice deploy``;
 * checkov's one per-resource exception, in the resource's ``Metadata``: no dead-letter queue (CKV_AWS_116) for
-  the functions API Gateway invokes synchronously (a DLQ only ever receives failed asynchronous invocations);
+  the functions API Gateway or an SQS event source invokes synchronously (a DLQ only ever receives failed
+  asynchronous invocations; an SQS consumer's failures go to its queue's redrive);
 * the REST handler's log group: Chalice names it after a function name it then changes (``${ApiHandler}``
   instead of ``${APIHandler}``), so its retention would apply to nothing;
+* ``on_upload``'s asynchronous invocations (``deploy.ASYNC_INVOKE``): its dead-letter queue (``DeadLetterQueue``,
+  the stage's upload-failures queue of the infrastructure stack) and retry policy (``EventInvokeConfig``);
 * ``@app.on_s3_event`` on a bucket of another stack: Chalice refuses it ("CloudFormation does not support
   modifying the event notifications of existing buckets"). The template gets the permission for S3 to
   invoke the function and the notification to configure in ``Metadata.S3Notifications`` and the
@@ -46,13 +51,17 @@ from chalice import package as chalice_package
 from chalice.cli import factory as chalice_factory
 from chalice.utils import to_cfn_resource_name
 
-from infrastructure import policy
-from infrastructure.deploy import ROOT, DeployError, Project, check_no_dev_secret, throttling
+from infrastructure import gateway_responses, policy
+from infrastructure.deploy import ASYNC_INVOKE, ROOT, DeployError, Project, check_no_dev_secret, throttling
 from infrastructure.lambda_zips import lean_zips
 
 SYNCHRONOUS_DLQ = (
     "invoked synchronously by API Gateway (REST and WebSocket routes): a dead-letter queue only ever receives "
     "failed asynchronous invocations, and the caller gets the error"
+)
+SQS_REDRIVE = (
+    "invoked synchronously by its SQS event source mapping: a message it fails on returns to its queue, whose "
+    "redrive policy moves it to a dead-letter queue after five receives"
 )
 
 
@@ -66,7 +75,9 @@ class StageTemplateGenerator(chalice_package.SAMTemplateGenerator):
         for name, resource in resources_by_name.items():
             if resource["Type"] == "AWS::Serverless::Function" and name not in self._invoked_by_events:
                 skips = resource.setdefault("Metadata", {}).setdefault("checkov", {}).setdefault("skip", [])
-                skips.append({"id": "CKV_AWS_116", "comment": SYNCHRONOUS_DLQ})
+                events = resource.get("Properties", {}).get("Events", {}).values()
+                polled = any(event.get("Type") == "SQS" for event in events)
+                skips.append({"id": "CKV_AWS_116", "comment": SQS_REDRIVE if polled else SYNCHRONOUS_DLQ})
         # Chalice names the REST handler's log group after ``ApiHandler``, then renames the function to
         # ``APIHandler``: the group's ``!Sub /aws/lambda/${ApiHandler}`` points at nothing (cfn-lint E1019).
         for resource in resources_by_name.values():
@@ -86,6 +97,9 @@ class StageTemplateGenerator(chalice_package.SAMTemplateGenerator):
                     for inline in resource["Properties"].get("Policies", []):
                         inline["PolicyDocument"] = scoped
         if "RestAPI" in resources_by_name:
+            allowed = self._config.environment_variables.get("ALLOWED_ORIGINS", "")
+            origins = [origin.strip() for origin in allowed.split(",") if origin.strip()]
+            resources_by_name.update(gateway_responses.sam_resources("RestAPI", origins))
             resources_by_name["RestAPI"]["Properties"]["MethodSettings"] = [
                 {
                     "ResourcePath": "/*",
@@ -94,6 +108,20 @@ class StageTemplateGenerator(chalice_package.SAMTemplateGenerator):
                     "ThrottlingRateLimit": float(limits["rest"].rate),
                 }
             ]
+        environment = self._config.environment_variables
+        for resource_name, settings in ASYNC_INVOKE.items():
+            function = resources_by_name.get(to_cfn_resource_name(resource_name))
+            if function is None:
+                continue
+            queue = environment[settings.dead_letter_queue_variable]
+            function["Properties"]["DeadLetterQueue"] = {
+                "Type": "SQS",
+                "TargetArn": {"Fn::Sub": f"arn:${{AWS::Partition}}:sqs:${{AWS::Region}}:${{AWS::AccountId}}:{queue}"},
+            }
+            function["Properties"]["EventInvokeConfig"] = {
+                "MaximumRetryAttempts": settings.max_retries,
+                "MaximumEventAgeInSeconds": settings.max_event_age_seconds,
+            }
         for resource in resources_by_name.values():
             if resource["Type"] == "AWS::ApiGatewayV2::Stage":
                 resource["Properties"]["DefaultRouteSettings"] = {

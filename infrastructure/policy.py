@@ -6,7 +6,7 @@
 Each statement of ``STATEMENTS`` is one line: a Sid, its actions, its resources with ``{placeholders}`` filled from
 the stage's ``.chalice/config.json`` (``PLACEHOLDERS`` says from where). Adding a grant is adding a line, e.g.::
 
-    Grant("UploadDeadLetters", ["sqs:SendMessage"], ["arn:*:sqs:*:*:{app}-{stage}-on-upload-dlq"]),
+    Grant("Notifications", ["sqs:SendMessage"], ["arn:*:sqs:*:*:{app}-{stage}-notifications"]),
 
 then ``make policies``. A statement naming a setting the stage does not have (no ``JWT_SECRET_SSM_PARAMETER``
 in JWKS mode) is left out. ``tests/infrastructure/test_policies.py`` checks the committed files are the rendering
@@ -64,15 +64,23 @@ STATEMENTS: tuple[Grant, ...] = (
     table("purchases", "BatchGetItem", "UpdateItem"),
     table("conversations", "BatchGetItem", "GetItem", "PutItem", "UpdateItem"),
     table("memberships", "PutItem"),
-    table("messages", "BatchGetItem", "GetItem", "PutItem", "Query", "UpdateItem"),
+    table("messages", "BatchGetItem", "ConditionCheckItem", "GetItem", "PutItem", "Query", "UpdateItem"),
     table("idempotency", "BatchGetItem", "PutItem"),
-    table("connections", "DeleteItem", "GetItem", "PutItem", "UpdateItem"),
+    table("connections", "BatchGetItem", "DeleteItem", "GetItem", "PutItem", "UpdateItem"),
     table("feeds", "PutItem", "Query"),
     table("attachments", "BatchGetItem", "GetItem", "PutItem", "UpdateItem"),
     table("rate_limits", "UpdateItem"),
+    table("contacts", "BatchGetItem", "PutItem"),
     Grant("MembershipsByActivity", ["dynamodb:Query"], [f"{TABLES}memberships/index/by_activity"]),
     Grant("AttachmentObjects", ["s3:GetObject", "s3:PutObject", "s3:PutObjectTagging"], [f"{BUCKET}/conversations/*"]),
     Grant("AttachmentsBucketMissingKeysAre404", ["s3:ListBucket"], [BUCKET]),
+    # on_upload's dead-letter queue: Lambda's dead-letter delivery and the app settling tags send to it (SendMessage),
+    # the app finds its URL, on_upload_failure's event source mapping receives, deletes and reads its attributes.
+    Grant(
+        "UploadFailuresQueue",
+        ["sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:ReceiveMessage", "sqs:SendMessage"],
+        ["arn:*:sqs:*:*:{upload_failures_queue}"],
+    ),
     Grant("WebSocketDelivery", ["execute-api:ManageConnections"], CONNECTIONS),
     Grant("JwtSecret", ["ssm:GetParameter"], ["arn:*:ssm:*:*:parameter{jwt_parameter}"]),
 )
@@ -84,6 +92,7 @@ PLACEHOLDERS = {
     "table_prefix": "TABLE_PREFIX",
     "bucket": "ATTACHMENTS_BUCKET",
     "jwt_parameter": "JWT_SECRET_SSM_PARAMETER (starts with /)",
+    "upload_failures_queue": "UPLOAD_FAILURES_QUEUE",
     "websocket_api": "WEBSOCKET_API_ID (* until infrastructure/deploy.py recorded it)",
     "api_stage": "api_gateway_stage",
 }
@@ -103,6 +112,7 @@ def values(config: dict[str, Any], stage: str, websocket_api: str | None = None)
         "table_prefix": environment.get("TABLE_PREFIX"),
         "bucket": environment.get("ATTACHMENTS_BUCKET"),
         "jwt_parameter": environment.get("JWT_SECRET_SSM_PARAMETER"),
+        "upload_failures_queue": environment.get("UPLOAD_FAILURES_QUEUE"),
         "websocket_api": websocket_api or environment.get("WEBSOCKET_API_ID") or "*",
         "api_stage": scoped.get("api_gateway_stage") or config.get("api_gateway_stage") or "api",
     }

@@ -30,6 +30,9 @@ os.environ.update(
         "RATE_LIMIT_PING": "0/1",
         "RATE_LIMIT_SYNC": "0/1",
         "RATE_LIMIT_HISTORY": "0/1",
+        "RATE_LIMIT_EDIT": "0/1",
+        "RATE_LIMIT_REACTION": "0/1",
+        "RATE_LIMIT_PRESENCE": "0/1",
         # The concurrency tests put 4-8 writers on one conversation on a loaded 2-core machine, far beyond a
         # 1:1 chat's real contention; give losers more turns (test_transactions.py proves the give-up path).
         "SEND_MAX_ATTEMPTS": "20",
@@ -39,6 +42,7 @@ for variable in (
     "AWS_ENDPOINT_URL",
     "AWS_ENDPOINT_URL_DYNAMODB",
     "AWS_ENDPOINT_URL_S3",
+    "AWS_ENDPOINT_URL_SQS",
     "JWT_JWKS_URL",
     "JWT_ISSUER",
     "JWT_AUDIENCE",

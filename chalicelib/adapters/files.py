@@ -37,6 +37,10 @@ def _storage(method: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def _error_code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
 class S3Files:
     """The attachments bucket. One per container (bootstrap); ``AWS_ENDPOINT_URL_S3`` points it at moto locally."""
 
@@ -100,7 +104,7 @@ class S3Files:
             meta: dict[str, Any] = self.client.head_object(Bucket=self.bucket, Key=key)
             return meta
         except self.client.exceptions.ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            if _error_code(exc) in ("404", "NoSuchKey", "NotFound"):
                 return None
             raise
 
@@ -111,9 +115,40 @@ class S3Files:
         return head
 
     @_storage
-    def read(self, key: str) -> bytes:
-        data: bytes = self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
-        return data
+    def read(self, key: str, *, etag: str | None = None) -> tuple[bytes, str] | None:
+        """The object's bytes and ETag; with ``etag``, only that version of it. None when the object is gone, or
+        is no longer that version."""
+        try:
+            response = self.client.get_object(Bucket=self.bucket, Key=key, **({"IfMatch": etag} if etag else {}))
+        except self.client.exceptions.ClientError as exc:
+            if _error_code(exc) in ("PreconditionFailed", "412", "NoSuchKey", "404"):
+                return None
+            raise
+        data: bytes = response["Body"].read()
+        return data, str(response["ETag"])
+
+    @_storage
+    def copy(self, source_key: str, target_key: str, *, etag: str) -> bool:
+        """Copy exactly the version ``etag`` of an object, server-side (no bytes through Lambda), tagged pending;
+        False when the source is no longer that version."""
+        try:
+            response = self.client.copy_object(
+                Bucket=self.bucket,
+                Key=target_key,
+                CopySource={"Bucket": self.bucket, "Key": source_key},
+                CopySourceIfMatch=etag,
+                MetadataDirective="COPY",
+                TaggingDirective="REPLACE",
+                Tagging=PENDING_TAG,
+                ServerSideEncryption="AES256",
+            )
+        except self.client.exceptions.ClientError as exc:
+            if _error_code(exc) in ("PreconditionFailed", "412", "NoSuchKey", "404"):
+                return False
+            raise
+        # A single-part object's ETag is its MD5 (SSE-S3 included): the copy is the version checked or it is not
+        # (a store that ignores CopySourceIfMatch, like moto, is caught here; the stray copy expires as pending).
+        return bool(response["CopyObjectResult"]["ETag"] == etag)
 
     @_storage
     def write(self, key: str, data: bytes, content_type: str, *, attached: bool) -> None:
@@ -132,6 +167,14 @@ class S3Files:
         for key in keys:
             self.client.put_object_tagging(
                 Bucket=self.bucket, Key=key, Tagging={"TagSet": [{"Key": "state", "Value": "attached"}]}
+            )
+
+    @_storage
+    def release(self, keys: list[str]) -> None:
+        """Tag objects as unused again (their message was deleted): the bucket's lifecycle rule removes them."""
+        for key in keys:
+            self.client.put_object_tagging(
+                Bucket=self.bucket, Key=key, Tagging={"TagSet": [{"Key": "state", "Value": "pending"}]}
             )
 
     @_storage

@@ -18,6 +18,11 @@ def now_iso() -> str:
     return iso(utc_now())
 
 
+def parse_iso(value: str) -> datetime:
+    """The moment an ``iso`` string names."""
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
 def epoch_seconds(timestamp: str) -> int:
     """Whole seconds since the epoch of an ``iso`` timestamp (rounded down)."""
-    return int(datetime.fromisoformat(timestamp.replace("Z", "+00:00")).timestamp())
+    return int(parse_iso(timestamp).timestamp())

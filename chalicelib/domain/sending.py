@@ -14,9 +14,10 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from chalicelib.domain.conversations import ConversationState, new_conversation
-from chalicelib.domain.ids import conversation_id_for, is_conversation_id, message_id_for
-from chalicelib.domain.messages import MessageRecord, TimelineRecord, preview_of, timeline_entries
-from chalicelib.domain.uploads import UploadState, attachment_snapshot, check_attachable
+from chalicelib.domain.ids import conversation_id_for, is_conversation_id, message_id_for, parse_message_id
+from chalicelib.domain.lifecycle import REPLIES_FOLLOWING
+from chalicelib.domain.messages import MessageRecord, ReplyRef, TimelineRecord, preview_of, timeline_entries
+from chalicelib.domain.uploads import UploadState, Verified, attachment_snapshot, check_attachable
 from chalicelib.errors import Conflict, ErrorCode, Forbidden, InvalidRequest, NotFound
 
 SEND, CONVERSATION = "send", "conversation"  # the rate-limited actions a send counts
@@ -35,17 +36,20 @@ class SendCommand:
     client_message_id: str | None = None
     sender_name: str | None = None  # the token's profile claims, kept for others to see
     sender_picture: str | None = None
+    reply_to_id: str | None = None  # the message this one quotes
 
     @property
     def request_hash(self) -> str:
         """What makes two sends with one ``clientMessageId`` the same request."""
-        payload = {
+        payload: dict[str, Any] = {
             "content": self.content,
             "conversation_id": self.conversation_id,
             "recipient_id": self.recipient_id,
             "pattern_id": self.pattern_id,
             "attachment": {"attachment_id": self.attachment_id} if self.attachment_id else None,
         }
+        if self.reply_to_id is not None:  # only then: the hashes of sends stored before replies existed still match
+            payload["reply_to"] = self.reply_to_id
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
     @property
@@ -88,10 +92,11 @@ class SendSnapshot:
     conversation: ConversationState | None
     idempotency: IdempotencyHit | None = None
     upload: UploadState | None = None
-    upload_size: int | None = None  # the stored object's size, checked against S3 by the use case
+    verified: Verified | None = None  # the upload as the use case checked it (size; a file's copy)
     recipient_exists: bool = False
     pattern: PatternInfo | None = None
     purchased: bool = False
+    original: MessageRecord | None = None  # the message a reply quotes, when it is one of the conversation's
 
 
 @dataclass(frozen=True)
@@ -115,8 +120,17 @@ class AttachmentClaim:
 
     attachment_id: str
     message_id: str
-    size: int
+    verified: Verified
     expected_status: str
+
+
+@dataclass(frozen=True)
+class QuotedOriginal:
+    """The message a reply quotes: it must still be undeleted when the send commits; the first
+    ``REPLIES_FOLLOWING`` replies are recorded on it (``follows``: the reply follows its changes)."""
+
+    seq: int
+    follows: bool
 
 
 @dataclass(frozen=True)
@@ -152,6 +166,8 @@ class SendPlan:
     idempotency: IdempotencyEntry | None = None
     claims: ProfileClaims | None = None
     memberships_for: tuple[str, ...] = field(default=())  # whose membership copies are rewritten
+    quoted: QuotedOriginal | None = None
+    original: MessageRecord | None = None  # as read: what the reply shows of it
 
     @property
     def recipient_id(self) -> str:
@@ -199,10 +215,11 @@ def plan_send(snapshot: SendSnapshot, command: SendCommand, now: str) -> SendPla
         conversation = new_conversation(sender, command.recipient_id, command.pattern_id, title, now)
     elif sender not in conversation.participant_ids:
         raise NotFound("conversation not found")
+    reply = _reply(snapshot.original, command)
     upload = None
     if command.attachment_id is not None:
         upload = check_attachable(snapshot.upload, sender, conversation_id)
-        if snapshot.upload_size is None:
+        if snapshot.verified is None:
             return VerifyUpload(upload)
     recipient = conversation.other_than(sender)
     seq = conversation.message_count + 1
@@ -220,7 +237,8 @@ def plan_send(snapshot: SendSnapshot, command: SendCommand, now: str) -> SendPla
         content=command.content,
         sent_at=now,
         client_message_id=command.client_message_id,
-        attachment=attachment_snapshot(upload, snapshot.upload_size or 0) if upload else None,
+        attachment=attachment_snapshot(upload, snapshot.verified) if upload else None,
+        reply_to=ReplyRef(reply.seq, reply.sender_id) if reply else None,
     )
     after = replace(
         conversation,
@@ -243,14 +261,29 @@ def plan_send(snapshot: SendSnapshot, command: SendCommand, now: str) -> SendPla
         charges=(SEND, CONVERSATION) if created else (SEND,),
         sender_id=sender,
         attachment=(
-            AttachmentClaim(upload.id, message_id, snapshot.upload_size or 0, upload.status) if upload else None
+            AttachmentClaim(upload.id, message_id, snapshot.verified, upload.status)
+            if upload and snapshot.verified
+            else None
         ),
         idempotency=(
             IdempotencyEntry(key, command.request_hash, conversation_id, message_id, seq, now) if key else None
         ),
         claims=_claims(command),
         memberships_for=after.participant_ids,
+        quoted=(QuotedOriginal(reply.seq, follows=len(reply.reply_seqs) < REPLIES_FOLLOWING) if reply else None),
+        original=reply,
     )
+
+
+def _reply(original: MessageRecord | None, command: SendCommand) -> MessageRecord | None:
+    """The message a send quotes: one of its conversation's (``invalid_reply`` otherwise), not deleted."""
+    if command.reply_to_id is None:
+        return None
+    if original is None or original.id != command.reply_to_id:
+        raise InvalidRequest("replyTo must be a message of this conversation", code=ErrorCode.INVALID_REPLY)
+    if original.is_deleted:
+        raise Conflict("the message you reply to was deleted", code=ErrorCode.MESSAGE_DELETED)
+    return original
 
 
 def _claims(command: SendCommand) -> ProfileClaims | None:
@@ -266,6 +299,9 @@ def snapshot_keys(command: SendCommand) -> dict[str, Any]:
         keys["idempotency"] = command.idempotency_key
     if command.attachment_id:
         keys["upload"] = command.attachment_id
+    original = parse_message_id(command.reply_to_id) if command.reply_to_id else None
+    if original is not None and original[0] == keys["conversation"]:
+        keys["original"] = original
     if command.recipient_id is not None:
         keys["recipient"] = command.recipient_id
         if command.pattern_id is not None:

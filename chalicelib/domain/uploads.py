@@ -1,10 +1,18 @@
-"""An upload on its way into a message: who may attach it where, and what the message keeps of it."""
+"""An upload on its way into a message: who may attach it where, and what the message keeps of it.
+
+The original (``.../original``) stays writable by its uploader for as long as the presigned POST is valid, so it is
+never what a message serves: an image is served as the copies processing made from it, a file as the copy the send
+made of the version it verified (``verified_key``). What processing reads is pinned to the ETag the server saw
+first (``verified_etag``). Those server-written objects are what a message uses; the original is left to expire.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from chalicelib.domain.files import FILE, IMAGE
 from chalicelib.errors import Conflict, ErrorCode, InvalidRequest
 
 PENDING, READY, REJECTED = "pending", "ready", "rejected"
@@ -30,10 +38,27 @@ class UploadState:
     display_key: str | None = None
     thumbnail_key: str | None = None
     message_id: str | None = None
+    verified_key: str | None = None  # a file: the server's copy of the verified original, the one served
+    verified_etag: str | None = None  # the original's ETag when the server first checked it
+    deleted_at: str | None = None  # its message was deleted
 
     @property
-    def stored_keys(self) -> list[str]:
-        return [key for key in (self.key, self.display_key, self.thumbnail_key) if key]
+    def used_keys(self) -> list[str]:
+        """The objects a message with this upload serves (nothing of a rejected one; never the original)."""
+        if self.status == REJECTED:
+            return []
+        if self.kind == FILE:
+            return [self.verified_key] if self.verified_key else []
+        return [key for key in (self.display_key, self.thumbnail_key) if key]
+
+
+@dataclass(frozen=True)
+class Verified:
+    """What a send checked of an upload before its message uses it."""
+
+    size: int  # the stored object's real size, equal to the declared one
+    etag: str | None = None  # the original's ETag as checked (what processing must read, if it has not yet)
+    copy_key: str | None = None  # a file: the server's copy of exactly that object
 
 
 def check_attachable(upload: UploadState | None, sender: str, conversation_id: str) -> UploadState:
@@ -50,18 +75,35 @@ def check_attachable(upload: UploadState | None, sender: str, conversation_id: s
     return upload
 
 
-def attachment_snapshot(upload: UploadState, size: int) -> dict[str, Any]:
+def snapshot_keys(snapshot: Mapping[str, Any]) -> list[str]:
+    """Every stored object of an attachment as a message keeps it (``attachment_snapshot``): what deleting the
+    message releases to the lifecycle rule."""
+    fields = ("key", "verifiedKey", "displayKey", "thumbnailKey")
+    return [snapshot[field] for field in fields if snapshot.get(field)]
+
+
+def attachment_snapshot(upload: UploadState, verified: Verified | None = None) -> dict[str, Any]:
     """What a message keeps of its attachment (the keys too: deleting a conversation finds its objects)."""
     return {
         "id": upload.id,
         "kind": upload.kind,
         "name": upload.file_name,
         "contentType": upload.content_type,
-        "size": size,
+        "size": verified.size if verified is not None else int(upload.size or upload.declared_size),
         "key": upload.key,
+        "verifiedKey": (verified.copy_key if verified is not None else None) or upload.verified_key,
         "status": upload.status,
         "width": upload.width,
         "height": upload.height,
         "displayKey": upload.display_key,
         "thumbnailKey": upload.thumbnail_key,
     }
+
+
+def served_keys(snapshot: Mapping[str, Any] | None) -> list[str]:
+    """The objects a message's attachment (its snapshot) serves: what must stay tagged attached."""
+    if not snapshot or snapshot.get("status") == REJECTED:
+        return []
+    if snapshot.get("kind") == IMAGE:
+        return [key for key in (snapshot.get("displayKey"), snapshot.get("thumbnailKey")) if key]
+    return [snapshot["verifiedKey"]] if snapshot.get("verifiedKey") else []

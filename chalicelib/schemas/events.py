@@ -13,7 +13,7 @@ from typing import Literal
 
 from chalicelib.errors import ErrorCode
 from chalicelib.schemas.base import ResponseModel, Timestamp
-from chalicelib.schemas.responses import ConversationOut, MessageOut, ParticipantOut
+from chalicelib.schemas.responses import ConversationOut, MessageOut, ParticipantOut, ReactionOut
 
 _CONV = "conv_qdkab7s7n6optsorjd52nty6dd"
 _MSG = "msg_qdkab7s7n6optsorjd52nty6dd_2"
@@ -55,6 +55,27 @@ class ReadUpdated(Reply):
     read_at: Timestamp | None
     unread_count: int
     total_unread: int
+
+
+class MessageChanged(Reply):
+    """The message after the caller's own change (``edit_message``, ``delete_message``, ``add_reaction``,
+    ``remove_reaction``): what the REST twin answers."""
+
+    message: MessageOut
+
+
+class WatchedPresence(ResponseModel):
+    user_id: str
+    online: bool
+    last_seen_at: Timestamp | None = None
+
+
+class PresenceWatched(Reply):
+    """The users this connection now watches (those of the frame the caller shares a conversation with) and whether
+    each is online now; ``presence_update`` follows their changes."""
+
+    user_ids: list[str]
+    presence: list[WatchedPresence]
 
 
 class ErrorEvent(Reply):
@@ -115,8 +136,37 @@ class PresenceUpdate(ResponseModel):
     last_seen_at: Timestamp
 
 
+class MessageUpdated(ResponseModel):
+    """A message changed: edited, or its quoted original was edited or deleted. Keep it if its ``version`` is higher
+    than the one you have."""
+
+    message: MessageOut
+
+
+class MessageDeleted(ResponseModel):
+    """A message became a tombstone: show "message deleted" in its place."""
+
+    conversation_id: str
+    message_id: str
+    deleted_at: Timestamp
+    version: int
+
+
+class ReactionUpdated(ResponseModel):
+    """Someone added or removed a reaction; ``reactions`` is the message's whole list after it."""
+
+    conversation_id: str
+    message_id: str
+    emoji: str
+    user_id: str
+    action: Literal["added", "removed"]
+    reactions: list[ReactionOut]
+    version: int
+
+
 class AttachmentReady(ResponseModel):
-    """An image sent before its processing finished now has its URLs (or ``attachmentStatus: "rejected"``)."""
+    """An image sent before its processing finished now has its URLs, or ``attachmentStatus: "rejected"`` (not a
+    readable image, over the image limits, changed after it was sent, or its processing failed or timed out)."""
 
     message: MessageOut
 
@@ -162,6 +212,27 @@ def _conversation() -> ConversationOut:
     )
 
 
+_LATER = "2026-11-24T22:51:02.733Z"
+# Who gets the events of a change (edit, deletion, reaction): the acting connection only gets its answer.
+_CHANGE_AUDIENCE = (
+    "the room's connections (not the connection that made the change, which gets its answer) and every connection "
+    "of the other participant"
+)
+
+
+def _edited() -> MessageOut:
+    return _message().model_copy(update={"content": "hello, with a 4 mm hook", "version": 2, "edited_at": _LATER})
+
+
+def _tombstone() -> MessageOut:
+    return _message().model_copy(update={"content": "", "version": 3, "is_deleted": True, "deleted_at": _LATER})
+
+
+def _reacted() -> MessageOut:
+    reactions = [ReactionOut(emoji="🧶", count=2, user_ids=["bob", "alice"])]
+    return _message().model_copy(update={"version": 2, "reactions": reactions})
+
+
 def _bob() -> ParticipantOut:
     return ParticipantOut(id="bob", name="Bob Stitch")
 
@@ -196,6 +267,43 @@ EVENTS: dict[str, EventSpec] = {
             "the sender of `message_read`",
             lambda: ReadUpdated(
                 conversation_id=_CONV, last_read_message_id=_MSG, read_at=_AT, unread_count=0, total_unread=3
+            ),
+        ),
+        EventSpec(
+            "message_edited",
+            MessageChanged,
+            "the sender of `edit_message`",
+            lambda: MessageChanged(message=_edited(), request_id="e1"),
+        ),
+        EventSpec(
+            "message_removed",
+            MessageChanged,
+            "the sender of `delete_message`",
+            lambda: MessageChanged(message=_tombstone(), request_id="d1"),
+        ),
+        EventSpec(
+            "reaction_added",
+            MessageChanged,
+            "the sender of `add_reaction`",
+            lambda: MessageChanged(message=_reacted(), request_id="r1"),
+        ),
+        EventSpec(
+            "reaction_removed",
+            MessageChanged,
+            "the sender of `remove_reaction`",
+            lambda: MessageChanged(message=_message().model_copy(update={"version": 3}), request_id="r2"),
+        ),
+        EventSpec(
+            "presence_watched",
+            PresenceWatched,
+            "the sender of `watch_presence`",
+            lambda: PresenceWatched(
+                user_ids=["alice", "dave"],
+                presence=[
+                    WatchedPresence(user_id="alice", online=True, last_seen_at=_AT),
+                    WatchedPresence(user_id="dave", online=False),
+                ],
+                request_id="w1",
             ),
         ),
         EventSpec(
@@ -247,9 +355,36 @@ EVENTS: dict[str, EventSpec] = {
         EventSpec(
             "presence_update",
             PresenceUpdate,
-            "connections joined to a conversation with that user; sent when a user's first connection opens and "
-            "when their last one closes",
+            "connections joined to a conversation with that user or watching them (`watch_presence`); sent when a "
+            "user's first connection opens and when their last one closes",
             lambda: PresenceUpdate(user_id="alice", online=True, last_seen_at=_AT),
+        ),
+        EventSpec(
+            "message_updated",
+            MessageUpdated,
+            f"{_CHANGE_AUDIENCE}; also sent for each reply (up to 20 per message) whose quoted message was edited or "
+            "deleted",
+            lambda: MessageUpdated(message=_edited()),
+        ),
+        EventSpec(
+            "message_deleted",
+            MessageDeleted,
+            _CHANGE_AUDIENCE,
+            lambda: MessageDeleted(conversation_id=_CONV, message_id=_MSG, deleted_at=_LATER, version=3),
+        ),
+        EventSpec(
+            "reaction_updated",
+            ReactionUpdated,
+            _CHANGE_AUDIENCE,
+            lambda: ReactionUpdated(
+                conversation_id=_CONV,
+                message_id=_MSG,
+                emoji="🧶",
+                user_id="alice",
+                action="added",
+                reactions=_reacted().reactions,
+                version=2,
+            ),
         ),
         EventSpec(
             "attachment_ready",

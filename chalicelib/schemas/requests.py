@@ -31,6 +31,23 @@ class AttachmentRef(RequestModel):
     attachment_id: OpaqueId
 
 
+def message_content(value: str) -> str:
+    """A message's text: trimmed, at most ``MESSAGE_MAX_CHARS``, no control characters but line breaks and tabs."""
+    value = value.strip()
+    limit = get_settings().message_max_chars
+    if len(value) > limit:
+        raise ValueError(f"content must be at most {limit} characters")
+    if any(unicodedata.category(ch) == "Cc" and ch not in "\n\t\r" for ch in value):
+        raise ValueError("content must not contain control characters")
+    return value
+
+
+class ReplyRefRequest(RequestModel):
+    """The message a new one quotes: a message of the same conversation."""
+
+    message_id: OpaqueId
+
+
 class SendMessageRequest(RequestModel):
     """``POST /api/messages`` and the socket's ``new_message``."""
 
@@ -40,17 +57,12 @@ class SendMessageRequest(RequestModel):
     pattern_id: EntityId | None = None
     attachment: AttachmentRef | None = None
     client_message_id: ClientMessageId | None = None
+    reply_to: ReplyRefRequest | None = None
 
     @field_validator("content")
     @classmethod
     def _trimmed_and_bounded(cls, value: str) -> str:
-        value = value.strip()
-        limit = get_settings().message_max_chars
-        if len(value) > limit:
-            raise ValueError(f"content must be at most {limit} characters")
-        if any(unicodedata.category(ch) == "Cc" and ch not in "\n\t\r" for ch in value):
-            raise ValueError("content must not contain control characters")
-        return value
+        return message_content(value)
 
     @model_validator(mode="after")
     def _one_target_and_something_to_say(self) -> SendMessageRequest:
@@ -61,6 +73,18 @@ class SendMessageRequest(RequestModel):
         if not self.content and self.attachment is None:
             raise ValueError("content must not be empty unless an attachment is sent")
         return self
+
+
+class EditMessageRequest(RequestModel):
+    """``PATCH /api/messages/{id}``: the new text, under the same rules as a send's (it may be empty only for a
+    message with an attachment)."""
+
+    content: str
+
+    @field_validator("content")
+    @classmethod
+    def _trimmed_and_bounded(cls, value: str) -> str:
+        return message_content(value)
 
 
 class UploadRequest(RequestModel):

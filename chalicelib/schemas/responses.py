@@ -8,7 +8,30 @@ from chalicelib.errors import ErrorCode
 from chalicelib.schemas.base import ResponseModel, Timestamp
 
 
+class ReactionOut(ResponseModel):
+    """One emoji on a message: how many reacted with it, and who (in the order they did)."""
+
+    emoji: str
+    count: int
+    user_ids: list[str]
+
+
+class ReplyToOut(ResponseModel):
+    """The message a reply quotes, as it is now: its content cut to 140 characters, "" once it was deleted
+    (``isDeleted``); ``attachmentType`` when it carries one."""
+
+    id: str
+    sender_id: str
+    content: str
+    is_deleted: bool
+    attachment_type: Literal["image", "file"] | None = None
+
+
 class MessageOut(ResponseModel):
+    """A message. ``version`` grows by one with every change (edit, deletion, reaction, a change of the message it
+    quotes): keep the highest version per id. A deleted message is a tombstone: ``isDeleted``, ``content: ""``, no
+    attachment, no reactions, no quote."""
+
     id: str
     conversation_id: str
     sender_id: str
@@ -27,6 +50,12 @@ class MessageOut(ResponseModel):
     sent_at: Timestamp
     read_at: Timestamp | None = None
     client_message_id: str | None = None
+    version: int = 1
+    edited_at: Timestamp | None = None
+    is_deleted: bool = False
+    deleted_at: Timestamp | None = None
+    reactions: list[ReactionOut] = []
+    reply_to: ReplyToOut | None = None
 
 
 class ParticipantOut(ResponseModel):
@@ -50,11 +79,16 @@ class PatternOut(ResponseModel):
 
 
 class LastMessageOut(ResponseModel):
+    """The newest message's preview; it follows that message's edit (``editedAt``) and deletion (``isDeleted``,
+    ``content: ""``)."""
+
     id: str
     sender_id: str
     content: str
     sent_at: Timestamp
     attachment_type: Literal["image", "file"] | None = None
+    edited_at: Timestamp | None = None
+    is_deleted: bool | None = None
 
 
 class ConversationOut(ResponseModel):
@@ -125,6 +159,12 @@ class ConversationDetailOut(ResponseModel):
     messages: list[MessageOut]
     has_more_before: bool
     has_more_after: bool
+
+
+class MessageChangeOut(ResponseModel):
+    """``PATCH``/``DELETE /api/messages/{id}`` and its reactions: the message as it is after the change."""
+
+    message: MessageOut
 
 
 class SendOut(ResponseModel):

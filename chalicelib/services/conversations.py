@@ -31,7 +31,14 @@ from chalicelib.schemas.responses import (
 )
 from chalicelib.services.directory import Directory
 from chalicelib.services.ports import Clock
-from chalicelib.services.presenters import Presenter, enriched_out, fitting
+from chalicelib.services.presenters import (
+    Presenter,
+    enriched_out,
+    fitting,
+    fitting_keys,
+    original_in,
+    originals_outside,
+)
 from chalicelib.settings import get_settings
 
 
@@ -167,11 +174,26 @@ class Conversations:
         before_seq = _history_position(before, conversation_id)
         after_seq = _history_position(after, conversation_id)
         messages, more = get_messages_by_conversation(conversation_id, limit=limit, before=before_seq, after=after_seq)
-        patterns = {conversation.pattern_id} if conversation.pattern_id else set()
-        directory = Directory.load(set(conversation.participant_ids), patterns, caller=principal)
-        shown = [self.presenter.message(m, conversation.state_of(m.recipient_id)) for m in messages]
         # A page grows away from where it starts: from `after` forwards, else from the newest (or `before`) back.
         forwards = after_seq is not None
+        patterns = {conversation.pattern_id} if conversation.pattern_id else set()
+        directory_keys = Directory.keys_for(set(conversation.participant_ids), patterns)
+        # The originals that replies quote, where they are not on the page: read with the profiles (one round trip).
+        kept = fitting_keys(messages if forwards else messages[::-1], len(directory_keys))
+        if kept < len(messages):
+            more = True
+            messages = messages[:kept] if forwards else messages[len(messages) - kept :]
+        outside = sorted(originals_outside(messages))
+        batch = batch_get(directory_keys + [(Message, conversation_id, seq) for seq in outside])
+        directory = Directory.from_batch(batch, caller=principal)
+        originals = {m.seq: m for m in messages}
+        originals.update(
+            {seq: message_record(item) for seq in outside if (item := batch.item(Message, conversation_id, seq))}
+        )
+        shown = [
+            self.presenter.message(m, conversation.state_of(m.recipient_id), original=original_in(m, originals))
+            for m in messages
+        ]
         kept = fitting(shown if forwards else shown[::-1], get_settings().page_max_bytes)
         if kept < len(shown):
             more = True

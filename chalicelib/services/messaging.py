@@ -16,7 +16,7 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib import metrics
 from chalicelib.adapters.dynamodb import Conversation, Message, UserProfile
-from chalicelib.adapters.dynamodb.batch import Batch, batch_get
+from chalicelib.adapters.dynamodb.batch import Batch, Key, batch_get
 from chalicelib.adapters.dynamodb.rate_limits import charge, spend
 from chalicelib.adapters.dynamodb.records import (
     conversation_state,
@@ -32,6 +32,7 @@ from chalicelib.domain.ids import parse_message_id
 from chalicelib.domain.principal import Principal
 from chalicelib.domain.reading import ReadPlan, plan_read
 from chalicelib.domain.sending import Replay, SendCommand, SendPlan, VerifyUpload, plan_send, snapshot_keys
+from chalicelib.domain.uploads import Verified
 from chalicelib.errors import NotFound
 from chalicelib.schemas.events import MessageReadUpdate
 from chalicelib.schemas.requests import SendMessageRequest
@@ -70,6 +71,7 @@ def send_command(principal: Principal, request: SendMessageRequest) -> SendComma
         client_message_id=request.client_message_id,
         sender_name=principal.name,
         sender_picture=principal.picture,
+        reply_to_id=request.reply_to.message_id if request.reply_to else None,
     )
 
 
@@ -118,29 +120,34 @@ class Messaging:
         """
         command = send_command(principal, request)
         keys = send_keys(snapshot_keys(command))
-        verified: dict[str, int] = {}  # the upload's S3 check, done once however often the write is retried
+        # The upload's S3 check, done once per status it is seen in however often the write is retried (processing
+        # finishing meanwhile changes what a message serves: the check is then that of the processed image).
+        verified: dict[str, Verified] = {}
 
         def attempt() -> SendPlan | Replay:
             found = batch_get(list(keys.values()))
             snapshot = send_snapshot(keys, found)
-            if "size" in verified:
-                snapshot = replace(snapshot, upload_size=verified["size"])
+            if snapshot.upload is not None and snapshot.upload.status in verified:
+                snapshot = replace(snapshot, verified=verified[snapshot.upload.status])
             plan = plan_send(snapshot, command, iso(self.clock()))
             if isinstance(plan, VerifyUpload):
-                verified["size"] = self.attachments.verify_upload(plan.upload)
-                self.attachments.mark_attached(plan.upload)
-                plan = plan_send(replace(snapshot, upload_size=verified["size"]), command, iso(self.clock()))
-                assert not isinstance(plan, VerifyUpload)  # nosec B101 # narrows the type; the size is known now
+                checked = verified[plan.upload.status] = self.attachments.verify_upload(plan.upload)
+                plan = plan_send(replace(snapshot, verified=checked), command, iso(self.clock()))
+                assert not isinstance(plan, VerifyUpload)  # nosec B101 # narrows the type; the check is done now
             if isinstance(plan, SendPlan):
                 commit(lambda transaction: write_send(transaction, plan))
             return plan
 
         plan = with_retries(attempt, max_attempts=get_settings().send_max_attempts)
         if isinstance(plan, Replay):
-            return Sent(self._replay(plan), created=False)
+            return Sent(self._replay(plan, command), created=False)
         metrics.count(metrics.MESSAGES_SENT)
+        if plan.attachment is not None:
+            # Tags follow the committed record: only now is the upload part of a message.
+            claimed = plan.attachment.attachment_id
+            after_commit("tagging", lambda: self.attachments.attach(claimed, plan.message.attachment), None)
         recipient_state = plan.conversation.state_of(plan.recipient_id)
-        message = self.presenter.committed_message(plan.message, recipient_state)
+        message = self.presenter.committed_message(plan.message, recipient_state, original=plan.original)
         conversation = conversation_out(plan.conversation)
         after_commit(
             "delivery",
@@ -169,19 +176,25 @@ class Messaging:
             origin_connection_id=origin_connection_id,
         )
 
-    def _replay(self, replay: Replay) -> SendOut:
-        """The answer to a retried send: the message the first attempt stored (one BatchGetItem)."""
-        found = batch_get(
-            [(Conversation, replay.conversation_id, None), (Message, replay.conversation_id, replay.message_seq)]
-        )
-        stored = found.item(Conversation, replay.conversation_id)
-        item = found.item(Message, replay.conversation_id, replay.message_seq)
+    def _replay(self, replay: Replay, command: SendCommand) -> SendOut:
+        """The answer to a retried send: the message the first attempt stored, and what it quotes (one
+        BatchGetItem)."""
+        conversation_id = replay.conversation_id
+        quoted = parse_message_id(command.reply_to_id) if command.reply_to_id else None
+        keys: list[Key] = [(Conversation, conversation_id, None), (Message, conversation_id, replay.message_seq)]
+        if quoted is not None and quoted[0] == conversation_id:
+            keys.append((Message, conversation_id, quoted[1]))
+        found = batch_get(keys)
+        stored = found.item(Conversation, conversation_id)
+        item = found.item(Message, conversation_id, replay.message_seq)
         if stored is None or item is None:
             raise NotFound("message not found")
         conversation = conversation_state(stored)
         message = message_record(item)
+        quoted_item = found.get((Message, conversation_id, message.reply_to.seq)) if message.reply_to else None
+        original = message_record(quoted_item) if isinstance(quoted_item, Message) else None
         return SendOut(
-            message=self.presenter.message(message, conversation.state_of(message.recipient_id)),
+            message=self.presenter.message(message, conversation.state_of(message.recipient_id), original=original),
             conversation=conversation_out(conversation),
         )
 

@@ -142,6 +142,24 @@ class Notifier:
         if conversation_created is not None:
             self.conversation_opened(recipient_connections, conversation_created, directory.participant(sender))
 
+    def changed(
+        self,
+        events: list[tuple[str, ResponseModel]],
+        conversation: ConversationState,
+        *,
+        other: UserProfile | None,
+        actor: UserProfile | None,
+        origin_connection_id: str | None = None,
+    ) -> None:
+        """The events of a message's change (``message_updated``, ``message_deleted``, ``reaction_updated``) to the
+        room, except the connection that made the change (it gets its answer), and to every connection of the other
+        participant. The actor's connections outside the room get nothing: it is not news to them."""
+        targets = {**_without(room_audience(conversation), {origin_connection_id or ""}), **connections_of(other)}
+        profiles = tuple(p for p in (other, actor) if p is not None)
+        for name, data in events:
+            outcomes = self.send(targets, name, data, conversation=conversation, profiles=profiles)
+            targets = _without(targets, _gone(outcomes))
+
     def conversation_opened(self, audience: Audience, conversation: ConversationOut, by: ParticipantOut) -> None:
         """``notification`` of type ``conversation_opened`` to the other participant's connections."""
         opened = ConversationOpened(

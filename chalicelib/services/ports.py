@@ -38,11 +38,24 @@ class Files(Protocol):
 
     def read_head(self, key: str, length: int = 32) -> bytes: ...
 
-    def read(self, key: str) -> bytes: ...
+    def read(self, key: str, *, etag: str | None = None) -> tuple[bytes, str] | None:
+        """Bytes and ETag (with ``etag``: only that version); None when gone or changed."""
+
+    def copy(self, source_key: str, target_key: str, *, etag: str) -> bool:
+        """A server-side copy of exactly the version ``etag``, tagged pending; False when the source changed."""
 
     def write(self, key: str, data: bytes, content_type: str, *, attached: bool) -> None: ...
 
     def mark_attached(self, keys: list[str]) -> None: ...
+
+    def release(self, keys: list[str]) -> None:
+        """The objects of a deleted message: tagged for the lifecycle rule that removes unused uploads."""
+
+
+class Queue(Protocol):
+    """An SQS queue the use cases hand work to (JSON messages)."""
+
+    def send(self, body: dict[str, Any]) -> None: ...
 
 
 Clock = Callable[[], datetime]  # the current UTC time (tests pass a fixed one)

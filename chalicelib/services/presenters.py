@@ -8,10 +8,11 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+from chalicelib.adapters.dynamodb.batch import batches
 from chalicelib.domain.clock import now_iso
 from chalicelib.domain.conversations import ConversationState
 from chalicelib.domain.files import DISPLAY_FORMATS, FILE, IMAGE
-from chalicelib.domain.messages import MessageRecord
+from chalicelib.domain.messages import MessageRecord, quote_of
 from chalicelib.domain.read_state import ParticipantState
 from chalicelib.domain.uploads import PENDING, READY, REJECTED
 from chalicelib.schemas.responses import (
@@ -20,6 +21,8 @@ from chalicelib.schemas.responses import (
     EnrichedConversationOut,
     LastMessageOut,
     MessageOut,
+    ReactionOut,
+    ReplyToOut,
 )
 from chalicelib.services.directory import Directory
 from chalicelib.services.ports import Files
@@ -57,9 +60,14 @@ class Presenter:
         if status != "ready" or not sign:
             return fields
         if kind == FILE:
-            # Anything that is not an image downloads; it is never rendered by the browser.
+            # Anything that is not an image downloads; it is never rendered by the browser. A sent file is served
+            # from the server's copy of what was verified (messages from before copies existed: the original,
+            # whose upload form expired long ago).
             fields["attachment_url"] = self.files.presign_download(
-                attachment["key"], attachment["contentType"], file_name=attachment.get("name"), inline=False
+                attachment.get("verifiedKey") or attachment["key"],
+                attachment["contentType"],
+                file_name=attachment.get("name"),
+                inline=False,
             )
         elif kind == IMAGE and attachment.get("status") == READY:
             served_type = DISPLAY_FORMATS[attachment["contentType"]][1]
@@ -72,9 +80,18 @@ class Presenter:
             fields["width"], fields["height"] = attachment.get("width"), attachment.get("height")
         return fields
 
-    def message(self, message: MessageRecord, recipient_state: ParticipantState, *, sign: bool = True) -> MessageOut:
-        """The seed's Message; ``isRead``/``readAt`` come from the recipient's read position."""
+    def message(
+        self,
+        message: MessageRecord,
+        recipient_state: ParticipantState,
+        *,
+        sign: bool = True,
+        original: MessageRecord | None = None,
+    ) -> MessageOut:
+        """The seed's Message; ``isRead``/``readAt`` come from the recipient's read position. A reply shows the
+        message it quotes as ``original`` is now (pass it: without it only the quote's id and sender are known)."""
         read_at = recipient_state.read_at(message.recipient_receipt)
+        quote = quote_of(message, original)
         return MessageOut(
             id=message.id,
             conversation_id=message.conversation_id,
@@ -86,19 +103,62 @@ class Presenter:
             sent_at=message.sent_at,
             read_at=read_at,
             client_message_id=message.client_message_id,
+            version=message.version,
+            edited_at=message.edited_at,
+            is_deleted=message.is_deleted,
+            deleted_at=message.deleted_at,
+            reactions=reactions_out(message),
+            reply_to=(
+                ReplyToOut(
+                    id=quote.id,
+                    sender_id=quote.sender_id,
+                    content=quote.content,
+                    is_deleted=quote.is_deleted,
+                    attachment_type=quote.attachment_kind,
+                )
+                if quote
+                else None
+            ),
         )
 
-    def committed_message(self, message: MessageRecord, recipient_state: ParticipantState) -> MessageOut:
+    def committed_message(
+        self, message: MessageRecord, recipient_state: ParticipantState, *, original: MessageRecord | None = None
+    ) -> MessageOut:
         """A message that is already stored: if its URLs cannot be signed now, it is shown without them (the
         client refreshes them with ``GET /api/attachments/{id}``) rather than turning a stored send into an error."""
         try:
-            return self.message(message, recipient_state)
+            return self.message(message, recipient_state, original=original)
         except Exception:
             logger.exception("signing a stored message's attachment failed; answered without URLs")
-            return self.message(message, recipient_state, sign=False)
+            return self.message(message, recipient_state, sign=False, original=original)
 
     def attachment(self, snapshot: Mapping[str, Any], *, conversation_id: str, message_id: str | None) -> AttachmentOut:
         return AttachmentOut(conversation_id=conversation_id, message_id=message_id, **self.attachment_fields(snapshot))
+
+
+def reactions_out(message: MessageRecord) -> list[ReactionOut]:
+    return [ReactionOut(emoji=r.emoji, count=len(r.user_ids), user_ids=list(r.user_ids)) for r in message.reactions]
+
+
+def original_in(message: MessageRecord, originals: Mapping[int, MessageRecord]) -> MessageRecord | None:
+    """The message ``message`` quotes, among ``originals`` (by seq, of its conversation)."""
+    return originals.get(message.reply_to.seq) if message.reply_to else None
+
+
+def originals_outside(page: list[MessageRecord]) -> set[int]:
+    """The seqs of the messages that replies of ``page`` quote and that are not on the page themselves."""
+    on_page = {m.seq for m in page}
+    return {m.reply_to.seq for m in page if m.reply_to and not m.is_deleted} - on_page
+
+
+def fitting_keys(page: list[MessageRecord], other_keys: int) -> int:
+    """How many of ``page`` (in the order it grows) can have the originals they quote read with the ``other_keys``
+    items read anyway, in as many BatchGetItems as those alone take: a page ends before quotes would cost another
+    round trip. The first message always fits."""
+    kept = len(page)
+    while kept > 1 and batches(other_keys + len(originals_outside(page[:kept]))) > batches(other_keys):
+        kept -= 1
+    return kept
 
 
 def fitting(shown: list[MessageOut], max_bytes: int) -> int:

@@ -12,7 +12,7 @@ most ``MAX_ROOMS_PER_CONNECTION`` rooms (``size(rooms) <`` the cap, in the join'
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -23,8 +23,8 @@ from pynamodb.expressions.condition import Condition, size
 from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
-from chalicelib.adapters.dynamodb import Connection, Conversation, UserProfile
-from chalicelib.adapters.dynamodb.batch import batch_get
+from chalicelib.adapters.dynamodb import Connection, Contact, Conversation, UserProfile
+from chalicelib.adapters.dynamodb.batch import Batch, Key, batch_get
 from chalicelib.adapters.dynamodb.rate_limits import charge, spend
 from chalicelib.adapters.dynamodb.transactions import Contention, Write, commit, commit_in_chunks, with_retries
 from chalicelib.domain import presence
@@ -45,7 +45,7 @@ from chalicelib.domain.conversations import ConversationState
 from chalicelib.domain.delivery import Outcome
 from chalicelib.domain.principal import Principal
 from chalicelib.errors import ErrorCode, InvalidRequest, NotFound, TooManyConnections, Unauthorized
-from chalicelib.schemas.events import ErrorEvent, frame
+from chalicelib.schemas.events import ErrorEvent, PresenceWatched, WatchedPresence, frame
 from chalicelib.services.conversations import get_conversation_by_id
 from chalicelib.services.ports import Connections
 from chalicelib.settings import get_settings
@@ -92,6 +92,12 @@ class Session:
     claim_name: str | None
     claim_picture: str | None
     rooms: dict[str, str]  # conversation id -> other participant
+    watching: frozenset[str] = frozenset()  # the users whose presence it watches (watch_presence)
+
+    @property
+    def watched(self) -> set[str]:
+        """Everyone whose profile lists this connection among its watchers: room partners and watched users."""
+        return (set(self.rooms.values()) | set(self.watching)) - {self.user_id}
 
     @property
     def token_expiry(self) -> int | None:
@@ -107,6 +113,7 @@ def _session(connection: Connection) -> Session:
         claim_name=connection.claim_name,
         claim_picture=connection.claim_picture,
         rooms=rooms_of(connection),
+        watching=frozenset(connection.watching or ()),
     )
 
 
@@ -135,15 +142,26 @@ def _update_profile(
     return UserProfile.from_raw_data(attributes) if attributes else None
 
 
+def _live(connection: Connection | None) -> Session:
+    if connection is None or (connection.expires_at is not None and connection.expires_at < utc_now()):
+        raise NotFound("connection not found")
+    return _session(connection)
+
+
 def get_connection(connection_id: str) -> Session:
     """The stored connection; NotFound when it is unknown (closed, expired, or never ours)."""
     try:
         connection = Connection.get(connection_id, consistent_read=True)
     except DoesNotExist:
         raise NotFound("connection not found") from None
-    if connection.expires_at is not None and connection.expires_at < utc_now():
-        raise NotFound("connection not found")
-    return _session(connection)
+    return _live(connection)
+
+
+def get_connection_with(connection_id: str, keys: list[Key]) -> tuple[Session, Batch]:
+    """The stored connection and the items of ``keys``, in one BatchGetItem: an action that reads those first
+    anyway (a message change) saves the connection's own round trip."""
+    found = batch_get([(Connection, connection_id, None), *keys])
+    return _live(found.item(Connection, connection_id)), found
 
 
 def principal_of(connection: Session) -> Principal:
@@ -266,13 +284,13 @@ def close_connection(connection_id: str) -> PresenceChange | None:
         connection = Connection.get(connection_id, consistent_read=True)
     except DoesNotExist:
         return None
-    rooms = rooms_of(connection)
-    expiry = _token_expiry(connection.token_expires_at)
+    session = _session(connection)
+    expiry = session.token_expiry
     writes: list[Write] = []
-    for conversation_id in sorted(rooms):
+    for conversation_id in sorted(session.rooms):
         entries = room_entries(connection_id, connection.user_id, expiry)
         writes.append(_delete_from(Conversation(conversation_id), Conversation.room, entries))
-    for watched in sorted(set(rooms.values()) - {connection.user_id}):
+    for watched in sorted(session.watched):  # room partners and the users it watches (watch_presence)
         entries = connection_entries(connection_id, expiry)
         writes.append(_delete_from(UserProfile(watched), UserProfile.watcher_ids, entries))
     writes.append(lambda transaction: transaction.delete(connection))
@@ -357,16 +375,19 @@ def leave_room(connection: Session, conversation_id: str) -> None:
         if conversation_id not in rooms:
             raise NotFound("not joined to this conversation")
         other = rooms.pop(conversation_id)
+        watching = current.watching
 
         def build(transaction: TransactWrite) -> None:
             transaction.update(
                 Connection(connection.connection_id),
                 actions=[Connection.rooms.delete({f"{conversation_id} {other}"})],
-                condition=Connection.connection_id.exists(),
+                # Whether it still watches them (below) depends on its watch list as read.
+                condition=Connection.connection_id.exists() & _holds_exactly(Connection.watching, watching),
             )
             entries = room_entries(connection.connection_id, connection.user_id, expiry)
             transaction.update(Conversation(conversation_id), actions=[Conversation.room.delete(entries)])
-            if other not in rooms.values():  # still watching them through another room otherwise
+            # Still watching them through another room, or watch_presence, otherwise.
+            if other not in rooms.values() and other not in watching:
                 watchers = connection_entries(connection.connection_id, expiry)
                 transaction.update(UserProfile(other), actions=[UserProfile.watcher_ids.delete(watchers)])
             charge(transaction, connection.user_id, "room")
@@ -378,6 +399,80 @@ def leave_room(connection: Session, conversation_id: str) -> None:
             raise
 
     with_retries(attempt, max_attempts=get_settings().send_max_attempts)
+
+
+def watch_presence(connection: Session, user_ids: list[str]) -> PresenceWatched:
+    """Make ``connection`` receive ``presence_update`` for ``user_ids`` (replacing what it watched before), keeping
+    only the users its user shares a conversation with; the others are ignored, as if never asked for.
+
+    Cost: one BatchGetItem (the caller's contact item and the profile of each user, <= 2 x 49 keys) and, when the
+    list changes, one TransactWriteItems (the connection's list, the watcher sets of the users added and removed,
+    the ``presence`` rate counter: <= 1 + 2 x 49 + 1 items); when it does not, the counter alone (one UpdateItem).
+    Frames of one socket run concurrently: the transaction holds only while the connection's watch list and rooms
+    are still as read, and a lost race reads the connection again and decides anew.
+    """
+    me = connection.user_id
+    asked = [user for user in dict.fromkeys(user_ids) if user != me]
+    found = batch_get([(Contact, me, user) for user in asked] + [(UserProfile, user, None) for user in asked])
+    accepted = [user for user in asked if found.item(Contact, me, user) is not None]
+    watching = frozenset(accepted)
+    cid, expiry = connection.connection_id, connection.token_expiry
+    watcher = connection_entry(cid, expiry)
+    current = connection
+
+    def attempt() -> None:
+        nonlocal current
+        if watching == current.watching:
+            spend(me, "presence")  # the same list again changes nothing, and counts like a change
+            return
+        partners = set(current.rooms.values())  # watched through their room already (join_conversation)
+        added = watching - current.watching - partners
+        removed = current.watching - watching - partners
+        read = current
+
+        def build(transaction: TransactWrite) -> None:
+            transaction.update(
+                Connection(cid),
+                actions=[Connection.watching.set(set(watching)) if watching else Connection.watching.remove()],
+                condition=Connection.connection_id.exists()
+                & _holds_exactly(Connection.watching, read.watching)
+                & _holds_exactly(Connection.rooms, {f"{c} {u}" for c, u in read.rooms.items()}),
+            )
+            for user in sorted(added):
+                transaction.update(UserProfile(user), actions=[UserProfile.watcher_ids.add({watcher})])
+            for user in sorted(removed):
+                entries = connection_entries(cid, expiry)
+                transaction.update(UserProfile(user), actions=[UserProfile.watcher_ids.delete(entries)])
+            charge(transaction, me, "presence")
+
+        try:
+            commit(build)
+        except Contention:
+            current = get_connection(cid)  # NotFound once it closed
+            raise
+
+    with_retries(attempt, max_attempts=get_settings().send_max_attempts)
+    now = now_iso()
+    presence = []
+    for user in accepted:
+        profile = found.item(UserProfile, user)
+        presence.append(
+            WatchedPresence(
+                user_id=user, online=is_online(profile, now), last_seen_at=profile.last_seen_at if profile else None
+            )
+        )
+    return PresenceWatched(user_ids=accepted, presence=presence)
+
+
+def _holds_exactly(attribute: Any, values: Iterable[str]) -> Condition:
+    """A condition that a string set holds exactly ``values`` (absent when empty, as these sets are stored)."""
+    wanted = sorted(set(values))
+    if not wanted:
+        return attribute.does_not_exist()  # type: ignore[no-any-return]
+    condition: Condition = _size(attribute) == len(wanted)
+    for value in wanted:
+        condition &= attribute.contains(value)
+    return condition
 
 
 # --- forgetting what API Gateway says is gone ---------------------------------------------------------------

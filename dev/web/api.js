@@ -58,6 +58,21 @@ export class Api {
     return this.request("POST", "/api/messages", message);
   }
 
+  // The REST twins of edit_message, delete_message and add_reaction / remove_reaction: each answers {message}.
+  editMessage(messageId, content) {
+    return this.request("PATCH", `/api/messages/${encodeURIComponent(messageId)}`, { content });
+  }
+
+  deleteMessage(messageId) {
+    return this.request("DELETE", `/api/messages/${encodeURIComponent(messageId)}`);
+  }
+
+  // The emoji goes into the path as URL-encoded UTF-8.
+  react(messageId, emoji, add) {
+    const path = `/api/messages/${encodeURIComponent(messageId)}/reactions/${encodeURIComponent(emoji)}`;
+    return this.request(add ? "PUT" : "DELETE", path);
+  }
+
   // The REST twin of the socket's message_read: everything up to this message is read.
   markRead(messageId) {
     return this.request("PUT", `/api/messages/${encodeURIComponent(messageId)}/read`, { markConversation: false });

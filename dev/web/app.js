@@ -5,7 +5,9 @@
 //   send / sendPhoto      new_message over the socket (REST when it is down), photos via a presigned POST
 //   reading               message_read once incoming messages are on screen
 //   typing                typing_start / typing_stop, throttled
-//   server events         one handler per event of docs/websocket.md
+//   a message's life      reply (replyTo), edit_message, delete_message, add_reaction / remove_reaction
+//   presence              watch_presence for the partners of the listed conversations
+//   server events         one handler per event of docs/websocket.md (keep the highest version per message)
 //   reconnect             re-join, then GET /api/messages/sync from the stored cursor
 //
 // The dev stack serves config.json: the API and WebSocket URLs and a dev token per demo user.
@@ -32,11 +34,18 @@ const state = {
   typingSentAt: 0,
   typingStopTimer: null,
   typingHideTimer: null,
+  composing: { mode: "new", message: null }, // or "reply" / "edit" with the message it is about
 };
 
 // Re-send typing_start a little before the server's indicator timeout (timeoutMs) lapses; stop after an idle pause.
 const TYPING_REPEAT_MS = Math.max(500, Math.round(config.typingTimeoutMs * 0.75));
 const TYPING_IDLE_MS = 1500;
+
+// A few of the server's allowed reactions (REACTION_EMOJI) under each message; every allowed one is accepted.
+const PREFERRED_REACTIONS = ["👍", "❤️", "🧶"];
+const allowedReactions = config.reactionEmoji || [];
+const preferred = PREFERRED_REACTIONS.filter((emoji) => allowedReactions.includes(emoji));
+const OFFERED_REACTIONS = preferred.length ? preferred : allowedReactions.slice(0, 3);
 
 const userById = (id) => config.users.find((user) => user.id === id);
 const nameOf = (id) => userById(id)?.name || id;
@@ -69,6 +78,23 @@ async function loadConversations() {
   const page = await state.api.listConversations();
   state.conversations = new Map(page.conversations.map((conversation) => [conversation.id, conversation]));
   state.totalUnread = page.totalUnread;
+  renderList();
+  watchInbox();
+}
+
+// Online dots for every listed conversation, not only the open one: watch_presence replaces this connection's list
+// and is answered with everyone's presence now; presence_update keeps it current.
+function watchInbox() {
+  const partners = [...new Set([...state.conversations.values()].map((c) => c.otherParticipant.id))];
+  state.socket?.send("watch_presence", { userIds: partners.slice(0, config.presenceWatchMax || 49) });
+}
+
+function setPresence(userId, online, lastSeenAt) {
+  for (const conversation of state.conversations.values()) {
+    if (conversation.otherParticipant.id !== userId) continue;
+    Object.assign(conversation.otherParticipant, { online, ...(lastSeenAt && { lastSeenAt }) });
+    if (conversation.id === state.openId) ui.showConversation(conversation);
+  }
   renderList();
 }
 
@@ -109,6 +135,7 @@ async function openConversation(conversationId) {
     state.socket.send("leave_conversation", { conversationId: state.openId });
   }
   Object.assign(state, { openId: conversationId, messages: [], newestSeen: null, lastReadSent: null });
+  compose("new");
   ui.setJoined(false);
   ui.setTyping(null);
   ui.renderMessages([], renderOptions());
@@ -132,18 +159,30 @@ function renderOptions(message) {
     meId: state.me.id,
     previewUrl: message?.clientMessageId ? state.previews.get(message.clientMessageId) : undefined,
     onObserve: observeForReading,
+    nameOf,
+    reactionEmoji: OFFERED_REACTIONS,
+    actions: {
+      onReply: (m) => compose("reply", m),
+      onEdit: (m) => compose("edit", m),
+      onDelete: deleteMessage,
+      onReact: react,
+    },
   };
 }
 
 // Add or replace one message of the open conversation; others are ignored (the list shows their previews).
-// De-duplicated by id (sync and live delivery can overlap) or by clientMessageId (our pending copy).
+// De-duplicated by id (sync and live delivery can overlap) or by clientMessageId (our pending copy). Events and sync
+// can arrive in any order: a message older than the one shown (a lower version) is ignored.
 function upsertMessage(message) {
   if (message.conversationId !== state.openId) return;
   const index = state.messages.findIndex(
     (m) =>
       (message.id && m.id === message.id) || (message.clientMessageId && m.clientMessageId === message.clientMessageId),
   );
-  const stored = index >= 0 ? { ...state.messages[index], ...message } : message;
+  const current = index >= 0 ? state.messages[index] : null;
+  if (current?.version && message.version && message.version < current.version) return;
+  // A stored message replaces the one shown whole (a tombstone has no attachment left); a pending copy is merged.
+  const stored = current && !(current.id && message.version) ? { ...current, ...message } : message;
   if (index >= 0) state.messages[index] = stored;
   else state.messages.push(stored);
   ui.upsertMessage(stored, renderOptions(stored));
@@ -151,6 +190,23 @@ function upsertMessage(message) {
     URL.revokeObjectURL(state.previews.get(stored.clientMessageId)); // the server's thumbnail replaced it
     state.previews.delete(stored.clientMessageId);
   }
+}
+
+// A change of a message: what the list shows of it follows when it is the conversation's last message.
+function messageChanged(message) {
+  upsertMessage(message);
+  previewChanged(message);
+}
+
+function previewChanged(message) {
+  const conversation = state.conversations.get(message.conversationId);
+  if (conversation?.lastMessage?.id !== message.id) return;
+  Object.assign(conversation.lastMessage, {
+    content: message.content,
+    editedAt: message.editedAt,
+    isDeleted: message.isDeleted || undefined,
+  });
+  renderList();
 }
 
 // The list shows each conversation's newest message.
@@ -172,8 +228,14 @@ function updatePreview(message) {
 
 // The clientMessageId makes sending idempotent: a retry of the same message (after a reconnect, or over REST) is
 // answered with the original message and stores nothing twice.
-async function send({ conversationId, clientMessageId, content, attachmentId }) {
-  const message = { conversationId, content, clientMessageId, ...(attachmentId && { attachment: { attachmentId } }) };
+async function send({ conversationId, clientMessageId, content, attachmentId, replyTo }) {
+  const message = {
+    conversationId,
+    content,
+    clientMessageId,
+    ...(attachmentId && { attachment: { attachmentId } }),
+    ...(replyTo && { replyTo: { messageId: replyTo.id } }),
+  };
   // new_message is answered with message_sent (matched by clientMessageId); an error echoes the requestId. Until
   // then it stays in the outbox: if the socket drops first, it is sent again once reconnected.
   const frame = { ...message, requestId: clientMessageId };
@@ -191,9 +253,52 @@ async function send({ conversationId, clientMessageId, content, attachmentId }) 
 }
 
 function sendText(content) {
+  const { mode, message } = state.composing;
+  compose("new");
+  if (mode === "edit") return editMessage(message, content);
+  const replyTo = mode === "reply" ? message : null;
   const clientMessageId = newClientMessageId();
-  showPending({ clientMessageId, content });
-  send({ conversationId: state.openId, clientMessageId, content });
+  showPending({ clientMessageId, content, replyTo });
+  send({ conversationId: state.openId, clientMessageId, content, replyTo });
+}
+
+// --- a message's life: reply, edit, delete, react ----------------------------------------------------------------
+
+// The composer writes a new message, a reply quoting one (replyTo), or a new text for one of ours.
+function compose(mode, message = null) {
+  state.composing = { mode, message };
+  const input = document.querySelector("#message-input");
+  if (mode === "edit") input.value = message.content;
+  const text =
+    mode === "reply"
+      ? `Replying to ${nameOf(message.senderId)}: ${message.content.slice(0, 60) || "a photo"}`
+      : mode === "edit"
+        ? "Editing your message"
+        : "";
+  ui.setComposerMode(mode, { text, onCancel: () => compose("new") });
+  if (mode !== "new") input.focus();
+}
+
+// Each change goes over the socket when it is open (answered by its own event), else through its REST twin, which
+// answers the same message.
+function change(action, fields, rest) {
+  if (state.socket.send(action, { ...fields, requestId: `${action}-${fields.messageId}` })) return;
+  rest().then(({ message }) => messageChanged(message), showError);
+}
+
+function editMessage(message, content) {
+  if (content === message.content) return;
+  change("edit_message", { messageId: message.id, content }, () => state.api.editMessage(message.id, content));
+}
+
+function deleteMessage(message) {
+  change("delete_message", { messageId: message.id }, () => state.api.deleteMessage(message.id));
+}
+
+function react(message, emoji, add) {
+  change(add ? "add_reaction" : "remove_reaction", { messageId: message.id, emoji }, () =>
+    state.api.react(message.id, emoji, add),
+  );
 }
 
 // A photo: (1) POST /api/attachments for a presigned POST, (2) the browser uploads straight to S3, (3) the message
@@ -215,13 +320,16 @@ async function sendPhoto(file, caption) {
   }
 }
 
-function showPending({ clientMessageId, content, attachmentType, uploading = false }) {
+function showPending({ clientMessageId, content, attachmentType, uploading = false, replyTo = null }) {
   upsertMessage({
     clientMessageId,
     conversationId: state.openId,
     senderId: state.me.id,
     content,
     attachmentType,
+    ...(replyTo && {
+      replyTo: { id: replyTo.id, senderId: replyTo.senderId, content: replyTo.content, isDeleted: false },
+    }),
     sentAt: new Date().toISOString(),
     pending: true,
     uploading,
@@ -304,6 +412,30 @@ const events = {
   message_sent: onMessageSent,
   read_updated: onReadUpdated,
   pong() {},
+  message_edited: ({ message }) => messageChanged(message),
+  message_removed: ({ message }) => messageChanged(message),
+  reaction_added: ({ message }) => messageChanged(message),
+  reaction_removed: ({ message }) => messageChanged(message),
+  presence_watched({ presence }) {
+    for (const { userId, online, lastSeenAt } of presence) setPresence(userId, online, lastSeenAt);
+  },
+
+  // Someone else changed a message: an edit (or a reply whose quoted message changed), a deletion, a reaction.
+  message_updated: ({ message }) => messageChanged(message),
+  message_deleted({ conversationId, messageId, deletedAt, version }) {
+    const shown = state.messages.find((m) => m.id === messageId);
+    const tombstone = { isDeleted: true, deletedAt, version, content: "", reactions: [] };
+    // Only what a tombstone keeps (no attachment, no quote); a message not on screen only changes the list's preview.
+    if (shown) {
+      const { id, senderId, recipientId, sentAt, isRead, readAt, clientMessageId } = shown;
+      upsertMessage({ id, conversationId, senderId, recipientId, sentAt, isRead, readAt, clientMessageId, ...tombstone });
+    }
+    previewChanged({ id: messageId, conversationId, ...tombstone });
+  },
+  reaction_updated({ conversationId, messageId, reactions, version }) {
+    const shown = state.messages.find((m) => m.id === messageId);
+    if (shown) messageChanged({ ...shown, conversationId, reactions, version });
+  },
 
   // A message in a conversation this connection joined (not the one that sent it).
   message_received(message) {
@@ -356,14 +488,9 @@ const events = {
   },
 
   // A user's first connection opened or their last one closed (sent to connections joined to a conversation
-  // with them).
+  // with them, and to those watching them: watch_presence).
   presence_update({ userId, online, lastSeenAt }) {
-    for (const conversation of state.conversations.values()) {
-      if (conversation.otherParticipant.id !== userId) continue;
-      Object.assign(conversation.otherParticipant, { online, lastSeenAt });
-      if (conversation.id === state.openId) ui.showConversation(conversation);
-    }
-    renderList();
+    setPresence(userId, online, lastSeenAt);
   },
 
   // An image sent before its processing finished now has its URLs (or was rejected).
@@ -414,6 +541,7 @@ function connectSocket() {
 
 async function onSocketOpen(socket, reconnected) {
   ui.setConnectionStatus("online", "online");
+  watchInbox(); // a new connection watches nobody yet
   // A new connection is in no room: join the open conversation again.
   if (state.openId) {
     socket.send("join_conversation", { conversationId: state.openId, requestId: `join-${state.openId}` });

@@ -75,7 +75,9 @@ export function renderPatternActions(actions, onOpen) {
 function preview(conversation, meId) {
   const last = conversation.lastMessage;
   if (!last) return "No messages yet";
-  const text = last.content || (last.attachmentType === "image" ? "Photo" : last.attachmentType ? "File" : "");
+  const text = last.isDeleted
+    ? "message deleted"
+    : last.content || (last.attachmentType === "image" ? "Photo" : last.attachmentType ? "File" : "");
   return last.senderId === meId ? `You: ${text}` : text;
 }
 
@@ -186,24 +188,107 @@ function attachmentBlock(message, previewUrl) {
   return null;
 }
 
-export function messageElement(message, { meId, previewUrl, onObserve }) {
+// What a reply quotes, as the server shows it now (README.md, "A message's life").
+function quoteBlock(replyTo, nameOf) {
+  if (!replyTo) return null;
+  const text = replyTo.isDeleted
+    ? "message deleted"
+    : replyTo.content || (replyTo.attachmentType === "image" ? "Photo" : replyTo.attachmentType ? "File" : "");
+  return el(
+    "blockquote",
+    { class: `quote${replyTo.isDeleted ? " deleted" : ""}`, dataset: { quoteId: replyTo.id } },
+    el("strong", { class: "quote-sender" }, nameOf ? nameOf(replyTo.senderId) : replyTo.senderId),
+    el("span", { class: "quote-content" }, text),
+  );
+}
+
+// Reactions in the order they were first used; the caller's own are highlighted and clicking one toggles it.
+function reactionsBlock(message, meId, onReact) {
+  if (!message.reactions?.length) return null;
+  return el(
+    "div",
+    { class: "reactions" },
+    message.reactions.map((reaction) => {
+      const mine = reaction.userIds.includes(meId);
+      return el(
+        "button",
+        {
+          type: "button",
+          class: `reaction${mine ? " mine" : ""}`,
+          dataset: { emoji: reaction.emoji },
+          title: reaction.userIds.join(", "),
+          onclick: onReact ? () => onReact(message, reaction.emoji, !mine) : undefined,
+        },
+        `${reaction.emoji} ${reaction.count}`,
+      );
+    }),
+  );
+}
+
+// Reply to any stored message; react with one of the offered emoji; edit and delete one's own.
+function actionsBlock(message, { meId, actions, reactionEmoji }) {
+  if (!actions || !message.id || message.pending || message.isDeleted) return null;
   const mine = message.senderId === meId;
+  const button = (label, name, onclick, extra = {}) =>
+    el("button", { type: "button", class: `action ${name}`, title: extra.title || label, onclick, ...extra.attrs }, label);
+  return el(
+    "div",
+    { class: "actions" },
+    button("Reply", "reply", () => actions.onReply(message)),
+    (reactionEmoji || []).map((emoji) =>
+      button(emoji, "react", () => actions.onReact(message, emoji, true), {
+        title: `React with ${emoji}`,
+        attrs: { dataset: { emoji } },
+      }),
+    ),
+    mine ? button("Edit", "edit", () => actions.onEdit(message)) : null,
+    mine ? button("Delete", "delete", () => actions.onDelete(message)) : null,
+  );
+}
+
+export function messageElement(message, { meId, previewUrl, onObserve, actions, reactionEmoji, nameOf }) {
+  const mine = message.senderId === meId;
+  const classes = `message ${mine ? "mine" : "theirs"}${message.pending ? " pending" : ""}${message.isDeleted ? " deleted" : ""}`;
+  const body = message.isDeleted
+    ? [el("p", { class: "tombstone" }, "message deleted")]
+    : [
+        quoteBlock(message.replyTo, nameOf),
+        attachmentBlock(message, previewUrl),
+        message.content ? el("p", { class: "content" }, message.content) : null,
+      ];
   const node = el(
     "li",
     {
-      class: `message ${mine ? "mine" : "theirs"}${message.pending ? " pending" : ""}`,
-      dataset: { messageId: message.id || "", clientMessageId: message.clientMessageId || "" },
+      class: classes,
+      dataset: {
+        messageId: message.id || "",
+        clientMessageId: message.clientMessageId || "",
+        version: String(message.version || 0),
+      },
     },
+    el("div", { class: "bubble" }, body),
+    message.isDeleted ? null : reactionsBlock(message, meId, actions?.onReact),
     el(
       "div",
-      { class: "bubble" },
-      attachmentBlock(message, previewUrl),
-      message.content ? el("p", { class: "content" }, message.content) : null,
+      { class: "meta" },
+      el("time", {}, clock(message.sentAt)),
+      message.editedAt && !message.isDeleted ? el("span", { class: "edited" }, "edited") : null,
+      mine ? receipt(message) : null,
     ),
-    el("div", { class: "meta" }, el("time", {}, clock(message.sentAt)), mine ? receipt(message) : null),
+    actionsBlock(message, { meId, actions, reactionEmoji }),
   );
   if (onObserve) onObserve(node, message);
   return node;
+}
+
+// The composer's mode: a new message, a reply to one, or an edit of one's own (with a way back).
+export function setComposerMode(mode, { text, onCancel } = {}) {
+  const banner = $("#composer-mode");
+  banner.hidden = mode === "new";
+  banner.dataset.mode = mode;
+  $("#composer-mode-text").textContent = text || "";
+  $("#composer-mode-cancel").onclick = onCancel || null;
+  $("#send-button").textContent = mode === "edit" ? "Save" : "Send";
 }
 
 // Put one message in the list: replace its element (same id, or same clientMessageId while it was pending), or

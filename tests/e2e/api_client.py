@@ -40,6 +40,16 @@ class Caller:
     def mark_read(self, message_id: str) -> requests.Response:
         return self.request("PUT", f"/api/messages/{message_id}/read", {})
 
+    def edit(self, message_id: str, content: str) -> requests.Response:
+        return self.request("PATCH", f"/api/messages/{message_id}", {"content": content})
+
+    def delete(self, message_id: str) -> requests.Response:
+        return self.request("DELETE", f"/api/messages/{message_id}")
+
+    def react(self, message_id: str, path_segment: str, *, add: bool = True) -> requests.Response:
+        """``path_segment``: the emoji as it goes into the URL (percent-encoded UTF-8, or not)."""
+        return self.request("PUT" if add else "DELETE", f"/api/messages/{message_id}/reactions/{path_segment}")
+
 
 def json_of(response: requests.Response, status: int) -> dict[str, Any]:
     """The body of a response that must have ``status`` (the body is in the failure message otherwise)."""

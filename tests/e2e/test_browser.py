@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from dev.seed import ALICE, BOB, USERS
+from dev.seed import ALICE, BOB, CAROL, USERS
 from tests.e2e.conftest import RunningStack, start_stack
 from tests.e2e.images import png_bytes
 
@@ -193,3 +193,67 @@ def test_two_users_chat_live_in_the_browser(browser: Browser, stack: RunningStac
     for tab in (alice, bob):
         tab.page.screenshot(path=str(screenshots / f"{tab.user}.png"))
     assert alice.errors == [] and bob.errors == [], (alice.errors, bob.errors)
+
+
+def test_edits_tombstones_reactions_and_quotes_in_the_browser(
+    browser: Browser, stack: RunningStack, tmp_path: Path
+) -> None:
+    from playwright.sync_api import expect
+
+    bob, alice = open_tab(browser, stack, BOB), open_tab(browser, stack, ALICE)
+    for tab in (bob, alice):
+        open_chat(tab, "Direct message")
+    send(bob, "Is the border four rounds?")
+    question = alice.page.locator(".message.theirs", has_text="Is the border four rounds?")
+    expect(question).to_be_visible()
+
+    # A quoted reply: the composer says what it replies to; bob sees the quote above alice's answer.
+    question.locator(".action.reply").click()
+    expect(alice.page.locator("#composer-mode-text")).to_have_text(
+        f"Replying to {USERS[BOB]}: Is the border four rounds?"
+    )
+    send(alice, "Yes, four rounds of double crochet.")
+    answer = bob.page.locator(".message.theirs", has_text="Yes, four rounds")
+    expect(answer.locator(".quote")).to_contain_text("Is the border four rounds?")
+
+    # An edit (edit_message): alice sees the new text marked "edited", and the quote in her answer follows it.
+    mine = bob.page.locator(".message.mine", has_text="Is the border four rounds?")
+    mine.locator(".action.edit").click()
+    expect(bob.page.locator("#message-input")).to_have_value("Is the border four rounds?")
+    bob.page.locator("#message-input").fill("Is the border five rounds?")
+    bob.page.locator("#message-input").press("Enter")
+    edited = alice.page.locator(f'.message[data-message-id="{question.get_attribute("data-message-id")}"]')
+    expect(edited.locator(".content")).to_have_text("Is the border five rounds?")
+    expect(edited.locator(".edited")).to_have_text("edited")
+    reply_on_alices_side = alice.page.locator(".message.mine", has_text="Yes, four rounds")
+    expect(reply_on_alices_side.locator(".quote-content")).to_have_text("Is the border five rounds?")
+
+    # A reaction (add_reaction): bob sees alice's yarn on his message, and can add his own to it.
+    edited.locator('.action.react[data-emoji="🧶"]').click()
+    bobs_view = bob.page.locator(".message.mine", has_text="Is the border five rounds?")
+    expect(bobs_view.locator('.reaction[data-emoji="🧶"]')).to_have_text("🧶 1")
+    bobs_view.locator('.reaction[data-emoji="🧶"]').click()
+    expect(edited.locator('.reaction[data-emoji="🧶"]')).to_have_text("🧶 2")
+
+    # A deletion (delete_message): a tombstone in its place for both, and the quote says so.
+    bobs_view.locator(".action.delete").click()
+    expect(edited.locator(".tombstone")).to_have_text("message deleted")
+    expect(edited.locator(".reaction")).to_have_count(0)
+    expect(reply_on_alices_side.locator(".quote-content")).to_have_text("message deleted")
+    expect(bob.page.locator(".message.mine.deleted .tombstone")).to_have_text("message deleted")
+
+    # Online dots for the whole list (watch_presence): carol's row, a conversation alice never opened, goes green
+    # when carol connects.
+    stack.caller(CAROL).send_to(ALICE, "Hi Alice, a question about the fox.")
+    carol_row = alice.page.locator(".conversation", has=alice.page.locator(".name", has_text=USERS[CAROL]))
+    expect(carol_row).to_be_visible()
+    expect(carol_row.locator(".dot")).to_have_class(re.compile(r"\boffline\b"))
+    carol = open_tab(browser, stack, CAROL)
+    expect(carol_row.locator(".dot")).to_have_class(re.compile(r"\bonline\b"))
+
+    screenshots = Path(os.environ.get("E2E_SCREENSHOT_DIR") or tmp_path)
+    screenshots.mkdir(parents=True, exist_ok=True)
+    for tab in (alice, bob):
+        tab.page.screenshot(path=str(screenshots / f"lifecycle-{tab.user}.png"))
+
+    assert alice.errors == [] and bob.errors == [] and carol.errors == [], (alice.errors, bob.errors, carol.errors)

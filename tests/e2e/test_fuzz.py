@@ -129,6 +129,7 @@ class KnownData:
     attachment_ids: tuple[str, ...]
     list_cursors: tuple[str, ...]
     sync_cursors: tuple[str, ...]
+    deletable_ids: tuple[str, ...] = ()  # bob's own, for DELETE (the others stay undeleted for the rest)
 
     def slots(self) -> dict[str, list[Slot]]:
         """Per operation label, the slots its positive cases may fill with real values."""
@@ -145,6 +146,8 @@ class KnownData:
         to_user = [{"recipientId": u, "conversationId": DROP, "patternId": DROP} for u in users]
         about_pattern = [{"recipientId": ALICE, "patternId": p, "conversationId": DROP} for p in patterns]
         attachments = [{"attachment": DROP}, *({"attachment": {"attachmentId": a}} for a in self.attachment_ids)]
+        quotes = [{"replyTo": DROP}, *({"replyTo": {"messageId": m}} for m in self.message_ids)]
+        emoji = path("emoji", "🧶", "👍", "❤️", "❤", "%F0%9F%A7%B6")
         return {
             "GET /api/messages": [query(*listing), page_sizes],
             "GET /api/messages/conversations/{conversationId}": [
@@ -159,11 +162,19 @@ class KnownData:
                 query(*({"creatorId": u} for u in users)),
             ],
             "PUT /api/messages/{messageId}/read": [path("messageId", *self.message_ids)],
+            "PATCH /api/messages/{messageId}": [
+                path("messageId", *self.message_ids),
+                body(*({"content": text} for text in texts)),
+            ],
+            "DELETE /api/messages/{messageId}": [path("messageId", *self.deletable_ids, *self.message_ids[1:])],
+            "PUT /api/messages/{messageId}/reactions/{emoji}": [path("messageId", *self.message_ids), emoji],
+            "DELETE /api/messages/{messageId}/reactions/{emoji}": [path("messageId", *self.message_ids), emoji],
             "GET /api/attachments/{attachmentId}": [path("attachmentId", *self.attachment_ids)],
             "POST /api/messages": [
                 body(*to_conversation, *to_user, *about_pattern),
                 body(*({"content": text} for text in texts)),
                 body(*attachments),
+                body(*quotes),
             ],
             "POST /api/attachments": [
                 body(*({"conversationId": c} for c in self.conversation_ids)),
@@ -184,6 +195,7 @@ def gather_known_data(stack: RunningStack) -> KnownData:
     strangers = json_of(stack.caller(CAROL).send_to(ALICE, "Hello from Carol"), 201)
     upload = {"conversationId": blanket, "fileName": "swatch.png", "contentType": "image/png", "size": 1024}
     ticket = json_of(bob.request("POST", "/api/attachments", upload), 201)
+    deletable = json_of(bob.send(blanket, "This one may go."), 201)["message"]["id"]
     cursors = [
         json_of(bob.request("GET", list_path), 200)["nextCursor"]
         for list_path in ("/api/messages/conversations?limit=1", "/api/messages?limit=1")
@@ -194,6 +206,7 @@ def gather_known_data(stack: RunningStack) -> KnownData:
         attachment_ids=(ticket["attachmentId"],),
         list_cursors=tuple(cursor for cursor in cursors if cursor),
         sync_cursors=(json_of(bob.request("GET", "/api/messages/sync"), 200)["nextCursor"],),
+        deletable_ids=(deletable,),
     )
 
 

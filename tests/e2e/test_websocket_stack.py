@@ -176,6 +176,86 @@ def test_a_stack_with_a_short_idle_timeout_and_a_sigterm_with_sockets_open(tmp_p
             assert f"$disconnect {connection_id} (1001" in short.output()
 
 
+def test_a_message_lives_on_over_real_sockets(stack: RunningStack, conversation_id: str) -> None:
+    """Quoted reply, edit, reaction and deletion between two users, through the gateway and @connections."""
+    with stack.socket(ALICE) as alice, stack.socket(BOB) as bob, stack.socket(BOB) as bob_phone:
+        join(alice, conversation_id)
+        join(bob, conversation_id)
+        bob.send("new_message", conversationId=conversation_id, content="Border: 4 rounds?", clientMessageId="e2e-l1")
+        question = bob.next("message_sent", clientMessageId="e2e-l1")["message"]
+        alice.next("message_received", id=question["id"])
+        alice.send(
+            "new_message",
+            conversationId=conversation_id,
+            content="Yes, four.",
+            clientMessageId="e2e-l2",
+            replyTo={"messageId": question["id"]},
+        )
+        reply = alice.next("message_sent", clientMessageId="e2e-l2")["message"]
+        assert reply["replyTo"] == {
+            "id": question["id"],
+            "senderId": BOB,
+            "content": "Border: 4 rounds?",
+            "isDeleted": False,
+        }
+
+        bob.send("edit_message", messageId=question["id"], content="Border: 5 rounds?", requestId="e1")
+        assert bob.next("message_edited", requestId="e1")["message"]["version"] == 2
+        updates = [alice.next("message_updated")["message"] for _ in range(2)]
+        assert {(m["id"], m["version"]) for m in updates} == {(question["id"], 2), (reply["id"], 2)}
+        assert next(m for m in updates if m["id"] == reply["id"])["replyTo"]["content"] == "Border: 5 rounds?"
+
+        alice.send("add_reaction", messageId=question["id"], emoji="🧶", requestId="r1")
+        assert alice.next("reaction_added", requestId="r1")["message"]["reactions"][0]["userIds"] == [ALICE]
+        for device in (bob, bob_phone):  # the other participant's every connection, joined or not
+            reacted = device.next("reaction_updated", messageId=question["id"])
+            assert (reacted["emoji"], reacted["action"], reacted["version"]) == ("🧶", "added", 3)
+
+        bob.send("delete_message", messageId=question["id"], requestId="d1")
+        tombstone = bob.next("message_removed", requestId="d1")["message"]
+        assert (tombstone["isDeleted"], tombstone["content"], tombstone["version"]) == (True, "", 4)
+        deleted = alice.next("message_deleted", messageId=question["id"])
+        assert (deleted["deletedAt"], deleted["version"]) == (tombstone["deletedAt"], 4)
+        assert alice.next("message_updated")["message"]["replyTo"]["isDeleted"] is True
+
+    history = json_of(stack.caller(ALICE).open_conversation(conversation_id), 200)["messages"]
+    shown = {m["id"]: m for m in history}
+    assert shown[question["id"]]["isDeleted"] is True and shown[reply["id"]]["version"] == 3
+
+
+def test_watch_presence_over_real_sockets(stack: RunningStack) -> None:
+    with stack.socket(ALICE) as alice:
+        alice.send("watch_presence", userIds=[BOB, CAROL], requestId="w1")
+        watched = alice.next("presence_watched", requestId="w1")
+        assert watched["userIds"] == [BOB]  # carol shares no conversation with alice: ignored
+
+        with stack.socket(BOB):
+            assert alice.next("presence_update", userId=BOB)["online"] is True
+        assert alice.next("presence_update", userId=BOB)["online"] is False
+
+
+def test_edits_and_reactions_over_real_http(stack: RunningStack, conversation_id: str) -> None:
+    """Chalice's local server hands the emoji to the view still percent-encoded (requests encodes a raw one)."""
+    bob_rest, alice_rest = stack.caller(BOB), stack.caller(ALICE)
+    message = json_of(bob_rest.send(conversation_id, "Which yarn weight?"), 201)["message"]
+
+    edited = json_of(bob_rest.edit(message["id"], "Which yarn weight, DK?"), 200)["message"]
+    reacted = json_of(alice_rest.react(message["id"], quote("🧶", safe="")), 200)["message"]
+    again = json_of(bob_rest.react(message["id"], "🧶"), 200)["message"]  # requests encodes it on the wire
+    refused = alice_rest.react(message["id"], quote("💩", safe=""))
+    removed = json_of(alice_rest.react(message["id"], quote("🧶", safe=""), add=False), 200)["message"]
+    not_hers = alice_rest.edit(message["id"], "mine")
+    deleted = json_of(bob_rest.delete(message["id"]), 200)["message"]
+
+    assert (edited["content"], edited["version"]) == ("Which yarn weight, DK?", 2)
+    assert reacted["reactions"] == [{"emoji": "🧶", "count": 1, "userIds": [ALICE]}]
+    assert again["reactions"] == [{"emoji": "🧶", "count": 2, "userIds": [ALICE, BOB]}]
+    assert (refused.status_code, refused.json()["error"]["code"]) == (400, "invalid_reaction")
+    assert removed["reactions"] == [{"emoji": "🧶", "count": 1, "userIds": [BOB]}]
+    assert (not_hers.status_code, not_hers.json()["error"]["code"]) == (403, "not_sender")
+    assert (deleted["isDeleted"], deleted["version"]) == (True, 6)
+
+
 def test_joins_racing_on_one_socket_cannot_pass_the_room_cap(stack: RunningStack) -> None:
     """The gateway runs one socket's frames concurrently, as API Gateway does: 30 joins sent at once meet the room
     cap (MAX_ROOMS_PER_CONNECTION, 20) in the join's own transaction."""

@@ -22,8 +22,8 @@ import botocore.signers
 
 REPO = Path(__file__).resolve().parents[2]
 OUT_VARIABLE = "AWS_CALLS_OUT"
-# Helpers the dev stack and the tests call; the deployed functions never do.
-SETUP_FUNCTIONS = frozenset({"create_tables", "ensure_bucket", "reset_connections"})
+# Helpers the dev stack and the tests call; the deployed functions never do (ensure: SqsQueue.ensure).
+SETUP_FUNCTIONS = frozenset({"create_tables", "ensure_bucket", "reset_connections", "ensure"})
 
 _calls: set[str] = set()
 
@@ -70,6 +70,8 @@ def summarize(service: str, operation: str, params: dict[str, Any], endpoint: st
         call["ConnectionId"] = params.get("ConnectionId")
     elif service == "ssm":
         call["Name"] = params.get("Name")
+    elif service == "sqs":
+        call["Queue"] = params.get("QueueName") or str(params.get("QueueUrl", "")).rsplit("/", 1)[-1]
     else:
         call["Params"] = sorted(params)
     return call

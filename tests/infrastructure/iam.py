@@ -3,7 +3,8 @@
 The mapping follows the service authorization reference: a TransactWriteItems is authorized item by item as
 PutItem/UpdateItem/DeleteItem/ConditionCheckItem; a Query on an index needs the index's ARN; a presigned
 POST or GET is used with the signer's permissions (PutObject, plus PutObjectTagging for the tagging field;
-GetObject); HeadObject needs ListBucket too, or a missing key answers 403 instead of the 404 the code
+GetObject); CopyObject needs GetObject on the source and PutObject (with PutObjectTagging when it sets
+tags) on the copy; HeadObject needs ListBucket too, or a missing key answers 403 instead of the 404 the code
 expects; PostToConnection is ``execute-api:ManageConnections`` on ``<api>/<stage>/POST/@connections/<id>``.
 
 The policy evaluation is deliberately small: the policy files may only hold Allow statements with Action
@@ -13,7 +14,7 @@ and Resource lists (checked by the tests), so matching actions and resources wit
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 from urllib.parse import urlparse
@@ -37,6 +38,7 @@ class Names:
     buckets: dict[str, str]  # recorded bucket -> the stage's bucket
     websocket_api_id: str
     websocket_stage: str
+    queues: dict[str, str] = field(default_factory=dict)  # recorded queue -> the stage's queue
 
     def table(self, recorded: str) -> str:
         if not recorded.startswith(self.table_prefix_recorded):
@@ -58,6 +60,11 @@ class Names:
     def object_arn(self, recorded: str, key: str) -> str:
         return f"{self.bucket_arn(recorded)}/{key}"
 
+    def queue_arn(self, recorded: str) -> str:
+        if recorded not in self.queues:
+            raise UnknownCall(f"queue {recorded!r} is not one of {sorted(self.queues)}")
+        return f"arn:{PARTITION}:sqs:{self.region}:{self.account}:{self.queues[recorded]}"
+
 
 _TRANSACT_WRITE = {
     "Put": "PutItem",
@@ -73,6 +80,7 @@ _S3_OBJECT = {
     "GetObjectTagging": ("s3:GetObjectTagging",),
     "DeleteObject": ("s3:DeleteObject",),
 }
+_SQS = {"GetQueueUrl", "SendMessage", "ReceiveMessage", "DeleteMessage", "GetQueueAttributes"}
 _MANAGEMENT_METHODS = {"PostToConnection": "POST", "GetConnection": "GET", "DeleteConnection": "DELETE"}
 
 
@@ -104,6 +112,17 @@ def required(call: dict[str, Any], names: Names) -> set[Permission]:
             return needs
         if operation in ("ListObjects", "ListObjectsV2"):
             return {("s3:ListBucket", names.bucket_arn(bucket))}
+        if operation == "CopyObject":
+            source = call["CopySource"]
+            needs = {
+                ("s3:GetObject", names.object_arn(source["Bucket"], source["Key"])),
+                ("s3:PutObject", names.object_arn(bucket, call["Key"])),
+            }
+            if call.get("Tagging"):
+                needs.add(("s3:PutObjectTagging", names.object_arn(bucket, call["Key"])))
+            return needs
+    elif service == "sqs" and operation in _SQS:
+        return {(f"sqs:{operation}", names.queue_arn(call["Queue"]))}
     elif service == "apigatewaymanagementapi" and operation in _MANAGEMENT_METHODS:
         path = urlparse(call["Endpoint"]).path.strip("/")
         if not path:

@@ -113,7 +113,7 @@ def test_dead_letters_are_watched_on_the_upload_functions_queue(template: dict[s
     )
     (dimension,) = alarm["Dimensions"]
     assert dimension["Name"] == "QueueName"
-    # Every dead-letter queue this template creates (the upload DLQ, once issue 13 item 1 lands) is watched.
+    # Every dead-letter queue this template creates is watched (today: the last queue of the upload failures).
     queues = {
         name: resource
         for name, resource in template["Resources"].items()
@@ -128,5 +128,4 @@ def test_dead_letters_are_watched_on_the_upload_functions_queue(template: dict[s
     watched = [alarm["Dimensions"][0]["Value"] for alarm in alarms(template, stage).values() if "Dimensions" in alarm]
     for name in queues:
         assert {"Fn::GetAtt": [name, "QueueName"]} in watched, f"no alarm on {name}"
-    if not queues:
-        assert dimension["Value"] == f"crochet-messaging-{stage}-on-upload-dlq"
+    assert dimension["Value"] == {"Fn::GetAtt": ["UploadFailuresDeadLetterQueue", "QueueName"]}

@@ -10,10 +10,19 @@ from chalice.config import Config
 from chalice.deploy import models
 from chalice.deploy.appgraph import ApplicationGraphBuilder, DependencyBuilder
 
+from chalicelib.adapters.queues import upload_failure_queues
+from chalicelib.settings import get_settings
 from infrastructure.deploy import ROOT, Project
 from tests.infrastructure.support import STAGES, chalice_config, stage_environment
 
-FUNCTIONS = {"api_handler", "websocket_connect", "websocket_message", "websocket_disconnect", "on_upload"}
+FUNCTIONS = {
+    "api_handler",
+    "websocket_connect",
+    "websocket_message",
+    "websocket_disconnect",
+    "on_upload",
+    "on_upload_failure",
+}
 # CloudWatch Logs accepts only these retention periods.
 RETENTION_DAYS = frozenset(
     (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
@@ -121,3 +130,24 @@ def _all_values(node: Any) -> list[str]:
 def test_nothing_in_the_configuration_looks_like_a_secret() -> None:
     for value in _all_values(chalice_config()):
         assert not re.search(r"(?i)secret-?[a-z0-9]{16,}|[A-Za-z0-9+/_-]{40,}", value), value
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_the_upload_function_and_its_failure_consumer_have_reserved_concurrency(stage: str) -> None:
+    # Image processing is the costly function (red-team finding 1): a burst of uploads may use this much of the
+    # account's concurrency and no more; S3's events wait in Lambda's queue meanwhile (throttles are not failures).
+    built = functions(stage)
+    assert 1 <= built["on_upload"].reserved_concurrency <= 10
+    assert 1 <= built["on_upload"].timeout <= 60
+    # The consumer's event source runs at most maximum_concurrency (app.py) at once: reserving less would throttle
+    # deliveries, and throttled deliveries count towards the queue's maxReceiveCount.
+    assert built["on_upload_failure"].reserved_concurrency >= 2
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_the_failure_consumer_finishes_within_its_queues_visibility_timeout(stage: str) -> None:
+    # Lambda refuses an SQS event source whose function may run longer than the queue's visibility timeout; AWS
+    # advises six times the timeout.
+    queue = upload_failure_queues(get_settings())
+    assert functions(stage)["on_upload_failure"].timeout * 6 <= queue.visibility_timeout_seconds
+    assert stage_environment(stage)["UPLOAD_FAILURES_QUEUE"] == f"crochet-messaging-{stage}-upload-failures"

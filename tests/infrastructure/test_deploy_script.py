@@ -7,10 +7,12 @@ that ``destroy`` removes what ``deploy`` made.
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 import sys
 import warnings
+import zipfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -20,12 +22,20 @@ import pytest
 from moto import mock_aws
 
 from chalicelib import settings as app_settings
+from chalicelib.adapters.dynamodb import ALL_MODELS
 from infrastructure import deploy as script
 from infrastructure import package as packaging
 from infrastructure import policy
 from infrastructure.deploy import ROOT, Aws, DeployError, Project
 
-FUNCTIONS = ("api_handler", "websocket_connect", "websocket_message", "websocket_disconnect", "on_upload")
+FUNCTIONS = (
+    "api_handler",
+    "websocket_connect",
+    "websocket_message",
+    "websocket_disconnect",
+    "on_upload",
+    "on_upload_failure",
+)
 
 
 class FakeChalice:
@@ -72,6 +82,18 @@ class FakeChalice:
             }
             for name in FUNCTIONS
         ]
+        role = boto3.client("iam").create_role(RoleName=f"crochet-messaging-{stage}", AssumeRolePolicyDocument="{}")
+        package = io.BytesIO()
+        with zipfile.ZipFile(package, "w") as archive:
+            archive.writestr("app.py", "")
+        for function in functions:
+            boto3.client("lambda").create_function(
+                FunctionName=function["lambda_arn"].split(":")[6],
+                Runtime="python3.11",
+                Role=role["Role"]["Arn"],
+                Handler="app.app",
+                Code={"ZipFile": package.getvalue()},
+            )
         deployed = {
             "resources": [
                 *functions,
@@ -131,15 +153,23 @@ def run_deploy(stage: str, aws: Aws, project: Project, chalice: FakeChalice, lin
 
 
 def test_a_first_deploy_makes_the_stack_then_deploys_twice_to_hand_over_the_websocket_api(
-    aws: Aws, project: Project, websocket_stages: list[dict[str, Any]]
+    aws: Aws, project: Project, websocket_stages: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     chalice, lines = FakeChalice(project, aws.region), []
+    function_updates: list[dict[str, Any]] = []  # moto does not keep a function's DeadLetterConfig
+    lambda_client = aws.client("lambda")
+    real_update = lambda_client.update_function_configuration
+    monkeypatch.setattr(
+        lambda_client,
+        "update_function_configuration",
+        lambda **kwargs: (function_updates.append(kwargs), real_update(**kwargs))[1],
+    )
 
     urls = run_deploy("dev", aws, project, chalice, lines)
 
     stack = aws.client("cloudformation").describe_stacks(StackName="crochet-messaging-dev-infra")["Stacks"][0]
     assert stack["StackStatus"] == "CREATE_COMPLETE"
-    assert len(aws.client("dynamodb").list_tables()["TableNames"]) == 11
+    assert len(aws.client("dynamodb").list_tables()["TableNames"]) == len(ALL_MODELS)  # one per table model
     assert chalice.calls == [["deploy", "--stage", "dev"], ["deploy", "--stage", "dev"]]
     api_id = project.deployed(stage="dev")["resources"][-1]["websocket_api_id"]  # type: ignore[index]
     assert "WEBSOCKET_API_ID" not in chalice.environments[0]
@@ -160,6 +190,13 @@ def test_a_first_deploy_makes_the_stack_then_deploys_twice_to_hand_over_the_webs
     rest_id = urls["rest"].split("//")[1].split(".")[0]
     settings = aws.client("apigateway").get_stage(restApiId=rest_id, stageName="dev")["methodSettings"]["*/*"]
     assert (settings["throttlingBurstLimit"], settings["throttlingRateLimit"]) == (40, 20.0)
+    # An unknown route answers the one error shape (404 not_found), and a deployment after setting it makes it live.
+    answers = aws.client("apigateway").get_gateway_responses(restApiId=rest_id)["items"]
+    missing = next(answer for answer in answers if answer["responseType"] == "MISSING_AUTHENTICATION_TOKEN")
+    assert missing["statusCode"] == "404"
+    assert json.loads(missing["responseTemplates"]["application/json"])["error"]["code"] == "not_found"
+    deployments = aws.client("apigateway").get_deployments(restApiId=rest_id)["items"]
+    assert any(d.get("description") == "gateway responses (infrastructure/deploy.py)" for d in deployments)
     assert websocket_stages == [
         {
             "ApiId": api_id,
@@ -173,6 +210,16 @@ def test_a_first_deploy_makes_the_stack_then_deploys_twice_to_hand_over_the_webs
     assert retention == {
         f"/aws/lambda/{name}": 14 for name in script.deployed_functions(project.deployed("dev")).values()
     }
+    # on_upload: its failed or timed-out S3 events go, after one retry, to the upload-failures queue of the stack.
+    queue_arn = aws.client("sqs").get_queue_attributes(
+        QueueUrl=aws.client("sqs").get_queue_url(QueueName="crochet-messaging-dev-upload-failures")["QueueUrl"],
+        AttributeNames=["QueueArn"],
+    )["Attributes"]["QueueArn"]
+    assert function_updates == [
+        {"FunctionName": "crochet-messaging-dev-on_upload", "DeadLetterConfig": {"TargetArn": queue_arn}}
+    ]
+    invoke = aws.client("lambda").get_function_event_invoke_config(FunctionName="crochet-messaging-dev-on_upload")
+    assert (invoke["MaximumRetryAttempts"], invoke["MaximumEventAgeInSeconds"]) == (1, 3600)
 
 
 def test_a_later_deploy_knows_the_id_and_deploys_once(

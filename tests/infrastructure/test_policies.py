@@ -31,7 +31,12 @@ RUNTIME_GRANTS = {
     ("Logs", "logs:CreateLogStream"): "the Lambda runtime writes the function's logs with the role",
     ("Logs", "logs:PutLogEvents"): "the Lambda runtime writes the function's logs with the role",
     ("JwtSecret", "ssm:GetParameter"): "settings read JWT_SECRET_SSM_PARAMETER at cold start (tests set JWT_SECRET)",
+    ("UploadFailuresQueue", "sqs:ReceiveMessage"): "on_upload_failure's SQS event source polls with the role",
+    ("UploadFailuresQueue", "sqs:DeleteMessage"): "on_upload_failure's SQS event source deletes what it handled",
+    ("UploadFailuresQueue", "sqs:GetQueueAttributes"): "Lambda reads the queue's attributes for the event source",
 }
+# sqs:SendMessage is also what Lambda needs with the role to put on_upload's failed invocations on its dead-letter
+# queue; the app's own use (settling tags after a send) is recorded.
 ALLOWED_KEYS = {"Sid", "Effect", "Action", "Resource"}
 PYTEST = (sys.executable, "-m", "pytest", "-o", "addopts=")
 
@@ -62,6 +67,10 @@ def names(stage: str) -> iam.Names:
     buckets.update(
         {stage_environment(other)["ATTACHMENTS_BUCKET"]: environment["ATTACHMENTS_BUCKET"] for other in STAGES}
     )
+    queues = {"crochet-messaging-test-upload-failures": environment["UPLOAD_FAILURES_QUEUE"]}
+    queues.update(
+        {stage_environment(other)["UPLOAD_FAILURES_QUEUE"]: environment["UPLOAD_FAILURES_QUEUE"] for other in STAGES}
+    )
     return iam.Names(
         region=REGION,
         account=ACCOUNT,
@@ -70,6 +79,7 @@ def names(stage: str) -> iam.Names:
         buckets=buckets,
         websocket_api_id=environment.get("WEBSOCKET_API_ID") or "a1b2c3d4e5",
         websocket_stage=chalice_config()["stages"][stage]["api_gateway_stage"],
+        queues=queues,
     )
 
 
@@ -92,11 +102,13 @@ def test_the_recording_saw_every_kind_of_call_and_only_application_code(recorded
         ("s3", "presign:GetObject"),
         ("s3", "HeadObject"),
         ("s3", "PutObjectTagging"),
+        ("s3", "CopyObject"),
+        ("sqs", "SendMessage"),
         ("apigatewaymanagementapi", "PostToConnection"),
     } <= kinds
     assert any(call.get("IndexName") == "by_activity" for call in recorded)
     assert all(call["caller"].startswith(("chalicelib/", "app.py")) for call in recorded)
-    assert not any(call["caller"].endswith((":create_tables", ":ensure_bucket")) for call in recorded)
+    assert not any(call["caller"].endswith((":create_tables", ":ensure_bucket", ":ensure")) for call in recorded)
 
 
 @pytest.mark.parametrize("stage", STAGES)
@@ -162,6 +174,7 @@ def test_the_policy_names_only_the_stages_own_resources(stage: str) -> None:
         f":::crochet-messaging-{stage}-attachments",
         f":parameter/crochet-messaging/{stage}/",
         f":log-group:/aws/lambda/crochet-messaging-{stage}",
+        f":sqs:*:*:crochet-messaging-{stage}-upload-failures",
     )
     others = [f"crochet-messaging-{other}" for other in STAGES if other != stage]
     for sid, _, resource in iam.grants(policy(stage)):
@@ -220,5 +233,7 @@ def test_the_recorded_api_id_narrows_the_grant_and_jwks_stages_get_no_ssm_grant(
 
     statements = {statement["Sid"]: statement for statement in render(config, "dev")["Statement"]}
 
-    assert statements["WebSocketDelivery"]["Resource"] == ["arn:*:execute-api:*:*:a1b2c3d4e5/dev/POST/@connections/*"]
+    assert statements["WebSocketDelivery"]["Resource"] == [
+        f"arn:*:execute-api:*:*:a1b2c3d4e5/dev/{method}/@connections/*" for method in ("POST", "DELETE", "GET")
+    ]
     assert "JwtSecret" not in statements

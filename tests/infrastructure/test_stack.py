@@ -53,6 +53,12 @@ def test_the_stack_creates_what_the_stage_configuration_names(moto: None, stage:
     assert outputs["TablePrefix"] == environment["TABLE_PREFIX"]
     assert outputs["AttachmentsBucketName"] == environment["ATTACHMENTS_BUCKET"]
     assert outputs["AllowedOrigins"] == environment["ALLOWED_ORIGINS"]
+    assert outputs["UploadFailuresQueueName"] == environment["UPLOAD_FAILURES_QUEUE"]
+    queues = boto3.client("sqs").list_queues()["QueueUrls"]
+    assert sorted(url.rsplit("/", 1)[1] for url in queues) == [
+        environment["UPLOAD_FAILURES_QUEUE"],
+        environment["UPLOAD_FAILURES_QUEUE"] + "-dead",
+    ]
     expected = {environment["TABLE_PREFIX"] + short_name(model) for model in ALL_MODELS}
     assert set(boto3.client("dynamodb").list_tables()["TableNames"]) == expected
     assert {outputs[output_key(short_name(model))] for model in ALL_MODELS} == expected

@@ -1,8 +1,10 @@
-"""infrastructure/template.yaml: lints clean, and describes exactly the tables the PynamoDB models define and the
-bucket ``ensure_bucket`` sets up locally (one source of truth for shapes: the models; the template must follow)."""
+"""infrastructure/template.yaml: lints clean, and describes exactly the tables the PynamoDB models define, the
+bucket ``ensure_bucket`` sets up locally and the queues ``SqsQueue.ensure`` creates (one source of truth for shapes:
+the code; the template must follow)."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -10,6 +12,7 @@ from moto import mock_aws
 from pynamodb.models import Model
 
 from chalicelib.adapters.files import S3Files
+from chalicelib.adapters.queues import SqsQueue, upload_failure_queues
 from chalicelib.settings import get_settings
 from infrastructure.deploy import TEMPLATE
 from tests.infrastructure.support import (
@@ -230,3 +233,73 @@ def test_parameters_are_the_stage_and_the_allowed_origins(template: dict[str, An
     assert set(template["Parameters"]) == {"Stage", "AllowedOrigins", "AlarmEmail"}
     assert template["Parameters"]["AllowedOrigins"]["Type"] == "CommaDelimitedList"
     assert template["Parameters"]["AlarmEmail"]["Default"] == ""  # optional: deploy.py passes only the first two
+
+
+# --- the upload-failures queues ----------------------------------------------------------------------------
+
+
+def template_queues(template: dict[str, Any], stage: str) -> dict[str, dict[str, Any]]:
+    """Queue name -> its shape, from the template (for one stage)."""
+    parameters = stage_parameters(stage)
+    names = {
+        logical: resolve(r["Properties"]["QueueName"], template, parameters)
+        for logical, r in template["Resources"].items()
+        if r["Type"] == "AWS::SQS::Queue"
+    }
+    queues = {}
+    for logical, name in names.items():
+        properties = template["Resources"][logical]["Properties"]
+        redrive = properties.get("RedrivePolicy")
+        queues[name] = {
+            "visibility": int(properties["VisibilityTimeout"]),
+            "retention": int(properties["MessageRetentionPeriod"]),
+            "encrypted": properties.get("SqsManagedSseEnabled") is True,
+            "dead_letter": names[redrive["deadLetterTargetArn"]["Fn::GetAtt"][0]] if redrive else None,
+            "max_receive_count": int(redrive["maxReceiveCount"]) if redrive else 0,
+        }
+    return queues
+
+
+def local_queues(stage: str) -> dict[str, dict[str, Any]]:
+    """What ``SqsQueue.ensure(upload_failure_queues(...))`` creates (dev stack, tests), read back from moto's SQS."""
+    with mock_aws(), pytest.MonkeyPatch.context() as patch:
+        patch.setenv("STAGE", stage)
+        patch.setenv("UPLOAD_FAILURES_QUEUE", f"crochet-messaging-{stage}-upload-failures")
+        get_settings.cache_clear()
+        try:
+            settings = get_settings()
+            queue = SqsQueue(settings, settings.upload_failures_queue)
+            queue.ensure(upload_failure_queues(settings))
+            client, found = queue.client, {}
+            for url in client.list_queues()["QueueUrls"]:
+                attributes = client.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+                redrive = json.loads(attributes.get("RedrivePolicy", "null"))
+                found[url.rsplit("/", 1)[1]] = {
+                    "visibility": int(attributes["VisibilityTimeout"]),
+                    "retention": int(attributes["MessageRetentionPeriod"]),
+                    "encrypted": attributes.get("SqsManagedSseEnabled") == "true",
+                    "dead_letter": redrive["deadLetterTargetArn"].rsplit(":", 1)[1] if redrive else None,
+                    "max_receive_count": int(redrive["maxReceiveCount"]) if redrive else 0,
+                }
+        finally:
+            get_settings.cache_clear()
+    get_settings()  # the tests' own settings again
+    return found
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_the_upload_failure_queues_are_set_up_as_the_dev_stack_sets_them_up(
+    template: dict[str, Any], stage: str
+) -> None:
+    queues = template_queues(template, stage)
+    assert queues == local_queues(stage)
+    main = queues[f"crochet-messaging-{stage}-upload-failures"]
+    assert main["dead_letter"] == f"crochet-messaging-{stage}-upload-failures-dead"
+    assert main["max_receive_count"] >= 3 and all(q["encrypted"] for q in queues.values())
+
+
+def test_the_stack_outputs_name_the_upload_failure_queues(template: dict[str, Any]) -> None:
+    outputs = template["Outputs"]
+    assert outputs["UploadFailuresQueueName"]["Value"] == {"Fn::GetAtt": ["UploadFailuresQueue", "QueueName"]}
+    assert outputs["UploadFailuresQueueArn"]["Value"] == {"Fn::GetAtt": ["UploadFailuresQueue", "Arn"]}
+    assert {"UploadFailuresQueueUrl", "UploadFailuresDeadLetterQueueArn"} <= set(outputs)

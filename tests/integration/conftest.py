@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from moto import mock_aws
 from chalicelib import bootstrap
 from chalicelib.adapters.dynamodb.tables import create_tables, reset_connections
 from chalicelib.adapters.files import S3Files
+from chalicelib.adapters.queues import SqsQueue, upload_failure_queues
 from chalicelib.auth.tokens import issue_token
 from chalicelib.bootstrap import Services
 from chalicelib.settings import get_settings
@@ -33,6 +35,21 @@ reset_connections()
 
 # One S3 adapter for the bucket's setup: building boto3 clients is slow, and they follow mock_aws() anyway.
 BUCKET = S3Files(get_settings())
+UPLOAD_FAILURES = SqsQueue(get_settings(), get_settings().upload_failures_queue)
+
+
+@pytest.fixture(autouse=True)
+def environment_restored() -> Iterator[None]:
+    """Each test leaves the environment as it found it. Chalice's test client swaps ``os.environ`` for the stage's
+    variables around each request, so requests made from several threads at once can leave the dev stage's
+    variables behind (its bucket, its stage), which settings built later would read."""
+    saved = dict(os.environ)
+    yield
+    if dict(os.environ) != saved:
+        os.environ.clear()
+        os.environ.update(saved)
+        get_settings.cache_clear()
+        get_settings()
 
 
 @pytest.fixture
@@ -40,6 +57,7 @@ def aws() -> Iterator[None]:
     with mock_aws():
         create_tables()
         BUCKET.ensure_bucket(get_settings().allowed_origins)
+        UPLOAD_FAILURES.ensure(upload_failure_queues(get_settings()))
         yield
 
 

@@ -190,6 +190,12 @@ def test_real_frames_match_their_schemas(marketplace: Api, sockets: Sockets) -> 
     client.send(alice, "message_read", messageId=message_id, requestId="r1")
     client.send(alice, "typing_start", conversationId=conversation_id)
     client.send(alice, "typing_stop", conversationId=conversation_id)
+    client.send(alice, "new_message", conversationId=conversation_id, content="3", replyTo={"messageId": message_id})
+    client.send(bob, "edit_message", messageId=message_id, content="row 3, please?", requestId="e1")
+    client.send(alice, "add_reaction", messageId=message_id, emoji="🧶", requestId="a1")
+    client.send(alice, "remove_reaction", messageId=message_id, emoji="🧶")
+    client.send(bob, "delete_message", messageId=message_id, requestId="d1")
+    client.send(alice, "watch_presence", userIds=["bob", "carol"], requestId="w1")
     client.send(bob, "leave_conversation", conversationId=conversation_id)
     client.send(bob, "dance")
     client.send(bob, "message_read", messageId="msg_nope")
@@ -212,6 +218,14 @@ def test_real_frames_match_their_schemas(marketplace: Api, sockets: Sockets) -> 
         "conversation_left",
         "pong",
         "error",
+        "message_edited",
+        "message_updated",
+        "reaction_added",
+        "reaction_removed",
+        "reaction_updated",
+        "message_removed",
+        "message_deleted",
+        "presence_watched",
     }
     for frame in received:
         _validate(frame["event"], frame)

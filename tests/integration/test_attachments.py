@@ -380,6 +380,8 @@ def test_a_second_delivery_of_the_upload_event_is_harmless(uploads: Uploads, mon
     stale.status = "pending"  # what a concurrent delivery of the same event read before the first one wrote
     monkeypatch.setattr(Attachment, "get", classmethod(lambda cls, *args, **kwargs: stale))
 
-    assert services().attachments.process_upload(processed.key) is None
+    again = services().attachments.process_upload(processed.key)
     monkeypatch.undo()
-    assert Attachment.get(attachment_id).status == "ready"
+    assert again is not None and again.message is None  # nobody is told anything
+    stored = Attachment.get(attachment_id)
+    assert (stored.status, stored.display_key) == ("ready", processed.display_key)

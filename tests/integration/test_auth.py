@@ -23,6 +23,10 @@ SAMPLE_PATHS = {
     "/api/attachments/{attachmentId}": "/api/attachments/att_aaaaaaaaaaaaaaaaaaaaaaaa",
     "/api/messages/conversations/{conversationId}": "/api/messages/conversations/conv_aaaaaaaaaaaaaaaaaaaaaaaaaa",
     "/api/messages/{messageId}/read": "/api/messages/msg_aaaaaaaaaaaaaaaaaaaaaaaaaa_1/read",
+    "/api/messages/{messageId}": "/api/messages/msg_aaaaaaaaaaaaaaaaaaaaaaaaaa_1",
+    "/api/messages/{messageId}/reactions/{emoji}": (
+        "/api/messages/msg_aaaaaaaaaaaaaaaaaaaaaaaaaa_1/reactions/%F0%9F%91%8D"
+    ),
     "/api/messages/pattern/{patternId}": "/api/messages/pattern/p1",
     "/api/internal/users/{userId}": "/api/internal/users/zed",
     "/api/internal/patterns/{patternId}": "/api/internal/patterns/p9",

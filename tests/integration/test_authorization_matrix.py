@@ -3,7 +3,8 @@
 Every REST route registered on ``app`` (``route_specs``) and every socket action in ``ACTIONS``
 must have a row here: a new route or action without one fails ``test_every_route_and_action_has_a_row``.
 Each REST row is exercised against real objects (a conversation between alice and bob about p1, a
-message in it, attachments bob uploaded) by five kinds of caller; a stranger probing other users' ids
+message in it, attachments bob uploaded) by five kinds of caller, and rows that tell the two participants
+apart (the sender's own message) by the other participant too; a stranger probing other users' ids
 must get exactly the answer a missing id gets. API3: no response carries the server's internal
 properties, and no request may set a server-owned one.
 """
@@ -22,9 +23,9 @@ import jwt
 import pytest
 
 from app import app
-from chalicelib.adapters.dynamodb import Attachment, Connection, Conversation, UserProfile, rate_limits
+from chalicelib.adapters.dynamodb import Attachment, Connection, Conversation, Message, UserProfile, rate_limits
 from chalicelib.domain.connections import parse_connections, parse_room
-from chalicelib.domain.ids import conversation_id_for, message_id_for
+from chalicelib.domain.ids import conversation_id_for, message_id_for, parse_message_id
 from chalicelib.entrypoints.http.routing import PUBLIC, SERVICE, USER, route_specs
 from chalicelib.entrypoints.ws.dispatcher import ACTIONS
 from chalicelib.settings import get_settings
@@ -52,6 +53,8 @@ USERS_ONLY: Outcome = (403, "user_token_required")
 SERVICE_ONLY: Outcome = (403, "service_role_required")
 PURCHASE_REQUIRED: Outcome = (403, "purchase_required")
 INVALID_CURSOR: Outcome = (400, "invalid_cursor")
+NOT_SENDER: Outcome = (403, "not_sender")
+YARN = "%F0%9F%A7%B6"  # 🧶 as a URL path segment (percent-encoded UTF-8)
 
 BLANKET = conversation_id_for("alice", "bob", "p1")
 MISSING_CONVERSATION = conversation_id_for("nobody", "no-one", None)  # well-formed, never stored
@@ -125,6 +128,7 @@ class Row:
     expect: tuple[Outcome, Outcome, Outcome, Outcome, Outcome]  # in the order of CALLERS
     body: Callable[[World], Any] | None = None
     participant: str = "bob"
+    other: Outcome | None = None  # what the other participant gets, for rows where the two differ
 
 
 #                participant, stranger,   anonymous,    expired,      service role
@@ -169,6 +173,22 @@ MATRIX: dict[tuple[str, str], Row] = {
     ),
     ("GET", "/api/attachments/{attachmentId}"): Row(
         USER, lambda w: f"/api/attachments/{w.sent_attachment_id}", OWN_OBJECT
+    ),
+    ("PATCH", "/api/messages/{messageId}"): Row(
+        USER,
+        lambda w: f"/api/messages/{w.message_id}",
+        OWN_OBJECT,
+        lambda w: {"content": "which hook for the border, please?"},
+        other=NOT_SENDER,  # alice may not edit bob's message
+    ),
+    ("DELETE", "/api/messages/{messageId}"): Row(
+        USER, lambda w: f"/api/messages/{w.message_id}", OWN_OBJECT, other=NOT_SENDER
+    ),
+    ("PUT", "/api/messages/{messageId}/reactions/{emoji}"): Row(
+        USER, lambda w: f"/api/messages/{w.message_id}/reactions/{YARN}", OWN_OBJECT, participant="alice", other=OK
+    ),
+    ("DELETE", "/api/messages/{messageId}/reactions/{emoji}"): Row(
+        USER, lambda w: f"/api/messages/{w.message_id}/reactions/{YARN}", OWN_OBJECT, participant="alice", other=OK
     ),
     ("PUT", "/api/internal/users/{userId}"): Row(
         SERVICE, lambda w: "/api/internal/users/zed", INTERNAL, lambda w: {"name": "Zed"}
@@ -217,6 +237,20 @@ def test_route_answers_each_kind_of_caller(api: Api, world: World, route: tuple[
     assert observed == dict(zip(CALLERS, row.expect, strict=True))
 
 
+OTHER_ROWS = sorted(route for route, row in MATRIX.items() if row.other is not None)
+
+
+@pytest.mark.parametrize("route", OTHER_ROWS, ids=" ".join)
+def test_route_answers_the_other_participant(api: Api, world: World, route: tuple[str, str]) -> None:
+    row = MATRIX[route]
+    other = {"alice": "bob", "bob": "alice"}[row.participant]
+    body = row.body(world) if row.body else None
+
+    response = api.call(route[0], row.path(world), other, body)
+
+    assert outcome(response) == row.other
+
+
 @pytest.mark.parametrize(
     "path",
     [
@@ -244,7 +278,9 @@ def test_a_strangers_own_lists_show_nothing_of_other_users(
 # Stored attributes that are the server's business: read state bookkeeping, rooms and presence sets,
 # S3 keys, idempotency hashes. No response may carry them, under either spelling.
 INTERNAL_PROPERTIES = {
-    "version",
+    "version",  # a conversation's (a message's version is public: clients keep the highest)
+    "replySeqs",
+    "watching",
     "participantStates",
     "room",
     "messageCount",
@@ -267,10 +303,15 @@ def snake(name: str) -> str:
     return "".join(f"_{c.lower()}" if c.isupper() else c for c in name)
 
 
+def is_message(value: dict[str, Any]) -> bool:
+    return {"senderId", "recipientId", "sentAt"} <= set(value)
+
+
 def keys_of(value: Any) -> set[str]:
-    """Every object key anywhere in a JSON document."""
+    """Every object key anywhere in a JSON document (but a message's public ``version``)."""
     if isinstance(value, dict):
-        return set(value) | {key for item in value.values() for key in keys_of(item)}
+        own = set(value) - {"version"} if is_message(value) else set(value)
+        return own | {key for item in value.values() for key in keys_of(item)}
     if isinstance(value, list):
         return {key for item in value for key in keys_of(item)}
     return set()
@@ -310,6 +351,12 @@ MASS_ASSIGNMENT = [
     ("POST", "/api/attachments", "uploaderId", "alice"),
     ("PUT", "/api/messages/{messageId}/read", "readerId", "alice"),
     ("PUT", "/api/messages/{messageId}/read", "readAt", "2000-01-01T00:00:00.000Z"),
+    ("PATCH", "/api/messages/{messageId}", "senderId", "alice"),
+    ("PATCH", "/api/messages/{messageId}", "version", 9),
+    ("PATCH", "/api/messages/{messageId}", "editedAt", "2000-01-01T00:00:00.000Z"),
+    ("PATCH", "/api/messages/{messageId}", "reactions", []),
+    ("POST", "/api/messages", "reactions", [{"emoji": "🧶", "count": 9, "userIds": ["alice"]}]),
+    ("POST", "/api/messages", "isDeleted", True),
 ]
 
 
@@ -397,6 +444,38 @@ PROBES = [
     ),
     pytest.param(
         Probe(
+            "PATCH",
+            lambda i: f"/api/messages/{i}",
+            lambda w: w.message_id,
+            MISSING_MESSAGE,
+            lambda i: {"content": "intrusion"},
+        ),
+        id="edit a message",
+    ),
+    pytest.param(
+        Probe(
+            "PATCH",
+            lambda i: f"/api/messages/{i}",
+            lambda w: message_id_for(w.conversation_id, 99),
+            MISSING_MESSAGE,
+            lambda i: {"content": "intrusion"},
+        ),
+        id="edit past the end of a real conversation",
+    ),
+    pytest.param(
+        Probe("DELETE", lambda i: f"/api/messages/{i}", lambda w: w.message_id, MISSING_MESSAGE),
+        id="delete a message",
+    ),
+    pytest.param(
+        Probe("PUT", lambda i: f"/api/messages/{i}/reactions/{YARN}", lambda w: w.message_id, MISSING_MESSAGE),
+        id="react to a message",
+    ),
+    pytest.param(
+        Probe("DELETE", lambda i: f"/api/messages/{i}/reactions/{YARN}", lambda w: w.message_id, MISSING_MESSAGE),
+        id="take back a reaction",
+    ),
+    pytest.param(
+        Probe(
             "POST",
             lambda i: "/api/attachments",
             lambda w: w.conversation_id,
@@ -474,6 +553,7 @@ class SocketRow:
     witness: list[str]  # what the other participant's connection (joined to the room) gets
     stranger: list[str]  # what carol's connection gets (for a real and for a missing id alike)
     joined_first: bool = False  # the participant's connection joins the room before
+    other: list[str] | None = None  # what the other participant's connection gets when it sends the action
     limit: str = ""  # the per-user rate limit that counts it (settings.rate_limits)
 
 
@@ -502,6 +582,53 @@ SOCKET_MATRIX: dict[str, SocketRow] = {
     ),
     "typing_start": SocketRow(in_conversation, "bob", [], ["user_typing"], REFUSED, limit="typing"),
     "typing_stop": SocketRow(in_conversation, "bob", [], ["user_stopped_typing"], REFUSED, limit="typing"),
+    "edit_message": SocketRow(
+        lambda c, m: {"messageId": m, "content": "which hook for the border, please?"},
+        "bob",
+        ["message_edited"],
+        ["message_updated"],
+        REFUSED,
+        other=["error:not_sender"],
+        limit="edit",
+    ),
+    "delete_message": SocketRow(
+        lambda c, m: {"messageId": m},
+        "bob",
+        ["message_removed"],
+        ["message_deleted"],
+        REFUSED,
+        other=["error:not_sender"],
+        limit="edit",
+    ),
+    "add_reaction": SocketRow(
+        lambda c, m: {"messageId": m, "emoji": "🧶"},
+        "alice",
+        ["reaction_added"],
+        ["reaction_updated"],
+        REFUSED,
+        other=["reaction_added"],
+        limit="reaction",
+    ),
+    # Nothing to take back: idempotent, and nobody is told about a change that did not happen.
+    "remove_reaction": SocketRow(
+        lambda c, m: {"messageId": m, "emoji": "🧶"},
+        "alice",
+        ["reaction_removed"],
+        [],
+        REFUSED,
+        other=["reaction_removed"],
+        limit="reaction",
+    ),
+    # Users one shares no conversation with are ignored: a stranger's watch is answered, and watches nobody.
+    "watch_presence": SocketRow(
+        lambda c, m: {"userIds": ["alice", "bob"]},
+        "bob",
+        ["presence_watched"],
+        [],
+        ["presence_watched"],
+        other=["presence_watched"],
+        limit="presence",
+    ),
 }
 SOCKET_ACTIONS = sorted({*ACTIONS, "ping"})
 
@@ -543,6 +670,17 @@ def test_socket_action_answers_participant_and_stranger(world: World, sockets: S
     assert world.message_count() == before + (1 if action == "new_message" else 0)
 
 
+@pytest.mark.parametrize("action", sorted(a for a, row in SOCKET_MATRIX.items() if row.other is not None))
+def test_socket_action_answers_the_other_participant(world: World, sockets: Sockets, action: str) -> None:
+    row = socket_row(action)
+    other = sockets.connect(other_participant(row.participant))
+    sockets.clear()
+
+    sockets.send(other, action, **row.fields(world.conversation_id, world.message_id))
+
+    assert rendered(sockets, other) == row.other
+
+
 @pytest.fixture
 def exhausted(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str, str], None]]:
     """``exhausted(user, limit)``: that limit is on (one per hour) and the user has used it up."""
@@ -557,9 +695,19 @@ def exhausted(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str, str], 
 
 
 def stored_state(world: World, connection_id: str) -> tuple[Any, ...]:
-    """What a socket action may change: messages, alice's unread total, what the connection joined."""
-    joined = Connection.get(connection_id, consistent_read=True).rooms or set()
-    return world.message_count(), UserProfile.get("alice", consistent_read=True).total_unread, joined
+    """What a socket action may change: messages, bob's message (its version grows with every change), alice's
+    unread total, what the connection joined and watches."""
+    connection = Connection.get(connection_id, consistent_read=True)
+    stored = parse_message_id(world.message_id)
+    assert stored is not None
+    message = Message.get(*stored, consistent_read=True)
+    return (
+        world.message_count(),
+        message.version,
+        UserProfile.get("alice", consistent_read=True).total_unread,
+        connection.rooms or set(),
+        connection.watching or set(),
+    )
 
 
 @pytest.mark.parametrize("action", SOCKET_ACTIONS)

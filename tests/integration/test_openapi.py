@@ -60,6 +60,30 @@ def test_the_document_is_served_without_a_token(api: Api) -> None:
     assert response.body == build_document()
 
 
+def test_the_document_is_built_once_per_container(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Building it costs ~70 ms of CPU: a public route must not pay that on every request."""
+    import chalicelib.entrypoints.http.openapi as openapi
+    from chalicelib.entrypoints.http import docs
+
+    builds: list[object] = []
+    real = openapi.build_document
+
+    def counting(app: Any) -> dict[str, Any]:
+        builds.append(app)
+        return real(app)
+
+    docs._document.cache_clear()
+    monkeypatch.setattr(openapi, "build_document", counting)
+    try:
+        answers = [api.call("GET", "/api/openapi.json") for _ in range(3)]
+    finally:
+        docs._document.cache_clear()
+
+    assert [answer.status for answer in answers] == [200, 200, 200]
+    assert answers[0].body == answers[2].body
+    assert len(builds) == 1
+
+
 def _validator(path: str, method: str, status: int) -> Any:
     document = build_document()
     schema = document["paths"][path][method]["responses"][str(status)]["content"]["application/json"]["schema"]

@@ -139,8 +139,9 @@ def stored_state(attachment_id: str) -> tuple[int, int, int, str | None]:
     )
 
 
-# Every S3 call a send makes for its attachment: the object's metadata, its first bytes, its tag.
-SEND_OPERATIONS = {"head_object": "HeadObject", "get_object": "GetObject", "put_object_tagging": "PutObjectTagging"}
+# Every S3 call a send makes for its attachment before it commits: the object's metadata, the server's copy of
+# it, the copy's first bytes. (Tagging comes after the commit and never fails a send: test_attachment_tags.py.)
+SEND_OPERATIONS = {"head_object": "HeadObject", "copy_object": "CopyObject", "get_object": "GetObject"}
 
 
 @pytest.mark.parametrize("fault", ["endpoint unreachable", "500 InternalError"])

@@ -6,10 +6,18 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from chalicelib.adapters.dynamodb import Attachment, Connection, Conversation, RateCounter, UserProfile, rate_limits
+from chalicelib.adapters.dynamodb import (
+    Attachment,
+    Connection,
+    Conversation,
+    Message,
+    RateCounter,
+    UserProfile,
+    rate_limits,
+)
 from chalicelib.bootstrap import Services
 from chalicelib.domain.delivery import Outcome
-from chalicelib.domain.ids import conversation_id_for
+from chalicelib.domain.ids import conversation_id_for, parse_message_id
 from chalicelib.settings import get_settings
 from tests.fakes import RecordingConnections
 from tests.integration.conftest import Api, DynamoCalls, token_for
@@ -121,7 +129,7 @@ def test_retry_after_points_at_the_end_of_the_window() -> None:
 @pytest.fixture
 def tight(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Two of each per hour: the third of a kind is refused."""
-    for name in ("ROOM", "TYPING", "READ", "PING", "SYNC", "HISTORY"):
+    for name in ("ROOM", "TYPING", "READ", "PING", "SYNC", "HISTORY", "EDIT", "REACTION", "PRESENCE"):
         monkeypatch.setenv(f"RATE_LIMIT_{name}", "2/3600")
     get_settings.cache_clear()
     yield
@@ -212,6 +220,56 @@ def test_sync_and_history_over_the_limit_get_429(marketplace: Api, tight: None) 
         assert response.body["error"]["code"] == "rate_limited"
         assert int(response.headers["Retry-After"]) == response.body["error"]["details"]["retryAfter"] >= 1
     assert marketplace.call("GET", f"/api/messages/conversations/{BLANKET}", "alice").status == 200  # per user
+
+
+def _stored(message_id: str) -> Message:
+    stored = parse_message_id(message_id)
+    assert stored is not None
+    return Message.get(*stored, consistent_read=True)
+
+
+def test_edits_and_deletions_share_one_limit_on_the_socket_and_over_rest(
+    marketplace: Api, sockets: Sockets, tight: None
+) -> None:
+    message_id = marketplace.send("bob", recipientId="alice", patternId="p1", content="hi").body["message"]["id"]
+    bob = sockets.connect("bob")
+
+    sockets.send(bob, "edit_message", messageId=message_id, content="hello")  # counted in its write
+    edited = marketplace.call("PATCH", f"/api/messages/{message_id}", "bob", {"content": "hello!"})
+    deleted = marketplace.call("DELETE", f"/api/messages/{message_id}", "bob")
+
+    assert [f["event"] for f in sockets.frames(bob)] == ["message_edited"] and edited.status == 200
+    assert deleted.status == 429 and deleted.body["error"]["code"] == "rate_limited"
+    assert int(deleted.headers["Retry-After"]) >= 1
+    stored = _stored(message_id)
+    assert (stored.content, stored.is_deleted, stored.version) == ("hello!", None, 3)  # the refused one wrote nothing
+    assert marketplace.call("PATCH", f"/api/messages/{message_id}", "alice", {"content": "x"}).status == 403  # per user
+
+
+def test_reactions_that_change_nothing_count_too(marketplace: Api, sockets: Sockets, tight: None) -> None:
+    message_id = marketplace.send("bob", recipientId="alice", patternId="p1", content="hi").body["message"]["id"]
+    alice = sockets.connect("alice")
+
+    sockets.send(alice, "add_reaction", messageId=message_id, emoji="🧶")  # counted in its write
+    again = marketplace.call("PUT", f"/api/messages/{message_id}/reactions/%F0%9F%A7%B6", "alice")  # on its own
+    sockets.send(alice, "remove_reaction", messageId=message_id, emoji="🧶")
+
+    assert again.status == 200
+    assert refused(sockets, alice) == [("rate_limited", "remove_reaction")]
+    assert _stored(message_id).reactions == [{"emoji": "🧶", "userIds": ["alice"]}]
+
+
+def test_watch_lists_over_the_limit_change_nothing(marketplace: Api, sockets: Sockets, tight: None) -> None:
+    marketplace.send("bob", recipientId="alice", patternId="p1")
+    bob = sockets.connect("bob")
+
+    sockets.send(bob, "watch_presence", userIds=["alice"])  # counted in its write
+    sockets.send(bob, "watch_presence", userIds=["alice"])  # the same list: counted on its own
+    sockets.send(bob, "watch_presence", userIds=[])
+
+    assert [f["event"] for f in sockets.frames(bob)] == ["presence_watched", "presence_watched", "error"]
+    assert refused(sockets, bob) == [("rate_limited", "watch_presence")]
+    assert Connection.get(bob).watching == {"alice"}
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from itertools import count
 
 import pytest
 
-from chalicelib.domain.ids import conversation_id_for
+from chalicelib.domain.ids import conversation_id_for, message_id_for
 from chalicelib.settings import get_settings
 from tests.integration.conftest import Api, DynamoCalls
 from tests.integration.factories import seed_conversation, seed_inbox
@@ -23,8 +23,22 @@ from tests.integration.sockets import Sockets
 SMALL_MESSAGES, SMALL_INBOX = 10, 3
 GROWTH = 100
 PATTERN_CHAT = conversation_id_for("alice", "bob", "p1")
+YARN = "%F0%9F%A7%B6"  # 🧶 in a path
 _unique = count()
-LIMITS = ("SEND", "CONVERSATION", "PRESIGN", "ROOM", "TYPING", "READ", "PING", "SYNC", "HISTORY")
+LIMITS = (
+    "SEND",
+    "CONVERSATION",
+    "PRESIGN",
+    "ROOM",
+    "TYPING",
+    "READ",
+    "PING",
+    "SYNC",
+    "HISTORY",
+    "EDIT",
+    "REACTION",
+    "PRESENCE",
+)
 
 
 @pytest.fixture(autouse=True)
@@ -45,6 +59,42 @@ class World:
         """The newest message addressed to ``user`` in the pattern chat (read before measuring)."""
         page = self.api.conversation(user, PATTERN_CHAT, "&limit=4").body["messages"]
         return next(m["id"] for m in reversed(page) if m["recipientId"] == user)
+
+
+def _bobs_new_message(world: World, **fields: object) -> str:
+    """A message bob just sent in the pattern chat (within the edit window): its id."""
+    response = world.api.send("bob", conversationId=PATTERN_CHAT, **fields)
+    assert response.status == 201, response.body
+    return str(response.body["message"]["id"])
+
+
+def _quoted_twice(world: World) -> str:
+    """A message of bob's that alice's two replies quote (they follow its changes): its id."""
+    original = _bobs_new_message(world, content="which hook?")
+    for _ in range(2):
+        world.api.send("alice", conversationId=PATTERN_CHAT, content="4 mm", replyTo={"messageId": original})
+    return original
+
+
+def _yarn_from_alice(world: World) -> str:
+    """A new message of bob's that alice reacted to with 🧶: its id."""
+    message_id = _bobs_new_message(world, content="look")
+    assert world.api.call("PUT", f"/api/messages/{message_id}/reactions/{YARN}", "alice").status == 200
+    return message_id
+
+
+def _reply_alice_reacted_to(world: World) -> str:
+    """bob's reply to alice's question, which alice already reacted to with 🧶: its id."""
+    question = world.api.send("alice", conversationId=PATTERN_CHAT, content="which hook?").body["message"]["id"]
+    reply = _bobs_new_message(world, content="4 mm", replyTo={"messageId": question})
+    assert world.api.call("PUT", f"/api/messages/{reply}/reactions/{YARN}", "alice").status == 200
+    return reply
+
+
+def _deleted_by_bob(world: World) -> str:
+    message_id = _bobs_new_message(world, content="oops")
+    assert world.api.call("DELETE", f"/api/messages/{message_id}", "bob").status == 200
+    return message_id
 
 
 def _fresh_buyer(world: World) -> str:
@@ -101,6 +151,65 @@ OPERATIONS: dict[str, tuple[int, Operation]] = {
         3,
         lambda w: lambda: w.api.call("GET", "/api/messages/pattern/p1?creatorId=alice", "bob"),
     ),
+    "edit a message": (
+        3,
+        lambda w: (lambda m: lambda: w.api.call("PATCH", f"/api/messages/{m}", "bob", {"content": "edited"}))(
+            _bobs_new_message(w)
+        ),
+    ),
+    "edit a message two replies quote": (
+        3,
+        lambda w: (lambda m: lambda: w.api.call("PATCH", f"/api/messages/{m}", "bob", {"content": "edited"}))(
+            _quoted_twice(w)
+        ),
+    ),
+    "delete a message": (
+        3,
+        lambda w: (lambda m: lambda: w.api.call("DELETE", f"/api/messages/{m}", "bob"))(_bobs_new_message(w)),
+    ),
+    "add a reaction": (
+        3,
+        lambda w: (lambda m: lambda: w.api.call("PUT", f"/api/messages/{m}/reactions/{YARN}", "alice"))(
+            _bobs_new_message(w)
+        ),
+    ),
+    "remove a reaction": (
+        3,
+        lambda w: (lambda m: lambda: w.api.call("DELETE", f"/api/messages/{m}/reactions/{YARN}", "alice"))(
+            _yarn_from_alice(w)
+        ),
+    ),
+    # A change that changes nothing spends its limit on its own (one UpdateItem) instead of in a transaction;
+    # a reply's answer also reads the original it quotes.
+    "add a reaction already there, to a reply": (
+        3,
+        lambda w: (lambda m: lambda: w.api.call("PUT", f"/api/messages/{m}/reactions/{YARN}", "alice"))(
+            _reply_alice_reacted_to(w)
+        ),
+    ),
+    "delete a deleted message": (
+        3,
+        lambda w: (lambda m: lambda: w.api.call("DELETE", f"/api/messages/{m}", "bob"))(_deleted_by_bob(w)),
+    ),
+    "send a reply": (
+        3,
+        lambda w: (
+            lambda m: lambda: w.api.send("alice", conversationId=PATTERN_CHAT, content="4 mm", replyTo={"messageId": m})
+        )(_bobs_new_message(w)),
+    ),
+    # The history limit's UpdateItem, as for every history page; the originals are read with the profiles.
+    "history page quoting older messages": (
+        4,
+        lambda w: (
+            w.api.send(
+                "alice",
+                conversationId=PATTERN_CHAT,
+                content="about your first question",
+                replyTo={"messageId": message_id_for(PATTERN_CHAT, 1)},
+            ),
+            lambda: w.api.conversation("bob", PATTERN_CHAT),
+        )[1],
+    ),
 }
 
 
@@ -128,6 +237,43 @@ def test_round_trips_are_constant_and_within_budget(marketplace: Api, dynamo_cal
     assert large <= budget, f"{name}: {large} round trips, budget {budget}"
 
 
+# Message changes over the socket: (who, fields) of a change prepared unmeasured.
+SOCKET_CHANGES: dict[str, Callable[[World], tuple[str, dict[str, object]]]] = {
+    "edit_message": lambda w: ("bob", {"messageId": _quoted_twice(w), "content": "edited"}),
+    "delete_message": lambda w: ("bob", {"messageId": _bobs_new_message(w)}),
+    "add_reaction": lambda w: ("alice", {"messageId": _bobs_new_message(w), "emoji": "🧶"}),
+    "remove_reaction": lambda w: ("alice", {"messageId": _yarn_from_alice(w), "emoji": "🧶"}),
+}
+
+
+@pytest.mark.parametrize("action", sorted(SOCKET_CHANGES))
+def test_socket_changes_cost_three_round_trips_at_any_size(
+    marketplace: Api, sockets: Sockets, dynamo_calls: DynamoCalls, action: str
+) -> None:
+    """The connection is read in the change's first BatchGetItem, so a socket change costs what its REST twin does
+    (the edit or reaction limit's counter rides in the change's transaction)."""
+    world = World(marketplace)
+    seed_conversation("bob", "alice", SMALL_MESSAGES, "p1")
+    witness = sockets.connect("alice")
+    sockets.send(witness, "join_conversation", conversationId=PATTERN_CHAT)
+
+    def measure() -> int:
+        user, fields = SOCKET_CHANGES[action](world)
+        connection = sockets.connect(user)
+        sockets.clear()
+        dynamo_calls.reset()
+        sockets.send(connection, action, **fields)
+        assert sockets.events(connection, "error") == [] and len(sockets.frames(connection)) == 1
+        return dynamo_calls.total
+
+    small = measure()
+    seed_conversation("bob", "alice", SMALL_MESSAGES * (GROWTH - 1), "p1")
+    seed_inbox("alice", SMALL_INBOX * GROWTH)
+    large = measure()
+
+    assert small == large <= 3, (small, large)
+
+
 def test_sync_pages_are_constant_and_within_budget(marketplace: Api, dynamo_calls: DynamoCalls) -> None:
     """Query the timeline, the sync limit's UpdateItem, BatchGetItem messages + conversations, BatchGetItem profiles."""
     cursor = marketplace.call("GET", "/api/messages/sync", "alice").body["nextCursor"]
@@ -153,7 +299,10 @@ def test_sync_pages_are_constant_and_within_budget(marketplace: Api, dynamo_call
 #   join: GetItem conversation, TransactWriteItems (connection, room, watched profile, the room limit's counter);
 #   leave: TransactWriteItems (the same items);
 #   typing: GetItem conversation, the typing limit's UpdateItem (then posts only);
-#   new_message, message_read: the REST cost (their limits' counters ride in their transactions).
+#   new_message, message_read: the REST cost (their limits' counters ride in their transactions);
+#   watch_presence: BatchGetItem (contacts and profiles), TransactWriteItems (the connection's list, the watcher
+#   sets, the presence limit's counter).
+# The message changes (edit_message, ...) read their connection with the message instead: see above.
 SOCKET_OPERATIONS: dict[str, tuple[int, str, Callable[[str], dict[str, object]], str]] = {
     "ping": (2, "ping", lambda m: {}, "bob"),
     "join_conversation": (3, "join_conversation", lambda m: {"conversationId": PATTERN_CHAT}, "bob"),
@@ -161,6 +310,7 @@ SOCKET_OPERATIONS: dict[str, tuple[int, str, Callable[[str], dict[str, object]],
     "typing_start": (3, "typing_start", lambda m: {"conversationId": PATTERN_CHAT}, "bob"),
     "new_message": (4, "new_message", lambda m: {"conversationId": PATTERN_CHAT, "content": "measured"}, "bob"),
     "message_read": (4, "message_read", lambda m: {"messageId": m}, "alice"),
+    "watch_presence": (3, "watch_presence", lambda m: {"userIds": ["alice"]}, "bob"),
 }
 
 

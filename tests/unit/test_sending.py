@@ -21,7 +21,7 @@ from chalicelib.domain.sending import (
     plan_send,
     snapshot_keys,
 )
-from chalicelib.domain.uploads import PENDING, READY, REJECTED, UploadState
+from chalicelib.domain.uploads import PENDING, READY, REJECTED, UploadState, Verified
 from chalicelib.errors import AppError, ErrorCode
 
 NOW = "2026-12-01T10:00:00.000Z"
@@ -201,10 +201,10 @@ def test_an_attachment_is_checked_in_storage_before_the_send_is_planned() -> Non
     snapshot = SendSnapshot(conversation=existing(), upload=upload())
 
     assert plan_send(snapshot, command, LATER) == VerifyUpload(upload())
-    plan = planned(replace(snapshot, upload_size=2000), command)
+    plan = planned(replace(snapshot, verified=Verified(2000)), command)
 
     assert plan.attachment is not None
-    assert (plan.attachment.size, plan.attachment.expected_status) == (2000, PENDING)
+    assert (plan.attachment.verified.size, plan.attachment.expected_status) == (2000, PENDING)
     assert plan.message.attachment is not None and plan.message.attachment["size"] == 2000
     assert plan.conversation.last_message is not None and plan.conversation.last_message["attachmentType"] == "file"
 
@@ -222,7 +222,7 @@ def test_an_attachment_is_checked_in_storage_before_the_send_is_planned() -> Non
 def test_only_the_senders_own_unused_upload_into_this_conversation_can_be_attached(
     state: UploadState | None, expected: tuple[int, str]
 ) -> None:
-    snapshot = SendSnapshot(conversation=existing(), upload=state, upload_size=10)
+    snapshot = SendSnapshot(conversation=existing(), upload=state, verified=Verified(10))
 
     assert refusal(snapshot, to_chat(attachment_id=upload().id)) == expected
 
@@ -237,7 +237,7 @@ def test_a_processed_image_is_claimed_in_the_state_it_was_read() -> None:
     ready = upload(kind="image", content_type="image/png", status=READY, width=40, height=30)
 
     plan = planned(
-        SendSnapshot(conversation=existing(), upload=ready, upload_size=900), to_chat(attachment_id=ready.id)
+        SendSnapshot(conversation=existing(), upload=ready, verified=Verified(900)), to_chat(attachment_id=ready.id)
     )
 
     assert plan.attachment is not None and plan.attachment.expected_status == READY

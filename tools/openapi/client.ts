@@ -106,3 +106,23 @@ export async function transcript(token: string, conversationId: string): Promise
   const lines = detail.messages.map((message) => `${message.senderId}: ${message.content}`);
   return [title ?? detail.conversation.id, ...lines, ...(detail.hasMoreBefore ? ["(older messages)"] : [])];
 }
+
+// A message's life after it was sent: edits, tombstones, reactions, quotes. Clients keep the highest version.
+export type Changed = Json<Responses<"editMessage">[200]>;
+export const editMessage = (token: string, messageId: string, content: string): Promise<Changed> =>
+  call(token, "PATCH", `/api/messages/${encodeURIComponent(messageId)}`, { content } satisfies Body<"editMessage">);
+export const react = (token: string, messageId: string, emoji: string): Promise<Changed> =>
+  call(token, "PUT", `/api/messages/${encodeURIComponent(messageId)}/reactions/${encodeURIComponent(emoji)}`);
+
+export function newer(held: Schemas["MessageOut"], arrived: Schemas["MessageOut"]): Schemas["MessageOut"] {
+  return arrived.version > held.version ? arrived : held;
+}
+
+export function shown(message: Schemas["MessageOut"]): string {
+  if (message.isDeleted) return "message deleted";
+  const reactions = message.reactions.map((r) => `${r.emoji} ${r.count}`).join(" ");
+  const quote = message.replyTo ? (message.replyTo.isDeleted ? "> (deleted)\n" : `> ${message.replyTo.content}\n`) : "";
+  // @ts-expect-error replyTo is left out when the message quotes nothing
+  message.replyTo.content;
+  return `${quote}${message.content}${message.editedAt ? " (edited)" : ""}${reactions ? ` [${reactions}]` : ""}`;
+}

@@ -4,6 +4,7 @@ transactions, and the mapping between the domain's records and stored items (``r
 from chalicelib.adapters.dynamodb.attachments import Attachment
 from chalicelib.adapters.dynamodb.catalog import Pattern, Purchase
 from chalicelib.adapters.dynamodb.connections import Connection
+from chalicelib.adapters.dynamodb.contacts import Contact
 from chalicelib.adapters.dynamodb.conversations import Conversation, Membership
 from chalicelib.adapters.dynamodb.limits import RateCounter
 from chalicelib.adapters.dynamodb.messages import IdempotencyRecord, Message
@@ -22,12 +23,14 @@ ALL_MODELS = (
     TimelineEntry,
     Attachment,
     RateCounter,
+    Contact,
 )
 
 __all__ = [
     "ALL_MODELS",
     "Attachment",
     "Connection",
+    "Contact",
     "Conversation",
     "IdempotencyRecord",
     "Membership",

@@ -40,6 +40,11 @@ def _identity(model: type[Model], item: dict[str, Any]) -> tuple[Any, ...]:
 _MAX_KEYS = 100  # DynamoDB's limit for one BatchGetItem
 
 
+def batches(keys: int) -> int:
+    """How many BatchGetItem requests ``batch_get`` makes for ``keys`` distinct keys."""
+    return -(-keys // _MAX_KEYS)
+
+
 class Batch(dict[Key, Model | None]):
     """What a BatchGetItem found, by key (None: absent), with a typed accessor."""
 

@@ -22,4 +22,6 @@ class Connection(Model):
     claim_picture = UnicodeAttribute(null=True)
     # "<conversation id> <other participant id>" of every room this connection joined.
     rooms = UnicodeSetAttribute(null=True)
+    # Users whose presence this connection asked for (``watch_presence``): it is in their profile's watcher_ids.
+    watching = UnicodeSetAttribute(null=True)
     expires_at = TTLAttribute()

@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
-from pynamodb.attributes import JSONAttribute, NumberAttribute, TTLAttribute, UnicodeAttribute
+from pynamodb.attributes import (
+    BooleanAttribute,
+    JSONAttribute,
+    NumberAttribute,
+    NumberSetAttribute,
+    TTLAttribute,
+    UnicodeAttribute,
+)
 from pynamodb.models import Model
 
 from chalicelib.adapters.dynamodb.base import table_meta
 
 
 class Message(Model):
-    """A message, keyed by conversation and its gapless sequence number (commit order)."""
+    """A message, keyed by conversation and its gapless sequence number (commit order).
+
+    ``content`` is always the current text ("" once deleted) and ``is_deleted`` marks a tombstone: what a reader of
+    the table's stream (search indexing) needs to re-index an edit and drop a deletion. Items written before
+    messages could change have no ``version``: they read as version 1.
+    """
 
     Meta = table_meta("messages")
 
@@ -24,6 +36,16 @@ class Message(Model):
     sent_at = UnicodeAttribute()
     client_message_id = UnicodeAttribute(null=True)
     attachment = JSONAttribute(null=True)
+    version = NumberAttribute(null=True)  # every change is conditioned on it (absent: 1)
+    edited_at = UnicodeAttribute(null=True)
+    is_deleted = BooleanAttribute(null=True)
+    deleted_at = UnicodeAttribute(null=True)
+    # [{"emoji": "👍", "userIds": ["bob", "alice"]}], in the order each emoji was first used.
+    reactions = JSONAttribute(null=True)
+    # A reply: {"seq": <the quoted message's seq>, "senderId": ...}; the quote is shown from the original as it is.
+    reply_to = JSONAttribute(null=True)
+    # On a quoted message: the seqs of the first replies, which follow its edits and deletion (domain.lifecycle).
+    reply_seqs = NumberSetAttribute(null=True)
 
 
 class IdempotencyRecord(Model):

@@ -7,9 +7,10 @@ write through these functions.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
+from pynamodb.expressions.condition import Condition, size
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
@@ -17,15 +18,24 @@ from chalicelib.adapters.dynamodb import rate_limits
 from chalicelib.adapters.dynamodb.attachments import Attachment
 from chalicelib.adapters.dynamodb.batch import Key
 from chalicelib.adapters.dynamodb.catalog import Pattern, Purchase
+from chalicelib.adapters.dynamodb.contacts import Contact
 from chalicelib.adapters.dynamodb.conversations import Conversation, Membership
 from chalicelib.adapters.dynamodb.messages import IdempotencyRecord, Message
 from chalicelib.adapters.dynamodb.timelines import TimelineEntry
 from chalicelib.adapters.dynamodb.users import UserProfile
 from chalicelib.domain.conversations import ConversationState, activity_at
-from chalicelib.domain.messages import MessageRecord, TimelineRecord
+from chalicelib.domain.lifecycle import EDITED, REACTED, REPLIES_FOLLOWING, ChangePlan
+from chalicelib.domain.messages import MessageRecord, Reaction, ReplyRef, TimelineRecord
 from chalicelib.domain.read_state import ParticipantState
 from chalicelib.domain.reading import ReadPlan
-from chalicelib.domain.sending import IdempotencyHit, PatternInfo, ProfileClaims, SendPlan, SendSnapshot
+from chalicelib.domain.sending import (
+    IdempotencyHit,
+    PatternInfo,
+    ProfileClaims,
+    QuotedOriginal,
+    SendPlan,
+    SendSnapshot,
+)
 from chalicelib.domain.uploads import UploadState
 from chalicelib.settings import get_settings
 
@@ -75,6 +85,7 @@ def membership_view(item: Membership) -> ConversationState:
 
 
 def message_record(item: Message) -> MessageRecord:
+    reply_to: dict[str, Any] | None = item.reply_to
     return MessageRecord(
         conversation_id=item.conversation_id,
         seq=int(item.seq),
@@ -86,6 +97,12 @@ def message_record(item: Message) -> MessageRecord:
         sent_at=item.sent_at,
         client_message_id=item.client_message_id,
         attachment=item.attachment,
+        version=int(item.version or 1),  # written before messages could change: version 1
+        edited_at=item.edited_at,
+        deleted_at=item.deleted_at,
+        reactions=tuple(Reaction(r["emoji"], tuple(r["userIds"])) for r in (item.reactions or ())),
+        reply_to=ReplyRef(int(reply_to["seq"]), reply_to["senderId"]) if reply_to else None,
+        reply_seqs=frozenset(int(seq) for seq in (item.reply_seqs or ())),
     )
 
 
@@ -107,6 +124,9 @@ def upload_state(item: Attachment) -> UploadState:
         display_key=item.display_key,
         thumbnail_key=item.thumbnail_key,
         message_id=item.message_id,
+        verified_key=item.verified_key,
+        verified_etag=item.verified_etag,
+        deleted_at=item.deleted_at,
     )
 
 
@@ -138,8 +158,9 @@ def _states_item(conversation: ConversationState) -> dict[str, Any]:
 
 
 def _set(value: str | None) -> str:
+    """A value the plan always has where it is written (a sent-to conversation's last message, an edit's time)."""
     if value is None:
-        raise ValueError("a sent-to conversation always has a last message")
+        raise ValueError("a planned value is missing")
     return value
 
 
@@ -176,6 +197,10 @@ def membership_item(conversation: ConversationState, user_id: str) -> Membership
     )
 
 
+def _reactions_item(message: MessageRecord) -> list[dict[str, Any]] | None:
+    return [{"emoji": r.emoji, "userIds": list(r.user_ids)} for r in message.reactions] or None
+
+
 def message_item(message: MessageRecord) -> Message:
     return Message(
         message.conversation_id,
@@ -188,7 +213,23 @@ def message_item(message: MessageRecord) -> Message:
         sent_at=message.sent_at,
         client_message_id=message.client_message_id,
         attachment=dict(message.attachment) if message.attachment else None,
+        version=message.version,
+        edited_at=message.edited_at,
+        is_deleted=True if message.is_deleted else None,
+        deleted_at=message.deleted_at,
+        reactions=_reactions_item(message),
+        reply_to={"seq": message.reply_to.seq, "senderId": message.reply_to.sender_id} if message.reply_to else None,
+        reply_seqs=set(message.reply_seqs) or None,
     )
+
+
+def contact_items(conversation: ConversationState) -> list[Contact]:
+    """Both participants' contact items: they share a conversation (``sessions.watch_presence`` checks it)."""
+    first, second = conversation.participant_ids
+    return [
+        Contact(first, second, since=conversation.created_at),
+        Contact(second, first, since=conversation.created_at),
+    ]
 
 
 def timeline_item(entry: TimelineRecord) -> TimelineEntry:
@@ -212,6 +253,9 @@ def send_keys(roles: dict[str, Any]) -> dict[str, Key]:
         keys["idempotency"] = (IdempotencyRecord, roles["idempotency"], None)
     if "upload" in roles:
         keys["upload"] = (Attachment, roles["upload"], None)
+    if "original" in roles:
+        conversation_id, seq = roles["original"]
+        keys["original"] = (Message, conversation_id, seq)
     if "recipient" in roles:
         keys["recipient"] = (UserProfile, roles["recipient"], None)
     if "pattern" in roles:
@@ -228,6 +272,7 @@ def send_snapshot(keys: dict[str, Key], found: dict[Key, Any]) -> SendSnapshot:
         return found.get(keys[role]) if role in keys else None
 
     conversation, record, upload, pattern = item("conversation"), item("idempotency"), item("upload"), item("pattern")
+    original = item("original")
     return SendSnapshot(
         conversation=conversation_state(conversation) if conversation is not None else None,
         idempotency=(
@@ -239,6 +284,7 @@ def send_snapshot(keys: dict[str, Key], found: dict[Key, Any]) -> SendSnapshot:
         recipient_exists=item("recipient") is not None,
         pattern=PatternInfo(pattern.creator_id, pattern.title) if pattern is not None else None,
         purchased=item("purchase") is not None,
+        original=message_record(original) if original is not None else None,
     )
 
 
@@ -249,6 +295,8 @@ def write_send(transaction: TransactWrite, plan: SendPlan) -> None:
         rate_limits.charge(transaction, plan.sender_id, action)
     if plan.conversation_created:
         transaction.save(conversation_item(conversation), condition=Conversation.id.does_not_exist())
+        for contact in contact_items(conversation):
+            transaction.save(contact)
     else:
         transaction.update(
             Conversation(conversation.id),
@@ -256,6 +304,8 @@ def write_send(transaction: TransactWrite, plan: SendPlan) -> None:
             condition=Conversation.version == plan.expected_version,
         )
     transaction.save(message_item(plan.message), condition=Message.seq.does_not_exist())
+    if plan.quoted is not None:
+        _write_quoted(transaction, plan.message, plan.quoted)
     for user in plan.memberships_for:
         transaction.save(membership_item(conversation, user))
     for user, added in plan.unread_increments.items():
@@ -266,9 +316,14 @@ def write_send(transaction: TransactWrite, plan: SendPlan) -> None:
         claim = plan.attachment
         claim_actions: list[Any] = [
             Attachment.message_id.set(claim.message_id),
-            Attachment.size.set(claim.size),
+            Attachment.size.set(claim.verified.size),
             Attachment.expires_at.remove(),
         ]
+        if claim.verified.copy_key:
+            claim_actions.append(Attachment.verified_key.set(claim.verified.copy_key))
+        if claim.verified.etag:
+            # What processing, if it has not run yet, must read: the version this send checked.
+            claim_actions.append(Attachment.verified_etag.set(claim.verified.etag))
         transaction.update(
             Attachment(claim.attachment_id),
             actions=claim_actions,
@@ -289,6 +344,31 @@ def write_send(transaction: TransactWrite, plan: SendPlan) -> None:
             condition=IdempotencyRecord.key.does_not_exist(),
         )
     write_claims(transaction, plan.claims)
+
+
+def _size(attribute: Any) -> Any:
+    return size(attribute)  # type: ignore[no-untyped-call]  # PynamoDB's size() is untyped
+
+
+def _not_deleted() -> Condition:
+    return Message.deleted_at.does_not_exist()
+
+
+def _write_quoted(transaction: TransactWrite, reply: MessageRecord, quoted: QuotedOriginal) -> None:
+    """The quoted message must still be there, undeleted; the first replies are recorded on it (never more than
+    ``REPLIES_FOLLOWING``, also when replies race: the size condition holds the bound)."""
+    if quoted.follows:
+        transaction.update(
+            Message(reply.conversation_id, quoted.seq),
+            actions=[Message.reply_seqs.add({reply.seq})],
+            condition=Message.seq.exists()
+            & _not_deleted()
+            & (Message.reply_seqs.does_not_exist() | (_size(Message.reply_seqs) < REPLIES_FOLLOWING)),
+        )
+    else:
+        transaction.condition_check(
+            Message, reply.conversation_id, quoted.seq, condition=Message.seq.exists() & _not_deleted()
+        )
 
 
 def write_claims(transaction: TransactWrite, claims: ProfileClaims | None) -> None:
@@ -312,6 +392,8 @@ def write_new_conversation(
     transaction.save(conversation_item(conversation), condition=Conversation.id.does_not_exist())
     for user in conversation.participant_ids:
         transaction.save(membership_item(conversation, user))
+    for contact in contact_items(conversation):
+        transaction.save(contact)
     write_claims(transaction, claims)
 
 
@@ -343,4 +425,87 @@ def seeded_items(plans: Iterable[SendPlan]) -> list[Model]:
     for conversation in last.values():
         items.append(conversation_item(conversation))
         items.extend(membership_item(conversation, user) for user in conversation.participant_ids)
+        items.extend(contact_items(conversation))
     return items
+
+
+# --- changing a message --------------------------------------------------------------------------------
+
+
+def change_keys(conversation_id: str, seq: int) -> dict[str, Key]:
+    """What a change of message ``seq`` reads, by role: one BatchGetItem."""
+    return {"message": (Message, conversation_id, seq), "conversation": (Conversation, conversation_id, None)}
+
+
+def change_snapshot(
+    keys: dict[str, Key], found: dict[Key, Any]
+) -> tuple[MessageRecord | None, ConversationState | None]:
+    message, conversation = found.get(keys["message"]), found.get(keys["conversation"])
+    return (
+        message_record(message) if message is not None else None,
+        conversation_state(conversation) if conversation is not None else None,
+    )
+
+
+def bump_version() -> Any:
+    """One more version of a message whose changes are not conditioned on it (a reply's quote, an image processed):
+    it commutes with every conditioned change, which then reads again."""
+    return Message.version.set((Message.version | 1) + 1)
+
+
+def _version_is(version: int) -> Condition:
+    condition: Condition = Message.version == version
+    return condition | Message.version.does_not_exist() if version == 1 else condition
+
+
+def _replies_are(count: int) -> Condition:
+    """No reply was recorded since the plan read the message (so every reply it bumps is every reply there is)."""
+    return Message.reply_seqs.does_not_exist() if count == 0 else _size(Message.reply_seqs) == count
+
+
+def write_change(transaction: TransactWrite, plan: ChangePlan) -> None:
+    """A planned change of a message: the message (conditioned on the version read), the conversation's preview and
+    both memberships when it shows this message, the replies that follow it, both timelines, and for a deletion
+    its attachment's record (gone for everyone; it expires with the objects the bucket's lifecycle removes)."""
+    before, after = plan.before, plan.message
+    actions: list[Any] = [Message.version.set(after.version)]
+    condition = _version_is(before.version) & Message.seq.exists()
+    if plan.kind == REACTED:
+        reactions = _reactions_item(after)
+        actions.append(Message.reactions.set(reactions) if reactions else Message.reactions.remove())
+    else:
+        # Edits and deletions tell the replies that follow them: none may have been recorded since the read.
+        condition &= _replies_are(len(before.reply_seqs))
+        if plan.kind == EDITED:
+            actions += [Message.content.set(after.content), Message.edited_at.set(_set(after.edited_at))]
+        else:
+            actions += [
+                Message.content.set(""),
+                Message.is_deleted.set(True),
+                Message.deleted_at.set(_set(after.deleted_at)),
+                Message.attachment.remove(),
+                Message.reactions.remove(),
+                Message.reply_to.remove(),
+            ]
+    transaction.update(Message(before.conversation_id, before.seq), actions=actions, condition=condition)
+    if plan.preview_changed:
+        conversation = plan.conversation
+        transaction.update(
+            Conversation(conversation.id),
+            actions=[Conversation.last_message.set(dict(conversation.last_message or {}))],
+            condition=Conversation.version == conversation.version,
+        )
+        for user in conversation.participant_ids:
+            transaction.save(membership_item(conversation, user))
+    for seq in plan.replies:
+        transaction.update(Message(before.conversation_id, seq), actions=[bump_version()])
+    for entry in plan.timeline:
+        transaction.save(timeline_item(entry))
+    if plan.released and plan.released.get("id"):
+        transaction.update(
+            Attachment(plan.released["id"]),
+            actions=[
+                Attachment.deleted_at.set(_set(after.deleted_at)),
+                Attachment.expires_at.set(datetime.now(UTC) + timedelta(days=1)),
+            ],
+        )

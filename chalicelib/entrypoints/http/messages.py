@@ -1,4 +1,5 @@
-"""``/api/messages``: conversations, history, sending, read receipts, pattern conversations, sync."""
+"""``/api/messages``: conversations, history, sending, edits, deletions, reactions, read receipts, pattern
+conversations, sync."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from chalicelib.domain.principal import Principal
 from chalicelib.entrypoints.http.routing import Answer, path_id, query_params, read_json_body, route
 from chalicelib.entrypoints.parsing import parse
 from chalicelib.schemas.requests import (
+    EditMessageRequest,
     HistoryQuery,
     MarkReadRequest,
     MessagesQuery,
@@ -24,6 +26,7 @@ from chalicelib.schemas.responses import (
     ConversationDetailOut,
     ConversationListOut,
     ConversationsOut,
+    MessageChangeOut,
     PatternConversationOut,
     ReadOut,
     SendOut,
@@ -32,6 +35,11 @@ from chalicelib.schemas.responses import (
 
 blueprint = Blueprint(__name__)
 TAG = "messages"
+
+
+def _message_id(value: str) -> str:
+    """A message id path parameter: anything that cannot be one of ours is a missing message."""
+    return path_id(value, lambda candidate: parse_message_id(candidate) is not None, "message")
 
 
 @route(
@@ -122,7 +130,7 @@ def conversation(request: Any, principal: Principal, conversationId: str) -> Ans
 def mark_read(request: Any, principal: Principal, messageId: str) -> Answer:
     """Mark a message (or, with `markConversation`, its whole conversation) read for the caller."""
     body = parse(MarkReadRequest, read_json_body(request))
-    message_id = path_id(messageId, lambda value: parse_message_id(value) is not None, "message")
+    message_id = _message_id(messageId)
     return services().messaging.read(principal, message_id, whole_conversation=body.mark_conversation).out
 
 
@@ -158,3 +166,66 @@ def sync(request: Any, principal: Principal) -> Answer:
     """What changed since `since` (the `nextCursor` of the previous sync): new messages and their conversations."""
     query = parse(SyncQuery, query_params(request))
     return services().sync.changes(principal, query.since, query.limit)
+
+
+@route(
+    blueprint,
+    "/messages/{messageId}",
+    "PATCH",
+    operation_id="editMessage",
+    tag=TAG,
+    body=EditMessageRequest,
+    responses={200: MessageChangeOut},
+    errors={409, 429},
+)
+def edit(request: Any, principal: Principal, messageId: str) -> Answer:
+    """Edit a message: its sender only (`403 not_sender`), within `MESSAGE_EDIT_WINDOW_SECONDS` of sending it (`403
+    edit_window_passed`), never once deleted (`409 message_deleted`); the same content rules as a send. An attachment
+    keeps its attachment. The same text again changes nothing."""
+    body = parse(EditMessageRequest, read_json_body(request))
+    return services().lifecycle.edit(principal, _message_id(messageId), body.content)
+
+
+@route(
+    blueprint,
+    "/messages/{messageId}",
+    "DELETE",
+    operation_id="deleteMessage",
+    tag=TAG,
+    responses={200: MessageChangeOut},
+    errors={429},
+)
+def delete(request: Any, principal: Principal, messageId: str) -> Answer:
+    """Delete a message: its sender only (`403 not_sender`); it stays as a tombstone (`isDeleted`, no content, no
+    attachment), its attachment's downloads end. Idempotent."""
+    return services().lifecycle.delete(principal, _message_id(messageId))
+
+
+@route(
+    blueprint,
+    "/messages/{messageId}/reactions/{emoji}",
+    "PUT",
+    operation_id="addReaction",
+    tag=TAG,
+    responses={200: MessageChangeOut},
+    errors={409, 429},
+)
+def add_reaction(request: Any, principal: Principal, messageId: str, emoji: str) -> Answer:
+    """React to a message (any participant; once per user and emoji; idempotent). `emoji` is one of `REACTION_EMOJI`,
+    URL-encoded UTF-8 (`400 invalid_reaction` otherwise); a message carries at most `MESSAGE_MAX_REACTIONS` different
+    ones (`409 too_many_reactions`), none once deleted (`409 message_deleted`)."""
+    return services().lifecycle.react(principal, _message_id(messageId), emoji, add=True)
+
+
+@route(
+    blueprint,
+    "/messages/{messageId}/reactions/{emoji}",
+    "DELETE",
+    operation_id="removeReaction",
+    tag=TAG,
+    responses={200: MessageChangeOut},
+    errors={409, 429},
+)
+def remove_reaction(request: Any, principal: Principal, messageId: str, emoji: str) -> Answer:
+    """Take back one's reaction (idempotent: a reaction that is not there is already removed)."""
+    return services().lifecycle.react(principal, _message_id(messageId), emoji, add=False)

@@ -27,7 +27,16 @@ from chalicelib.entrypoints.ws.dispatcher import ACTIONS
 from chalicelib.schemas import events
 from chalicelib.schemas.base import RequestModel
 from chalicelib.schemas.events import EVENTS
-from chalicelib.schemas.frames import ConversationFrame, PingFrame, ReadFrame, RequestId
+from chalicelib.schemas.frames import (
+    ConversationFrame,
+    EditFrame,
+    MessageFrame,
+    PingFrame,
+    ReactionFrame,
+    ReadFrame,
+    RequestId,
+    WatchPresenceFrame,
+)
 from chalicelib.schemas.jsonschema import Schemas, markdown
 from chalicelib.schemas.requests import SendMessageRequest
 
@@ -102,6 +111,50 @@ CLIENT_ACTIONS: dict[str, ClientAction] = {
             None,
             ("user_stopped_typing",),
             {"conversationId": _CONV},
+        ),
+        ClientAction(
+            "edit_message",
+            EditFrame,
+            "The same as `PATCH /api/messages/{messageId}`: the sender replaces the text within the edit window. "
+            "Replies quoting it (up to 20) get `message_updated` too.",
+            "message_edited",
+            ("message_updated",),
+            {"messageId": _MSG, "content": "hello, with a 4 mm hook", "requestId": "e1"},
+        ),
+        ClientAction(
+            "delete_message",
+            MessageFrame,
+            "The same as `DELETE /api/messages/{messageId}`: the sender leaves a tombstone. Replies quoting it (up to "
+            "20) get `message_updated`.",
+            "message_removed",
+            ("message_deleted",),
+            {"messageId": _MSG, "requestId": "d1"},
+        ),
+        ClientAction(
+            "add_reaction",
+            ReactionFrame,
+            "The same as `PUT /api/messages/{messageId}/reactions/{emoji}`, the emoji as text.",
+            "reaction_added",
+            ("reaction_updated",),
+            {"messageId": _MSG, "emoji": "🧶", "requestId": "r1"},
+        ),
+        ClientAction(
+            "remove_reaction",
+            ReactionFrame,
+            "The same as `DELETE /api/messages/{messageId}/reactions/{emoji}`.",
+            "reaction_removed",
+            ("reaction_updated",),
+            {"messageId": _MSG, "emoji": "🧶", "requestId": "r2"},
+        ),
+        ClientAction(
+            "watch_presence",
+            WatchPresenceFrame,
+            "This connection receives `presence_update` for these users from now on (the partners of the inbox page "
+            "on screen), replacing the list it sent before; users the caller shares no conversation with are "
+            "ignored. At most 49 (`PRESENCE_WATCH_MAX`).",
+            "presence_watched",
+            (),
+            {"userIds": ["alice", "dave"], "requestId": "w1"},
         ),
     )
 }

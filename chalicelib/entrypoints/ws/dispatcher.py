@@ -28,12 +28,22 @@ from chalicelib.schemas.events import (
     ConversationJoined,
     ConversationLeft,
     ErrorEvent,
+    MessageChanged,
     MessageSent,
     Pong,
     ReadUpdated,
     frame,
 )
-from chalicelib.schemas.frames import ConversationFrame, PingFrame, ReadFrame, RequestId
+from chalicelib.schemas.frames import (
+    ConversationFrame,
+    EditFrame,
+    MessageFrame,
+    PingFrame,
+    ReactionFrame,
+    ReadFrame,
+    RequestId,
+    WatchPresenceFrame,
+)
 from chalicelib.schemas.requests import SendMessageRequest
 from chalicelib.services import sessions
 from chalicelib.services.sessions import Session
@@ -143,6 +153,7 @@ class _Frame:
         self.services = current
         self.action: str | None = None
         self.request_id: str | None = None
+        self.prefetched: Any = None  # what was read with the connection (see PREFETCH), for the first attempt
 
     def reply(self, name: str, data: ResponseModel) -> None:
         if self.request_id is not None:
@@ -215,6 +226,47 @@ def _ping(ctx: _Frame, connection: Session, principal: Principal, fields: dict[s
     ctx.reply("pong", Pong())
 
 
+def _edit(ctx: _Frame, connection: Session, principal: Principal, fields: dict[str, Any]) -> None:
+    request = parse(EditFrame, fields)
+    out = ctx.services.lifecycle.edit(
+        principal,
+        request.message_id,
+        request.content,
+        origin_connection_id=ctx.connection_id,
+        prefetched=ctx.prefetched,
+    )
+    ctx.reply("message_edited", MessageChanged(message=out.message))
+
+
+def _delete(ctx: _Frame, connection: Session, principal: Principal, fields: dict[str, Any]) -> None:
+    request = parse(MessageFrame, fields)
+    out = ctx.services.lifecycle.delete(
+        principal, request.message_id, origin_connection_id=ctx.connection_id, prefetched=ctx.prefetched
+    )
+    ctx.reply("message_removed", MessageChanged(message=out.message))
+
+
+def _reaction(add: bool) -> Action:
+    def handle(ctx: _Frame, connection: Session, principal: Principal, fields: dict[str, Any]) -> None:
+        request = parse(ReactionFrame, fields)
+        out = ctx.services.lifecycle.react(
+            principal,
+            request.message_id,
+            request.emoji,
+            add=add,
+            origin_connection_id=ctx.connection_id,
+            prefetched=ctx.prefetched,
+        )
+        ctx.reply("reaction_added" if add else "reaction_removed", MessageChanged(message=out.message))
+
+    return handle
+
+
+def _watch_presence(ctx: _Frame, connection: Session, principal: Principal, fields: dict[str, Any]) -> None:
+    request = parse(WatchPresenceFrame, fields)
+    ctx.reply("presence_watched", sessions.watch_presence(connection, request.user_ids))
+
+
 ACTIONS: dict[str, Action] = {
     "ping": _ping,
     "join_conversation": _join,
@@ -223,6 +275,21 @@ ACTIONS: dict[str, Action] = {
     "message_read": _read,
     "typing_start": _typing(True),
     "typing_stop": _typing(False),
+    "edit_message": _edit,
+    "delete_message": _delete,
+    "add_reaction": _reaction(True),
+    "remove_reaction": _reaction(False),
+    "watch_presence": _watch_presence,
+}
+
+# Actions whose use case first reads items named by the frame (a message change reads the message and its
+# conversation): the connection is read in the same BatchGetItem, one round trip fewer. An id that cannot be ours
+# reads nothing more; validation stays the handler's.
+PREFETCH: dict[str, Callable[[Services, dict[str, Any]], list[Any]]] = {
+    action: lambda current, fields: (
+        current.lifecycle.read_keys(fields["messageId"]) if isinstance(fields.get("messageId"), str) else []
+    )
+    for action in ("edit_message", "delete_message", "add_reaction", "remove_reaction")
 }
 
 
@@ -260,7 +327,11 @@ def _dispatch(event: dict[str, Any]) -> dict[str, Any]:
         if handler is None:
             raise InvalidRequest(f"unknown action; use one of: {', '.join(ACTIONS)}", code=ErrorCode.UNKNOWN_ACTION)
         # Every frame, ping included, comes from a live connection whose token is still valid.
-        connection = sessions.get_connection(ctx.connection_id)
+        prefetch = PREFETCH[action](ctx.services, fields) if action in PREFETCH else []
+        if prefetch:
+            connection, ctx.prefetched = sessions.get_connection_with(ctx.connection_id, prefetch)
+        else:
+            connection = sessions.get_connection(ctx.connection_id)
         logs.bind(user_id=connection.user_id, action=action)
         principal = sessions.principal_of(connection)
         handler(ctx, connection, principal, fields)

@@ -210,6 +210,9 @@ export class MessagingStore {
         content: fields.content ?? "",
         isRead: false,
         sentAt: new Date().toISOString(),
+        version: 1,
+        isDeleted: false,
+        reactions: [],
         delivery: "pending",
         ...(fields.attachment && "attachmentType" in fields.attachment ? pickAttachment(fields.attachment) : {}),
       });

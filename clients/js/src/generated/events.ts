@@ -7,7 +7,7 @@ export interface components {
     schemas: {
         /**
          * AttachmentReady
-         * @description An image sent before its processing finished now has its URLs (or `attachmentStatus: "rejected"`).
+         * @description An image sent before its processing finished now has its URLs, or `attachmentStatus: "rejected"` (not a readable image, over the image limits, changed after it was sent, or its processing failed or timed out).
          */
         AttachmentReady: {
             message: components["schemas"]["MessageOut"];
@@ -64,7 +64,7 @@ export interface components {
          * @description Every `error.code` the API and the socket answer with.
          * @enum {string}
          */
-        ErrorCode: "invalid_request" | "invalid_json" | "invalid_cursor" | "invalid_frame" | "unknown_action" | "self_conversation" | "creator_mismatch" | "attachment_not_found" | "attachment_not_uploaded" | "attachment_rejected" | "attachment_type_mismatch" | "unsupported_attachment_type" | "too_many_rooms" | "too_many_connections" | "unauthorized" | "token_expired" | "forbidden" | "purchase_required" | "not_pattern_creator" | "not_recipient" | "service_role_required" | "user_token_required" | "not_found" | "conflict" | "idempotency_key_reused" | "attachment_already_used" | "payload_too_large" | "attachment_too_large" | "unsupported_media_type" | "rate_limited" | "temporarily_unavailable" | "storage_unavailable" | "contention" | "internal_error";
+        ErrorCode: "invalid_request" | "invalid_json" | "invalid_cursor" | "invalid_frame" | "unknown_action" | "self_conversation" | "creator_mismatch" | "attachment_not_found" | "attachment_not_uploaded" | "attachment_rejected" | "attachment_type_mismatch" | "attachment_size_mismatch" | "unsupported_attachment_type" | "too_many_rooms" | "invalid_reply" | "invalid_reaction" | "too_many_connections" | "unauthorized" | "token_expired" | "forbidden" | "purchase_required" | "not_pattern_creator" | "not_recipient" | "not_sender" | "edit_window_passed" | "service_role_required" | "user_token_required" | "not_found" | "conflict" | "idempotency_key_reused" | "attachment_already_used" | "message_deleted" | "too_many_reactions" | "payload_too_large" | "attachment_too_large" | "unsupported_media_type" | "rate_limited" | "temporarily_unavailable" | "storage_unavailable" | "contention" | "internal_error";
         /**
          * ErrorEvent
          * @description A frame that was refused: the same codes as the REST API's errors.
@@ -76,7 +76,29 @@ export interface components {
             action: string | null;
             details?: unknown;
         };
-        /** MessageOut */
+        /**
+         * MessageChanged
+         * @description The message after the caller's own change (`edit_message`, `delete_message`, `add_reaction`, `remove_reaction`): what the REST twin answers.
+         */
+        MessageChanged: {
+            requestId?: string;
+            message: components["schemas"]["MessageOut"];
+        };
+        /**
+         * MessageDeleted
+         * @description A message became a tombstone: show "message deleted" in its place.
+         */
+        MessageDeleted: {
+            conversationId: string;
+            messageId: string;
+            /** Format: date-time */
+            deletedAt: string;
+            version: number;
+        };
+        /**
+         * MessageOut
+         * @description A message. `version` grows by one with every change (edit, deletion, reaction, a change of the message it quotes): keep the highest version per id. A deleted message is a tombstone: `isDeleted`, `content: ""`, no attachment, no reactions, no quote.
+         */
         MessageOut: {
             id: string;
             conversationId: string;
@@ -100,6 +122,17 @@ export interface components {
             /** Format: date-time */
             readAt?: string;
             clientMessageId?: string;
+            /** @default 1 */
+            version: number;
+            /** Format: date-time */
+            editedAt?: string;
+            /** @default false */
+            isDeleted: boolean;
+            /** Format: date-time */
+            deletedAt?: string;
+            /** @default [] */
+            reactions: components["schemas"]["ReactionOut"][];
+            replyTo?: components["schemas"]["ReplyToOut"];
         };
         /**
          * MessageReadUpdate
@@ -121,6 +154,13 @@ export interface components {
             conversation: components["schemas"]["ConversationOut"];
             clientMessageId: string | null;
             duplicate: boolean;
+        };
+        /**
+         * MessageUpdated
+         * @description A message changed: edited, or its quoted original was edited or deleted. Keep it if its `version` is higher than the one you have.
+         */
+        MessageUpdated: {
+            message: components["schemas"]["MessageOut"];
         };
         /** NewMessageNotification */
         NewMessageNotification: {
@@ -153,6 +193,38 @@ export interface components {
             lastSeenAt: string;
         };
         /**
+         * PresenceWatched
+         * @description The users this connection now watches (those of the frame the caller shares a conversation with) and whether each is online now; `presence_update` follows their changes.
+         */
+        PresenceWatched: {
+            requestId?: string;
+            userIds: string[];
+            presence: components["schemas"]["WatchedPresence"][];
+        };
+        /**
+         * ReactionOut
+         * @description One emoji on a message: how many reacted with it, and who (in the order they did).
+         */
+        ReactionOut: {
+            emoji: string;
+            count: number;
+            userIds: string[];
+        };
+        /**
+         * ReactionUpdated
+         * @description Someone added or removed a reaction; `reactions` is the message's whole list after it.
+         */
+        ReactionUpdated: {
+            conversationId: string;
+            messageId: string;
+            emoji: string;
+            userId: string;
+            /** @enum {string} */
+            action: "added" | "removed";
+            reactions: components["schemas"]["ReactionOut"][];
+            version: number;
+        };
+        /**
          * ReadUpdated
          * @description The reader's own read position and unread counts after `message_read`.
          */
@@ -163,6 +235,25 @@ export interface components {
             readAt: string | null;
             unreadCount: number;
             totalUnread: number;
+        };
+        /**
+         * ReplyRefRequest
+         * @description The message a new one quotes: a message of the same conversation.
+         */
+        ReplyRefRequest: {
+            messageId: string;
+        };
+        /**
+         * ReplyToOut
+         * @description The message a reply quotes, as it is now: its content cut to 140 characters, "" once it was deleted (`isDeleted`); `attachmentType` when it carries one.
+         */
+        ReplyToOut: {
+            id: string;
+            senderId: string;
+            content: string;
+            isDeleted: boolean;
+            /** @enum {string} */
+            attachmentType?: "image" | "file";
         };
         RequestId: string;
         /** UserStoppedTyping */
@@ -178,6 +269,13 @@ export interface components {
             conversationId: string;
             userId: string;
             timeoutMs: number;
+        };
+        /** WatchedPresence */
+        WatchedPresence: {
+            userId: string;
+            online: boolean;
+            /** Format: date-time */
+            lastSeenAt?: string;
         };
         /** @description Keeps API Gateway's 10-minute idle timeout at bay. Answered by `pong`. */
         PingAction: {
@@ -210,6 +308,7 @@ export interface components {
             patternId?: string | null;
             attachment?: components["schemas"]["AttachmentRef"] | null;
             clientMessageId?: string | null;
+            replyTo?: components["schemas"]["ReplyRefRequest"] | null;
             requestId?: components["schemas"]["RequestId"];
         };
         /** @description The same as `PUT /api/messages/{messageId}/read`. Answered by `read_updated`. Others get `message_read_update`. */
@@ -235,6 +334,44 @@ export interface components {
             conversationId: string;
             requestId?: components["schemas"]["RequestId"];
         };
+        /** @description The same as `PATCH /api/messages/{messageId}`: the sender replaces the text within the edit window. Replies quoting it (up to 20) get `message_updated` too. Answered by `message_edited`. Others get `message_updated`. */
+        EditMessageAction: {
+            /** @constant */
+            action: "edit_message";
+            content: string;
+            messageId: string;
+            requestId?: components["schemas"]["RequestId"];
+        };
+        /** @description The same as `DELETE /api/messages/{messageId}`: the sender leaves a tombstone. Replies quoting it (up to 20) get `message_updated`. Answered by `message_removed`. Others get `message_deleted`. */
+        DeleteMessageAction: {
+            /** @constant */
+            action: "delete_message";
+            messageId: string;
+            requestId?: components["schemas"]["RequestId"];
+        };
+        /** @description The same as `PUT /api/messages/{messageId}/reactions/{emoji}`, the emoji as text. Answered by `reaction_added`. Others get `reaction_updated`. */
+        AddReactionAction: {
+            /** @constant */
+            action: "add_reaction";
+            messageId: string;
+            emoji: string;
+            requestId?: components["schemas"]["RequestId"];
+        };
+        /** @description The same as `DELETE /api/messages/{messageId}/reactions/{emoji}`. Answered by `reaction_removed`. Others get `reaction_updated`. */
+        RemoveReactionAction: {
+            /** @constant */
+            action: "remove_reaction";
+            messageId: string;
+            emoji: string;
+            requestId?: components["schemas"]["RequestId"];
+        };
+        /** @description This connection receives `presence_update` for these users from now on (the partners of the inbox page on screen), replacing the list it sent before; users the caller shares no conversation with are ignored. At most 49 (`PRESENCE_WATCH_MAX`). Answered by `presence_watched`. */
+        WatchPresenceAction: {
+            /** @constant */
+            action: "watch_presence";
+            userIds: string[];
+            requestId?: components["schemas"]["RequestId"];
+        };
     };
     responses: never;
     parameters: never;
@@ -257,6 +394,16 @@ export interface ServerEventMap {
   message_sent: components["schemas"]["MessageSent"];
   /** To the sender of `message_read`. */
   read_updated: components["schemas"]["ReadUpdated"];
+  /** To the sender of `edit_message`. */
+  message_edited: components["schemas"]["MessageChanged"];
+  /** To the sender of `delete_message`. */
+  message_removed: components["schemas"]["MessageChanged"];
+  /** To the sender of `add_reaction`. */
+  reaction_added: components["schemas"]["MessageChanged"];
+  /** To the sender of `remove_reaction`. */
+  reaction_removed: components["schemas"]["MessageChanged"];
+  /** To the sender of `watch_presence`. */
+  presence_watched: components["schemas"]["PresenceWatched"];
   /** To the room's connections (not the sending connection, which gets `message_sent`). */
   message_received: components["schemas"]["MessageOut"];
   /** To every connection of the recipient, joined to the room or not. */
@@ -269,8 +416,14 @@ export interface ServerEventMap {
   user_typing: components["schemas"]["UserTyping"];
   /** To the room minus the typist's connections. */
   user_stopped_typing: components["schemas"]["UserStoppedTyping"];
-  /** To connections joined to a conversation with that user; sent when a user's first connection opens and when their last one closes. */
+  /** To connections joined to a conversation with that user or watching them (`watch_presence`); sent when a user's first connection opens and when their last one closes. */
   presence_update: components["schemas"]["PresenceUpdate"];
+  /** To the room's connections (not the connection that made the change, which gets its answer) and every connection of the other participant; also sent for each reply (up to 20 per message) whose quoted message was edited or deleted. */
+  message_updated: components["schemas"]["MessageUpdated"];
+  /** To the room's connections (not the connection that made the change, which gets its answer) and every connection of the other participant. */
+  message_deleted: components["schemas"]["MessageDeleted"];
+  /** To the room's connections (not the connection that made the change, which gets its answer) and every connection of the other participant. */
+  reaction_updated: components["schemas"]["ReactionUpdated"];
   /** To the room. */
   attachment_ready: components["schemas"]["AttachmentReady"];
   /** To the sender of a refused frame; a connection whose token expired (`token_expired`, `action` null), which is then closed. */
@@ -286,6 +439,11 @@ export interface ClientActionMap {
   message_read: Omit<components["schemas"]["MessageReadAction"], "action" | "requestId">;
   typing_start: Omit<components["schemas"]["TypingStartAction"], "action" | "requestId">;
   typing_stop: Omit<components["schemas"]["TypingStopAction"], "action" | "requestId">;
+  edit_message: Omit<components["schemas"]["EditMessageAction"], "action" | "requestId">;
+  delete_message: Omit<components["schemas"]["DeleteMessageAction"], "action" | "requestId">;
+  add_reaction: Omit<components["schemas"]["AddReactionAction"], "action" | "requestId">;
+  remove_reaction: Omit<components["schemas"]["RemoveReactionAction"], "action" | "requestId">;
+  watch_presence: Omit<components["schemas"]["WatchPresenceAction"], "action" | "requestId">;
 }
 
 export const SERVER_EVENTS = [
@@ -294,6 +452,11 @@ export const SERVER_EVENTS = [
   "conversation_left",
   "message_sent",
   "read_updated",
+  "message_edited",
+  "message_removed",
+  "reaction_added",
+  "reaction_removed",
+  "presence_watched",
   "message_received",
   "new_message_notification",
   "notification",
@@ -301,6 +464,9 @@ export const SERVER_EVENTS = [
   "user_typing",
   "user_stopped_typing",
   "presence_update",
+  "message_updated",
+  "message_deleted",
+  "reaction_updated",
   "attachment_ready",
   "error",
 ] as const satisfies readonly (keyof ServerEventMap)[];
@@ -313,4 +479,9 @@ export const CLIENT_ACTIONS = [
   "message_read",
   "typing_start",
   "typing_stop",
+  "edit_message",
+  "delete_message",
+  "add_reaction",
+  "remove_reaction",
+  "watch_presence",
 ] as const satisfies readonly (keyof ClientActionMap)[];

@@ -176,6 +176,51 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/messages/{messageId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Delete a message: its sender only (`403 not_sender`); it stays as a tombstone (`isDeleted`, no content, no
+         * @description attachment), its attachment's downloads end. Idempotent.
+         */
+        delete: operations["deleteMessage"];
+        options?: never;
+        head?: never;
+        /**
+         * Edit a message: its sender only (`403 not_sender`), within `MESSAGE_EDIT_WINDOW_SECONDS` of sending it (`403
+         * @description edit_window_passed`), never once deleted (`409 message_deleted`); the same content rules as a send. An attachment keeps its attachment. The same text again changes nothing.
+         */
+        patch: operations["editMessage"];
+        trace?: never;
+    };
+    "/api/messages/{messageId}/reactions/{emoji}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * React to a message (any participant; once per user and emoji; idempotent). `emoji` is one of `REACTION_EMOJI`,
+         * @description URL-encoded UTF-8 (`400 invalid_reaction` otherwise); a message carries at most `MESSAGE_MAX_REACTIONS` different ones (`409 too_many_reactions`), none once deleted (`409 message_deleted`).
+         */
+        put: operations["addReaction"];
+        post?: never;
+        /** Take back one's reaction (idempotent: a reaction that is not there is already removed) */
+        delete: operations["removeReaction"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/messages/{messageId}/read": {
         parameters: {
             query?: never;
@@ -282,6 +327,13 @@ export interface components {
             nextCursor: string | null;
             totalUnread: number;
         };
+        /**
+         * EditMessageRequest
+         * @description `PATCH /api/messages/{id}`: the new text, under the same rules as a send's (it may be empty only for a message with an attachment).
+         */
+        EditMessageRequest: {
+            content: string;
+        };
         /** EnrichedConversationOut */
         EnrichedConversationOut: {
             /** Format: date-time */
@@ -313,7 +365,7 @@ export interface components {
          * @description Every `error.code` the API and the socket answer with.
          * @enum {string}
          */
-        ErrorCode: "invalid_request" | "invalid_json" | "invalid_cursor" | "invalid_frame" | "unknown_action" | "self_conversation" | "creator_mismatch" | "attachment_not_found" | "attachment_not_uploaded" | "attachment_rejected" | "attachment_type_mismatch" | "unsupported_attachment_type" | "too_many_rooms" | "too_many_connections" | "unauthorized" | "token_expired" | "forbidden" | "purchase_required" | "not_pattern_creator" | "not_recipient" | "service_role_required" | "user_token_required" | "not_found" | "conflict" | "idempotency_key_reused" | "attachment_already_used" | "payload_too_large" | "attachment_too_large" | "unsupported_media_type" | "rate_limited" | "temporarily_unavailable" | "storage_unavailable" | "contention" | "internal_error";
+        ErrorCode: "invalid_request" | "invalid_json" | "invalid_cursor" | "invalid_frame" | "unknown_action" | "self_conversation" | "creator_mismatch" | "attachment_not_found" | "attachment_not_uploaded" | "attachment_rejected" | "attachment_type_mismatch" | "attachment_size_mismatch" | "unsupported_attachment_type" | "too_many_rooms" | "invalid_reply" | "invalid_reaction" | "too_many_connections" | "unauthorized" | "token_expired" | "forbidden" | "purchase_required" | "not_pattern_creator" | "not_recipient" | "not_sender" | "edit_window_passed" | "service_role_required" | "user_token_required" | "not_found" | "conflict" | "idempotency_key_reused" | "attachment_already_used" | "message_deleted" | "too_many_reactions" | "payload_too_large" | "attachment_too_large" | "unsupported_media_type" | "rate_limited" | "temporarily_unavailable" | "storage_unavailable" | "contention" | "internal_error";
         /**
          * ErrorOut
          * @description Every error: a stable machine-readable `code` and a human message.
@@ -321,12 +373,18 @@ export interface components {
         ErrorOut: {
             error: components["schemas"]["ErrorBody"];
         };
-        /** LastMessageOut */
+        /**
+         * LastMessageOut
+         * @description The newest message's preview; it follows that message's edit (`editedAt`) and deletion (`isDeleted`, `content: ""`).
+         */
         LastMessageOut: {
             /** @enum {string} */
             attachmentType?: "image" | "file";
             content: string;
+            /** Format: date-time */
+            editedAt?: string;
             id: string;
+            isDeleted?: boolean;
             senderId: string;
             /** Format: date-time */
             sentAt: string;
@@ -339,7 +397,17 @@ export interface components {
             /** @description Default: `false`. */
             markConversation?: boolean;
         };
-        /** MessageOut */
+        /**
+         * MessageChangeOut
+         * @description `PATCH`/`DELETE /api/messages/{id}` and its reactions: the message as it is after the change.
+         */
+        MessageChangeOut: {
+            message: components["schemas"]["MessageOut"];
+        };
+        /**
+         * MessageOut
+         * @description A message. `version` grows by one with every change (edit, deletion, reaction, a change of the message it quotes): keep the highest version per id. A deleted message is a tombstone: `isDeleted`, `content: ""`, no attachment, no reactions, no quote.
+         */
         MessageOut: {
             attachmentId?: string;
             attachmentName?: string;
@@ -352,16 +420,27 @@ export interface components {
             clientMessageId?: string;
             content: string;
             conversationId: string;
+            /** Format: date-time */
+            deletedAt?: string;
+            /** Format: date-time */
+            editedAt?: string;
             height?: number;
             id: string;
+            /** @default false */
+            isDeleted: boolean;
             isRead: boolean;
+            /** @default [] */
+            reactions: components["schemas"]["ReactionOut"][];
             /** Format: date-time */
             readAt?: string;
             recipientId: string;
+            replyTo?: components["schemas"]["ReplyToOut"];
             senderId: string;
             /** Format: date-time */
             sentAt: string;
             thumbnailUrl?: string;
+            /** @default 1 */
+            version: number;
             width?: number;
         };
         /** ParticipantOut */
@@ -401,6 +480,15 @@ export interface components {
             userId: string;
         };
         /**
+         * ReactionOut
+         * @description One emoji on a message: how many reacted with it, and who (in the order they did).
+         */
+        ReactionOut: {
+            count: number;
+            emoji: string;
+            userIds: string[];
+        };
+        /**
          * ReadOut
          * @description `PUT /api/messages/{id}/read`: the caller's read position and unread counts after it.
          */
@@ -411,6 +499,25 @@ export interface components {
             readAt: string | null;
             totalUnread: number;
             unreadCount: number;
+        };
+        /**
+         * ReplyRefRequest
+         * @description The message a new one quotes: a message of the same conversation.
+         */
+        ReplyRefRequest: {
+            messageId: string;
+        };
+        /**
+         * ReplyToOut
+         * @description The message a reply quotes, as it is now: its content cut to 140 characters, "" once it was deleted (`isDeleted`); `attachmentType` when it carries one.
+         */
+        ReplyToOut: {
+            /** @enum {string} */
+            attachmentType?: "image" | "file";
+            content: string;
+            id: string;
+            isDeleted: boolean;
+            senderId: string;
         };
         /**
          * SendMessageRequest
@@ -424,6 +531,7 @@ export interface components {
             conversationId?: string | null;
             patternId?: string | null;
             recipientId?: string | null;
+            replyTo?: components["schemas"]["ReplyRefRequest"] | null;
         };
         /**
          * SendOut
@@ -1420,6 +1528,377 @@ export interface operations {
             };
             /** @description Not found, or not the caller's (`not_found`): the two are indistinguishable */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Rate limited (`rate_limited`): retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Temporarily unavailable (`temporarily_unavailable`, `storage_unavailable`, `contention`): retry the same request */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    deleteMessage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                messageId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MessageChangeOut"];
+                };
+            };
+            /** @description Invalid request: `invalid_request` with field `details`, or a specific code */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Missing or invalid bearer token (`unauthorized`) */
+            401: {
+                headers: {
+                    /** @description Bearer */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not allowed: a reason code such as `purchase_required` or `user_token_required` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not found, or not the caller's (`not_found`): the two are indistinguishable */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Rate limited (`rate_limited`): retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Temporarily unavailable (`temporarily_unavailable`, `storage_unavailable`, `contention`): retry the same request */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    editMessage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                messageId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EditMessageRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MessageChangeOut"];
+                };
+            };
+            /** @description Invalid request: `invalid_request` with field `details`, or a specific code */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Missing or invalid bearer token (`unauthorized`) */
+            401: {
+                headers: {
+                    /** @description Bearer */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not allowed: a reason code such as `purchase_required` or `user_token_required` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not found, or not the caller's (`not_found`): the two are indistinguishable */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Conflict (`idempotency_key_reused`, `attachment_already_used`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Too large (`payload_too_large`, `attachment_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description The body is not JSON (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Rate limited (`rate_limited`): retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Temporarily unavailable (`temporarily_unavailable`, `storage_unavailable`, `contention`): retry the same request */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    addReaction: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                messageId: string;
+                emoji: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MessageChangeOut"];
+                };
+            };
+            /** @description Invalid request: `invalid_request` with field `details`, or a specific code */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Missing or invalid bearer token (`unauthorized`) */
+            401: {
+                headers: {
+                    /** @description Bearer */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not allowed: a reason code such as `purchase_required` or `user_token_required` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not found, or not the caller's (`not_found`): the two are indistinguishable */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Conflict (`idempotency_key_reused`, `attachment_already_used`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Rate limited (`rate_limited`): retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Temporarily unavailable (`temporarily_unavailable`, `storage_unavailable`, `contention`): retry the same request */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    removeReaction: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                messageId: string;
+                emoji: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MessageChangeOut"];
+                };
+            };
+            /** @description Invalid request: `invalid_request` with field `details`, or a specific code */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Missing or invalid bearer token (`unauthorized`) */
+            401: {
+                headers: {
+                    /** @description Bearer */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not allowed: a reason code such as `purchase_required` or `user_token_required` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not found, or not the caller's (`not_found`): the two are indistinguishable */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Conflict (`idempotency_key_reused`, `attachment_already_used`) */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -5,7 +5,10 @@ import type { operations } from "./openapi.js";
 
 /** Every operation of docs/openapi.json: its HTTP method and path template (`{name}` is a path parameter). */
 export const OPERATIONS = {
+  addReaction: { method: "PUT", path: "/api/messages/{messageId}/reactions/{emoji}" },
   createUpload: { method: "POST", path: "/api/attachments" },
+  deleteMessage: { method: "DELETE", path: "/api/messages/{messageId}" },
+  editMessage: { method: "PATCH", path: "/api/messages/{messageId}" },
   getAttachment: { method: "GET", path: "/api/attachments/{attachmentId}" },
   getConversation: { method: "GET", path: "/api/messages/conversations/{conversationId}" },
   getOpenApiDocument: { method: "GET", path: "/api/openapi.json" },
@@ -16,6 +19,7 @@ export const OPERATIONS = {
   putPattern: { method: "PUT", path: "/api/internal/patterns/{patternId}" },
   putPurchase: { method: "PUT", path: "/api/internal/purchases/{patternId}/{userId}" },
   putUser: { method: "PUT", path: "/api/internal/users/{userId}" },
+  removeReaction: { method: "DELETE", path: "/api/messages/{messageId}/reactions/{emoji}" },
   sendMessage: { method: "POST", path: "/api/messages" },
   syncChanges: { method: "GET", path: "/api/messages/sync" },
 } as const satisfies Record<keyof operations, { method: string; path: string }>;

@@ -142,6 +142,9 @@ export function message(fields: { conversationId?: string; senderId?: string; co
     content: fields.content ?? `message ${seq}`,
     isRead: false,
     sentAt: fields.sentAt ?? new Date(Date.UTC(2026, 0, 1, 0, 0, seq)).toISOString(),
+    version: 1,
+    isDeleted: false,
+    reactions: [],
     ...(fields.clientMessageId ? { clientMessageId: fields.clientMessageId } : {}),
   };
 }

@@ -131,7 +131,7 @@ test("catch-up merges the touched conversations and moves the total by their cha
 
 test("mergeMessages: by id or clientMessageId, never back to pending, stored ones by time", () => {
   const a = { ...message({ content: "a" }), key: "a", delivery: "sent" as const };
-  const pending: ChatMessage = { key: "cm-1", clientMessageId: "cm-1", conversationId: "conv_a", senderId: "alice", content: "mine", isRead: false, sentAt: "2030-01-01T00:00:00.000Z", delivery: "pending" };
+  const pending: ChatMessage = { key: "cm-1", clientMessageId: "cm-1", conversationId: "conv_a", senderId: "alice", content: "mine", isRead: false, sentAt: "2030-01-01T00:00:00.000Z", version: 1, isDeleted: false, reactions: [], delivery: "pending" };
   const stored = { ...message({ content: "mine", clientMessageId: "cm-1", senderId: "alice" }), key: "cm-1", delivery: "sent" as const };
   let list = mergeMessages([a], [pending]);
   list = mergeMessages(list, [stored]);
