@@ -160,7 +160,10 @@ def test_two_users_chat_live_in_the_browser(browser: Browser, stack: RunningStac
     bucket_url = f"{stack.aws_url}/{stack.ready['attachmentsBucket']}"
     thumbnail = alice.page.locator(f'.message[data-message-id="{message_id}"] img.thumbnail')
     expect(thumbnail).to_have_attribute(
-        "src", re.compile(rf"^{re.escape(bucket_url)}/conversations/conv_\w+/att_[\w-]+/thumb\.jpg\?.*X-Amz-Signature=")
+        "src",
+        re.compile(
+            rf"^{re.escape(bucket_url)}/conversations/conv_\w+/att_[\w-]+/thumb-[0-9a-f]+\.jpg\?.*X-Amz-Signature="
+        ),
     )
     alice.page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=thumbnail.element_handle())
     assert thumbnail.evaluate("img => [img.naturalWidth, img.naturalHeight]") == [320, 240]

@@ -266,8 +266,10 @@ def test_a_deleted_attachment_is_gone_for_everyone_and_left_to_the_lifecycle_rul
 ) -> None:
     attachment_id = upload_pdf(marketplace, "bob", BLANKET)
     sent = send(marketplace, "bob", "the chart", attachment={"attachmentId": attachment_id})
-    key = Attachment.get(attachment_id).key
-    assert _state_tag(key) == "attached"
+    stored = Attachment.get(attachment_id)
+    key = stored.verified_key  # what the message serves: the server's copy of the file it checked
+    assert key is not None and _state_tag(key) == "attached"
+    assert "state" not in _tags(stored.key) or _state_tag(stored.key) == "pending"  # the original is never served
 
     tombstone = ok(delete(marketplace, "bob", sent["id"]))
 
@@ -280,9 +282,13 @@ def test_a_deleted_attachment_is_gone_for_everyone_and_left_to_the_lifecycle_rul
     assert Attachment.get(attachment_id).expires_at is not None
 
 
-def _state_tag(key: str) -> str:
+def _tags(key: str) -> dict[str, str]:
     tags = BUCKET.client.get_object_tagging(Bucket=BUCKET.bucket, Key=key)["TagSet"]
-    return {tag["Key"]: tag["Value"] for tag in tags}["state"]
+    return {tag["Key"]: tag["Value"] for tag in tags}
+
+
+def _state_tag(key: str) -> str:
+    return _tags(key)["state"]
 
 
 # --- reactions -----------------------------------------------------------------------------------------

@@ -72,12 +72,12 @@ def test_the_document_is_built_once_per_container(api: Api, monkeypatch: pytest.
         builds.append(app)
         return real(app)
 
-    docs._document.cache_clear()
+    docs.document.cache_clear()
     monkeypatch.setattr(openapi, "build_document", counting)
     try:
         answers = [api.call("GET", "/api/openapi.json") for _ in range(3)]
     finally:
-        docs._document.cache_clear()
+        docs.document.cache_clear()
 
     assert [answer.status for answer in answers] == [200, 200, 200]
     assert answers[0].body == answers[2].body
