@@ -25,6 +25,7 @@ from tests.integration.conftest import (  # noqa: F401 (fixtures)
     install_services,
     marketplace,
     sockets,
+    uploads,
 )
 
 ON_STACK_STAGE = "dev"

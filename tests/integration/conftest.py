@@ -203,3 +203,21 @@ def sockets(client: Client) -> Any:
     from tests.integration.sockets import Sockets
 
     return Sockets(client)
+
+
+@pytest.fixture
+def uploads(marketplace: Api, sockets: Any) -> Any:
+    """bob's conversation with alice about p1 opened, and the client side of uploads into it."""
+    from tests.integration.test_attachments import Uploads
+
+    marketplace.send("bob", recipientId="alice", patternId="p1", content="my progress so far")
+    return Uploads(marketplace, sockets)
+
+
+@pytest.fixture
+def settings_of_the_tests() -> None:
+    """Settings from the tests' environment, built now, outside any request: Chalice's test client runs requests
+    with the dev stage's variables, so settings first built inside one (after a test cleared them) would name the dev
+    stage's bucket. The upload suites use it for every test (``pytest.mark.usefixtures``)."""
+    get_settings.cache_clear()
+    get_settings()

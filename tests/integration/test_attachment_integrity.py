@@ -24,8 +24,6 @@ from chalicelib.domain.principal import Principal
 from chalicelib.errors import AppError
 from chalicelib.schemas.requests import SendMessageRequest
 from chalicelib.settings import get_settings
-from tests.integration.conftest import Api
-from tests.integration.sockets import Sockets
 from tests.integration.test_attachment_tags import attached_objects, served_by_messages, tags
 from tests.integration.test_attachments import BLANKET, Uploads, jpeg_with_gps, png
 from tests.integration.uploads import PDF
@@ -33,19 +31,7 @@ from tests.integration.uploads import PDF
 SWAPPED = b"MZ\x90\x00 not a PDF <html><script>alert(1)</script></html>"
 
 
-@pytest.fixture(autouse=True)
-def settings_of_the_tests() -> None:
-    """Settings from the tests' environment, built now, outside any request: Chalice's test client runs requests
-    with the dev stage's variables, so settings first built inside one (after a test cleared them) would name the dev
-    stage's bucket."""
-    get_settings.cache_clear()
-    get_settings()
-
-
-@pytest.fixture
-def uploads(marketplace: Api, sockets: Sockets) -> Uploads:
-    marketplace.send("bob", recipientId="alice", patternId="p1", content="my progress so far")
-    return Uploads(marketplace, sockets)
+pytestmark = pytest.mark.usefixtures("settings_of_the_tests")
 
 
 def signed(uploads: Uploads, name: str, content_type: str, size: int) -> tuple[str, dict[str, Any]]:

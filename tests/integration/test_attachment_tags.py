@@ -29,7 +29,6 @@ from chalicelib.schemas.requests import SendMessageRequest
 from chalicelib.services.messaging import Sent
 from chalicelib.settings import get_settings
 from tests.integration.conftest import BUCKET, UPLOAD_FAILURES, Api
-from tests.integration.sockets import Sockets
 from tests.integration.test_attachments import BLANKET, Uploads, jpeg_with_gps
 from tests.integration.test_delivery_faults import STORAGE_FAULTS, failing_transactions
 from tests.integration.test_presign_faults import FAULTS, FlakyS3
@@ -38,19 +37,7 @@ from tests.integration.uploads import PDF
 ATTACHED = {"state": "attached"}
 
 
-@pytest.fixture(autouse=True)
-def settings_of_the_tests() -> None:
-    """Settings from the tests' environment, built now, outside any request: Chalice's test client runs requests
-    with the dev stage's variables, so settings first built inside one (after a test cleared them) would name the dev
-    stage's bucket."""
-    get_settings.cache_clear()
-    get_settings()
-
-
-@pytest.fixture
-def uploads(marketplace: Api, sockets: Sockets) -> Uploads:
-    marketplace.send("bob", recipientId="alice", patternId="p1", content="my progress so far")
-    return Uploads(marketplace, sockets)
+pytestmark = pytest.mark.usefixtures("settings_of_the_tests")
 
 
 def tags(key: str) -> dict[str, str]:

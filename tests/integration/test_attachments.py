@@ -85,12 +85,6 @@ class Uploads:
         )
 
 
-@pytest.fixture
-def uploads(marketplace: Api, sockets: Sockets) -> Uploads:
-    marketplace.send("bob", recipientId="alice", patternId="p1", content="my progress so far")
-    return Uploads(marketplace, sockets)
-
-
 # --- the presigned POST ------------------------------------------------------------------------------
 
 

@@ -33,13 +33,7 @@ from tests.integration.test_attachments import BLANKET, Uploads, jpeg_with_gps
 REGION = "us-east-1"
 
 
-@pytest.fixture(autouse=True)
-def settings_of_the_tests() -> None:
-    """Settings from the tests' environment, built now, outside any request: Chalice's test client runs requests
-    with the dev stage's variables, so settings first built inside one (after a test cleared them) would name the dev
-    stage's bucket."""
-    get_settings.cache_clear()
-    get_settings()
+pytestmark = pytest.mark.usefixtures("settings_of_the_tests")
 
 
 @pytest.fixture

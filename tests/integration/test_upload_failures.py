@@ -17,24 +17,10 @@ import requests
 from chalicelib.adapters.dynamodb import Attachment, Message
 from chalicelib.entrypoints.upload_failures import UnknownFailure
 from chalicelib.settings import get_settings
-from tests.integration.sockets import Sockets
 from tests.integration.test_attachments import BLANKET, Uploads, jpeg_with_gps, png
 from tests.integration.uploads import PDF
 
-
-@pytest.fixture(autouse=True)
-def settings_of_the_tests() -> None:
-    """Settings from the tests' environment, built now, outside any request: Chalice's test client runs requests
-    with the dev stage's variables, so settings first built inside one (after a test cleared them) would name the dev
-    stage's bucket."""
-    get_settings.cache_clear()
-    get_settings()
-
-
-@pytest.fixture
-def uploads(marketplace: Any, sockets: Sockets) -> Uploads:
-    marketplace.send("bob", recipientId="alice", patternId="p1", content="my progress so far")
-    return Uploads(marketplace, sockets)
+pytestmark = pytest.mark.usefixtures("settings_of_the_tests")
 
 
 def s3_event(key: str) -> dict[str, Any]:
