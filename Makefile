@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install dev test lint typecheck imports unit integration e2e fuzz bench bench-load token openapi clean
+.PHONY: install dev dev-large dev-reset test lint typecheck imports unit integration e2e fuzz bench bench-load token openapi clean
 .PHONY: deploy urls package destroy check-infra
 .PHONY: asyncapi lint-openapi typecheck-openapi
 .PHONY: scan policies client-js client-js-generate
@@ -24,8 +24,14 @@ CHROMIUM := /usr/bin/chromium
 $(CHROMIUM):
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 
-dev: install ## Run the whole stack locally on moto (REST API, WebSocket gateway, demo data, tokens)
+dev: install ## Run the whole stack locally on moto (REST API, WebSocket gateway, demo data, tokens); data kept in DEV_DATA_DIR
 	$(BIN)/python -m dev.stack
+
+dev-large: install ## make dev with a realistic data set: alice with 10,000 conversations, 100,000 messages with bob
+	DEV_SEED=large $(BIN)/python -m dev.stack
+
+dev-reset: install ## Empty the dev stack's data folder (DEV_DATA_DIR, default .dev/data): the next make dev starts afresh
+	$(BIN)/python -m dev.data_dir reset
 
 test: install $(CHROMIUM) lint typecheck imports lint-openapi typecheck-openapi scan client-js ## Lint, type-check, check the layers, scan, build and test the JS client, then every test
 	$(BIN)/python -m pytest
@@ -51,8 +57,8 @@ e2e: install $(CHROMIUM)
 
 # USER is also the login name in every shell: only a USER given on the command line names the token's user.
 TOKEN_USER := $(if $(filter command line,$(origin USER)),$(USER),alice)
-token: install ## Print a dev token: make token USER=alice [ROLE=service]
-	@$(BIN)/python -m dev.token $(TOKEN_USER) $(if $(ROLE),--role $(ROLE))
+token: install ## Print a dev token: make token USER=alice [ROLE=service] [TTL=60 | TTL=5m | TTL=2h]
+	@$(BIN)/python -m dev.token $(TOKEN_USER) $(if $(ROLE),--role $(ROLE)) $(if $(TTL),--ttl $(TTL))
 
 FUZZ_EXAMPLES ?= 500
 fuzz: install ## Fuzz the local stack with schemathesis, longer than CI does: make fuzz [FUZZ_EXAMPLES=500]

@@ -168,6 +168,7 @@ class PackageSize:
     sources: dict[str, dict[str, int]] = field(default_factory=dict)  # zip -> {".py": n, ".pyc": n}
     kept: dict[str, str] = field(default_factory=dict)  # zip -> where a copy was kept
     command: str = ""
+    sdk_in_layer: list[str] = field(default_factory=list)  # boto3, botocore, s3transfer packages found in the layer
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -240,9 +241,14 @@ def measure_package(stage: str = "dev", keep_dir: Path | None = None) -> Package
                 ".py": sum(1 for n in names if n.endswith(".py")),
                 ".pyc": sum(1 for n in names if n.endswith(".pyc")),
             }
+            if label == "layer":
+                tops = {n.split("/")[4] for n in names if n.startswith("python/lib/") and n.count("/") > 4}
+                result.sdk_in_layer = sorted(tops & {"boto3", "botocore", "s3transfer"})
             if keep_dir is not None:
                 keep_dir.mkdir(parents=True, exist_ok=True)
                 result.kept[label] = str(shutil.copy2(path, keep_dir / path.name))
+        if keep_dir is not None and (out / "sam.yaml").exists():
+            result.kept["template"] = str(shutil.copy2(out / "sam.yaml", keep_dir / "sam.yaml"))
         result.function_zip_bytes = function_zip.stat().st_size if function_zip.exists() else None
         if layer_zip.exists():
             result.layer_zip_bytes = layer_zip.stat().st_size
@@ -269,68 +275,3 @@ def _project_copy(tmp: Path, config: dict[str, Any], result: PackageSize) -> Pat
         )
     (project / ".chalice" / "config.json").write_text(json.dumps(config, indent=2))
     return project
-
-
-# --- cold start as Lambda runs the package ----------------------------------------------------------------------
-
-
-@dataclass
-class LambdaLayoutImports:
-    """``import app`` from the packaged zips extracted the way Lambda lays them out (function code first on the
-    path, then the layer, then the runtime's boto3), with and without bytecode compiled into the zips."""
-
-    runs: int
-    medians_ms: dict[str, float] = field(default_factory=dict)  # "<state> <modules>" -> CPU median
-    error: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return dict(self.__dict__)
-
-
-def measure_lambda_layout(package: PackageSize, runs: int = 5) -> LambdaLayoutImports:
-    """Lambda's file system is read-only: modules without a ``.pyc`` in the zip are compiled on every cold start.
-    Measures that, then the same after ``compileall`` (what shipping bytecode in the zips would give)."""
-    import compileall
-    import py_compile
-
-    result = LambdaLayoutImports(runs)
-    function_zip, layer_zip = package.kept.get("function"), package.kept.get("layer")
-    if function_zip is None or layer_zip is None:
-        result.error = "no packaged zips to measure"
-        return result
-    with tempfile.TemporaryDirectory(prefix="bench-lambda-") as tmp:
-        task, opt = Path(tmp) / "task", Path(tmp) / "opt"
-        with zipfile.ZipFile(function_zip) as archive:
-            archive.extractall(task)
-        with zipfile.ZipFile(layer_zip) as archive:
-            archive.extractall(opt)
-        version = f"python{sys.version_info.major}.{sys.version_info.minor}"
-        layer_site = opt / "python" / "lib" / version / "site-packages"
-        env = {
-            **_lambda_environment(),
-            "PYTHONDONTWRITEBYTECODE": "1",  # /var/task and /opt are read-only on Lambda
-            "PYTHONPATH": os.pathsep.join([str(task), str(layer_site), str(opt / "python")]),
-        }
-
-        def timed(modules: str) -> float:
-            completed = subprocess.run(
-                [sys.executable, "-c", _TIMED_IMPORT.format(modules=modules)],
-                cwd=task,
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=IMPORT_TIMEOUT_SECONDS,
-                check=True,
-            )
-            return float(completed.stdout.strip().splitlines()[-1].split()[0]) * 1000
-
-        for state in ("as packaged", "after compileall"):
-            if state == "after compileall":
-                for directory in (task, opt):
-                    compileall.compile_dir(
-                        directory, quiet=2, invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH
-                    )
-            for modules in ("chalice, boto3", "app"):
-                values = [timed(modules) for _ in range(runs)]
-                result.medians_ms[f"{state}: import {modules}"] = round(statistics.median(values), 1)
-    return result

@@ -1,12 +1,15 @@
 """The in-process benchmark's environment, set before anything imports ``chalicelib`` (table names are read then).
 
-Import this module first: it mirrors ``tests/conftest.py`` (fake credentials, a stage of its own, rate limits
-off because a benchmark sends far faster than any user) so that moto is the only AWS the benchmark can reach.
+Import this module first: it mirrors ``tests/conftest.py`` (fake credentials, a stage of its own) so that moto is the
+only AWS the benchmark can reach. The per-user limits are on but out of reach (``bench/limits.py``): a benchmark sends
+far faster than any user, and each request still pays for its counter as in production.
 """
 
 from __future__ import annotations
 
 import os
+
+from bench.limits import LIMITS_OUT_OF_REACH
 
 BENCH_ENVIRONMENT = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -21,9 +24,7 @@ BENCH_ENVIRONMENT = {
     # REST handlers deliver through moto's @connections API under mock_aws, as in the integration tests.
     "WEBSOCKET_API_ID": "benchws001",
     "WEBSOCKET_STAGE": "bench",
-    "RATE_LIMIT_SEND": "0/1",
-    "RATE_LIMIT_CONVERSATION": "0/1",
-    "RATE_LIMIT_PRESIGN": "0/1",
+    **LIMITS_OUT_OF_REACH,
     "LOG_LEVEL": "INFO",
 }
 UNSET = (

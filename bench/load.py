@@ -4,11 +4,11 @@ Usage: ``python -m bench.load [--clients N] [--conversations M] [--messages K] [
 [--deadline SECONDS] [--no-write]`` (or ``BENCH_LOAD_CLIENTS`` / ``_CONVERSATIONS`` / ``_MESSAGES`` /
 ``_CONCURRENCY`` / ``_DEADLINE_SECONDS``). Defaults: 200 clients, 50 conversations, 5,000 messages.
 
-It starts the dev stack (``dev.stack``) as a subprocess on free loopback ports with rate limits off, creates
-the users through the platform's service endpoint and opens each conversation with a REST message, connects
-every client (``websockets`` asyncio client) and joins it to its user's conversation, then sends the
-messages as ``new_message`` frames with at most W awaiting their ``message_sent``. Every frame every client
-receives is recorded, and at the end each message must have reached exactly the connections that should get
+It starts the dev stack (``dev.stack``) as a subprocess on free loopback ports with the per-user limits off
+(``bench/limits.py``), creates the users through the platform's service endpoint and opens each conversation with a
+REST message, connects every client (``websockets`` asyncio client) and joins it to its user's conversation, then
+sends the messages as ``new_message`` frames with at most W awaiting their ``message_sent``. Every frame every
+client receives is recorded, and at the end each message must have reached exactly the connections that should get
 it, exactly once:
 
 - the sending connection: ``message_sent`` (its answer);
@@ -20,10 +20,9 @@ Latency is from just before a frame is sent to the moment a client reads the fra
 lives in this process). The run is a bounded loop on loopback: it stops sending at the deadline, waits a
 bounded time for deliveries to drain, closes every client and stops the stack with SIGTERM.
 
-By default the stack runs with ``bench/moto_patches.py`` installed (``python -m bench.stack``, which then runs
-``dev.stack`` unchanged): moto copies every table a transaction touches, so on moto as it ships each send gets
-slower as the run adds messages and the run measures moto's table copies. ``--raw-moto`` runs plain
-``python -m dev.stack``.
+The stack is ``make dev``'s (``python -m dev.stack``, moto with ``dev/moto_patches.py``, keeping no data folder);
+``--raw-moto`` runs it with ``DEV_MOTO_PATCHES=off``: moto as it ships copies every table a transaction touches,
+so each send gets slower as the run adds messages. The stack's resident memory is read before it stops.
 """
 
 from __future__ import annotations
@@ -51,7 +50,8 @@ import requests
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from bench.machine import machine, percentile
+from bench.limits import LIMITS_OFF
+from bench.machine import machine, percentile, process_memory
 from bench.report import PREAMBLE, write_section
 from chalicelib.auth.tokens import issue_token
 
@@ -151,16 +151,15 @@ def start_stack(workdir: Path, raw_moto: bool) -> Stack:
         {
             "JWT_SECRET": JWT_SECRET,
             "PYTHONUNBUFFERED": "1",
-            "RATE_LIMIT_SEND": "0/1",
-            "RATE_LIMIT_CONVERSATION": "0/1",
-            "RATE_LIMIT_PRESIGN": "0/1",
+            **LIMITS_OFF,  # 200 clients sending as fast as they can: no per-user limit, no connection cap
             "LOG_LEVEL": "WARNING",  # one line per request and frame would cost the stack more than the work
         }
     )
-    module = "dev.stack" if raw_moto else "bench.stack"
+    env["DEV_DATA_DIR"] = "off"  # a load run starts empty and leaves nothing behind
+    env["DEV_MOTO_PATCHES"] = "off" if raw_moto else "on"
     with log.open("wb") as output:
         process = subprocess.Popen(
-            [sys.executable, "-m", module, "--ready-file", str(ready_file)],
+            [sys.executable, "-m", "dev.stack", "--ready-file", str(ready_file)],
             cwd=ROOT,
             env=env,
             stdout=output,
@@ -631,10 +630,12 @@ def main(argv: list[str] | None = None) -> int:
     load_before = round(os.getloadavg()[0], 1)
     pairs, per_user = build_users(args.clients, args.conversations)
     with tempfile.TemporaryDirectory(prefix="bench-load-") as tmp:
-        print(f"starting the stack ({'dev.stack' if args.raw_moto else 'bench.stack'})", file=sys.stderr, flush=True)
+        print(f"starting the stack (dev.stack{', moto as it ships' if args.raw_moto else ''})", file=sys.stderr)
         stack = start_stack(Path(tmp), args.raw_moto)
+        memory: dict[str, float] = {}
         try:
             result = asyncio.run(drive(stack, args, pairs, per_user))
+            memory = process_memory(stack.process.pid)
         finally:
             code = stack.stop()
             log = stack.log.read_text(errors="replace")
@@ -644,20 +645,27 @@ def main(argv: list[str] | None = None) -> int:
             (OUT / "stack.log").write_text(log)
     result["stack_exit_code"] = code
     result["stack_tracebacks"] = tracebacks
+    result["stack_memory"] = memory
     m = machine()
     info = {
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "command": command.strip(),
-        "stack": "python -m dev.stack (moto as it ships)"
+        "stack": "python -m dev.stack with DEV_MOTO_PATCHES=off (moto as it ships)"
         if args.raw_moto
-        else "python -m bench.stack (dev.stack with bench/moto_patches.py)",
+        else "python -m dev.stack (moto with dev/moto_patches.py, as make dev runs it)",
         "machine": f"{m['cpu']}, {m['cores']} cores, {m['memory']}; Python {m['python']}; "
         f"load average {load_before} at the start, {round(os.getloadavg()[0], 1)} at the end",
     }
     if not args.no_write:  # the numbers first: nothing after this may lose them
         OUT.mkdir(parents=True, exist_ok=True)
         (OUT / "load.json").write_text(json.dumps({**info, **result}, indent=2) + "\n")
-    text = render(result, info) + f"\nStack exit code {code}; tracebacks in its log: {tracebacks}"
+    text = render(result, info)
+    if memory:
+        text += (
+            f"\nThe stack's resident memory after the run: {memory.get('rss_mb', 0):,.0f} MB "
+            f"(peak {memory.get('peak_rss_mb', 0):,.0f} MB).\n"
+        )
+    text += f"\nStack exit code {code}; tracebacks in its log: {tracebacks}"
     text += " (log kept in bench/out/stack.log).\n" if tracebacks or code != 0 else ".\n"
     print(text)
     if not args.no_write:

@@ -1,5 +1,8 @@
 """The measured operations: each one prepares what it needs (unmeasured) and returns the one request to time.
 
+``OPERATIONS`` are timed at every size; ``COST_OPERATIONS`` (connecting, pinging, sending over the socket, a photo
+from upload request to processing) only at the largest, for ``bench/cost.py``.
+
 Requests go through ``chalice.test.Client`` exactly as the integration tests send them (REST through the HTTP
 client, socket frames as API Gateway-shaped events to the app's three WebSocket handlers), so a measurement
 covers routing, JWT verification, validation, the services, DynamoDB on moto and delivery through moto's
@@ -8,6 +11,7 @@ covers routing, JWT verification, validation, the services, DynamoDB on moto and
 
 from __future__ import annotations
 
+import io
 import json
 import time
 from collections.abc import Callable
@@ -16,18 +20,19 @@ from itertools import count
 from pathlib import Path
 from typing import Any
 
+import requests
 from chalice import Chalice
 from chalice.test import Client
 from moto.apigatewaymanagementapi.models import apigatewaymanagementapi_backends
 from moto.core import DEFAULT_ACCOUNT_ID
 
-from bench.seed import BUYER, CREATOR, PATTERN, World
+from bench.meter import Meter
+from bench.seed import BUYER, CREATOR, PATTERN, World, write_all
 from chalicelib.adapters.dynamodb import Purchase, UserProfile
 from chalicelib.auth.tokens import issue_token
 from chalicelib.domain.cursors import encode_cursor
 from chalicelib.domain.ids import message_id_for
 from chalicelib.settings import get_settings
-from dev.bulk import write_items as write_all
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN_TTL_SECONDS = 6 * 3600
@@ -104,6 +109,8 @@ class Harness:
     floor: Client
     tokens: dict[str, str] = field(default_factory=dict)
     connections: dict[str, list[str]] = field(default_factory=dict)  # user -> open bench connections
+    meter: Meter | None = None  # told which function each measured request invoked, and its bytes
+    photo: bytes = b""  # a phone photo (COST_OPERATIONS), made once
 
     @classmethod
     def create(cls, world: World) -> Harness:
@@ -120,6 +127,8 @@ class Harness:
         headers = {"Authorization": f"Bearer {self.token(user)}", "Content-Type": "application/json"}
         payload = None if body is None else json.dumps(body)
         response = getattr(self.client.http, method.lower())(path, headers=headers, body=payload)
+        if self.meter is not None:
+            self.meter.note("api_handler", response_bytes=len(response.body or b""))
         if response.status_code not in ok:
             raise RequestFailed(f"{method} {path}: {response.status_code} {response.body[:300]!r}")
         return json.loads(response.body) if response.body else None
@@ -132,7 +141,11 @@ class Harness:
     # --- sockets ---
 
     def invoke(self, handler: str, event: dict[str, Any]) -> dict[str, Any]:
+        if self.meter is not None:
+            self.meter.note(FUNCTIONS[handler], client_frame=event.get("body") if handler == "message" else None)
         payload = self.client.lambda_.invoke(handler, event).payload
+        if handler == "on_upload":  # an S3 event handler answers nothing; a failure raises
+            return {}
         if payload.get("statusCode") != 200:
             raise RequestFailed(f"{handler}: {payload}")
         return payload
@@ -169,6 +182,15 @@ class Harness:
         settings = get_settings()
         position = self.world.chat_feed_tail[-SYNC_BACK]
         return encode_cursor({"p": position, "x": True}, scope=f"sync:{CREATOR}", secret=settings.cursor_secret)
+
+
+# The Chalice handler names the test client invokes -> the functions of .chalice/config.json.
+FUNCTIONS = {
+    "connect": "websocket_connect",
+    "message": "websocket_message",
+    "disconnect": "websocket_disconnect",
+    "on_upload": "on_upload",
+}
 
 
 def clear_frames() -> None:
@@ -228,7 +250,7 @@ def _send_rest(h: Harness) -> Measured:
     return Measured(lambda: h.send(BUYER), clear_frames)
 
 
-def _disconnect(h: Harness) -> None:
+def _disconnect_all(h: Harness) -> None:
     h.disconnect_all()
 
 
@@ -290,8 +312,8 @@ OPERATIONS: list[Operation] = [
             h.fresh_buyer()
         ),
     ),
-    Operation("join", "socket join_conversation (then leave, unmeasured)", _join, _join_setup, _disconnect),
-    Operation("typing", "socket typing_start; 1 other connection in the room", _typing, _typing_setup, _disconnect),
+    Operation("join", "socket join_conversation (then leave, unmeasured)", _join, _join_setup, _disconnect_all),
+    Operation("typing", "socket typing_start; 1 other connection in the room", _typing, _typing_setup, _disconnect_all),
     Operation(
         "sync",
         "GET /api/messages/sync?since= (a full page of 50)",
@@ -299,4 +321,128 @@ OPERATIONS: list[Operation] = [
             f"/api/messages/sync?since={h.sync_cursor()}"
         ),
     ),
+]
+
+
+# --- what only the cost model needs (bench/cost.py) --------------------------------------------------------------
+
+PHOTO_SIZE = (4032, 3024)  # a 12-megapixel phone photo
+
+
+def phone_photo() -> bytes:
+    """A 12-megapixel JPEG of about 2 MB (noise over a gradient: it compresses like a photo, not like a drawing)."""
+    from PIL import Image, ImageFilter
+
+    base = Image.linear_gradient("L").resize(PHOTO_SIZE)
+    channels = [Image.effect_noise(PHOTO_SIZE, s).filter(ImageFilter.GaussianBlur(1.2)) for s in (40, 50, 60)]
+    image = Image.merge("RGB", [Image.blend(base, channel, 0.5) for channel in channels])
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=88)
+    return buffer.getvalue()
+
+
+def _ticket(h: Harness) -> dict[str, Any]:
+    if not h.photo:
+        h.photo = phone_photo()
+    body = {"conversationId": h.world.chat_id, "fileName": "blanket.jpg", "contentType": "image/jpeg"}
+    return h.http("POST", "/api/attachments", BUYER, {**body, "size": len(h.photo)})
+
+
+def _uploaded(h: Harness) -> dict[str, Any]:
+    """A photo requested and uploaded by the buyer (the browser's presigned POST), not yet processed."""
+    ticket = _ticket(h)
+    form = ticket["upload"]
+    stored = requests.post(form["url"], data=form["fields"], files={"file": ("blanket.jpg", h.photo, "image/jpeg")})
+    if stored.status_code not in (200, 204):
+        raise RequestFailed(f"upload: {stored.status_code} {stored.text[:300]}")
+    return ticket
+
+
+def _process(h: Harness, ticket: dict[str, Any]) -> None:
+    event = h.client.events.generate_s3_event(
+        bucket=get_settings().attachments_bucket, key=ticket["upload"]["fields"]["key"]
+    )
+    h.invoke("on_upload", event)
+
+
+def _connected(*users: str, joined: tuple[bool, ...] = ()) -> Callable[[Harness], None]:
+    """Setup: a connection per user, each joined to the chat unless ``joined`` says otherwise."""
+
+    def setup(h: Harness) -> None:
+        for index, user in enumerate(users):
+            connection_id = h.connect(user)
+            if joined[index] if index < len(joined) else True:
+                h.frame(connection_id, "join_conversation", conversationId=h.world.chat_id)
+        clear_frames()
+
+    return setup
+
+
+def _socket_send(h: Harness) -> Measured:
+    connection_id = h.connections[BUYER][0]
+    return Measured(
+        lambda: h.frame(connection_id, "new_message", conversationId=h.world.chat_id, content="hello"), clear_frames
+    )
+
+
+def _connect(h: Harness) -> Measured:
+    return Measured(lambda: h.connect(CREATOR), h.disconnect_all)
+
+
+def _disconnect(h: Harness) -> Measured:
+    connection_id = h.connect(CREATOR)
+
+    def measured() -> None:
+        h.invoke("disconnect", ws_event("$disconnect", connection_id))
+        h.connections[CREATOR].remove(connection_id)
+
+    return Measured(measured, clear_frames)
+
+
+def _ping(h: Harness) -> Measured:
+    connection_id = h.connections[CREATOR][0]
+    return Measured(lambda: h.frame(connection_id, "ping"), clear_frames)
+
+
+def _photo_processing(h: Harness) -> Measured:
+    ticket = _uploaded(h)
+    return Measured(lambda: _process(h, ticket), clear_frames)
+
+
+def _send_photo(h: Harness) -> Measured:
+    ticket = _uploaded(h)
+    _process(h, ticket)
+    body = {"conversationId": h.world.chat_id, "content": "", "attachment": {"attachmentId": ticket["attachmentId"]}}
+    return Measured(lambda: h.http("POST", "/api/messages", BUYER, body), clear_frames)
+
+
+COST_OPERATIONS: list[Operation] = [
+    Operation(
+        "socket connect", "$connect with a token (then $disconnect, unmeasured)", _connect, None, _disconnect_all
+    ),
+    Operation(
+        "socket disconnect", "$disconnect of a connection that joined nothing", _disconnect, None, _disconnect_all
+    ),
+    Operation("ping", "socket ping", _ping, _connected(CREATOR), _disconnect_all),
+    Operation(
+        "socket send, recipient on 1 device",
+        "new_message frame; the sender and the recipient in the room",
+        _socket_send,
+        _connected(BUYER, CREATOR),
+        _disconnect_all,
+    ),
+    Operation(
+        "socket send, recipient on 2 devices",
+        "new_message frame; the recipient's second device not in the room",
+        _socket_send,
+        _connected(BUYER, CREATOR, CREATOR, joined=(True, True, False)),
+        _disconnect_all,
+    ),
+    Operation(
+        "photo upload request",
+        "POST /api/attachments (a presigned POST for a 2 MB JPEG)",
+        lambda h: Measured(lambda: _ticket(h)),
+    ),
+    Operation("photo processing", "on_upload: re-encode a 12-megapixel JPEG, thumbnail", _photo_processing),
+    Operation("send with photo", "POST /api/messages with the processed photo", _send_photo),
 ]

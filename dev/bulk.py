@@ -4,7 +4,7 @@ write. Used by the test factories, the benchmarks and the dev stack's seeding; n
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 
 from pynamodb.models import Model
@@ -41,12 +41,18 @@ def write_items(items: Iterable[Model]) -> int:
     return sum(len(v) for v in by_model.values())
 
 
-def write_plans(plans: list[SendPlan], *, before: dict[str, ConversationState] | None = None) -> int:
+def write_plans(
+    plans: list[SendPlan],
+    *,
+    before: dict[str, ConversationState] | None = None,
+    write: Callable[[list[Model]], int] = write_items,
+) -> int:
     """Store what ``plans`` leave behind, and add what they changed to the users' unread totals.
 
     ``before`` holds the conversations as they were before the first plan (absent: new, nothing unread).
+    ``write`` stores the items (BatchWriteItem by default; the dev stack's large seed puts them into moto's tables).
     """
-    written = write_items(seeded_items(plans))
+    written = write(seeded_items(plans))
     first: dict[str, ConversationState] = {}
     last: dict[str, ConversationState] = {}
     for plan in plans:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import functools
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 # Real DynamoDB runs each TransactWriteItems in isolation; moto evaluates the conditions and applies the
@@ -29,6 +31,13 @@ def isolate_transactions() -> None:
         if getattr(original, _MARKER, False):
             continue
         setattr(DynamoDBBackend, name, _locked(original))
+
+
+@contextmanager
+def serialized() -> Iterator[None]:
+    """Hold the lock moto's writes take (``dev.moto_bulk`` writes many items at once, between two requests)."""
+    with _TRANSACTION_LOCK:
+        yield
 
 
 def _locked(original: Any) -> Any:

@@ -5,13 +5,18 @@ gateway (dev/ws_gateway.py) for the real-time half, S3 upload events (dev/s3_eve
 ``make dev`` runs ``python -m dev.stack``. The app code stays production code: the only things pointing it
 at moto are the standard ``AWS_ENDPOINT_URL_DYNAMODB`` / ``_S3`` / ``_SQS`` variables set here, and at the
 local gateway ``WEBSOCKET_MANAGEMENT_URL`` (``dev.ws_gateway.configure_app_environment``).
-Ctrl-C or SIGTERM stops everything and exits 0.
+
+moto runs with ``dev/moto_patches.py`` (self-checked at startup; ``DEV_MOTO_PATCHES=off`` runs it as it ships), so
+requests cost the same whatever the data holds. The data lives in ``DEV_DATA_DIR`` between runs
+(``dev/data_dir.py``); ``DEV_SEED=large`` adds a realistic data set (``dev/seed.py``).
+Ctrl-C or SIGTERM stops everything, saves the data and exits 0.
 """
 
 from __future__ import annotations
 
 import argparse
 import errno
+import gc
 import json
 import logging
 import os
@@ -25,7 +30,20 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-from dev.seed import OPENING_MESSAGE, OPENING_SENDER, PATTERNS, PURCHASES, USERS, SeedError, seed
+from dev.data_dir import DataDir, DataDirInUse, Report, data_dir_from_environ
+from dev.seed import (
+    OPENING_MESSAGE,
+    OPENING_SENDER,
+    PATTERNS,
+    PURCHASES,
+    USERS,
+    LargeSeed,
+    SeedError,
+    SeedPlan,
+    plan_from_environ,
+    seed,
+    seed_large,
+)
 
 if TYPE_CHECKING:
     from chalice.local import LocalDevServer
@@ -47,6 +65,7 @@ SERVICE_TOKEN_TTL_SECONDS = 10 * 60
 MOTO_START_TIMEOUT_SECONDS = 15
 SHUTDOWN_TIMEOUT_SECONDS = 10
 TOKEN_USERS = ("alice", "bob")  # printed in the banner and written to the ready file
+MOTO_PATCHES_ENV = "DEV_MOTO_PATCHES"
 
 
 class StackError(Exception):
@@ -176,7 +195,17 @@ class Stack:
     """moto (with S3 upload events and SQS event sources), the WebSocket gateway, the REST API and the browser
     client: started in order, stopped in reverse (whatever was reached)."""
 
-    def __init__(self, ports: Ports, ready_file: Path | None, ws_limits: Limits, s3_event_delay: float = 0.0) -> None:
+    def __init__(
+        self,
+        ports: Ports,
+        ready_file: Path | None,
+        ws_limits: Limits,
+        s3_event_delay: float = 0.0,
+        *,
+        data_dir: Path | None = None,
+        seed_plan: SeedPlan | None = None,
+        moto_patches: bool = True,
+    ) -> None:
         self.ports = ports
         self.s3_event_delay = s3_event_delay
         self.api, self.aws = ports.api, ports.aws
@@ -195,12 +224,25 @@ class Stack:
         self._api_server: LocalDevServer | None = None
         self._api_thread: threading.Thread | None = None
         self._web: WebClientServer | None = None
+        self.data_dir = DataDir(data_dir) if data_dir is not None else None
+        self.seed_plan = seed_plan or SeedPlan()
+        self.moto_patches = moto_patches
+        self.patch_checks: list[str] = []
+        self.loaded: Report | None = None  # set once the data folder was read: only then may it be written
+        self.saved: Report | None = None
+        self.large_seed: LargeSeed | None = None
 
     def start(self) -> dict[str, str]:
-        """Start moto, create the tables and the bucket, emulate S3 upload events, open the WebSocket gateway, serve
-        the API, seed, serve the browser client; returns the demo tokens."""
+        """Start moto, create the tables and the bucket, load the data folder, emulate S3 upload events, open the
+        WebSocket gateway, serve the API, seed, serve the browser client; returns the demo tokens."""
         if self.ready_file:
             self.ready_file.unlink(missing_ok=True)  # a stale file from a crashed run must not read as ready
+        if self.data_dir is not None:
+            try:
+                self.data_dir.claim()
+            except DataDirInUse as exc:
+                self.data_dir = None  # not ours: never written by this run
+                raise StackError(str(exc)) from None
         self._start_moto()
         from chalicelib.adapters.dynamodb.tables import create_tables
         from chalicelib.adapters.files import S3Files
@@ -208,21 +250,60 @@ class Stack:
         from chalicelib.settings import get_settings
 
         create_tables()
-        S3Files(get_settings()).ensure_bucket(
-            get_settings().allowed_origins
-        )  # the same definition as deploy: private, CORS, lifecycle
+        # the same definition as deploy: private, CORS, lifecycle
+        S3Files(get_settings()).ensure_bucket(get_settings().allowed_origins)
         # on_upload's dead-letter queue and its own, as infrastructure/template.yaml declares them
         self.upload_failures_url = SqsQueue(get_settings(), get_settings().upload_failures_queue).ensure(
             upload_failure_queues(get_settings())
         )
+        self._load_data()
         self._start_queues()
-        self._start_s3_events()
+        self._start_s3_events()  # after loading: reloaded uploads are not processed again
         self._start_gateway()
         self._serve_api()
         service_token = mint("platform", role="service", ttl_seconds=SERVICE_TOKEN_TTL_SECONDS)
         seed(self.api_url, service_token=service_token, user_token=mint)
+        if self.seed_plan.large:
+            self.large_seed = seed_large(self.seed_plan)
+        # What moto holds now lives as long as the stack: keep it out of every later full collection, which would
+        # otherwise walk hundreds of thousands of items and stall a request (the Lambda's heap never holds them).
+        gc.collect()
+        gc.freeze()
         self._serve_web_client()
         return {user: mint(user) for user in TOKEN_USERS}
+
+    def _s3(self) -> Any:
+        import boto3
+
+        from chalicelib.settings import get_settings
+
+        return boto3.client("s3", region_name=get_settings().region)  # AWS_ENDPOINT_URL_S3: this stack's moto
+
+    def _load_data(self) -> None:
+        if self.data_dir is None:
+            return
+        from chalicelib.settings import get_settings
+
+        settings = get_settings()
+        try:
+            self.loaded = self.data_dir.load(region=settings.region, s3=self._s3(), bucket=settings.attachments_bucket)
+        except (OSError, ValueError, KeyError) as exc:
+            raise StackError(
+                f"cannot load the data folder {self.data_dir.path}: {exc}. Move it aside, or make dev-reset to start "
+                "empty"
+            ) from None
+
+    def _save_data(self) -> None:
+        if self.data_dir is None or self.loaded is None or self._moto is None:
+            return
+        from chalicelib.adapters.dynamodb import ALL_MODELS
+        from chalicelib.settings import get_settings
+
+        settings = get_settings()
+        tables = [model.Meta.table_name for model in ALL_MODELS]
+        self.saved = self.data_dir.save(
+            region=settings.region, s3=self._s3(), bucket=settings.attachments_bucket, tables=tables
+        )
 
     def _start_moto(self) -> None:
         from moto.server import ThreadedMotoServer
@@ -230,6 +311,13 @@ class Stack:
         from dev.moto_cors import enforce_bucket_cors
         from dev.moto_isolation import isolate_transactions
 
+        if self.moto_patches:
+            from dev import moto_patches
+
+            try:
+                self.patch_checks = moto_patches.apply()  # before the isolation lock, which then wraps them
+            except moto_patches.PatchBroken as exc:
+                raise StackError(str(exc)) from None
         isolate_transactions()
         enforce_bucket_cors()
         moto = ThreadedMotoServer(ip_address=HOST, port=self.aws.number, verbose=False)
@@ -360,6 +448,16 @@ class Stack:
             "stage": os.environ["STAGE"],
             "pid": os.getpid(),
             "tokens": tokens,
+            "dataDir": str(self.data_dir.path) if self.data_dir else None,
+            "loaded": self.loaded.__dict__ if self.loaded else None,
+            "seed": {
+                "conversations": self.seed_plan.conversations,
+                "messages": self.seed_plan.messages,
+                "items": self.large_seed.items if self.large_seed else 0,
+                "seconds": round(self.large_seed.seconds, 2) if self.large_seed else 0.0,
+                "cpuSeconds": round(self.large_seed.cpu_seconds, 2) if self.large_seed else 0.0,
+            },
+            "motoPatches": self.patch_checks if self.moto_patches else "off",
         }
         partial = self.ready_file.with_name(self.ready_file.name + ".partial")
         partial.write_text(json.dumps(ready, indent=2) + "\n")
@@ -382,8 +480,13 @@ class Stack:
             self._queues.stop()  # likewise
         if self._gateway is not None:
             self._gateway.stop()  # before moto: each socket's $disconnect still writes to DynamoDB
-        if self._moto is not None:
-            self._moto.stop()
+        try:
+            self._save_data()  # after the gateway: no connection outlives the run in the saved data
+        finally:
+            if self.data_dir is not None:
+                self.data_dir.release()
+            if self._moto is not None:
+                self._moto.stop()
 
 
 def async_invocations(dead_letter_queue_url: str) -> dict[str, Invocation]:
@@ -413,13 +516,31 @@ def banner(stack: Stack, tokens: dict[str, str]) -> str:
     purchases = "; ".join(f"{buyer} bought {pattern}" for pattern, buyer in PURCHASES)
     exports = "\n".join(f"  export {user.upper()}_TOKEN={token}" for user, token in tokens.items())
     delay = f", {stack.s3_event_delay:g} s late (DEV_S3_EVENT_DELAY_SECONDS)" if stack.s3_event_delay else ""
+    if stack.data_dir is None:
+        data = "not kept (DEV_DATA_DIR=off)"
+    else:
+        loaded = stack.loaded.describe() if stack.loaded and stack.loaded.tables else "nothing yet"
+        data = f"{stack.data_dir.path}: loaded {loaded}; saved on exit (make dev-reset empties it)"
+    large = ""
+    if stack.large_seed is not None:
+        large = (
+            f"\n            DEV_SEED=large: alice has {stack.seed_plan.conversations:,} conversations, "
+            f"{stack.seed_plan.messages:,} messages with bob about the blanket "
+            f"({stack.large_seed.items:,} items written in {stack.large_seed.seconds:.1f} s)"
+        )
+    patches = (
+        "as it ships (DEV_MOTO_PATCHES=off: slow as data grows)"
+        if not stack.moto_patches
+        else (f"without its table-size costs (dev/moto_patches.py: {len(stack.patch_checks)} self-checks passed)")
+    )
     return f"""
 crochet-messaging dev stack is running (stage {os.environ["STAGE"]}). Ctrl-C stops it.
 
   Web client  {stack.web_url}/   (the browser reference client: pick alice, bob or carol)
   REST API    {stack.api_url}/api/...
   WebSocket   {stack.ws_url}/?token=<JWT>   (@connections API: {stack.ws_management_url})
-  moto (AWS)  {stack.aws_url}   (the DynamoDB, S3 and SQS endpoint)
+  moto (AWS)  {stack.aws_url}   (the DynamoDB, S3 and SQS endpoint; {patches})
+  Data        {data}
   Uploads     s3://{get_settings().attachments_bucket}: each upload runs the app's on_upload, as S3 does on AWS{delay}
               (CORS allows {", ".join(get_settings().allowed_origins)})
   Failures    uploads whose processing fails for good go to sqs://{get_settings().upload_failures_queue},
@@ -427,9 +548,9 @@ crochet-messaging dev stack is running (stage {os.environ["STAGE"]}). Ctrl-C sto
 
 Demo data   users {users}
             patterns {patterns}
-            {purchases}; {OPENING_SENDER} wrote {OPENING_MESSAGE["recipientId"]} a first message
+            {purchases}; {OPENING_SENDER} wrote {OPENING_MESSAGE["recipientId"]} a first message{large}
 
-Tokens, valid 12 h (for anyone else: make token USER=carol):
+Tokens, valid 12 h (for anyone else: make token USER=carol; short-lived: make token USER=bob TTL=60):
 {exports}
 
 Try:
@@ -456,6 +577,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, _raise_stop)
     signal.signal(signal.SIGTERM, _raise_stop)
     stack: Stack | None = None
+    code = 0
     try:
         if os.environ.get("JWT_JWKS_URL"):
             raise StackError("JWT_JWKS_URL is set: the dev stack signs its own HS256 tokens; unset it to run locally")
@@ -468,8 +590,12 @@ def main(argv: list[str] | None = None) -> int:
         try:
             ws_limits = Limits.from_environ(os.environ)
             s3_event_delay = delay_from_environ(os.environ)
+            seed_plan = plan_from_environ(os.environ)
         except ValueError as exc:
             raise StackError(str(exc)) from None
+        patches = (os.environ.get(MOTO_PATCHES_ENV) or "on").strip().lower()
+        if patches not in ("on", "off"):
+            raise StackError(f"{MOTO_PATCHES_ENV}={patches!r}: use on (the default) or off")
         configure_environment(os.environ, ports.aws.number)
         configure_app_environment(os.environ, ws_management_url(ports))
         allow_browser_origins(os.environ, HOST, ports.web.number)
@@ -477,7 +603,15 @@ def main(argv: list[str] | None = None) -> int:
         # One line per DynamoDB call drowns the request log; websockets repeats what the gateway logs.
         for chatty in ("werkzeug", "botocore", "pynamodb", "websockets"):
             logging.getLogger(chatty).setLevel(logging.WARNING)
-        stack = Stack(ports, args.ready_file, ws_limits, s3_event_delay)
+        stack = Stack(
+            ports,
+            args.ready_file,
+            ws_limits,
+            s3_event_delay,
+            data_dir=data_dir_from_environ(os.environ),
+            seed_plan=seed_plan,
+            moto_patches=patches == "on",
+        )
         tokens = stack.start()
         print(banner(stack, tokens), flush=True)
         stack.write_ready_file(tokens)
@@ -486,18 +620,21 @@ def main(argv: list[str] | None = None) -> int:
         pass
     except StackError as error:
         print(f"dev.stack: {error}", file=sys.stderr, flush=True)
-        return 1
+        code = 1
     except SeedError as error:
         print(f"dev.stack: seeding the demo data failed: {error}", file=sys.stderr, flush=True)
-        return 1
+        code = 1
     finally:
         # A second Ctrl-C must not interrupt the cleanup half-way.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         if stack is not None:
             stack.stop()
-    print("dev.stack: stopped", flush=True)
-    return 0
+    if stack is not None and stack.saved is not None and stack.data_dir is not None:
+        print(f"dev.stack: saved {stack.saved.describe()} to {stack.data_dir.path}", flush=True)
+    if code == 0:
+        print("dev.stack: stopped", flush=True)
+    return code
 
 
 if __name__ == "__main__":

@@ -12,7 +12,8 @@
    (tables, attachments bucket, upload-failures queues) and checks its outputs against the stage's
    ``.chalice/config.json`` (TABLE_PREFIX, ATTACHMENTS_BUCKET, ALLOWED_ORIGINS, UPLOAD_FAILURES_QUEUE): the
    template and the app must name the same things;
-3. ``chalice deploy --stage <stage>`` (Lambdas, REST API, WebSocket API, the S3 upload notification);
+3. ``chalice deploy --stage <stage>`` (Lambdas, REST API, WebSocket API, the S3 upload notification), through
+   ``infrastructure/lambda_zips.py``: the zips are the ones ``make package`` builds (compiled, no boto3/botocore);
 4. the WebSocket API's id, which REST handlers need to deliver messages (``WEBSOCKET_API_ID``), only exists
    after Chalice created the API. It is written into the stage's environment variables in config.json; when
    it was not there yet (the first deploy), ``chalice deploy`` runs once more so the functions get it.
@@ -40,7 +41,6 @@ import argparse
 import json
 import os
 import secrets
-import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
@@ -473,16 +473,15 @@ def urls(deployed: dict[str, Any] | None) -> dict[str, str]:
 
 
 def chalice_runner(project: Project, region: str) -> Runner:
-    """Runs the Chalice CLI of this interpreter's environment in the project, in the given region."""
-    local = Path(sys.executable).with_name("chalice")
-    executable = str(local) if local.exists() else shutil.which("chalice")
-    if executable is None:
-        raise DeployError("the chalice CLI is not installed (make install)")
+    """Runs Chalice's CLI in the project, in the given region, with the zips ``make package`` ships
+    (``infrastructure/lambda_zips.py``: bytecode compiled for the runtime, no SDK the runtime already has)."""
     environment = {**os.environ, "AWS_DEFAULT_REGION": region, "AWS_REGION": region}
+    environment["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), environment.get("PYTHONPATH")]))
 
     def run(arguments: Sequence[str]) -> None:
         print("$ chalice " + " ".join(arguments), flush=True)
-        subprocess.run([executable, *arguments], cwd=project.root, env=environment, check=True)
+        command = [sys.executable, "-m", "infrastructure.lambda_zips", *arguments]
+        subprocess.run(command, cwd=project.root, env=environment, check=True)
 
     return run
 

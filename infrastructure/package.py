@@ -28,6 +28,12 @@ out of CloudFormation output:
 
 Log retention comes from ``log_retention_in_days`` in ``.chalice/config.json`` (Chalice writes the log groups).
 A stage that names no JWT secret is refused before anything is built, as ``make deploy`` refuses it.
+
+The zips are rewritten as ``infrastructure/lambda_zips.py`` describes (unchecked-hash bytecode for the runtime's
+Python, the runtime's own boto3/botocore/s3transfer left out of the layer), the same zips ``make deploy`` ships.
+``--chalice-zips`` keeps Chalice's zips as they are (for ``make bench``'s before/after cold start only);
+``--project-dir`` packages another project (``bench/cold_start.py``'s copy of this one, and its bare Chalice app,
+which has no ``chalicelib`` and so no secret to check).
 """
 
 from __future__ import annotations
@@ -47,6 +53,7 @@ from chalice.utils import to_cfn_resource_name
 
 from infrastructure import gateway_responses, policy
 from infrastructure.deploy import ASYNC_INVOKE, ROOT, DeployError, Project, check_no_dev_secret, throttling
+from infrastructure.lambda_zips import lean_zips
 
 SYNCHRONOUS_DLQ = (
     "invoked synchronously by API Gateway (REST and WebSocket routes): a dead-letter queue only ever receives "
@@ -166,15 +173,18 @@ def stage_generator() -> Iterator[None]:
         chalice_factory.create_app_packager = original
 
 
-def package(stage: str, out: Path) -> Path:
-    """Run ``chalice package`` for the stage into ``out``; returns the template's path."""
+def package(stage: str, out: Path, *, lean: bool = True, project_dir: Path = ROOT) -> Path:
+    """Run ``chalice package`` for the stage into ``out``; returns the template's path.
+
+    ``lean=False`` leaves Chalice's zips as Chalice makes them (the benchmark's "before").
+    """
     from chalice.cli import cli
 
-    with stage_generator():
+    with stage_generator(), lean_zips() if lean else _unchanged():
         cli.main(
             args=[
                 "--project-dir",
-                str(ROOT),
+                str(project_dir),
                 "package",
                 "--stage",
                 stage,
@@ -191,20 +201,28 @@ def package(stage: str, out: Path) -> Path:
     return out / "sam.yaml"
 
 
+@contextmanager
+def _unchanged() -> Iterator[None]:
+    yield
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m infrastructure.package", description=__doc__.split("\n\n")[0])
     parser.add_argument("--stage", required=True)
     parser.add_argument("--out", type=Path, help="default: build/package/<stage>")
+    parser.add_argument("--chalice-zips", action="store_true", help="leave Chalice's zips unchanged (benchmarks)")
+    parser.add_argument("--project-dir", type=Path, default=ROOT, help="the Chalice project (default: this one)")
     args = parser.parse_args(argv)
     if not botocore.session.get_session().get_config_variable("region"):
         os.environ["AWS_DEFAULT_REGION"] = "us-east-1"  # only shapes service principals' names; no AWS call is made
     out = args.out or ROOT / "build" / "package" / args.stage
     try:
-        check_no_dev_secret(Project(), args.stage)
+        if (args.project_dir / "chalicelib").is_dir():  # this app (or bench/cold_start.py's copy of it)
+            check_no_dev_secret(Project(args.project_dir), args.stage)
     except DeployError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    template = package(args.stage, out)
+    template = package(args.stage, out, lean=not args.chalice_zips, project_dir=args.project_dir)
     for artifact in sorted(out.glob("*.zip")):
         print(
             f"{artifact.relative_to(ROOT) if artifact.is_relative_to(ROOT) else artifact}: "

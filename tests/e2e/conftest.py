@@ -37,7 +37,8 @@ def free_port() -> int:
 
 def stack_environment(ports: dict[str, int]) -> dict[str, str]:
     """This process's environment, minus what tests/conftest.py set for the in-process tests."""
-    env = {k: v for k, v in os.environ.items() if k not in ("STAGE", "TABLE_PREFIX", "PYTEST_CURRENT_TEST")}
+    drop = ("STAGE", "TABLE_PREFIX", "PYTEST_CURRENT_TEST", "DEV_SEED", "DEV_MOTO_PATCHES")
+    env = {k: v for k, v in os.environ.items() if k not in drop}
     env.update({name: str(port) for name, port in ports.items()})
     env.update({"JWT_SECRET": JWT_SECRET, "PYTHONUNBUFFERED": "1"})
     return env
@@ -121,9 +122,18 @@ def stop(process: subprocess.Popen[bytes]) -> int:
 
 @contextmanager
 def start_stack(workdir: Path, **extra_env: str) -> Iterator[RunningStack]:
-    """A dev stack on free ports (plus ``extra_env``), stopped with SIGTERM at the end, which must exit 0."""
+    """A dev stack on free ports (plus ``extra_env``), stopped with SIGTERM at the end, which must exit 0.
+
+    Its data folder is ``workdir/data`` unless ``extra_env`` names one (``DEV_DATA_DIR``): a test stack never
+    reads or writes the developer's ``.dev/data``.
+    """
+    workdir.mkdir(parents=True, exist_ok=True)
     ready_file, log = workdir / "ready.json", workdir / "stack.log"
-    env = {**stack_environment({name: free_port() for name in PORT_VARIABLES}), **extra_env}
+    env = {
+        **stack_environment({name: free_port() for name in PORT_VARIABLES}),
+        "DEV_DATA_DIR": str(workdir / "data"),
+        **extra_env,
+    }
     # A file rather than a pipe: nobody reads a pipe while the tests run, and a full one would block the stack.
     with log.open("wb") as output:
         process = run_stack(env, "--ready-file", str(ready_file), stdout=output, stderr=subprocess.STDOUT)

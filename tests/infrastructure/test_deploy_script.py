@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import shutil
+import sys
 import warnings
 import zipfile
 from collections.abc import Iterator, Sequence
@@ -327,8 +328,8 @@ def test_a_stage_that_names_no_secret_is_refused_by_deploy_and_package(
             script.check_no_dev_secret(project, "dev")
         return
     built: list[str] = []
-    monkeypatch.setattr(packaging, "Project", lambda: project)
-    monkeypatch.setattr(packaging, "package", lambda stage, out: built.append(stage))
+    monkeypatch.setattr(packaging, "Project", lambda root: project)
+    monkeypatch.setattr(packaging, "package", lambda stage, out, **options: built.append(stage))
 
     assert packaging.main(["--stage", "dev", "--out", str(project.root / "out")]) == 2
 
@@ -371,6 +372,14 @@ def test_the_region_comes_from_aws_region_first_and_reaches_chalice(
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     assert Aws().region == "eu-west-1"
     seen: list[dict[str, str]] = []
-    monkeypatch.setattr(script.subprocess, "run", lambda *args, **kwargs: seen.append(kwargs["env"]))
+    commands: list[list[str]] = []
+
+    def run(command: list[str], **kwargs: object) -> None:
+        commands.append(command)
+        seen.append(kwargs["env"])  # type: ignore[arg-type]
+
+    monkeypatch.setattr(script.subprocess, "run", run)
     script.chalice_runner(Project(tmp_path), "eu-west-1")(["deploy", "--stage", "dev"])
     assert seen[0]["AWS_DEFAULT_REGION"] == seen[0]["AWS_REGION"] == "eu-west-1"
+    # chalice deploy runs with the zips make package builds (bytecode, no SDK in the layer).
+    assert commands == [[sys.executable, "-m", "infrastructure.lambda_zips", "deploy", "--stage", "dev"]]

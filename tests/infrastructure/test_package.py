@@ -1,16 +1,22 @@
-"""``make package``: ``chalice package`` (through infrastructure/package.py) for each stage, then checks on its output.
+"""``make package``: ``chalice package`` (through infrastructure/package.py) for each stage, then checks on its output:
+the template, the zips' contents, their bytecode (``infrastructure/lambda_zips.py``), and the zips imported as
+Lambda runs them (``infrastructure/lambda_layout.py``).
 
 Slow on a cold cache (Chalice downloads Lambda wheels from PyPI; ~2 minutes), marked ``package``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import marshal
 import os
 import re
+import shutil
 import subprocess
 import sys
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +27,7 @@ from packaging.markers import default_environment
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
+from infrastructure import lambda_layout, lambda_zips
 from infrastructure import policy as policy_template
 from infrastructure.deploy import ASYNC_INVOKE, ROOT, throttling
 from infrastructure.gateway_responses import GATEWAY_RESPONSES
@@ -33,7 +40,14 @@ UNZIPPED_LIMIT = 250 * 1024 * 1024  # Lambda: function and layers, unzipped
 # Lambda runtimes' glibc: python3.10/3.11 run on Amazon Linux 2, 3.12+ on Amazon Linux 2023.
 RUNTIME_GLIBC = {"python3.10": (2, 26), "python3.11": (2, 26), "python3.12": (2, 34), "python3.13": (2, 34)}
 LEGACY_MANYLINUX = {"manylinux1": (2, 5), "manylinux2010": (2, 12), "manylinux2014": (2, 17)}
-NEVER_SHIPPED = {"boto3", "s3transfer", "moto", "pytest", "ruff", "cfn-lint", "pip", "setuptools", "wheel", "chalice"}
+NEVER_SHIPPED = {
+    *("boto3", "botocore", "s3transfer"),  # the runtime's own SDK, compiled, is used
+    *("moto", "pytest", "ruff", "cfn-lint", "pip", "setuptools", "wheel", "chalice"),
+}
+# importlib.util.MAGIC_NUMBER of each runtime's CPython (the first two bytes of a .pyc, little-endian).
+PYC_MAGIC = {"python3.10": 3439, "python3.11": 3495, "python3.12": 3531, "python3.13": 3571}
+UNCHECKED_HASH = 0b01  # PEP 552 flags: hash-based, source never checked
+LAMBDA_ROOT = {"deployment.zip": "/var/task", "layer-deployment.zip": "/opt"}
 # Settings the tests' environment sets; `chalice package` must see only the stage's own (from config.json).
 TEST_VARIABLES = {"STAGE", "TABLE_PREFIX", "JWT_SECRET", "WEBSOCKET_API_ID", "WEBSOCKET_STAGE", "ATTACHMENTS_BUCKET"}
 
@@ -92,8 +106,8 @@ def test_the_function_zip_is_under_5_mb_and_holds_only_the_app(
     assert function.stat().st_size < FUNCTION_ZIP_LIMIT
     names = package.zip("deployment.zip").namelist()
     assert {"app.py", "chalicelib/settings.py", "chalice/app.py"} <= set(names)
-    assert {name.split("/")[0] for name in names} == {"app.py", "chalicelib", "chalice"}, (
-        "only the app (and Chalice's runtime)"
+    assert {name.split("/")[0] for name in names} == {"app.py", "__pycache__", "chalicelib", "chalice"}, (
+        "only the app (and Chalice's runtime), with their bytecode"
     )
 
 
@@ -307,6 +321,131 @@ def test_the_wheel_check_tells_portable_from_locally_built() -> None:
     assert glibc("py3-none-any") is None
     assert glibc("cp311-cp311-manylinux_2_28_x86_64") > RUNTIME_GLIBC["python3.11"]  # type: ignore[operator]
     assert glibc("cp311-cp311-linux_x86_64") > RUNTIME_GLIBC["python3.13"]  # type: ignore[operator]
+
+
+# --- bytecode and the runtime's SDK (infrastructure/lambda_zips.py) ------------------------------------------------
+
+
+def runtime_of(package: Package) -> str:
+    return functions(package.template)["APIHandler"]["Properties"]["Runtime"]
+
+
+def pyc_of(source: str, runtime: str) -> str:
+    folder, _, file = source.rpartition("/")
+    tag = "cpython-" + runtime.removeprefix("python").replace(".", "")
+    return f"{folder + '/' if folder else ''}__pycache__/{file.removesuffix('.py')}.{tag}.pyc"
+
+
+def zips(package: Package) -> Iterator[tuple[str, zipfile.ZipFile]]:
+    for name in ("deployment.zip", "layer-deployment.zip"):
+        yield name, package.zip(name)
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_every_module_of_both_zips_ships_its_bytecode_and_nothing_stale(
+    packages: dict[str, Package], stage: str
+) -> None:
+    package = packages[stage]
+    runtime = runtime_of(package)
+    for name, archive in zips(package):
+        names = set(archive.namelist())
+        sources = sorted(n for n in names if n.endswith(".py"))
+        assert len(sources) > (40 if name == "deployment.zip" else 300), name
+        missing = [source for source in sources if pyc_of(source, runtime) not in names]
+        assert not missing, f"{name}: {len(missing)} modules without bytecode, e.g. {missing[:5]}"
+        compiled = {pyc_of(source, runtime) for source in sources}
+        stale = sorted(n for n in names if n.endswith((".pyc", ".pyo")) and n not in compiled)
+        assert not stale, f"{name}: bytecode without its source or for another Python: {stale[:5]}"
+
+
+def test_the_bytecode_is_unchecked_hash_for_the_runtimes_python(packages: dict[str, Package]) -> None:
+    package = packages["dev"]
+    runtime = runtime_of(package)
+    assert runtime in PYC_MAGIC, f"no magic number known for {runtime}"
+    for name, archive in zips(package):
+        pycs = [n for n in archive.namelist() if n.endswith(".pyc")]
+        assert pycs
+        for pyc in pycs:
+            data = archive.read(pyc)
+            assert int.from_bytes(data[:2], "little") == PYC_MAGIC[runtime] and data[2:4] == b"\r\n", pyc
+            assert int.from_bytes(data[4:8], "little") == UNCHECKED_HASH, f"{pyc}: not an unchecked-hash .pyc"
+        # Each module's code names the path it has on Lambda, so tracebacks read /var/task/... and /opt/...
+        source = next(p for p in pycs if "/site-packages/pydantic/" in p or p.startswith("chalicelib/"))
+        code = marshal.loads(archive.read(source)[16:])
+        assert code.co_filename.startswith(LAMBDA_ROOT[name] + "/"), code.co_filename
+        assert lambda_zips.rewrite_info(package.out / name)["python"] == runtime
+
+
+def test_the_layer_leaves_the_sdk_to_the_runtime(packages: dict[str, Package]) -> None:
+    layer = packages["dev"].zip("layer-deployment.zip")
+    top_level = {name.split("/")[4] for name in layer.namelist() if name.count("/") > 4}
+    assert not {"boto3", "botocore", "s3transfer"} & top_level
+    assert not {"jmespath", "dateutil", "urllib3"} & top_level, "what only the SDK needs goes with it"
+    info = lambda_zips.rewrite_info(packages["dev"].out / "layer-deployment.zip")
+    assert set(info["removed"]) >= {"botocore"}
+    # PynamoDB needs botocore: the runtime's must satisfy it (tests/infrastructure/test_runtime_sdk.py runs the app
+    # on the oldest SDK this project supports).
+    (pynamodb,) = [r for r in distributions(layer)["pynamodb"]["requires"] if r.startswith("botocore")]
+    assert Requirement(pynamodb).specifier.contains(lambda_zips.RUNTIME_SDK_MINIMUM["botocore"])
+
+
+@pytest.fixture(scope="module")
+def runtime_sdk(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return lambda_layout.runtime_sdk(tmp_path_factory.mktemp("runtime-sdk") / "sdk")
+
+
+def test_every_function_imports_from_the_zips_as_lambda_runs_them_compiling_nothing(
+    packages: dict[str, Package], runtime_sdk: Path, tmp_path: Path
+) -> None:
+    package = packages["dev"]
+    layout = lambda_layout.extract(
+        tmp_path / "lambda", package.out / "deployment.zip", package.out / "layer-deployment.zip", runtime_sdk
+    )
+    try:
+        handlers = sorted(f["Properties"]["Handler"] for f in functions(package.template).values())
+        assert len(handlers) == len(chalice_config()["stages"]["dev"]["lambda_functions"])
+        for handler in handlers:
+            module, attribute = handler.split(".")
+            run = layout.run(
+                f"import {module}; handler = getattr({module}, {attribute!r}); import botocore, pydantic, jwt",
+                "[callable(handler), botocore.__file__, pydantic.__file__, jwt.__file__]",
+            )
+            is_callable, botocore_file, pydantic_file, jwt_file = run.result
+            assert is_callable, handler
+            assert not run.compiled, f"{handler}: compiled at import: {run.compiled[:5]}"
+            assert botocore_file.startswith(str(layout.runtime)), "botocore must be the runtime's"
+            assert pydantic_file.startswith(str(layout.opt)) and jwt_file.startswith(str(layout.opt))
+    finally:
+        lambda_layout.remove(layout)
+
+
+def test_chalice_deploy_rewrites_its_zips_like_make_package(packages: dict[str, Package], tmp_path: Path) -> None:
+    """``make deploy`` runs ``chalice deploy`` through ``infrastructure.lambda_zips``: the deployer ``chalice deploy``
+    builds packages the app with the rewrite in place (on a copy of the project, so nothing is reused from the
+    cache ``make package`` filled), and the result holds the same files as ``make package``'s zip."""
+    import botocore.session
+    from chalice.cli.factory import CLIFactory
+    from chalice.utils import UI
+
+    project = tmp_path / "project"
+    project.mkdir()
+    for name in ("app.py", "requirements.txt"):
+        (project / name).write_bytes((ROOT / name).read_bytes())
+    shutil.copytree(ROOT / "chalicelib", project / "chalicelib", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(ROOT / ".chalice", project / ".chalice", ignore=shutil.ignore_patterns("deployments", "deployed"))
+    factory = CLIFactory(project_dir=str(project))
+    config = factory.create_config_obj(chalice_stage_name="dev")
+    with lambda_zips.lean_zips():
+        deployer = factory.create_default_deployer(botocore.session.get_session(), config, UI())
+        (packager,) = [s for s in deployer._build_stage._steps if hasattr(s, "_lambda_packager")]
+        made = Path(packager._lambda_packager.create_deployment_package(str(project), config.lambda_python_version))
+        assert hasattr(packager._layer_packager.create_deployment_package, "__wrapped__")
+    assert made.is_relative_to(project / ".chalice" / "deployments")
+    assert lambda_zips.rewrite_info(made)["compiled"] > 40
+    with zipfile.ZipFile(made) as deployed:
+        deployed_files = {n: hashlib.sha256(deployed.read(n)).hexdigest() for n in deployed.namelist()}
+    packaged = packages["dev"].zip("deployment.zip")
+    assert deployed_files == {n: hashlib.sha256(packaged.read(n)).hexdigest() for n in packaged.namelist()}
 
 
 # What checkov still finds in the packaged template once .checkov.yaml's skips and the resources' own Metadata
