@@ -20,7 +20,52 @@ from typing import Any
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, "bench", "out", "search_index.json")
 
-WORDS = ["yarn", "hook", "stitch", "round", "corner", "chain", "slip", "single", "double", "treble", "magic", "ring", "blanket", "granny", "square", "amigurumi", "fox", "cotton", "acrylic", "wool", "merino", "gauge", "tension", "border", "frog", "block", "steam", "pattern", "row", "increase", "decrease", "colour", "change", "join", "seam", "weave", "ends", "bobble", "popcorn", "puff", "shell", "cluster", "picot", "crab"]
+WORDS = [
+    "yarn",
+    "hook",
+    "stitch",
+    "round",
+    "corner",
+    "chain",
+    "slip",
+    "single",
+    "double",
+    "treble",
+    "magic",
+    "ring",
+    "blanket",
+    "granny",
+    "square",
+    "amigurumi",
+    "fox",
+    "cotton",
+    "acrylic",
+    "wool",
+    "merino",
+    "gauge",
+    "tension",
+    "border",
+    "frog",
+    "block",
+    "steam",
+    "pattern",
+    "row",
+    "increase",
+    "decrease",
+    "colour",
+    "change",
+    "join",
+    "seam",
+    "weave",
+    "ends",
+    "bobble",
+    "popcorn",
+    "puff",
+    "shell",
+    "cluster",
+    "picot",
+    "crab",
+]
 
 
 def samples() -> dict[str, str]:
