@@ -234,3 +234,32 @@ def test_search_is_rate_limited_per_user(
     assert limited.status == 429 and limited.body["error"]["code"] == "rate_limited"
     assert int(limited.headers["Retry-After"]) >= 1
     assert search(marketplace, "alice", "hook").status == 200  # per user
+
+
+def test_index_writes_dynamodb_keeps_refusing_fail_their_record_only(
+    marketplace: Api, message_stream: StreamDrain, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Unprocessed items (throttling) after the retries: the records they come from are reported in the partial batch
+    response and redelivered; the others are done."""
+    from chalicelib.services import search as search_service
+
+    real = search_service.write_index
+    refused: list[int] = [1]
+
+    def throttled(writes: Any) -> set[tuple[str, str]]:
+        writes = list(writes)
+        failed = real(writes)
+        if refused:
+            refused.pop()
+            first = next(w for w in writes if w[2].startswith("hoo#"))
+            return failed | {(first[1], first[2])}
+        return failed
+
+    monkeypatch.setattr(search_service, "write_index", throttled)
+    marketplace.send("bob", recipientId="alice", patternId="p1", content="yarn first")
+    marketplace.send("bob", recipientId="alice", patternId="p1", content="hook second")
+    first = message_stream.poller.poll_once(message_stream.source)
+    assert (first.received, first.handled) == (2, 1)  # the yarn message is done, the hook one comes again
+    message_stream.drain()
+    assert found(marketplace, "alice", "hook") == ["hook second"]
+    assert found(marketplace, "alice", "yarn") == ["yarn first"]
