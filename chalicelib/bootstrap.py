@@ -20,6 +20,7 @@ from chalicelib.services.messaging import Messaging
 from chalicelib.services.notify import Notifier
 from chalicelib.services.ports import Clock, Connections, Files, Queue
 from chalicelib.services.presenters import Presenter
+from chalicelib.services.search import Search
 from chalicelib.services.sync import Sync
 from chalicelib.settings import Settings, get_settings
 
@@ -37,6 +38,7 @@ class Services:
     lifecycle: Lifecycle
     attachments: Attachments
     sync: Sync
+    search: Search
     signing_keys: SigningKeys | None = None  # JWKS mode: the identity provider's keys (None: fetched by URL)
     failures: Queue | None = None  # the upload-failures queue (on_upload's dead-letter queue)
 
@@ -70,6 +72,7 @@ def build(
         lifecycle=Lifecycle(notifier, presenter, files, clock),
         attachments=attachments,
         sync=Sync(presenter),
+        search=Search(presenter),
         signing_keys=signing_keys,
         failures=failures,
     )

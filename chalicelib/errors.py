@@ -17,6 +17,7 @@ class ErrorCode(StrEnum):
     INVALID_REQUEST = "invalid_request"
     INVALID_JSON = "invalid_json"
     INVALID_CURSOR = "invalid_cursor"
+    INVALID_QUERY = "invalid_query"
     INVALID_FRAME = "invalid_frame"
     UNKNOWN_ACTION = "unknown_action"
     SELF_CONVERSATION = "self_conversation"

@@ -60,6 +60,8 @@ class Settings:
     presence_watch_max: int
     conversations_page_max: int
     conversations_page_default: int
+    search_page_max: int
+    search_page_default: int
     messages_page_max: int
     messages_page_default: int
     idempotency_ttl_seconds: int
@@ -176,6 +178,9 @@ def _load() -> Settings:
         presence_watch_max=min(_int("PRESENCE_WATCH_MAX", 49), 49),
         conversations_page_max=_int("CONVERSATIONS_PAGE_MAX", 30),
         conversations_page_default=_int("CONVERSATIONS_PAGE_DEFAULT", 20),
+        # Results of one search page; the index Query reads at most 50 items a page (services/search.py).
+        search_page_max=min(_int("SEARCH_PAGE_MAX", 50), 50),
+        search_page_default=_int("SEARCH_PAGE_DEFAULT", 20),
         messages_page_max=_int("MESSAGES_PAGE_MAX", 100),
         messages_page_default=_int("MESSAGES_PAGE_DEFAULT", 50),
         idempotency_ttl_seconds=_int("IDEMPOTENCY_TTL_SECONDS", 24 * 3600),
@@ -225,6 +230,8 @@ def _load() -> Settings:
             "edit": _rate(env.get("RATE_LIMIT_EDIT"), "20/10"),
             "reaction": _rate(env.get("RATE_LIMIT_REACTION"), "30/10"),
             "presence": _rate(env.get("RATE_LIMIT_PRESENCE"), "30/60"),
+            # Message search: an expensive read (a Query and a BatchGetItem of up to 100 items), as Stream limits it.
+            "search": _rate(env.get("RATE_LIMIT_SEARCH"), "30/60"),
         },
         # What an image may cost to decode, checked on its headers before decoding (chalicelib/domain/images.py).
         image_max_pixels=_int("IMAGE_MAX_PIXELS", 40_000_000),

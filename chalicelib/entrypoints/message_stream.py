@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from chalicelib import logs, metrics
+from chalicelib.bootstrap import services
 from chalicelib.services.message_stream import MessageChange, PoisonRecord, decode
 from chalicelib.settings import get_settings
 
@@ -32,7 +33,9 @@ Consumer = Callable[[Sequence[MessageChange]], Iterable[str]]
 
 # (name, consumer): every change of the messages table goes to each, in this order. Issue 17 adds search indexing,
 # issue 18 the offline notifications; each appends its line.
-CONSUMERS: list[tuple[str, Consumer]] = []
+CONSUMERS: list[tuple[str, Consumer]] = [
+    ("search_index", lambda changes: services().search.index(changes)),
+]
 
 
 def on_records(records: Iterable[Mapping[str, Any]]) -> dict[str, list[dict[str, str]]]:

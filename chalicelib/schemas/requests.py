@@ -133,6 +133,21 @@ class PageQuery(RequestModel):
         return _at_most(value, get_settings().conversations_page_max)
 
 
+class SearchQuery(RequestModel):
+    """``GET /api/messages/search``: ``q`` (1-200 characters with a word of two or more, else 400 ``invalid_query``),
+    optionally one conversation, a page."""
+
+    q: str | None = Field(default=None, description="the words to find (1-200 characters); the last one is a prefix")
+    conversation_id: OpaqueId | None = None
+    limit: int | None = _page_limit("search_page_max")
+    cursor: Cursor | None = None
+
+    @field_validator("limit")
+    @classmethod
+    def _within_page_max(cls, value: int | None) -> int | None:
+        return _at_most(value, get_settings().search_page_max)
+
+
 class HistoryQuery(RequestModel):
     """A page of a conversation's history: the newest, or the page ``before`` / ``after`` a message id."""
 

@@ -198,6 +198,30 @@ class SyncOut(ResponseModel):
     has_more: bool
 
 
+class HighlightOut(ResponseModel):
+    """Where a searched word is in the message's ``content``, in UTF-16 code units (``content.slice(start, end)``)."""
+
+    start: int
+    end: int
+
+
+class SearchResultOut(ResponseModel):
+    """One message found, its conversation (the seed's Conversation) and where the words are in its text (empty
+    when only the attachment's file name matched)."""
+
+    message: MessageOut
+    conversation: ConversationOut
+    highlights: list[HighlightOut]
+
+
+class SearchOut(ResponseModel):
+    """``GET /api/messages/search``: messages of the caller's conversations, newest first. A page may hold fewer
+    than ``limit`` results and still have a ``nextCursor``: follow it until it is null."""
+
+    results: list[SearchResultOut]
+    next_cursor: str | None
+
+
 class UploadFormOut(ResponseModel):
     url: str
     fields: dict[str, str]

@@ -21,7 +21,7 @@ from chalicelib.adapters.queues import SqsQueue, upload_failure_queues
 from chalicelib.auth.tokens import issue_token
 from chalicelib.bootstrap import Services
 from chalicelib.settings import get_settings
-from dev.moto_isolation import isolate_transactions
+from dev.moto_isolation import isolate_transactions, serialized
 
 # Concurrency tests rely on DynamoDB's transaction isolation, which moto lacks without this.
 isolate_transactions()
@@ -221,3 +221,45 @@ def settings_of_the_tests() -> None:
     stage's bucket. The upload suites use it for every test (``pytest.mark.usefixtures``)."""
     get_settings.cache_clear()
     get_settings()
+
+
+@dataclass
+class StreamDrain:
+    """The messages stream as ``make dev`` reads it (dev/streams.py's poller, the app's ``on_message_stream``):
+    ``drain()`` hands every record written so far to the handler and returns how many it handled."""
+
+    poller: Any
+    source: Any
+
+    def drain(self, max_polls: int = 100) -> int:
+        handled = 0
+        for _ in range(max_polls):
+            outcome = self.poller.poll_once(self.source)
+            handled += outcome.handled
+            if not outcome.received:
+                return handled
+        raise AssertionError("the stream did not run dry")
+
+
+@pytest.fixture
+def message_stream(aws: None) -> StreamDrain:
+    import boto3
+
+    from app import app
+    from chalicelib.adapters.queues import stream_failure_queue
+    from dev.streams import StreamPoller, sources
+
+    settings = get_settings()
+    failures = SqsQueue(settings, settings.stream_failures_queue).ensure(stream_failure_queue(settings))
+    region = settings.region
+    (source,) = sources(app, boto3.client("dynamodb", region_name=region), failure_queue_url=failures)
+    poller = StreamPoller(
+        app,
+        [source],
+        streams=boto3.client("dynamodbstreams", region_name=region),
+        sqs=boto3.client("sqs", region_name=region),
+        stage="test",
+        region=region,
+        lock=serialized,
+    )
+    return StreamDrain(poller, source)

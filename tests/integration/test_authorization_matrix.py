@@ -167,6 +167,9 @@ MATRIX: dict[tuple[str, str], Row] = {
         lambda w: f"/api/messages/sync?since={w.sync_cursors['bob']}",  # bob's cursor: carol cannot replay it
         (OK, INVALID_CURSOR, UNAUTHORIZED, UNAUTHORIZED, USERS_ONLY),
     ),
+    ("GET", "/api/messages/search"): Row(
+        USER, lambda w: f"/api/messages/search?q=hook&conversationId={w.conversation_id}", OWN_OBJECT
+    ),
     ("GET", "/api/openapi.json"): Row(PUBLIC, lambda w: "/api/openapi.json", EVERYONE),
     ("POST", "/api/attachments"): Row(
         USER, lambda w: "/api/attachments", NEW_IN_OWN_OBJECT, lambda w: pdf_upload_request(w.conversation_id)
@@ -465,6 +468,15 @@ PROBES = [
     pytest.param(
         Probe("DELETE", lambda i: f"/api/messages/{i}", lambda w: w.message_id, MISSING_MESSAGE),
         id="delete a message",
+    ),
+    pytest.param(
+        Probe(
+            "GET",
+            lambda i: f"/api/messages/search?q=hook&conversationId={i}",
+            lambda w: w.conversation_id,
+            MISSING_CONVERSATION,
+        ),
+        id="search a conversation",
     ),
     pytest.param(
         Probe("PUT", lambda i: f"/api/messages/{i}/reactions/{YARN}", lambda w: w.message_id, MISSING_MESSAGE),

@@ -16,7 +16,7 @@ import pytest
 
 from chalicelib.domain.ids import conversation_id_for, message_id_for
 from chalicelib.settings import get_settings
-from tests.integration.conftest import Api, DynamoCalls
+from tests.integration.conftest import Api, DynamoCalls, StreamDrain
 from tests.integration.factories import seed_conversation, seed_inbox
 from tests.integration.sockets import Sockets
 
@@ -38,6 +38,7 @@ LIMITS = (
     "EDIT",
     "REACTION",
     "PRESENCE",
+    "SEARCH",
 )
 
 
@@ -291,6 +292,32 @@ def test_sync_pages_are_constant_and_within_budget(marketplace: Api, dynamo_call
     large = measure()
 
     assert small == large <= 4
+
+
+@pytest.mark.parametrize("narrowed", [False, True], ids=["all conversations", "one conversation"])
+def test_a_search_is_three_round_trips_at_any_size(
+    marketplace: Api, dynamo_calls: DynamoCalls, message_stream: StreamDrain, narrowed: bool
+) -> None:
+    """The search limit's UpdateItem, one Query of the caller's index bucket, one BatchGetItem of the messages found
+    and their conversations: the same with 100 times the messages, all of them matching."""
+    query = "/api/messages/search?q=messag&limit=20" + (f"&conversationId={PATTERN_CHAT}" if narrowed else "")
+
+    def measure() -> int:
+        message_stream.drain()
+        dynamo_calls.reset()
+        response = marketplace.call("GET", query, "alice")
+        assert response.status == 200 and len(response.body["results"]) == 20, response.body
+        assert response.body["nextCursor"]
+        return dynamo_calls.total
+
+    seed_conversation("bob", "alice", SMALL_MESSAGES * 3, "p1")
+    seed_inbox("alice", SMALL_INBOX)
+    small = measure()
+    seed_conversation("bob", "alice", SMALL_MESSAGES * (GROWTH - 1), "p1")
+    seed_inbox("alice", SMALL_INBOX * (GROWTH - 1), first_partner=SMALL_INBOX)
+    large = measure()
+
+    assert small == large <= 3, (small, large)
 
 
 # Socket actions: name -> (budget, action, fields given the newest message's id, who sends it). Every frame first

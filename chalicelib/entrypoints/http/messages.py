@@ -19,6 +19,7 @@ from chalicelib.schemas.requests import (
     MessagesQuery,
     PageQuery,
     PatternConversationQuery,
+    SearchQuery,
     SendMessageRequest,
     SyncQuery,
 )
@@ -29,6 +30,7 @@ from chalicelib.schemas.responses import (
     MessageChangeOut,
     PatternConversationOut,
     ReadOut,
+    SearchOut,
     SendOut,
     SyncOut,
 )
@@ -166,6 +168,28 @@ def sync(request: Any, principal: Principal) -> Answer:
     """What changed since `since` (the `nextCursor` of the previous sync): new messages and their conversations."""
     query = parse(SyncQuery, query_params(request))
     return services().sync.changes(principal, query.since, query.limit)
+
+
+@route(
+    blueprint,
+    "/messages/search",
+    "GET",
+    operation_id="searchMessages",
+    tag=TAG,
+    query=SearchQuery,
+    responses={200: SearchOut},
+    errors={429},
+)
+def search(request: Any, principal: Principal) -> Answer:
+    """Messages of the caller's conversations (or of one, `conversationId`: a stranger's is `404`) with every word
+    of `q` (case- and accent-insensitive; the last word also as a prefix), newest first, with where the words are.
+    Edited messages are found by their current words, deleted ones never; an attachment by its file name. `q`: 1-200
+    characters with a word of two or more (`400 invalid_query`). Indexed asynchronously, about a second after a
+    send. A page may hold fewer than `limit` results and still have a `nextCursor`."""
+    query = parse(SearchQuery, query_params(request))
+    return services().search.search(
+        principal, query.q, conversation_id=query.conversation_id, limit=query.limit, cursor=query.cursor
+    )
 
 
 @route(

@@ -159,6 +159,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/messages/search": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Messages of the caller's conversations (or of one, `conversationId`: a stranger's is `404`) with every word
+         * @description of `q` (case- and accent-insensitive; the last word also as a prefix), newest first, with where the words are. Edited messages are found by their current words, deleted ones never; an attachment by its file name. `q`: 1-200 characters with a word of two or more (`400 invalid_query`). Indexed asynchronously, about a second after a send. A page may hold fewer than `limit` results and still have a `nextCursor`.
+         */
+        get: operations["searchMessages"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/messages/sync": {
         parameters: {
             query?: never;
@@ -365,13 +385,21 @@ export interface components {
          * @description Every `error.code` the API and the socket answer with.
          * @enum {string}
          */
-        ErrorCode: "invalid_request" | "invalid_json" | "invalid_cursor" | "invalid_frame" | "unknown_action" | "self_conversation" | "creator_mismatch" | "attachment_not_found" | "attachment_not_uploaded" | "attachment_rejected" | "attachment_type_mismatch" | "attachment_size_mismatch" | "unsupported_attachment_type" | "too_many_rooms" | "invalid_reply" | "invalid_reaction" | "too_many_connections" | "unauthorized" | "token_expired" | "forbidden" | "purchase_required" | "not_pattern_creator" | "not_recipient" | "not_sender" | "edit_window_passed" | "service_role_required" | "user_token_required" | "not_found" | "conflict" | "idempotency_key_reused" | "attachment_already_used" | "message_deleted" | "too_many_reactions" | "payload_too_large" | "attachment_too_large" | "unsupported_media_type" | "rate_limited" | "temporarily_unavailable" | "storage_unavailable" | "contention" | "internal_error";
+        ErrorCode: "invalid_request" | "invalid_json" | "invalid_cursor" | "invalid_query" | "invalid_frame" | "unknown_action" | "self_conversation" | "creator_mismatch" | "attachment_not_found" | "attachment_not_uploaded" | "attachment_rejected" | "attachment_type_mismatch" | "attachment_size_mismatch" | "unsupported_attachment_type" | "too_many_rooms" | "invalid_reply" | "invalid_reaction" | "too_many_connections" | "unauthorized" | "token_expired" | "forbidden" | "purchase_required" | "not_pattern_creator" | "not_recipient" | "not_sender" | "edit_window_passed" | "service_role_required" | "user_token_required" | "not_found" | "conflict" | "idempotency_key_reused" | "attachment_already_used" | "message_deleted" | "too_many_reactions" | "payload_too_large" | "attachment_too_large" | "unsupported_media_type" | "rate_limited" | "temporarily_unavailable" | "storage_unavailable" | "contention" | "internal_error";
         /**
          * ErrorOut
          * @description Every error: a stable machine-readable `code` and a human message.
          */
         ErrorOut: {
             error: components["schemas"]["ErrorBody"];
+        };
+        /**
+         * HighlightOut
+         * @description Where a searched word is in the message's `content`, in UTF-16 code units (`content.slice(start, end)`).
+         */
+        HighlightOut: {
+            end: number;
+            start: number;
         };
         /**
          * LastMessageOut
@@ -518,6 +546,23 @@ export interface components {
             id: string;
             isDeleted: boolean;
             senderId: string;
+        };
+        /**
+         * SearchOut
+         * @description `GET /api/messages/search`: messages of the caller's conversations, newest first. A page may hold fewer than `limit` results and still have a `nextCursor`: follow it until it is null.
+         */
+        SearchOut: {
+            nextCursor: string | null;
+            results: components["schemas"]["SearchResultOut"][];
+        };
+        /**
+         * SearchResultOut
+         * @description One message found, its conversation (the seed's Conversation) and where the words are in its text (empty when only the attachment's file name matched).
+         */
+        SearchResultOut: {
+            conversation: components["schemas"]["ConversationOut"];
+            highlights: components["schemas"]["HighlightOut"][];
+            message: components["schemas"]["MessageOut"];
         };
         /**
          * SendMessageRequest
@@ -1414,6 +1459,90 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["PatternConversationOut"];
+                };
+            };
+            /** @description Invalid request: `invalid_request` with field `details`, or a specific code */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Missing or invalid bearer token (`unauthorized`) */
+            401: {
+                headers: {
+                    /** @description Bearer */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not allowed: a reason code such as `purchase_required` or `user_token_required` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not found, or not the caller's (`not_found`): the two are indistinguishable */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Rate limited (`rate_limited`): retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Temporarily unavailable (`temporarily_unavailable`, `storage_unavailable`, `contention`): retry the same request */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    searchMessages: {
+        parameters: {
+            query?: {
+                /** @description the words to find (1-200 characters); the last one is a prefix */
+                q?: string;
+                conversationId?: string;
+                limit?: number;
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SearchOut"];
                 };
             };
             /** @description Invalid request: `invalid_request` with field `details`, or a specific code */

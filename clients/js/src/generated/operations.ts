@@ -20,6 +20,7 @@ export const OPERATIONS = {
   putPurchase: { method: "PUT", path: "/api/internal/purchases/{patternId}/{userId}" },
   putUser: { method: "PUT", path: "/api/internal/users/{userId}" },
   removeReaction: { method: "DELETE", path: "/api/messages/{messageId}/reactions/{emoji}" },
+  searchMessages: { method: "GET", path: "/api/messages/search" },
   sendMessage: { method: "POST", path: "/api/messages" },
   syncChanges: { method: "GET", path: "/api/messages/sync" },
 } as const satisfies Record<keyof operations, { method: string; path: string }>;

@@ -1,0 +1,102 @@
+"""The search index: one item per (scope, bucket, message), written by the messages stream's consumer.
+
+``scope`` is the partition a search reads: ``u#<user id>`` for each participant (searching all of one's
+conversations) and ``c#<conversation id>`` once per conversation (searching one, ``conversationId``: a filter on
+the user's partition would return empty pages in a large inbox). ``key`` = ``<bucket>#<sentAt>#<conversationId>#
+<seq:012d>`` (``chalicelib.domain.search.index_key``): one Query on ``begins_with(key, "<bucket>#")``, backwards,
+gives a bucket's messages newest first. Items are written with BatchWriteItem, never in the send's transaction (a
+long message needs hundreds), so writing the same item twice, or deleting a missing one, is harmless: what
+at-least-once delivery needs.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from pynamodb.attributes import UnicodeAttribute
+from pynamodb.models import Model
+
+from chalicelib.adapters.dynamodb.base import table_meta
+
+PUT, DELETE = "put", "delete"
+_BATCH = 25  # DynamoDB's limit of requests in one BatchWriteItem
+_MAX_ATTEMPTS = 4
+
+
+class SearchTerm(Model):
+    """A search of ``scope`` finds the message the key names (its conversation and seq) under the key's bucket."""
+
+    Meta = table_meta("search_index")
+
+    scope = UnicodeAttribute(hash_key=True)
+    key = UnicodeAttribute(range_key=True)
+
+
+def user_scope(user_id: str) -> str:
+    return f"u#{user_id}"
+
+
+def conversation_scope(conversation_id: str) -> str:
+    return f"c#{conversation_id}"
+
+
+IndexWrite = tuple[str, str, str]  # (PUT or DELETE, scope, key)
+
+
+def write_index(writes: Iterable[IndexWrite]) -> set[tuple[str, str]]:
+    """Apply the writes with BatchWriteItem, 25 a request, retrying what DynamoDB leaves unprocessed (throttling);
+    the (scope, key) pairs still unwritten after the retries (empty: all written).
+
+    Each (scope, key) must appear once (the caller keeps the last write of each): one request may not name an item
+    twice.
+    """
+    table = SearchTerm.Meta.table_name
+    connection = SearchTerm._get_connection().connection
+    pending = [_request(write) for write in writes]
+    failed: set[tuple[str, str]] = set()
+    for start in range(0, len(pending), _BATCH):
+        chunk = pending[start : start + _BATCH]
+        for attempt in range(_MAX_ATTEMPTS):
+            response = connection._make_api_call("BatchWriteItem", {"RequestItems": {table: chunk}})
+            chunk = (response.get("UnprocessedItems") or {}).get(table) or []
+            if not chunk:
+                break
+            time.sleep(random.uniform(0, 0.05 * (2**attempt)))  # nosec B311 # backoff jitter, not a secret
+        failed.update(_identity(request) for request in chunk)
+    return failed
+
+
+def _request(write: IndexWrite) -> dict[str, Any]:
+    action, scope, key = write
+    item_key = {"scope": {"S": scope}, "key": {"S": key}}
+    if action == DELETE:
+        return {"DeleteRequest": {"Key": item_key}}
+    return {"PutRequest": {"Item": item_key}}
+
+
+def _identity(request: dict[str, Any]) -> tuple[str, str]:
+    found = request.get("PutRequest", {}).get("Item") or request["DeleteRequest"]["Key"]
+    return found["scope"]["S"], found["key"]["S"]
+
+
+def query_index(
+    scope: str, bucket: str, *, limit: int, start: dict[str, Any] | None
+) -> tuple[list[str], dict[str, Any] | None]:
+    """One Query (one round trip, whatever the bucket holds): up to ``limit`` keys of a scope's bucket, newest first,
+    and where the next page starts (DynamoDB's LastEvaluatedKey, None at the end)."""
+    request: dict[str, Any] = {
+        "TableName": SearchTerm.Meta.table_name,
+        "KeyConditionExpression": "#s = :s AND begins_with(#k, :b)",
+        "ExpressionAttributeNames": {"#s": "scope", "#k": "key"},
+        "ExpressionAttributeValues": {":s": {"S": scope}, ":b": {"S": f"{bucket}#"}},
+        "ScanIndexForward": False,
+        "Limit": limit,
+        "ConsistentRead": True,
+    }
+    if start:
+        request["ExclusiveStartKey"] = start
+    response = SearchTerm._get_connection().connection._make_api_call("Query", request)
+    return [item["key"]["S"] for item in response.get("Items", [])], response.get("LastEvaluatedKey")
