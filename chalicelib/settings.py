@@ -221,6 +221,8 @@ def _load() -> Settings:
             "edit": _rate(env.get("RATE_LIMIT_EDIT"), "20/10"),
             "reaction": _rate(env.get("RATE_LIMIT_REACTION"), "30/10"),
             "presence": _rate(env.get("RATE_LIMIT_PRESENCE"), "30/60"),
+            "settings": _rate(env.get("RATE_LIMIT_SETTINGS"), "30/60"),
+            "block": _rate(env.get("RATE_LIMIT_BLOCK"), "20/60"),
         },
         # What an image may cost to decode, checked on its headers before decoding (chalicelib/domain/images.py).
         image_max_pixels=_int("IMAGE_MAX_PIXELS", 40_000_000),
