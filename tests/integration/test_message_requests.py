@@ -199,3 +199,24 @@ def test_declining_is_blocking(requests_market: Api) -> None:
     assert counters(requests_market, "erin") == (0, 0)
     refused = requests_market.send("gus", conversationId=DIRECT, content="hello?")
     assert (refused.status, refused.body["error"]["code"]) == (403, "recipient_unavailable")
+
+
+def test_a_catalog_from_before_requests_is_backfilled(requests_market: Api) -> None:
+    from chalicelib.adapters.dynamodb import Purchase, UserProfile
+    from infrastructure.backfill_requests import backfill_requests
+
+    # As a stage deployed before message requests: no creator flags, no buyer markers.
+    for user in ("alice", "dave", "erin"):
+        UserProfile(user).update(actions=[UserProfile.is_creator.remove()])
+    Purchase("frank", "creator#erin").delete()
+    requests_market.send("gus", recipientId="erin", content="before the backfill")
+    assert ids(requests_market, "erin") == [DIRECT]  # erin is not known as a creator yet
+
+    assert backfill_requests() == (3, 2)  # alice, dave, erin; bob -> alice, frank -> erin
+    assert backfill_requests() == (3, 2)  # again: the same items
+
+    requests_market.send("frank", recipientId="erin", content="a buyer")
+    requests_market.user("hal")
+    requests_market.send("hal", recipientId="erin", content="a stranger")
+    assert ids(requests_market, "erin") == [conversation_id_for("frank", "erin", None), DIRECT]
+    assert ids(requests_market, "erin", "requests") == [conversation_id_for("hal", "erin", None)]
