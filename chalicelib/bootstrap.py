@@ -18,6 +18,7 @@ from chalicelib.services.conversations import Conversations
 from chalicelib.services.lifecycle import Lifecycle
 from chalicelib.services.messaging import Messaging
 from chalicelib.services.notify import Notifier
+from chalicelib.services.organizing import Organizing
 from chalicelib.services.ports import Clock, Connections, Files, Queue
 from chalicelib.services.presenters import Presenter
 from chalicelib.services.search import Search
@@ -39,6 +40,7 @@ class Services:
     attachments: Attachments
     sync: Sync
     search: Search
+    organizing: Organizing
     signing_keys: SigningKeys | None = None  # JWKS mode: the identity provider's keys (None: fetched by URL)
     failures: Queue | None = None  # the upload-failures queue (on_upload's dead-letter queue)
 
@@ -73,6 +75,7 @@ def build(
         attachments=attachments,
         sync=Sync(presenter),
         search=Search(presenter),
+        organizing=Organizing(notifier, clock),
         signing_keys=signing_keys,
         failures=failures,
     )

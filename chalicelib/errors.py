@@ -42,6 +42,7 @@ class ErrorCode(StrEnum):
     EDIT_WINDOW_PASSED = "edit_window_passed"
     SERVICE_ROLE_REQUIRED = "service_role_required"
     USER_TOKEN_REQUIRED = "user_token_required"  # nosec B105 # an error code, not a password
+    RECIPIENT_UNAVAILABLE = "recipient_unavailable"
     NOT_FOUND = "not_found"
     CONFLICT = "conflict"
     IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"

@@ -232,6 +232,8 @@ def _load() -> Settings:
             "presence": _rate(env.get("RATE_LIMIT_PRESENCE"), "30/60"),
             # Message search: an expensive read (a Query and a BatchGetItem of up to 100 items), as Stream limits it.
             "search": _rate(env.get("RATE_LIMIT_SEARCH"), "30/60"),
+            "settings": _rate(env.get("RATE_LIMIT_SETTINGS"), "30/60"),
+            "block": _rate(env.get("RATE_LIMIT_BLOCK"), "20/60"),
         },
         # What an image may cost to decode, checked on its headers before decoding (chalicelib/domain/images.py).
         image_max_pixels=_int("IMAGE_MAX_PIXELS", 40_000_000),

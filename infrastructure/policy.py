@@ -73,6 +73,9 @@ STATEMENTS: tuple[Grant, ...] = (
     table("contacts", "BatchGetItem", "PutItem"),
     table("search_index", "BatchWriteItem", "Query"),
     Grant("MembershipsByActivity", ["dynamodb:Query"], [f"{TABLES}memberships/index/by_activity"]),
+    # Issue 16: archived conversations and message requests; blocks (read with snapshots, checked in transactions).
+    Grant("MembershipsByFolder", ["dynamodb:Query"], [f"{TABLES}memberships/index/by_folder"]),
+    table("blocks", "BatchGetItem", "ConditionCheckItem", "DeleteItem", "PutItem", "Query"),
     Grant("AttachmentObjects", ["s3:GetObject", "s3:PutObject", "s3:PutObjectTagging"], [f"{BUCKET}/conversations/*"]),
     Grant("AttachmentsBucketMissingKeysAre404", ["s3:ListBucket"], [BUCKET]),
     # on_upload's dead-letter queue: Lambda's dead-letter delivery and the app settling tags send to it (SendMessage),

@@ -36,6 +36,8 @@ os.environ.update(
         "RATE_LIMIT_REACTION": "0/1",
         "RATE_LIMIT_PRESENCE": "0/1",
         "RATE_LIMIT_SEARCH": "0/1",
+        "RATE_LIMIT_SETTINGS": "0/1",
+        "RATE_LIMIT_BLOCK": "0/1",
         # The concurrency tests put 4-8 writers on one conversation on a loaded 2-core machine, far beyond a
         # 1:1 chat's real contention; give losers more turns (test_transactions.py proves the give-up path).
         "SEND_MAX_ATTEMPTS": "20",

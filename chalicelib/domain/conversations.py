@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from chalicelib.domain.folders import Counters, ParticipantSettings, counter_change
 from chalicelib.domain.ids import conversation_id_for
 from chalicelib.domain.read_state import ParticipantState
 
@@ -34,9 +35,29 @@ class ConversationState:
     last_message: Mapping[str, Any] | None = None
     is_active: bool = True
     room: frozenset[str] = frozenset()  # the connections joined to it, as read (``domain.connections.room_entry``)
+    # user id -> their own settings (archived, muted, a message request waiting for them): ``domain.folders``.
+    settings: Mapping[str, ParticipantSettings] = field(default_factory=dict)
 
     def state_of(self, user_id: str) -> ParticipantState:
         return self.states.get(user_id) or ParticipantState()
+
+    def settings_of(self, user_id: str) -> ParticipantSettings:
+        return self.settings.get(user_id) or ParticipantSettings()
+
+    def is_request_for(self, user_id: str) -> bool:
+        """Whether this conversation is a message request waiting for ``user_id`` (a creator)."""
+        return self.settings_of(user_id).request
+
+    def hides_from(self, viewer_id: str) -> bool:
+        """Whether the other participant's presence, typing and read receipts are kept from ``viewer_id``: while the
+        conversation is a request waiting for the other participant, the requester learns nothing of them."""
+        return self.is_request_for(self.other_than(viewer_id))
+
+    def receipts_shown_to(self, viewer_id: str, recipient_id: str) -> ParticipantState:
+        """The recipient's read state as ``viewer_id`` may see it (nothing read, for a requester)."""
+        if recipient_id != viewer_id and self.is_request_for(recipient_id):
+            return ParticipantState()
+        return self.state_of(recipient_id)
 
     def other_than(self, user_id: str) -> str:
         """The other participant (``user_id`` itself for a conversation with oneself, which cannot exist)."""
@@ -63,3 +84,15 @@ def new_conversation(user_a: str, user_b: str, pattern_id: str | None, title: st
 def activity_at(conversation: ConversationState) -> str:
     """What orders a user's inbox: the latest message, or the conversation's creation."""
     return conversation.last_message_at or conversation.created_at
+
+
+def counters_of(before: ConversationState | None, after: ConversationState) -> dict[str, Counters]:
+    """How a write moves each participant's total unread and requests count (``domain.folders``): sends, reads
+    and settings changes alike."""
+    return {
+        user: counter_change(
+            (before.settings_of(user), before.state_of(user).unread) if before is not None else None,
+            (after.settings_of(user), after.state_of(user).unread),
+        )
+        for user in after.participant_ids
+    }

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from chalicelib.domain.conversations import ConversationState
+from chalicelib.domain.folders import inbox_unread
 from chalicelib.domain.messages import MessageRecord
 from chalicelib.domain.read_state import ParticipantState
 from chalicelib.errors import ErrorCode, Forbidden, NotFound
@@ -27,6 +28,11 @@ class ReadPlan:
     @property
     def unread_delta(self) -> int:
         return self.after.unread - self.before.unread
+
+    @property
+    def total_unread_delta(self) -> int:
+        """What the read changes in the reader's ``totalUnread``: it counts inbox conversations only."""
+        return inbox_unread(self.conversation.settings_of(self.reader_id), self.unread_delta)
 
 
 def plan_read(

@@ -13,7 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from chalicelib.domain.conversations import ConversationState, new_conversation
+from chalicelib.domain.conversations import ConversationState, counters_of, new_conversation
+from chalicelib.domain.folders import ParticipantSettings
 from chalicelib.domain.ids import conversation_id_for, is_conversation_id, message_id_for, parse_message_id
 from chalicelib.domain.lifecycle import REPLIES_FOLLOWING
 from chalicelib.domain.messages import MessageRecord, ReplyRef, TimelineRecord, preview_of, timeline_entries
@@ -97,6 +98,11 @@ class SendSnapshot:
     pattern: PatternInfo | None = None
     purchased: bool = False
     original: MessageRecord | None = None  # the message a reply quotes, when it is one of the conversation's
+    # Message requests (a new conversation's recipient, read with their profile): whether they are a creator who
+    # takes requests, and whether the sender bought one of their patterns (``customer_key``).
+    recipient_is_creator: bool = False
+    recipient_accepts_everyone: bool = False
+    sender_is_customer: bool = False
 
 
 @dataclass(frozen=True)
@@ -168,10 +174,23 @@ class SendPlan:
     memberships_for: tuple[str, ...] = field(default=())  # whose membership copies are rewritten
     quoted: QuotedOriginal | None = None
     original: MessageRecord | None = None  # as read: what the reply shows of it
+    requests_increments: Mapping[str, int] = field(default_factory=dict)  # user → added to their requests count
+    accepted: bool = False  # the sender replied to a message request waiting for them: it is accepted
+    unarchived: bool = False  # the recipient had archived the conversation: it is back in their inbox
 
     @property
     def recipient_id(self) -> str:
         return self.message.recipient_id
+
+    @property
+    def pair(self) -> tuple[str, str]:
+        """The two users whose blocks (either way) the transaction checks."""
+        return self.sender_id, self.message.recipient_id
+
+    @property
+    def is_request(self) -> bool:
+        """The message lands in the recipient's requests: no notification beyond the requests badge."""
+        return self.conversation.is_request_for(self.message.recipient_id)
 
 
 def _title_for_new(command: SendCommand, snapshot: SendSnapshot) -> str | None:
@@ -213,6 +232,8 @@ def plan_send(snapshot: SendSnapshot, command: SendCommand, now: str) -> SendPla
         assert command.recipient_id is not None  # nosec B101 # narrows the type (no conversation id, so a recipient)
         title = _title_for_new(command, snapshot)
         conversation = new_conversation(sender, command.recipient_id, command.pattern_id, title, now)
+        if _is_request(snapshot, command):
+            conversation = replace(conversation, settings={command.recipient_id: ParticipantSettings(request=True)})
     elif sender not in conversation.participant_ids:
         raise NotFound("conversation not found")
     reply = _reply(snapshot.original, command)
@@ -240,6 +261,11 @@ def plan_send(snapshot: SendSnapshot, command: SendCommand, now: str) -> SendPla
         attachment=attachment_snapshot(upload, snapshot.verified) if upload else None,
         reply_to=ReplyRef(reply.seq, reply.sender_id) if reply else None,
     )
+    # The sender replying accepts a request waiting for them; the recipient's archive gives the message back.
+    settings = dict(conversation.settings)
+    sender_before, recipient_before = conversation.settings_of(sender), conversation.settings_of(recipient)
+    settings[sender] = replace(sender_before, request=False)
+    settings[recipient] = replace(recipient_before, archived=False)
     after = replace(
         conversation,
         message_count=seq,
@@ -249,7 +275,9 @@ def plan_send(snapshot: SendSnapshot, command: SendCommand, now: str) -> SendPla
         last_message_at=now,
         last_message=preview_of(message),
         updated_at=now,
+        settings=settings,
     )
+    counters = counters_of(None if created else conversation, after)
     key = command.idempotency_key
     return SendPlan(
         conversation=after,
@@ -257,7 +285,7 @@ def plan_send(snapshot: SendSnapshot, command: SendCommand, now: str) -> SendPla
         expected_version=conversation.version,
         message=message,
         timeline=timeline_entries(message),
-        unread_increments={recipient: 1},
+        unread_increments={user: change.unread for user, change in counters.items() if change.unread},
         charges=(SEND, CONVERSATION) if created else (SEND,),
         sender_id=sender,
         attachment=(
@@ -272,7 +300,25 @@ def plan_send(snapshot: SendSnapshot, command: SendCommand, now: str) -> SendPla
         memberships_for=after.participant_ids,
         quoted=(QuotedOriginal(reply.seq, follows=len(reply.reply_seqs) < REPLIES_FOLLOWING) if reply else None),
         original=reply,
+        requests_increments={user: change.requests for user, change in counters.items() if change.requests},
+        accepted=sender_before.request,
+        unarchived=recipient_before.archived,
     )
+
+
+def _is_request(snapshot: SendSnapshot, command: SendCommand) -> bool:
+    """A new conversation to a creator (who does not take everyone's messages) from someone who bought none of their
+    patterns is a message request for them. A purchase of the pattern it is about counts as one."""
+    if not snapshot.recipient_is_creator or snapshot.recipient_accepts_everyone or snapshot.sender_is_customer:
+        return False
+    bought_this = snapshot.pattern is not None and snapshot.pattern.creator_id == command.recipient_id
+    return not (bought_this and snapshot.purchased)
+
+
+def customer_key(buyer_id: str, creator_id: str) -> tuple[str, str]:
+    """The purchases table's marker that ``buyer_id`` bought at least one of ``creator_id``'s patterns (its range key
+    ``creator#<id>``: ``#`` is in no pattern id, so it never meets a real purchase)."""
+    return buyer_id, f"creator#{creator_id}"
 
 
 def _reply(original: MessageRecord | None, command: SendCommand) -> MessageRecord | None:
@@ -304,6 +350,7 @@ def snapshot_keys(command: SendCommand) -> dict[str, Any]:
         keys["original"] = original
     if command.recipient_id is not None:
         keys["recipient"] = command.recipient_id
+        keys["customer"] = customer_key(command.sender_id, command.recipient_id)
         if command.pattern_id is not None:
             keys["pattern"] = command.pattern_id
             keys["purchase"] = (command.sender_id, command.pattern_id)

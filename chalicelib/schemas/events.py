@@ -13,7 +13,13 @@ from typing import Literal
 
 from chalicelib.errors import ErrorCode
 from chalicelib.schemas.base import ResponseModel, Timestamp
-from chalicelib.schemas.responses import ConversationOut, MessageOut, ParticipantOut, ReactionOut
+from chalicelib.schemas.responses import (
+    ConversationOut,
+    ConversationSettingsOut,
+    MessageOut,
+    ParticipantOut,
+    ReactionOut,
+)
 
 _CONV = "conv_qdkab7s7n6optsorjd52nty6dd"
 _MSG = "msg_qdkab7s7n6optsorjd52nty6dd_2"
@@ -169,6 +175,14 @@ class AttachmentReady(ResponseModel):
     readable image, over the image limits, changed after it was sent, or its processing failed or timed out)."""
 
     message: MessageOut
+
+
+class ConversationUpdated(ResponseModel):
+    """The caller changed their own settings of a conversation (archive, mute, accepting a request) on another
+    device: ``settings`` as they are now."""
+
+    conversation_id: str
+    settings: ConversationSettingsOut
 
 
 @dataclass(frozen=True)
@@ -405,6 +419,16 @@ EVENTS: dict[str, EventSpec] = {
                         "height": 900,
                     }
                 )
+            ),
+        ),
+        EventSpec(
+            "conversation_updated",
+            ConversationUpdated,
+            "every connection of the user who changed their settings of the conversation "
+            "(`PUT /api/messages/conversations/{id}/settings`): their other devices",
+            lambda: ConversationUpdated(
+                conversation_id=_CONV,
+                settings=ConversationSettingsOut(archived=True, muted_until="2026-11-25T08:00:00.000Z", is_muted=True),
             ),
         ),
         EventSpec(

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import unicodedata
-from typing import Annotated, Any
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, StrictBool, StringConstraints, field_validator, model_validator
 
@@ -121,8 +122,25 @@ def _at_most(limit: int | None, maximum: int) -> int | None:
     return limit
 
 
+Folder = Literal["inbox", "archived", "requests"]
+
+
 class PageQuery(RequestModel):
-    """``limit`` and ``cursor`` of a conversation list."""
+    """``limit`` and ``cursor`` of a conversation list, and which of the caller's folders it lists (``inbox``: not
+    archived, not a message request waiting for the caller; ``archived``; ``requests``)."""
+
+    limit: int | None = _page_limit("conversations_page_max")
+    cursor: Cursor | None = None
+    folder: Folder = "inbox"
+
+    @field_validator("limit")
+    @classmethod
+    def _within_page_max(cls, value: int | None) -> int | None:
+        return _at_most(value, get_settings().conversations_page_max)
+
+
+class BlocksQuery(RequestModel):
+    """``limit`` and ``cursor`` of ``GET /api/me/blocks``."""
 
     limit: int | None = _page_limit("conversations_page_max")
     cursor: Cursor | None = None
@@ -172,6 +190,7 @@ class MessagesQuery(RequestModel):
     cursor: Cursor | None = None
     before: OpaqueId | None = None
     after: OpaqueId | None = None
+    folder: Folder = "inbox"  # the list's folder (a conversation's history ignores it)
 
     @model_validator(mode="after")
     def _consistent(self) -> MessagesQuery:
@@ -209,10 +228,12 @@ class PatternConversationQuery(RequestModel):
 
 
 class UpsertUserRequest(RequestModel):
-    """``PUT /api/internal/users/{userId}``."""
+    """``PUT /api/internal/users/{userId}``. ``acceptsDirectMessages: true`` opens a creator to everyone (no message
+    requests); left out, it stays as it was."""
 
     name: DisplayName
     avatar_url: ImageUrl | None = None
+    accepts_direct_messages: StrictBool | None = None
 
 
 class UpsertPatternRequest(RequestModel):
@@ -221,3 +242,40 @@ class UpsertPatternRequest(RequestModel):
     creator_id: EntityId
     title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
     thumbnail_url: ImageUrl | None = None
+
+
+def utc_timestamp(value: datetime) -> str:
+    """An ISO-8601 moment with a time zone, as the API writes them (UTC, milliseconds, ``Z``)."""
+    if value.tzinfo is None:
+        raise ValueError("give a time zone (Z or an offset)")
+    moment = value.astimezone(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+class ConversationSettingsRequest(RequestModel):
+    """``PUT /api/messages/conversations/{id}/settings``: the caller's own settings of one conversation; what is not
+    given stays as it is. ``mutedUntil``: muted until then (ISO-8601 with a time zone), ``null`` unmutes;
+    ``accepted: true`` accepts a message request waiting for the caller."""
+
+    archived: StrictBool | None = None
+    muted_until: datetime | None = None
+    accepted: Literal[True] | None = None
+
+    @model_validator(mode="after")
+    def _something_to_change(self) -> ConversationSettingsRequest:
+        if not self.model_fields_set & {"archived", "muted_until", "accepted"}:
+            raise ValueError("give at least one of archived, mutedUntil, accepted")
+        if "archived" in self.model_fields_set and self.archived is None:
+            raise ValueError("archived is true or false")
+        if self.muted_until is not None and self.muted_until.tzinfo is None:
+            raise ValueError("mutedUntil needs a time zone (Z or an offset)")
+        return self
+
+    @property
+    def mutes(self) -> bool:
+        """Whether ``mutedUntil`` was given (null included: unmute)."""
+        return "muted_until" in self.model_fields_set
+
+    @property
+    def muted_until_iso(self) -> str | None:
+        return utc_timestamp(self.muted_until) if self.muted_until is not None else None

@@ -103,18 +103,36 @@ class ConversationOut(ResponseModel):
     is_active: bool
 
 
+class ConversationSettingsOut(ResponseModel):
+    """The caller's own settings of a conversation: ``archived`` (out of the inbox until the other participant
+    writes), ``mutedUntil`` (no notifications until then; null: not muted), ``isMuted`` (``mutedUntil`` is in the
+    future now)."""
+
+    archived: bool
+    muted_until: Timestamp | None
+    is_muted: bool
+
+
 class EnrichedConversationOut(ConversationOut):
     unread_count: int
     last_message: LastMessageOut | None = None
     participants: list[ParticipantOut]
     other_participant: ParticipantPresenceOut
     pattern: PatternOut | None = None
+    settings: ConversationSettingsOut
+
+
+class SettingsOut(ResponseModel):
+    """``PUT /api/messages/conversations/{id}/settings``: the caller's settings after the change."""
+
+    settings: ConversationSettingsOut
 
 
 class UserOut(ResponseModel):
     id: str
     name: str
     avatar_url: str | None = None
+    accepts_direct_messages: bool = False
 
 
 class PurchaseOut(ResponseModel):
@@ -147,9 +165,12 @@ class ConversationListOut(ResponseModel):
 
 
 class ConversationsOut(ConversationListOut):
-    """``GET /api/messages/conversations``: a page of conversations and the caller's total unread count."""
+    """``GET /api/messages/conversations``: a page of one folder's conversations, the caller's total unread count
+    (the unread messages of **inbox** conversations only: archived conversations and message requests are not
+    counted) and ``requestsCount``, the message requests waiting for the caller (the requests badge)."""
 
     total_unread: int
+    requests_count: int
 
 
 class ConversationDetailOut(ResponseModel):
@@ -234,6 +255,33 @@ class UploadTicketOut(ResponseModel):
     upload: UploadFormOut
     expires_at: Timestamp
     max_bytes: int
+
+
+class BlockOut(ResponseModel):
+    """A user the caller blocked, and since when."""
+
+    user_id: str
+    blocked_at: Timestamp
+
+
+class BlockedOut(ResponseModel):
+    """``PUT /api/me/blocks/{userId}``: the block (201 when new, 200 when it already was)."""
+
+    block: BlockOut
+
+
+class BlockStateOut(ResponseModel):
+    """``DELETE /api/me/blocks/{userId}``: the user is not blocked (any more)."""
+
+    user_id: str
+    blocked: bool
+
+
+class BlocksOut(ResponseModel):
+    """``GET /api/me/blocks``: one page of the users the caller blocked."""
+
+    blocks: list[BlockOut]
+    next_cursor: str | None
 
 
 class ErrorBody(ResponseModel):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from chalicelib.adapters.dynamodb import Conversation, Membership, Message, Pattern, Purchase, UserProfile
+from chalicelib.adapters.dynamodb import Conversation, Membership, Message, Pattern, Purchase, UserProfile, blocks
 from chalicelib.adapters.dynamodb.batch import batch_get
 from chalicelib.adapters.dynamodb.rate_limits import spend
 from chalicelib.adapters.dynamodb.records import (
@@ -17,6 +17,7 @@ from chalicelib.adapters.dynamodb.transactions import Contention, commit
 from chalicelib.domain.clock import iso
 from chalicelib.domain.conversations import ConversationState, new_conversation
 from chalicelib.domain.cursors import InvalidCursor, decode_cursor, encode_cursor
+from chalicelib.domain.folders import INBOX
 from chalicelib.domain.ids import conversation_id_for, is_conversation_id, parse_message_id
 from chalicelib.domain.messages import MessageRecord
 from chalicelib.domain.principal import Principal
@@ -114,30 +115,46 @@ class Conversations:
         self.presenter = presenter
         self.clock = clock
 
-    def list(self, principal: Principal, limit: int | None, cursor: str | None) -> ConversationsOut:
-        """The caller's conversations, most recent activity first, one page, and their total unread
-        (2 DynamoDB round trips)."""
+    def list(
+        self, principal: Principal, limit: int | None, cursor: str | None, folder: str = INBOX
+    ) -> ConversationsOut:
+        """One of the caller's folders (``inbox``, ``archived``, ``requests``), most recent activity first, one page,
+        with their total unread (inbox conversations only) and requests count (2 DynamoDB round trips: each folder
+        is a sparse index, never a filter)."""
         settings = get_settings()
         limit = limit or settings.conversations_page_default
-        scope = f"conversations:{principal.user_id}"
+        # The inbox keeps the scope its cursors always had; another folder's cursor is not the inbox's.
+        scope = (
+            f"conversations:{principal.user_id}" if folder == INBOX else f"conversations:{principal.user_id}:{folder}"
+        )
         start = None
         if cursor:
             try:
                 start = decode_cursor(cursor, scope=scope, secret=settings.cursor_secret)
             except InvalidCursor as exc:
                 raise InvalidRequest(str(exc), code=ErrorCode.INVALID_CURSOR) from exc
-        results = Membership.by_activity.query(
-            principal.user_id, scan_index_forward=False, limit=limit + 1, last_evaluated_key=start
-        )
+        if folder == INBOX:
+            results = Membership.by_activity.query(
+                principal.user_id, scan_index_forward=False, limit=limit + 1, last_evaluated_key=start
+            )
+        else:
+            results = Membership.by_folder.query(
+                principal.user_id,
+                Membership.folder_at.startswith(f"{folder}#"),
+                scan_index_forward=False,
+                limit=limit + 1,
+                last_evaluated_key=start,
+            )
         memberships = list(results)
         next_cursor = None
         if len(memberships) > limit:
             memberships = memberships[:limit]
             last = memberships[-1]
+            sort_key = "activity_at" if folder == INBOX else "folder_at"
             position = {
                 "user_id": {"S": last.user_id},
                 "conversation_id": {"S": last.conversation_id},
-                "activity_at": {"S": last.activity_at},
+                sort_key: {"S": (last.activity_at if folder == INBOX else last.folder_at) or ""},
             }
             next_cursor = encode_cursor(position, scope=scope, secret=settings.cursor_secret)
         users = {principal.user_id} | {m.other_user_id for m in memberships}
@@ -150,11 +167,14 @@ class Conversations:
             ],
             next_cursor=next_cursor,
             total_unread=directory.total_unread(principal.user_id),
+            requests_count=directory.requests_count(principal.user_id),
         )
 
-    def inbox(self, principal: Principal, limit: int | None, cursor: str | None) -> ConversationListOut:
-        """``GET /api/messages``: the same page without the total (the seed's shape)."""
-        page = self.list(principal, limit, cursor)
+    def inbox(
+        self, principal: Principal, limit: int | None, cursor: str | None, folder: str = INBOX
+    ) -> ConversationListOut:
+        """``GET /api/messages``: the same page without the totals (the seed's shape)."""
+        page = self.list(principal, limit, cursor, folder)
         return ConversationListOut(conversations=page.conversations, next_cursor=page.next_cursor)
 
     def detail(
@@ -190,8 +210,11 @@ class Conversations:
         originals.update(
             {seq: message_record(item) for seq in outside if (item := batch.item(Message, conversation_id, seq))}
         )
+        viewer = principal.user_id
         shown = [
-            self.presenter.message(m, conversation.state_of(m.recipient_id), original=original_in(m, originals))
+            self.presenter.message(
+                m, conversation.receipts_shown_to(viewer, m.recipient_id), original=original_in(m, originals)
+            )
             for m in messages
         ]
         kept = fitting(shown if forwards else shown[::-1], get_settings().page_max_bytes)
@@ -219,7 +242,9 @@ class Conversations:
     ) -> PatternConversation:
         """Get or create the caller's conversation with a pattern's creator about it.
 
-        A buyer needs a purchase (403 ``purchase_required``); the creator cannot open one with themself.
+        A buyer needs a purchase (403 ``purchase_required``); the creator cannot open one with themself; none can be
+        opened while either has blocked the other (403 ``recipient_unavailable``: read with the snapshot, and a
+        condition of the write).
         """
         caller = principal.user_id
         if creator_id is None:
@@ -235,6 +260,7 @@ class Conversations:
                 (Purchase, caller, pattern_id),
                 (UserProfile, caller, None),
                 (UserProfile, creator_id, None),
+                *blocks.block_keys(caller, creator_id),
             ]
         )
         pattern = snapshot.item(Pattern, pattern_id)
@@ -252,12 +278,15 @@ class Conversations:
         else:
             if snapshot.item(Purchase, caller, pattern_id) is None:
                 raise Forbidden("buy this pattern to message its creator", code=ErrorCode.PURCHASE_REQUIRED)
+            if blocks.blocked_between(snapshot, caller, creator_id):
+                raise blocks.recipient_unavailable()
             conversation = new_conversation(caller, creator_id, pattern_id, pattern.title, iso(self.clock()))
             try:
                 commit(
                     lambda transaction: write_new_conversation(
                         transaction, conversation, opener_id=caller, claims=claims_of(principal)
-                    )
+                    ),
+                    refused=blocks.refusal,  # a block placed since the read
                 )
                 created = True
             except Contention:

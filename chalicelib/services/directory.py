@@ -6,12 +6,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from pynamodb.expressions.update import Action
+from pynamodb.transactions import TransactWrite
+
 from chalicelib.adapters.dynamodb import Pattern, Purchase, UserProfile
 from chalicelib.adapters.dynamodb.batch import Key, batch_get
+from chalicelib.adapters.dynamodb.transactions import commit
 from chalicelib.domain import profiles
 from chalicelib.domain.clock import now_iso
 from chalicelib.domain.presence import is_online
 from chalicelib.domain.principal import Principal
+from chalicelib.domain.sending import customer_key
 from chalicelib.schemas.requests import UpsertPatternRequest, UpsertUserRequest
 from chalicelib.schemas.responses import ParticipantOut, ParticipantPresenceOut, PatternOut, PurchaseOut, UserOut
 
@@ -78,6 +83,11 @@ class Directory:
         profile = self.users.get(user_id)
         return max(int(profile.total_unread or 0), 0) if profile else 0
 
+    def requests_count(self, user_id: str) -> int:
+        """The message requests waiting for ``user_id`` (the requests badge)."""
+        profile = self.users.get(user_id)
+        return max(int(profile.requests_count or 0), 0) if profile else 0
+
 
 def _fit(rule: Callable[[str], str], value: str | None) -> str | None:
     """``value`` when it passes the profile rule, else None."""
@@ -92,18 +102,30 @@ def _fit(rule: Callable[[str], str], value: str | None) -> str | None:
 def upsert_user(user_id: str, request: UpsertUserRequest) -> UserOut:
     """Store the platform's profile of a user (counters and claims are kept)."""
     profile = UserProfile(user_id)
-    profile.update(
-        actions=[
-            UserProfile.name.set(request.name),
-            UserProfile.avatar_url.set(request.avatar_url) if request.avatar_url else UserProfile.avatar_url.remove(),
-            UserProfile.updated_at.set(now_iso()),
-        ]
+    actions: list[Action] = [
+        UserProfile.name.set(request.name),
+        UserProfile.avatar_url.set(request.avatar_url) if request.avatar_url else UserProfile.avatar_url.remove(),
+        UserProfile.updated_at.set(now_iso()),
+    ]
+    if request.accepts_direct_messages is not None:
+        # Open to everyone: new conversations from non-buyers are no message requests (those waiting stay).
+        actions.append(
+            UserProfile.accepts_direct_messages.set(True)
+            if request.accepts_direct_messages
+            else UserProfile.accepts_direct_messages.remove()
+        )
+    profile.update(actions=actions)
+    return UserOut(
+        id=user_id,
+        name=request.name,
+        avatar_url=request.avatar_url,
+        accepts_direct_messages=bool(profile.accepts_direct_messages),
     )
-    return UserOut(id=user_id, name=request.name, avatar_url=request.avatar_url)
 
 
 def upsert_pattern(pattern_id: str, request: UpsertPatternRequest) -> PatternOut:
-    """Store the platform's copy of a pattern."""
+    """Store the platform's copy of a pattern; its creator is a creator from now on (message requests), in the same
+    transaction."""
     pattern = Pattern(
         pattern_id,
         creator_id=request.creator_id,
@@ -111,14 +133,33 @@ def upsert_pattern(pattern_id: str, request: UpsertPatternRequest) -> PatternOut
         thumbnail_url=request.thumbnail_url,
         updated_at=now_iso(),
     )
-    pattern.save()
+
+    def build(transaction: TransactWrite) -> None:
+        transaction.save(pattern)
+        transaction.update(UserProfile(request.creator_id), actions=[UserProfile.is_creator.set(True)])
+
+    commit(build)
     return PatternOut(
         id=pattern_id, title=request.title, thumbnail_url=request.thumbnail_url, creator_id=request.creator_id
     )
 
 
 def record_purchase(pattern_id: str, user_id: str) -> PurchaseOut:
-    """Record that ``user_id`` bought ``pattern_id``; repeating it keeps the first purchase time."""
-    purchase = Purchase(user_id, pattern_id)
-    purchase.update(actions=[Purchase.purchased_at.set(Purchase.purchased_at | now_iso())])
-    return PurchaseOut(user_id=user_id, pattern_id=pattern_id, purchased_at=purchase.purchased_at)
+    """Record that ``user_id`` bought ``pattern_id``; repeating it keeps the first purchase time. With it, in the same
+    transaction, the marker that they bought from the pattern's creator (``sending.customer_key``: their direct
+    messages to that creator are no message requests); a pattern the platform has not sent yet has no creator to
+    mark (its purchase still opens the pattern's conversation)."""
+    found = batch_get([(Pattern, pattern_id, None), (Purchase, user_id, pattern_id)])
+    pattern = found.item(Pattern, pattern_id)
+    earlier = found.item(Purchase, user_id, pattern_id)
+    purchased_at = earlier.purchased_at if earlier is not None else now_iso()
+    first_time = Purchase.purchased_at | purchased_at
+
+    def build(transaction: TransactWrite) -> None:
+        transaction.update(Purchase(user_id, pattern_id), actions=[Purchase.purchased_at.set(first_time)])
+        if pattern is not None and pattern.creator_id != user_id:
+            buyer, marker = customer_key(user_id, pattern.creator_id)
+            transaction.update(Purchase(buyer, marker), actions=[Purchase.purchased_at.set(first_time)])
+
+    commit(build)
+    return PurchaseOut(user_id=user_id, pattern_id=pattern_id, purchased_at=purchased_at)

@@ -16,7 +16,7 @@ from urllib.parse import unquote
 
 from pynamodb.transactions import TransactWrite
 
-from chalicelib.adapters.dynamodb import Message, UserProfile
+from chalicelib.adapters.dynamodb import Message, UserProfile, blocks
 from chalicelib.adapters.dynamodb.batch import Batch, Key, batch_get
 from chalicelib.adapters.dynamodb.rate_limits import charge, spend
 from chalicelib.adapters.dynamodb.records import change_keys, change_snapshot, message_record, write_change
@@ -182,7 +182,7 @@ class Lifecycle:
         if after.reply_to is not None:
             wanted.append((Message, after.conversation_id, after.reply_to.seq))
         if plan.changed:
-            wanted += [(UserProfile, actor, None), (UserProfile, other, None)]
+            wanted += [(UserProfile, actor, None), (UserProfile, other, None), *blocks.block_keys(actor, other)]
             wanted += [(Message, after.conversation_id, seq) for seq in plan.replies]
         if not wanted:
             read = Batch()
@@ -191,7 +191,8 @@ class Lifecycle:
         else:
             read = batch_get(wanted)
         original = _record(read, after.conversation_id, after.reply_to.seq) if after.reply_to else None
-        shown = self.presenter.committed_message(after, conversation.state_of(after.recipient_id), original=original)
+        receipts = conversation.receipts_shown_to(actor, after.recipient_id)
+        shown = self.presenter.committed_message(after, receipts, original=original)
         if plan.changed:
             after_commit("delivery", lambda: self._deliver(plan, shown, read, actor, other, origin_connection_id), None)
         return MessageChangeOut(message=shown)
@@ -237,10 +238,12 @@ class Lifecycle:
             state = plan.conversation.state_of(reply.recipient_id)
             quoting = self.presenter.committed_message(reply, state, original=after)
             events.append(("message_updated", MessageUpdated(message=quoting)))
+        # Once either has blocked the other, the other's connections get nothing of it (the room is emptied by the
+        # block, the other's own connections are left out here).
         self.notifier.changed(
             events,
             plan.conversation,
-            other=_profile(read, other),
+            other=None if blocks.blocked_between(read, actor, other) else _profile(read, other),
             actor=_profile(read, actor),
             origin_connection_id=origin_connection_id,
         )

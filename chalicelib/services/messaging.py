@@ -15,7 +15,7 @@ from typing import TypeVar
 from pynamodb.transactions import TransactWrite
 
 from chalicelib import metrics
-from chalicelib.adapters.dynamodb import Conversation, Message, UserProfile
+from chalicelib.adapters.dynamodb import Conversation, Message, UserProfile, blocks
 from chalicelib.adapters.dynamodb.batch import Batch, Key, batch_get
 from chalicelib.adapters.dynamodb.rate_limits import charge, spend
 from chalicelib.adapters.dynamodb.records import (
@@ -116,7 +116,9 @@ class Messaging:
         nothing.
 
         Cost: one BatchGetItem and one TransactWriteItems, and one BatchGetItem of the two profiles for delivery.
-        Concurrent writers to the same conversation serialize on its ``version`` and retry.
+        Concurrent writers to the same conversation serialize on its ``version`` and retry. A block between the two
+        users (either way) is a condition of the transaction: 403 ``recipient_unavailable``, race-free, no read.
+        A message request (``domain.folders``) or a muted recipient gets no notification.
         """
         command = send_command(principal, request)
         keys = send_keys(snapshot_keys(command))
@@ -135,7 +137,8 @@ class Messaging:
                 plan = plan_send(replace(snapshot, verified=checked), command, iso(self.clock()))
                 assert not isinstance(plan, VerifyUpload)  # nosec B101 # narrows the type; the check is done now
             if isinstance(plan, SendPlan):
-                commit(lambda transaction: write_send(transaction, plan))
+                # A block either way (read nowhere before: the condition is the check) answers 403.
+                commit(lambda transaction: write_send(transaction, plan), refused=blocks.refusal)
             return plan
 
         plan = with_retries(attempt, max_attempts=get_settings().send_max_attempts)
@@ -167,6 +170,7 @@ class Messaging:
         directory = Directory.from_batch(
             batch_get([(UserProfile, plan.recipient_id, None), (UserProfile, plan.sender_id, None)]), caller=principal
         )
+        recipient_settings = plan.conversation.settings_of(plan.recipient_id)
         self.notifier.message(
             message,
             plan.conversation,
@@ -174,6 +178,7 @@ class Messaging:
             recipient_unread=plan.conversation.state_of(plan.recipient_id).unread,
             conversation_created=conversation if plan.conversation_created else None,
             origin_connection_id=origin_connection_id,
+            notify=not plan.is_request and not recipient_settings.is_muted(plan.message.sent_at),
         )
 
     def _replay(self, replay: Replay, command: SendCommand) -> SendOut:
@@ -194,7 +199,9 @@ class Messaging:
         quoted_item = found.get((Message, conversation_id, message.reply_to.seq)) if message.reply_to else None
         original = message_record(quoted_item) if isinstance(quoted_item, Message) else None
         return SendOut(
-            message=self.presenter.message(message, conversation.state_of(message.recipient_id), original=original),
+            message=self.presenter.message(
+                message, conversation.receipts_shown_to(command.sender_id, message.recipient_id), original=original
+            ),
             conversation=conversation_out(conversation),
         )
 
@@ -243,7 +250,9 @@ class Messaging:
         other = plan.conversation.other_than(reader)
 
         def read_profiles() -> Batch:
-            return batch_get([(UserProfile, reader, None), (UserProfile, other, None)])
+            return batch_get(
+                [(UserProfile, reader, None), (UserProfile, other, None), *blocks.block_keys(reader, other)]
+            )
 
         # After a committed read the fresh totals are only presentation: failing to read them falls back to what
         # the attempt read, moved by what this read changed.
@@ -252,7 +261,7 @@ class Messaging:
         total = (
             _total_unread(profiles.item(UserProfile, reader))
             if (UserProfile, reader, None) in profiles
-            else max(totals_before.get("reader", 0) + plan.unread_delta, 0)
+            else max(totals_before.get("reader", 0) + plan.total_unread_delta, 0)
         )
         out = ReadOut(
             conversation_id=conversation_id,
@@ -270,6 +279,8 @@ class Messaging:
                 read_at=after.last_read_at,
             )
             other_profile = profiles.item(UserProfile, other) if (UserProfile, other, None) in profiles else None
+            if blocks.blocked_between(profiles, reader, other):
+                other_profile = None  # the blocked (or blocking) user's connections get nothing of it
             after_commit("delivery", lambda: self.notifier.read(reader, update, plan.conversation, other_profile), None)
         return Read(out, plan.changed)
 

@@ -110,9 +110,11 @@ class Notifier:
         recipient_unread: int,
         conversation_created: ConversationOut | None,
         origin_connection_id: str | None = None,
+        notify: bool = True,
     ) -> None:
         """``message_received`` to the room, ``new_message_notification`` (and ``notification`` for a new
-        conversation) to every connection of the recipient."""
+        conversation) to every connection of the recipient, unless ``notify`` is False (the recipient muted the
+        conversation, or it is a message request waiting for them: only the requests badge tells)."""
         sender, recipient = message.sender_id, message.recipient_id
         recipient_profile = directory.users.get(recipient)
         sender_profile = directory.users.get(sender)
@@ -120,6 +122,8 @@ class Notifier:
         room = _without(room_audience(room_before_send), {origin_connection_id or ""})
         outcomes = self.send(room, "message_received", message, conversation=room_before_send, profiles=profiles)
         gone = _gone(outcomes)  # already forgotten: do not post to them again in this delivery
+        if not notify:
+            return
         notice = NewMessageNotification(
             conversation_id=message.conversation_id,
             message_id=message.id,
@@ -174,12 +178,19 @@ class Notifier:
         conversation: ConversationState,
         other: UserProfile | None,
     ) -> None:
-        """``message_read_update`` to the room and to the other participant's (the senders') connections."""
+        """``message_read_update`` to the room and to the other participant's (the senders') connections; to neither
+        while the conversation is a message request waiting for the reader (no receipts flow to a requester), nor
+        to the other participant once either has blocked the other (``other`` is None then)."""
+        if conversation.is_request_for(reader_id):
+            return
         targets = {**room_audience(conversation), **connections_of(other)}
         self.send(targets, "message_read_update", update, conversation=conversation, profiles=(other,) if other else ())
 
     def typing(self, conversation: ConversationState, typist_id: str, *, typing: bool) -> None:
-        """``user_typing`` / ``user_stopped_typing`` to the room, not to the typist's own connections."""
+        """``user_typing`` / ``user_stopped_typing`` to the room, not to the typist's own connections; nothing reaches
+        a requester from the creator who has not accepted their request."""
+        if conversation.is_request_for(typist_id):
+            return
         targets = room_audience(conversation, except_user=typist_id)
         if typing:
             started = UserTyping(

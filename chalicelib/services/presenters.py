@@ -12,12 +12,14 @@ from chalicelib.adapters.dynamodb.batch import batches
 from chalicelib.domain.clock import now_iso
 from chalicelib.domain.conversations import ConversationState
 from chalicelib.domain.files import DISPLAY_FORMATS, FILE, IMAGE
+from chalicelib.domain.folders import ParticipantSettings
 from chalicelib.domain.messages import MessageRecord, quote_of
 from chalicelib.domain.read_state import ParticipantState
 from chalicelib.domain.uploads import PENDING, READY, REJECTED
 from chalicelib.schemas.responses import (
     AttachmentOut,
     ConversationOut,
+    ConversationSettingsOut,
     EnrichedConversationOut,
     LastMessageOut,
     MessageOut,
@@ -188,18 +190,31 @@ def conversation_out(conversation: ConversationState) -> ConversationOut:
     )
 
 
+def settings_out(settings: ParticipantSettings, now: str) -> ConversationSettingsOut:
+    """A participant's own settings as the wire shows them."""
+    return ConversationSettingsOut(
+        archived=settings.archived, muted_until=settings.muted_until, is_muted=settings.is_muted(now)
+    )
+
+
 def enriched_out(
     conversation: ConversationState, viewer_id: str, unread: int, directory: Directory
 ) -> EnrichedConversationOut:
-    """A conversation as ``viewer_id`` sees it in list and detail views."""
+    """A conversation as ``viewer_id`` sees it in list and detail views, with the viewer's own settings. A requester
+    does not see the presence of the creator who has not accepted their request yet."""
     base = conversation_out(conversation)
     others = [user for user in base.participant_ids if user != viewer_id] or [viewer_id]
     preview = conversation.last_message
+    now = now_iso()
+    other = directory.participant_with_presence(others[0], now)
+    if conversation.hides_from(viewer_id):
+        other = other.model_copy(update={"online": False, "last_seen_at": None})
     return EnrichedConversationOut(
         **base.model_dump(),
         unread_count=unread,
         last_message=LastMessageOut.model_validate(dict(preview)) if preview else None,
         participants=[directory.participant(user) for user in base.participant_ids],
-        other_participant=directory.participant_with_presence(others[0], now_iso()),
+        other_participant=other,
         pattern=directory.pattern(base.pattern_id),
+        settings=settings_out(conversation.settings_of(viewer_id), now),
     )

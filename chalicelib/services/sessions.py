@@ -23,8 +23,9 @@ from pynamodb.expressions.condition import Condition, size
 from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
-from chalicelib.adapters.dynamodb import Connection, Contact, Conversation, UserProfile
+from chalicelib.adapters.dynamodb import Block, Connection, Contact, Conversation, UserProfile, blocks
 from chalicelib.adapters.dynamodb.batch import Batch, Key, batch_get
+from chalicelib.adapters.dynamodb.blocks import check_not_blocked
 from chalicelib.adapters.dynamodb.rate_limits import charge, spend
 from chalicelib.adapters.dynamodb.transactions import Contention, Write, commit, commit_in_chunks, with_retries
 from chalicelib.domain import presence
@@ -320,7 +321,9 @@ def _delete_from(item: Any, attribute: Any, entries: set[str]) -> Write:
 
 
 def join_room(connection: Session, conversation_id: str) -> ConversationState:
-    """Subscribe ``connection`` to a conversation its user takes part in (NotFound otherwise).
+    """Subscribe ``connection`` to a conversation its user takes part in (NotFound otherwise; 403
+    ``recipient_unavailable`` while either participant has blocked the other, a condition of the join's transaction).
+    A requester's connection does not watch the presence of the creator who has not accepted the request.
 
     The room cap is a condition of the join's own transaction, so concurrent joins (one Lambda per frame) cannot
     pass it together; a join that lost a race reads the connection again and decides anew.
@@ -341,8 +344,10 @@ def join_room(connection: Session, conversation_id: str) -> ConversationState:
             condition=Connection.connection_id.exists()
             & (Connection.rooms.does_not_exist() | (_size(Connection.rooms) < cap)),
         )
+        check_not_blocked(transaction, connection.user_id, other)  # first: the checks ``blocks.refusal`` reads
         transaction.update(Conversation(conversation_id), actions=[Conversation.room.add({room})])
-        transaction.update(UserProfile(other), actions=[UserProfile.watcher_ids.add({watcher})])
+        if not conversation.hides_from(connection.user_id):  # a requester does not watch the creator's presence
+            transaction.update(UserProfile(other), actions=[UserProfile.watcher_ids.add({watcher})])
         charge(transaction, connection.user_id, "room")
 
     def attempt() -> None:
@@ -355,7 +360,7 @@ def join_room(connection: Session, conversation_id: str) -> ConversationState:
                 "this connection joined too many conversations; leave one first", code=ErrorCode.TOO_MANY_ROOMS
             )
         try:
-            commit(build)
+            commit(build, refused=blocks.refusal)  # either has blocked the other: 403 recipient_unavailable
         except Contention:
             current = get_connection(connection.connection_id)  # NotFound once it closed
             raise
@@ -405,7 +410,8 @@ def watch_presence(connection: Session, user_ids: list[str]) -> PresenceWatched:
     """Make ``connection`` receive ``presence_update`` for ``user_ids`` (replacing what it watched before), keeping
     only the users its user shares a conversation with; the others are ignored, as if never asked for.
 
-    Cost: one BatchGetItem (the caller's contact item and the profile of each user, <= 2 x 49 keys) and, when the
+    Cost: one BatchGetItem (the caller's contact item, the profile of each user and the blocks between them either
+    way, <= 4 x 49 keys: two BatchGetItems past 25 users) and, when the
     list changes, one TransactWriteItems (the connection's list, the watcher sets of the users added and removed,
     the ``presence`` rate counter: <= 1 + 2 x 49 + 1 items); when it does not, the counter alone (one UpdateItem).
     Frames of one socket run concurrently: the transaction holds only while the connection's watch list and rooms
@@ -413,8 +419,12 @@ def watch_presence(connection: Session, user_ids: list[str]) -> PresenceWatched:
     """
     me = connection.user_id
     asked = [user for user in dict.fromkeys(user_ids) if user != me]
-    found = batch_get([(Contact, me, user) for user in asked] + [(UserProfile, user, None) for user in asked])
-    accepted = [user for user in asked if found.item(Contact, me, user) is not None]
+    found = batch_get(
+        [(Contact, me, user) for user in asked]
+        + [(UserProfile, user, None) for user in asked]
+        + [key for user in asked for key in ((Block, me, user), (Block, user, me))]
+    )
+    accepted = [user for user in asked if _may_watch(found, me, user)]
     watching = frozenset(accepted)
     cid, expiry = connection.connection_id, connection.token_expiry
     watcher = connection_entry(cid, expiry)
@@ -462,6 +472,15 @@ def watch_presence(connection: Session, user_ids: list[str]) -> PresenceWatched:
             )
         )
     return PresenceWatched(user_ids=accepted, presence=presence)
+
+
+def _may_watch(found: Batch, me: str, user: str) -> bool:
+    """Whether ``me`` may see ``user``'s presence: they share a conversation, ``user`` is not a creator who has not
+    accepted ``me``'s message request yet, and neither has blocked the other."""
+    contact = found.item(Contact, me, user)
+    if contact is None or contact.request:
+        return False
+    return found.item(Block, me, user) is None and found.item(Block, user, me) is None
 
 
 def _holds_exactly(attribute: Any, values: Iterable[str]) -> Condition:

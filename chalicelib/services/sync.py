@@ -134,7 +134,7 @@ class Sync:
                 originals[(conversation_id, seq)] = message_record(item)
         shown: list[tuple[int, MessageOut]] = []  # (index of its entry, the message as shown)
         for index, record in page:
-            state = conversations[record.conversation_id].state_of(record.recipient_id)
+            state = conversations[record.conversation_id].receipts_shown_to(user, record.recipient_id)
             original = originals.get((record.conversation_id, record.reply_to.seq)) if record.reply_to else None
             shown.append((index, self.presenter.message(record, state, original=original)))
         kept = fitting([message for _, message in shown], settings.page_max_bytes)

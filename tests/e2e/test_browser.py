@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from dev.seed import ALICE, BOB, CAROL, USERS
+from dev.seed import ALICE, AMIGURUMI_FOX, BOB, CAROL, USERS
+from tests.e2e.api_client import Caller
 from tests.e2e.conftest import RunningStack, start_stack
 from tests.e2e.images import png_bytes
 
@@ -247,6 +248,9 @@ def test_edits_tombstones_reactions_and_quotes_in_the_browser(
 
     # Online dots for the whole list (watch_presence): carol's row, a conversation alice never opened, goes green
     # when carol connects.
+    # carol bought the fox first: a buyer's message goes to alice's inbox (a stranger's would be a message request).
+    platform = Caller(stack.api_url, stack.token("platform", role="service"))
+    assert platform.request("PUT", f"/api/internal/purchases/{AMIGURUMI_FOX}/{CAROL}").status_code == 200
     stack.caller(CAROL).send_to(ALICE, "Hi Alice, a question about the fox.")
     carol_row = alice.page.locator(".conversation", has=alice.page.locator(".name", has_text=USERS[CAROL]))
     expect(carol_row).to_be_visible()

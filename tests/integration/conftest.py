@@ -122,8 +122,11 @@ class Api:
         return self.call(method, path, body=body, headers=headers)
 
     # The platform's side (service role).
-    def user(self, user_id: str, name: str | None = None) -> Response:
-        response = self.service("PUT", f"/api/internal/users/{user_id}", {"name": name or user_id.title()})
+    def user(self, user_id: str, name: str | None = None, *, accepts_direct_messages: bool | None = None) -> Response:
+        body: dict[str, Any] = {"name": name or user_id.title()}
+        if accepts_direct_messages is not None:
+            body["acceptsDirectMessages"] = accepts_direct_messages
+        response = self.service("PUT", f"/api/internal/users/{user_id}", body)
         assert response.status == 200, response.body
         return response
 
@@ -161,11 +164,14 @@ def api(client: Client) -> Api:
 
 @pytest.fixture
 def marketplace(api: Api) -> Api:
-    """Alice (creator of pattern p1), Bob (bought p1), Carol (a stranger), Dave (creator of p2)."""
-    for user in ("alice", "bob", "carol", "dave"):
-        api.user(user)
+    """Alice (creator of pattern p1), Bob (bought p1), Carol (a stranger), Dave (creator of p2).
+
+    The two creators take direct messages from everyone (``acceptsDirectMessages``), so a stranger's message lands
+    in their inbox as before message requests existed; ``requests_market`` has a creator who does not."""
     api.pattern("p1", "alice", "Granny Square Blanket")
     api.pattern("p2", "dave", "Amigurumi Fox")
+    for user in ("alice", "bob", "carol", "dave"):
+        api.user(user, accepts_direct_messages=True if user in ("alice", "dave") else None)
     api.purchase("p1", "bob")
     return api
 

@@ -193,6 +193,19 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("DELETE", "/api/messages/{messageId}/reactions/{emoji}"): Row(
         USER, lambda w: f"/api/messages/{w.message_id}/reactions/{YARN}", OWN_OBJECT, participant="alice", other=OK
     ),
+    ("PUT", "/api/messages/conversations/{conversationId}/settings"): Row(
+        USER,
+        lambda w: f"/api/messages/conversations/{w.conversation_id}/settings",
+        OWN_OBJECT,
+        lambda w: {"archived": True},
+        other=OK,  # each participant's own settings
+    ),
+    # Anyone may block anyone (blocking a user one never met included): each caller blocks zed for the first time.
+    ("PUT", "/api/me/blocks/{userId}"): Row(
+        USER, lambda w: "/api/me/blocks/zed", (CREATED, CREATED, UNAUTHORIZED, UNAUTHORIZED, USERS_ONLY)
+    ),
+    ("DELETE", "/api/me/blocks/{userId}"): Row(USER, lambda w: "/api/me/blocks/zed", USER_ROUTE_OK),
+    ("GET", "/api/me/blocks"): Row(USER, lambda w: "/api/me/blocks", USER_ROUTE_OK),
     ("PUT", "/api/internal/users/{userId}"): Row(
         SERVICE, lambda w: "/api/internal/users/zed", INTERNAL, lambda w: {"name": "Zed"}
     ),
@@ -299,6 +312,11 @@ INTERNAL_PROPERTIES = {
     "thumbnailKey",
     "uploaderId",
     "declaredSize",
+    "participantSettings",  # both participants' settings: each sees only their own, as ``settings``
+    "folderAt",
+    "awaiting",
+    "isCreator",
+    "blockedId",
 }
 
 
@@ -360,6 +378,8 @@ MASS_ASSIGNMENT = [
     ("PATCH", "/api/messages/{messageId}", "reactions", []),
     ("POST", "/api/messages", "reactions", [{"emoji": "🧶", "count": 9, "userIds": ["alice"]}]),
     ("POST", "/api/messages", "isDeleted", True),
+    ("PUT", "/api/messages/conversations/{conversationId}/settings", "isMuted", True),
+    ("PUT", "/api/messages/conversations/{conversationId}/settings", "request", False),
 ]
 
 
@@ -424,6 +444,16 @@ PROBES = [
             lambda i: {"markConversation": False},
         ),
         id="mark a message read",
+    ),
+    pytest.param(
+        Probe(
+            "PUT",
+            lambda i: f"/api/messages/conversations/{i}/settings",
+            lambda w: w.conversation_id,
+            MISSING_CONVERSATION,
+            lambda i: {"archived": True, "mutedUntil": "2999-01-01T00:00:00Z"},
+        ),
+        id="change the settings of a conversation",
     ),
     pytest.param(
         Probe(

@@ -210,7 +210,11 @@ def test_watching_costs_the_same_at_any_size(inbox: Api, sockets: Sockets, dynam
 
     small = measure(*[f"bob-partner-{i}" for i in range(3)], "alice")
     seed_inbox("bob", 300, first_partner=3)
-    large = measure(*[f"bob-partner-{i}" for i in range(49)])
+    large = measure(*[f"bob-partner-{i}" for i in range(3, 6)], "alice")
+    longest = measure(*[f"bob-partner-{i}" for i in range(49)])
 
-    assert small == large == 3  # GetItem connection, BatchGetItem contacts + profiles, TransactWriteItems
+    # GetItem connection, BatchGetItem contacts + profiles + blocks (4 keys a user: one more past 25 users),
+    # TransactWriteItems
+    assert small == large == 3
+    assert longest == 4
     assert len(Connection.get(bob).watching) == 49

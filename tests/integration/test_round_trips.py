@@ -39,6 +39,8 @@ LIMITS = (
     "REACTION",
     "PRESENCE",
     "SEARCH",
+    "SETTINGS",
+    "BLOCK",
 )
 
 
@@ -98,11 +100,36 @@ def _deleted_by_bob(world: World) -> str:
     return message_id
 
 
+def _is_archived(world: World) -> bool:
+    return bool(world.api.conversation("alice", PATTERN_CHAT).body["conversation"]["settings"]["archived"])
+
+
 def _fresh_buyer(world: World) -> str:
     buyer = f"buyer{next(_unique)}"
     world.api.user(buyer)
     world.api.purchase("p1", buyer)
     return buyer
+
+
+def _settings(world: World, user: str, **body: object) -> object:
+    return world.api.call("PUT", f"/api/messages/conversations/{PATTERN_CHAT}/settings", user, body)
+
+
+def _archived_by_alice(world: World) -> None:
+    response = _settings(world, "alice", archived=True)
+    assert getattr(response, "status", None) == 200
+
+
+def _stranger(world: World) -> str:
+    user = f"stranger{next(_unique)}"
+    world.api.user(user)
+    return user
+
+
+def _blocked_by_bob(world: World) -> str:
+    user = _stranger(world)
+    assert world.api.call("PUT", f"/api/me/blocks/{user}", "bob").status == 201
+    return user
 
 
 # name -> (budget, operation). Each operation prepares what it needs unmeasured, then returns the
@@ -198,6 +225,41 @@ OPERATIONS: dict[str, tuple[int, Operation]] = {
             lambda m: lambda: w.api.send("alice", conversationId=PATTERN_CHAT, content="4 mm", replyTo={"messageId": m})
         )(_bobs_new_message(w)),
     ),
+    # Issue 16. A settings change: BatchGetItem (conversation, the caller's profile), TransactWriteItems (the
+    # conversation, the membership's folder, the counters, the settings limit's counter).
+    "archive a conversation": (
+        2,
+        lambda w: (lambda archived: lambda: _settings(w, "alice", archived=not archived))(_is_archived(w)),
+    ),
+    "mute a conversation": (
+        2,
+        lambda w: lambda: _settings(w, "bob", mutedUntil=f"2999-01-01T00:00:{next(_unique) % 60:02d}Z"),
+    ),
+    "settings that change nothing": (
+        2,
+        lambda w: (_settings(w, "alice", archived=True), lambda: _settings(w, "alice", archived=True))[1],
+    ),
+    # Each folder is a sparse index: Query, BatchGetItem profiles and patterns.
+    "list archived": (
+        3,
+        lambda w: (_archived_by_alice(w), lambda: w.api.conversations("alice", "?folder=archived"))[1],
+    ),
+    "list requests": (3, lambda w: lambda: w.api.call("GET", "/api/messages?folder=requests", "alice")),
+    # A block: BatchGetItem (the block, the direct conversation), TransactWriteItems (the block, the limit's counter),
+    # BatchGetItem (both profiles), BatchGetItem (their connections), no more when no room is shared.
+    "block a user": (
+        4,
+        lambda w: (lambda user: lambda: w.api.call("PUT", f"/api/me/blocks/{user}", "bob"))(_stranger(w)),
+    ),
+    "block a user again": (
+        3,
+        lambda w: (lambda user: lambda: w.api.call("PUT", f"/api/me/blocks/{user}", "bob"))(_blocked_by_bob(w)),
+    ),
+    "unblock a user": (
+        1,
+        lambda w: (lambda user: lambda: w.api.call("DELETE", f"/api/me/blocks/{user}", "bob"))(_blocked_by_bob(w)),
+    ),
+    "list blocks": (1, lambda w: (_blocked_by_bob(w), lambda: w.api.call("GET", "/api/me/blocks", "bob"))[1]),
     # The history limit's UpdateItem, as for every history page; the originals are read with the profiles.
     "history page quoting older messages": (
         4,

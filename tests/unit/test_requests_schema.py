@@ -183,9 +183,10 @@ def test_client_message_id_refused(client_message_id: Any) -> None:
 
 
 def test_messages_query_defaults() -> None:
-    assert MessagesQuery.model_validate({}).model_dump() == dict.fromkeys(
-        ["conversation_id", "limit", "cursor", "before", "after"]
-    )
+    assert MessagesQuery.model_validate({}).model_dump() == {
+        **dict.fromkeys(["conversation_id", "limit", "cursor", "before", "after"]),
+        "folder": "inbox",
+    }
 
 
 def test_messages_query_parses_query_string_values() -> None:

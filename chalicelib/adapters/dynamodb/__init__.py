@@ -2,6 +2,7 @@
 transactions, and the mapping between the domain's records and stored items (``records``)."""
 
 from chalicelib.adapters.dynamodb.attachments import Attachment
+from chalicelib.adapters.dynamodb.blocks import Block
 from chalicelib.adapters.dynamodb.catalog import Pattern, Purchase
 from chalicelib.adapters.dynamodb.connections import Connection
 from chalicelib.adapters.dynamodb.contacts import Contact
@@ -26,11 +27,13 @@ ALL_MODELS = (
     RateCounter,
     Contact,
     SearchTerm,
+    Block,
 )
 
 __all__ = [
     "ALL_MODELS",
     "Attachment",
+    "Block",
     "Connection",
     "Contact",
     "Conversation",

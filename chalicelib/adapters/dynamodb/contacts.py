@@ -3,7 +3,7 @@ created, so "do these users share a conversation with me?" is one BatchGetItem w
 
 from __future__ import annotations
 
-from pynamodb.attributes import UnicodeAttribute
+from pynamodb.attributes import BooleanAttribute, UnicodeAttribute
 from pynamodb.models import Model
 
 from chalicelib.adapters.dynamodb.base import table_meta
@@ -17,3 +17,5 @@ class Contact(Model):
     user_id = UnicodeAttribute(hash_key=True)
     contact_id = UnicodeAttribute(range_key=True)
     since = UnicodeAttribute()
+    # ``contact_id`` has not accepted ``user_id``'s message request yet: no presence flows to ``user_id``.
+    request = BooleanAttribute(null=True)

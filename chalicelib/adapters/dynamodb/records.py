@@ -6,7 +6,7 @@ write through these functions.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
@@ -17,6 +17,7 @@ from pynamodb.transactions import TransactWrite
 from chalicelib.adapters.dynamodb import rate_limits
 from chalicelib.adapters.dynamodb.attachments import Attachment
 from chalicelib.adapters.dynamodb.batch import Key
+from chalicelib.adapters.dynamodb.blocks import check_not_blocked
 from chalicelib.adapters.dynamodb.catalog import Pattern, Purchase
 from chalicelib.adapters.dynamodb.contacts import Contact
 from chalicelib.adapters.dynamodb.conversations import Conversation, Membership
@@ -24,6 +25,7 @@ from chalicelib.adapters.dynamodb.messages import IdempotencyRecord, Message
 from chalicelib.adapters.dynamodb.timelines import TimelineEntry
 from chalicelib.adapters.dynamodb.users import UserProfile
 from chalicelib.domain.conversations import ConversationState, activity_at
+from chalicelib.domain.folders import INBOX, ParticipantSettings
 from chalicelib.domain.lifecycle import EDITED, REACTED, REPLIES_FOLLOWING, ChangePlan
 from chalicelib.domain.messages import MessageRecord, Reaction, ReplyRef, TimelineRecord
 from chalicelib.domain.read_state import ParticipantState
@@ -65,16 +67,48 @@ def conversation_state(item: Conversation) -> ConversationState:
         last_message=item.last_message,
         is_active=bool(item.is_active),
         room=frozenset(item.room or ()),
+        settings=_settings_of(item.participant_settings, participants),
     )
 
 
+def _settings_of(stored: dict[str, Any] | None, participants: tuple[str, ...]) -> dict[str, ParticipantSettings]:
+    return {user: ParticipantSettings.from_item((stored or {}).get(user)) for user in participants if stored}
+
+
+def _settings_item(conversation: ConversationState) -> dict[str, Any] | None:
+    """Only participants whose settings are not the defaults are stored (absent: an ordinary inbox conversation)."""
+    stored = {
+        user: conversation.settings_of(user).to_item()
+        for user in conversation.participant_ids
+        if not conversation.settings_of(user).is_default
+    }
+    return stored or None
+
+
+def membership_settings(item: Membership) -> ParticipantSettings:
+    """The member's own settings, as their membership carries them."""
+    return ParticipantSettings(archived=bool(item.archived), muted_until=item.muted_until, request=bool(item.request))
+
+
+def membership_activity(item: Membership) -> str:
+    """The conversation's latest activity, whichever folder it is in."""
+    if item.activity_at:
+        return item.activity_at
+    return (item.folder_at or "").partition("#")[2] or item.created_at
+
+
 def membership_view(item: Membership) -> ConversationState:
-    """A user's copy of a conversation, as list views show it (no read states: ``unread_count`` carries theirs)."""
+    """A user's copy of a conversation, as list views show it (no read states: ``unread_count`` carries theirs; the
+    member's own settings, and the other's request flag only as far as it concerns the member: none)."""
+    settings = {item.user_id: membership_settings(item)}
+    if item.awaiting:
+        settings[item.other_user_id] = ParticipantSettings(request=True)
     return ConversationState(
+        settings=settings,
         id=item.conversation_id,
         participant_ids=participants_of(item),
         created_at=item.created_at,
-        updated_at=item.activity_at,
+        updated_at=membership_activity(item),
         pattern_id=item.pattern_id,
         title=item.title,
         last_message_id=item.last_message_id,
@@ -150,6 +184,7 @@ def conversation_item(conversation: ConversationState) -> Conversation:
         version=conversation.version,
         participant_states=_states_item(conversation),
         room=set(conversation.room) or None,
+        participant_settings=_settings_item(conversation),
     )
 
 
@@ -175,15 +210,31 @@ def conversation_changes(conversation: ConversationState) -> list[Any]:
         Conversation.last_message_at.set(_set(conversation.last_message_at)),
         Conversation.last_message.set(dict(conversation.last_message) if conversation.last_message else None),
         Conversation.updated_at.set(conversation.updated_at),
+        settings_change(conversation),
     ]
 
 
+def settings_change(conversation: ConversationState) -> Any:
+    """The update action that stores every participant's settings as ``conversation`` holds them."""
+    stored = _settings_item(conversation)
+    return Conversation.participant_settings.set(stored) if stored else Conversation.participant_settings.remove()
+
+
 def membership_item(conversation: ConversationState, user_id: str) -> Membership:
-    """``user_id``'s membership item, derived entirely from the conversation."""
+    """``user_id``'s membership item, derived entirely from the conversation (its folder from the user's settings:
+    ``activity_at`` for the inbox, ``folder_at`` for the other folders, the two sparse indexes)."""
+    settings = conversation.settings_of(user_id)
+    at = activity_at(conversation)
+    inbox = settings.folder == INBOX
     return Membership(
         user_id,
         conversation.id,
-        activity_at=activity_at(conversation),
+        activity_at=at if inbox else None,
+        folder_at=None if inbox else f"{settings.folder}#{at}",
+        archived=True if settings.archived else None,
+        muted_until=settings.muted_until,
+        request=True if settings.request else None,
+        awaiting=True if conversation.hides_from(user_id) else None,
         other_user_id=conversation.other_than(user_id),
         participant_ids=list(conversation.participant_ids),
         pattern_id=conversation.pattern_id,
@@ -227,8 +278,10 @@ def contact_items(conversation: ConversationState) -> list[Contact]:
     """Both participants' contact items: they share a conversation (``sessions.watch_presence`` checks it)."""
     first, second = conversation.participant_ids
     return [
-        Contact(first, second, since=conversation.created_at),
-        Contact(second, first, since=conversation.created_at),
+        Contact(first, second, since=conversation.created_at, request=True if conversation.hides_from(first) else None),
+        Contact(
+            second, first, since=conversation.created_at, request=True if conversation.hides_from(second) else None
+        ),
     ]
 
 
@@ -258,6 +311,9 @@ def send_keys(roles: dict[str, Any]) -> dict[str, Key]:
         keys["original"] = (Message, conversation_id, seq)
     if "recipient" in roles:
         keys["recipient"] = (UserProfile, roles["recipient"], None)
+    if "customer" in roles:
+        buyer, marker = roles["customer"]
+        keys["customer"] = (Purchase, buyer, marker)
     if "pattern" in roles:
         keys["pattern"] = (Pattern, roles["pattern"], None)
         user_id, pattern_id = roles["purchase"]
@@ -273,6 +329,7 @@ def send_snapshot(keys: dict[str, Key], found: dict[Key, Any]) -> SendSnapshot:
 
     conversation, record, upload, pattern = item("conversation"), item("idempotency"), item("upload"), item("pattern")
     original = item("original")
+    recipient = item("recipient")
     return SendSnapshot(
         conversation=conversation_state(conversation) if conversation is not None else None,
         idempotency=(
@@ -285,18 +342,23 @@ def send_snapshot(keys: dict[str, Key], found: dict[Key, Any]) -> SendSnapshot:
         pattern=PatternInfo(pattern.creator_id, pattern.title) if pattern is not None else None,
         purchased=item("purchase") is not None,
         original=message_record(original) if original is not None else None,
+        recipient_is_creator=bool(recipient is not None and recipient.is_creator),
+        recipient_accepts_everyone=bool(recipient is not None and recipient.accepts_direct_messages),
+        sender_is_customer=item("customer") is not None,
     )
 
 
 def write_send(transaction: TransactWrite, plan: SendPlan) -> None:
     """Every item of a planned send, in the caller's transaction."""
     conversation = plan.conversation
+    check_not_blocked(transaction, *plan.pair)  # first: the condition checks ``blocks.refusal`` reads
     for action in plan.charges:
         rate_limits.charge(transaction, plan.sender_id, action)
-    if plan.conversation_created:
-        transaction.save(conversation_item(conversation), condition=Conversation.id.does_not_exist())
+    if plan.conversation_created or plan.accepted:
         for contact in contact_items(conversation):
             transaction.save(contact)
+    if plan.conversation_created:
+        transaction.save(conversation_item(conversation), condition=Conversation.id.does_not_exist())
     else:
         transaction.update(
             Conversation(conversation.id),
@@ -308,8 +370,7 @@ def write_send(transaction: TransactWrite, plan: SendPlan) -> None:
         _write_quoted(transaction, plan.message, plan.quoted)
     for user in plan.memberships_for:
         transaction.save(membership_item(conversation, user))
-    for user, added in plan.unread_increments.items():
-        transaction.update(UserProfile(user), actions=[UserProfile.total_unread.add(added)])
+    write_counters(transaction, plan.unread_increments, plan.requests_increments)
     for entry in plan.timeline:
         transaction.save(timeline_item(entry))
     if plan.attachment is not None:
@@ -344,6 +405,18 @@ def write_send(transaction: TransactWrite, plan: SendPlan) -> None:
             condition=IdempotencyRecord.key.does_not_exist(),
         )
     write_claims(transaction, plan.claims)
+
+
+def write_counters(transaction: TransactWrite, unread: Mapping[str, int], requests: Mapping[str, int]) -> None:
+    """Move users' total unread (inbox conversations only) and requests count, one update per user."""
+    for user in sorted(set(unread) | set(requests)):
+        actions: list[Any] = []
+        if unread.get(user):
+            actions.append(UserProfile.total_unread.add(unread[user]))
+        if requests.get(user):
+            actions.append(UserProfile.requests_count.add(requests[user]))
+        if actions:
+            transaction.update(UserProfile(user), actions=actions)
 
 
 def _size(attribute: Any) -> Any:
@@ -387,7 +460,9 @@ def write_claims(transaction: TransactWrite, claims: ProfileClaims | None) -> No
 def write_new_conversation(
     transaction: TransactWrite, conversation: ConversationState, *, opener_id: str, claims: ProfileClaims | None
 ) -> None:
-    """A conversation opened without a message (a pattern conversation): it and both memberships."""
+    """A conversation opened without a message (a pattern conversation): it and both memberships, while neither
+    participant has blocked the other."""
+    check_not_blocked(transaction, *conversation.participant_ids)
     rate_limits.charge(transaction, opener_id, "conversation")
     transaction.save(conversation_item(conversation), condition=Conversation.id.does_not_exist())
     for user in conversation.participant_ids:
@@ -409,7 +484,8 @@ def write_read(transaction: TransactWrite, plan: ReadPlan) -> None:
         condition=Conversation.version == plan.expected_version,
     )
     transaction.save(membership_item(conversation, plan.reader_id))
-    transaction.update(UserProfile(plan.reader_id), actions=[UserProfile.total_unread.add(plan.unread_delta)])
+    if plan.total_unread_delta:
+        transaction.update(UserProfile(plan.reader_id), actions=[UserProfile.total_unread.add(plan.total_unread_delta)])
 
 
 def seeded_items(plans: Iterable[SendPlan]) -> list[Model]:

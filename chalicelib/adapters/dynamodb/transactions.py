@@ -8,12 +8,12 @@ import uuid
 from collections.abc import Callable
 from typing import TypeVar
 
-from pynamodb.exceptions import TransactWriteError
+from pynamodb.exceptions import CancellationReason, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.adapters.dynamodb.conversations import Conversation
 from chalicelib.adapters.dynamodb.rate_limits import rate_limited
-from chalicelib.errors import ErrorCode, ServiceUnavailable
+from chalicelib.errors import AppError, ErrorCode, ServiceUnavailable
 
 T = TypeVar("T")
 
@@ -28,12 +28,16 @@ class Contention(Exception):
     """Another writer changed what this attempt read: read again and retry."""
 
 
-def commit(build: Callable[[TransactWrite], None]) -> None:
+Refusal = Callable[[list[CancellationReason | None]], AppError | None]
+
+
+def commit(build: Callable[[TransactWrite], None], *, refused: Refusal | None = None) -> None:
     """Write what ``build`` adds to one TransactWriteItems, all or nothing.
 
     A fresh client request token per attempt makes the SDK's own retries idempotent. Raises RateLimited when a
     rate counter refused it, Contention for a lost race (a condition failed); any other failure propagates to
-    the error boundary (a retryable 503).
+    the error boundary (a retryable 503). ``refused`` names the conditions that are an answer rather than a lost
+    race (``blocks.refusal``: a block between the two users): the error it returns is raised.
     """
     try:
         with TransactWrite(
@@ -45,6 +49,9 @@ def commit(build: Callable[[TransactWrite], None]) -> None:
         limited = rate_limited(list(exc.cancellation_reasons))
         if limited is not None:
             raise limited from exc
+        refusal = refused(list(exc.cancellation_reasons)) if refused is not None else None
+        if refusal is not None:
+            raise refusal from exc
         reasons = {reason.code for reason in exc.cancellation_reasons if reason is not None}
         if exc.cause_response_code == "TransactionCanceledException" and reasons & _RETRYABLE_REASONS:
             raise Contention(sorted(reasons)) from exc

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pynamodb.attributes import NumberAttribute, UnicodeAttribute, UnicodeSetAttribute
+from pynamodb.attributes import BooleanAttribute, NumberAttribute, UnicodeAttribute, UnicodeSetAttribute
 from pynamodb.models import Model
 
 from chalicelib.adapters.dynamodb.base import table_meta
@@ -27,3 +27,8 @@ class UserProfile(Model):
     last_seen_at = UnicodeAttribute(null=True)
     # Connections (of other users) joined to a conversation with this user: they get presence_update.
     watcher_ids = UnicodeSetAttribute(null=True)
+    # Message requests (domain.folders): a creator has at least one pattern (set by PUT /api/internal/patterns);
+    # the platform may open a creator to everyone (acceptsDirectMessages); requests waiting for this user.
+    is_creator = BooleanAttribute(null=True)
+    accepts_direct_messages = BooleanAttribute(null=True)
+    requests_count = NumberAttribute(null=True)

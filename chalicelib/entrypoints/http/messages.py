@@ -8,11 +8,13 @@ from typing import Any
 from chalice.app import Blueprint
 
 from chalicelib.bootstrap import services
+from chalicelib.domain.folders import SettingsChange
 from chalicelib.domain.ids import is_conversation_id, is_entity_id, parse_message_id
 from chalicelib.domain.principal import Principal
 from chalicelib.entrypoints.http.routing import Answer, path_id, query_params, read_json_body, route
 from chalicelib.entrypoints.parsing import parse
 from chalicelib.schemas.requests import (
+    ConversationSettingsRequest,
     EditMessageRequest,
     HistoryQuery,
     MarkReadRequest,
@@ -32,6 +34,7 @@ from chalicelib.schemas.responses import (
     ReadOut,
     SearchOut,
     SendOut,
+    SettingsOut,
     SyncOut,
 )
 
@@ -62,7 +65,7 @@ def inbox(request: Any, principal: Principal) -> Answer:
     """
     query = parse(MessagesQuery, query_params(request))
     if query.conversation_id is None:
-        return services().conversations.inbox(principal, query.limit, query.cursor)
+        return services().conversations.inbox(principal, query.limit, query.cursor, query.folder)
     return services().conversations.detail(
         principal, query.conversation_id, limit=query.limit, before=query.before, after=query.after
     )
@@ -95,9 +98,13 @@ def send(request: Any, principal: Principal) -> Answer:
     responses={200: ConversationsOut},
 )
 def conversations(request: Any, principal: Principal) -> Answer:
-    """The caller's conversations (paginated) and their total unread count."""
+    """One folder of the caller's conversations (paginated), their total unread count and their requests count.
+
+    `folder`: `inbox` (the default), `archived` or `requests` (message requests waiting for the caller). `totalUnread`
+    counts the unread messages of inbox conversations only; `requestsCount` the conversations in `requests`.
+    """
     query = parse(PageQuery, query_params(request))
-    return services().conversations.list(principal, query.limit, query.cursor)
+    return services().conversations.list(principal, query.limit, query.cursor, query.folder)
 
 
 @route(
@@ -117,6 +124,33 @@ def conversation(request: Any, principal: Principal, conversationId: str) -> Ans
     return services().conversations.detail(
         principal, conversation_id, limit=query.limit, before=query.before, after=query.after
     )
+
+
+@route(
+    blueprint,
+    "/messages/conversations/{conversationId}/settings",
+    "PUT",
+    operation_id="updateConversationSettings",
+    tag=TAG,
+    body=ConversationSettingsRequest,
+    responses={200: SettingsOut},
+    errors={429},
+)
+def conversation_settings(request: Any, principal: Principal, conversationId: str) -> Answer:
+    """Change the caller's own settings of a conversation: `archived`, `mutedUntil`, `accepted`.
+
+    `archived: true` takes it out of the inbox into `folder=archived` (and its unread out of `totalUnread`) until the
+    other participant sends a message. `mutedUntil` (ISO-8601 with a time zone; `null` unmutes): no
+    `new_message_notification` until then; unread still counts. `accepted: true` accepts a message request waiting
+    for the caller (replying accepts it too); declining is blocking (`PUT /api/me/blocks/{userId}`). The caller's
+    connections get `conversation_updated`. Participants only: anyone else gets the 404 of a missing conversation.
+    """
+    body = parse(ConversationSettingsRequest, read_json_body(request))
+    conversation_id = path_id(conversationId, is_conversation_id, "conversation")
+    change = SettingsChange(
+        archived=body.archived, mute=body.mutes, muted_until=body.muted_until_iso, accepted=bool(body.accepted)
+    )
+    return services().organizing.update_settings(principal, conversation_id, change)
 
 
 @route(

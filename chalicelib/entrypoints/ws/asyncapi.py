@@ -164,6 +164,11 @@ _OTHER_CAUSES: tuple[tuple[str, dict[str, Any] | None, str], ...] = (
     ("A refused frame (any action)", {"action": "dance"}, "error"),
     ("A user's first connection opens, or their last one closes", None, "presence_update"),
     ("An image sent before its processing finished is ready", None, "attachment_ready"),
+    (
+        "The user changed their settings of a conversation (`PUT /api/messages/conversations/{id}/settings`)",
+        None,
+        "conversation_updated",
+    ),
 )
 
 _SERVERS = {

@@ -60,11 +60,29 @@ export interface components {
             isActive: boolean;
         };
         /**
+         * ConversationSettingsOut
+         * @description The caller's own settings of a conversation: `archived` (out of the inbox until the other participant writes), `mutedUntil` (no notifications until then; null: not muted), `isMuted` (`mutedUntil` is in the future now).
+         */
+        ConversationSettingsOut: {
+            archived: boolean;
+            mutedUntil: string | null;
+            isMuted: boolean;
+        };
+        /**
+         * ConversationUpdated
+         * @description The caller changed their own settings of a conversation (archive, mute, accepting a request) on another device: `settings` as they are now.
+         */
+        ConversationUpdated: {
+            conversationId: string;
+            settings: components["schemas"]["ConversationSettingsOut"];
+        };
+        /**
          * ErrorCode
          * @description Every `error.code` the API and the socket answer with.
          * @enum {string}
          */
         ErrorCode: "invalid_request" | "invalid_json" | "invalid_cursor" | "invalid_query" | "invalid_frame" | "unknown_action" | "self_conversation" | "creator_mismatch" | "attachment_not_found" | "attachment_not_uploaded" | "attachment_rejected" | "attachment_type_mismatch" | "attachment_size_mismatch" | "unsupported_attachment_type" | "too_many_rooms" | "invalid_reply" | "invalid_reaction" | "too_many_connections" | "unauthorized" | "token_expired" | "forbidden" | "purchase_required" | "not_pattern_creator" | "not_recipient" | "not_sender" | "edit_window_passed" | "service_role_required" | "user_token_required" | "not_found" | "conflict" | "idempotency_key_reused" | "attachment_already_used" | "message_deleted" | "too_many_reactions" | "payload_too_large" | "attachment_too_large" | "unsupported_media_type" | "rate_limited" | "temporarily_unavailable" | "storage_unavailable" | "contention" | "internal_error";
+        ErrorCode: "invalid_request" | "invalid_json" | "invalid_cursor" | "invalid_frame" | "unknown_action" | "self_conversation" | "creator_mismatch" | "attachment_not_found" | "attachment_not_uploaded" | "attachment_rejected" | "attachment_type_mismatch" | "attachment_size_mismatch" | "unsupported_attachment_type" | "too_many_rooms" | "invalid_reply" | "invalid_reaction" | "too_many_connections" | "unauthorized" | "token_expired" | "forbidden" | "purchase_required" | "not_pattern_creator" | "not_recipient" | "not_sender" | "edit_window_passed" | "service_role_required" | "user_token_required" | "recipient_unavailable" | "not_found" | "conflict" | "idempotency_key_reused" | "attachment_already_used" | "message_deleted" | "too_many_reactions" | "payload_too_large" | "attachment_too_large" | "unsupported_media_type" | "rate_limited" | "temporarily_unavailable" | "storage_unavailable" | "contention" | "internal_error";
         /**
          * ErrorEvent
          * @description A frame that was refused: the same codes as the REST API's errors.
@@ -426,6 +444,8 @@ export interface ServerEventMap {
   reaction_updated: components["schemas"]["ReactionUpdated"];
   /** To the room. */
   attachment_ready: components["schemas"]["AttachmentReady"];
+  /** To every connection of the user who changed their settings of the conversation (`PUT /api/messages/conversations/{id}/settings`): their other devices. */
+  conversation_updated: components["schemas"]["ConversationUpdated"];
   /** To the sender of a refused frame; a connection whose token expired (`token_expired`, `action` null), which is then closed. */
   error: components["schemas"]["ErrorEvent"];
 }
@@ -468,6 +488,7 @@ export const SERVER_EVENTS = [
   "message_deleted",
   "reaction_updated",
   "attachment_ready",
+  "conversation_updated",
   "error",
 ] as const satisfies readonly (keyof ServerEventMap)[];
 

@@ -87,6 +87,44 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/me/blocks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The users the caller blocked (paginated with `cursor`, by user id). Who blocked the caller is never shown */
+        get: operations["listBlocks"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/me/blocks/{userId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Block a user (201 when new, 200 when already blocked)
+         * @description While either of two users has blocked the other, sends in either direction answer `403 recipient_unavailable` (the same whoever blocked), no pattern conversation between them can be opened, neither can join the rooms of their conversations, typing and presence do not flow, and their open connections stop receiving each other's events. A message request from that user waiting for the caller is declined (it leaves `requests` for `archived`): declining a request is blocking.
+         */
+        put: operations["blockUser"];
+        post?: never;
+        /** Unblock a user (idempotent: a user who is not blocked is already unblocked) */
+        delete: operations["unblockUser"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/messages": {
         parameters: {
             query?: never;
@@ -115,7 +153,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The caller's conversations (paginated) and their total unread count */
+        /**
+         * One folder of the caller's conversations (paginated), their total unread count and their requests count
+         * @description `folder`: `inbox` (the default), `archived` or `requests` (message requests waiting for the caller). `totalUnread` counts the unread messages of inbox conversations only; `requestsCount` the conversations in `requests`.
+         */
         get: operations["listConversations"];
         put?: never;
         post?: never;
@@ -135,6 +176,26 @@ export interface paths {
         /** A conversation of the caller with a page of its history (the newest, or `before`/`after` a message) */
         get: operations["getConversation"];
         put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/messages/conversations/{conversationId}/settings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Change the caller's own settings of a conversation: `archived`, `mutedUntil`, `accepted`
+         * @description `archived: true` takes it out of the inbox into `folder=archived` (and its unread out of `totalUnread`) until the other participant sends a message. `mutedUntil` (ISO-8601 with a time zone; `null` unmutes): no `new_message_notification` until then; unread still counts. `accepted: true` accepts a message request waiting for the caller (replying accepts it too); declining is blocking (`PUT /api/me/blocks/{userId}`). The caller's connections get `conversation_updated`. Participants only: anyone else gets the 404 of a missing conversation.
+         */
+        put: operations["updateConversationSettings"];
         post?: never;
         delete?: never;
         options?: never;
@@ -306,6 +367,38 @@ export interface components {
             attachmentId: string;
         };
         /**
+         * BlockOut
+         * @description A user the caller blocked, and since when.
+         */
+        BlockOut: {
+            /** Format: date-time */
+            blockedAt: string;
+            userId: string;
+        };
+        /**
+         * BlockStateOut
+         * @description `DELETE /api/me/blocks/{userId}`: the user is not blocked (any more).
+         */
+        BlockStateOut: {
+            blocked: boolean;
+            userId: string;
+        };
+        /**
+         * BlockedOut
+         * @description `PUT /api/me/blocks/{userId}`: the block (201 when new, 200 when it already was).
+         */
+        BlockedOut: {
+            block: components["schemas"]["BlockOut"];
+        };
+        /**
+         * BlocksOut
+         * @description `GET /api/me/blocks`: one page of the users the caller blocked.
+         */
+        BlocksOut: {
+            blocks: components["schemas"]["BlockOut"][];
+            nextCursor: string | null;
+        };
+        /**
          * ConversationDetailOut
          * @description `GET /api/messages?conversationId=…`: a conversation and one page of its history.
          */
@@ -339,12 +432,31 @@ export interface components {
             updatedAt: string;
         };
         /**
+         * ConversationSettingsOut
+         * @description The caller's own settings of a conversation: `archived` (out of the inbox until the other participant writes), `mutedUntil` (no notifications until then; null: not muted), `isMuted` (`mutedUntil` is in the future now).
+         */
+        ConversationSettingsOut: {
+            archived: boolean;
+            isMuted: boolean;
+            mutedUntil: string | null;
+        };
+        /**
+         * ConversationSettingsRequest
+         * @description `PUT /api/messages/conversations/{id}/settings`: the caller's own settings of one conversation; what is not given stays as it is. `mutedUntil`: muted until then (ISO-8601 with a time zone), `null` unmutes; `accepted: true` accepts a message request waiting for the caller.
+         */
+        ConversationSettingsRequest: {
+            accepted?: true | null;
+            archived?: boolean | null;
+            mutedUntil?: string | null;
+        };
+        /**
          * ConversationsOut
-         * @description `GET /api/messages/conversations`: a page of conversations and the caller's total unread count.
+         * @description `GET /api/messages/conversations`: a page of one folder's conversations, the caller's total unread count (the unread messages of **inbox** conversations only: archived conversations and message requests are not counted) and `requestsCount`, the message requests waiting for the caller (the requests badge).
          */
         ConversationsOut: {
             conversations: components["schemas"]["EnrichedConversationOut"][];
             nextCursor: string | null;
+            requestsCount: number;
             totalUnread: number;
         };
         /**
@@ -369,6 +481,7 @@ export interface components {
             participants: components["schemas"]["ParticipantOut"][];
             pattern?: components["schemas"]["PatternOut"];
             patternId?: string;
+            settings: components["schemas"]["ConversationSettingsOut"];
             title?: string;
             unreadCount: number;
             /** Format: date-time */
@@ -386,6 +499,7 @@ export interface components {
          * @enum {string}
          */
         ErrorCode: "invalid_request" | "invalid_json" | "invalid_cursor" | "invalid_query" | "invalid_frame" | "unknown_action" | "self_conversation" | "creator_mismatch" | "attachment_not_found" | "attachment_not_uploaded" | "attachment_rejected" | "attachment_type_mismatch" | "attachment_size_mismatch" | "unsupported_attachment_type" | "too_many_rooms" | "invalid_reply" | "invalid_reaction" | "too_many_connections" | "unauthorized" | "token_expired" | "forbidden" | "purchase_required" | "not_pattern_creator" | "not_recipient" | "not_sender" | "edit_window_passed" | "service_role_required" | "user_token_required" | "not_found" | "conflict" | "idempotency_key_reused" | "attachment_already_used" | "message_deleted" | "too_many_reactions" | "payload_too_large" | "attachment_too_large" | "unsupported_media_type" | "rate_limited" | "temporarily_unavailable" | "storage_unavailable" | "contention" | "internal_error";
+        ErrorCode: "invalid_request" | "invalid_json" | "invalid_cursor" | "invalid_frame" | "unknown_action" | "self_conversation" | "creator_mismatch" | "attachment_not_found" | "attachment_not_uploaded" | "attachment_rejected" | "attachment_type_mismatch" | "attachment_size_mismatch" | "unsupported_attachment_type" | "too_many_rooms" | "invalid_reply" | "invalid_reaction" | "too_many_connections" | "unauthorized" | "token_expired" | "forbidden" | "purchase_required" | "not_pattern_creator" | "not_recipient" | "not_sender" | "edit_window_passed" | "service_role_required" | "user_token_required" | "recipient_unavailable" | "not_found" | "conflict" | "idempotency_key_reused" | "attachment_already_used" | "message_deleted" | "too_many_reactions" | "payload_too_large" | "attachment_too_large" | "unsupported_media_type" | "rate_limited" | "temporarily_unavailable" | "storage_unavailable" | "contention" | "internal_error";
         /**
          * ErrorOut
          * @description Every error: a stable machine-readable `code` and a human message.
@@ -587,6 +701,13 @@ export interface components {
             message: components["schemas"]["MessageOut"];
         };
         /**
+         * SettingsOut
+         * @description `PUT /api/messages/conversations/{id}/settings`: the caller's settings after the change.
+         */
+        SettingsOut: {
+            settings: components["schemas"]["ConversationSettingsOut"];
+        };
+        /**
          * SyncOut
          * @description `GET /api/messages/sync`: what changed since the cursor.
          */
@@ -635,14 +756,17 @@ export interface components {
         };
         /**
          * UpsertUserRequest
-         * @description `PUT /api/internal/users/{userId}`.
+         * @description `PUT /api/internal/users/{userId}`. `acceptsDirectMessages: true` opens a creator to everyone (no message requests); left out, it stays as it was.
          */
         UpsertUserRequest: {
+            acceptsDirectMessages?: boolean | null;
             avatarUrl?: string | null;
             name: string;
         };
         /** UserOut */
         UserOut: {
+            /** @default false */
+            acceptsDirectMessages: boolean;
             avatarUrl?: string;
             id: string;
             name: string;
@@ -1077,11 +1201,251 @@ export interface operations {
             };
         };
     };
+    listBlocks: {
+        parameters: {
+            query?: {
+                limit?: number;
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BlocksOut"];
+                };
+            };
+            /** @description Invalid request: `invalid_request` with field `details`, or a specific code */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Missing or invalid bearer token (`unauthorized`) */
+            401: {
+                headers: {
+                    /** @description Bearer */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not allowed: a reason code such as `purchase_required` or `user_token_required` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not found, or not the caller's (`not_found`): the two are indistinguishable */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Temporarily unavailable (`temporarily_unavailable`, `storage_unavailable`, `contention`): retry the same request */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    blockUser: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                userId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BlockedOut"];
+                };
+            };
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BlockedOut"];
+                };
+            };
+            /** @description Invalid request: `invalid_request` with field `details`, or a specific code */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Missing or invalid bearer token (`unauthorized`) */
+            401: {
+                headers: {
+                    /** @description Bearer */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not allowed: a reason code such as `purchase_required` or `user_token_required` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not found, or not the caller's (`not_found`): the two are indistinguishable */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Rate limited (`rate_limited`): retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Temporarily unavailable (`temporarily_unavailable`, `storage_unavailable`, `contention`): retry the same request */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    unblockUser: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                userId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BlockStateOut"];
+                };
+            };
+            /** @description Invalid request: `invalid_request` with field `details`, or a specific code */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Missing or invalid bearer token (`unauthorized`) */
+            401: {
+                headers: {
+                    /** @description Bearer */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not allowed: a reason code such as `purchase_required` or `user_token_required` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not found, or not the caller's (`not_found`): the two are indistinguishable */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Rate limited (`rate_limited`): retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Temporarily unavailable (`temporarily_unavailable`, `storage_unavailable`, `contention`): retry the same request */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
     listInbox: {
         parameters: {
             query?: {
                 limit?: number;
                 cursor?: string;
+                folder?: "inbox" | "archived" | "requests";
             };
             header?: never;
             path?: never;
@@ -1281,6 +1645,7 @@ export interface operations {
             query?: {
                 limit?: number;
                 cursor?: string;
+                folder?: "inbox" | "archived" | "requests";
             };
             header?: never;
             path?: never;
@@ -1401,6 +1766,108 @@ export interface operations {
             };
             /** @description Not found, or not the caller's (`not_found`): the two are indistinguishable */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Rate limited (`rate_limited`): retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Temporarily unavailable (`temporarily_unavailable`, `storage_unavailable`, `contention`): retry the same request */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    updateConversationSettings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                conversationId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ConversationSettingsRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SettingsOut"];
+                };
+            };
+            /** @description Invalid request: `invalid_request` with field `details`, or a specific code */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Missing or invalid bearer token (`unauthorized`) */
+            401: {
+                headers: {
+                    /** @description Bearer */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not allowed: a reason code such as `purchase_required` or `user_token_required` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not found, or not the caller's (`not_found`): the two are indistinguishable */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Too large (`payload_too_large`, `attachment_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description The body is not JSON (`unsupported_media_type`) */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -6,6 +6,7 @@ import type { operations } from "./openapi.js";
 /** Every operation of docs/openapi.json: its HTTP method and path template (`{name}` is a path parameter). */
 export const OPERATIONS = {
   addReaction: { method: "PUT", path: "/api/messages/{messageId}/reactions/{emoji}" },
+  blockUser: { method: "PUT", path: "/api/me/blocks/{userId}" },
   createUpload: { method: "POST", path: "/api/attachments" },
   deleteMessage: { method: "DELETE", path: "/api/messages/{messageId}" },
   editMessage: { method: "PATCH", path: "/api/messages/{messageId}" },
@@ -13,6 +14,7 @@ export const OPERATIONS = {
   getConversation: { method: "GET", path: "/api/messages/conversations/{conversationId}" },
   getOpenApiDocument: { method: "GET", path: "/api/openapi.json" },
   getPatternConversation: { method: "GET", path: "/api/messages/pattern/{patternId}" },
+  listBlocks: { method: "GET", path: "/api/me/blocks" },
   listConversations: { method: "GET", path: "/api/messages/conversations" },
   listInbox: { method: "GET", path: "/api/messages" },
   markRead: { method: "PUT", path: "/api/messages/{messageId}/read" },
@@ -23,6 +25,8 @@ export const OPERATIONS = {
   searchMessages: { method: "GET", path: "/api/messages/search" },
   sendMessage: { method: "POST", path: "/api/messages" },
   syncChanges: { method: "GET", path: "/api/messages/sync" },
+  unblockUser: { method: "DELETE", path: "/api/me/blocks/{userId}" },
+  updateConversationSettings: { method: "PUT", path: "/api/messages/conversations/{conversationId}/settings" },
 } as const satisfies Record<keyof operations, { method: string; path: string }>;
 
 export type OperationId = keyof typeof OPERATIONS;
