@@ -18,14 +18,14 @@ from chalice.app import Chalice, S3Event, SQSEvent, WebsocketEvent  # noqa: E402
 
 from chalicelib import logs  # noqa: E402
 from chalicelib.entrypoints import upload_failures, uploads  # noqa: E402
-from chalicelib.entrypoints.http import attachments, docs, internal, messages  # noqa: E402
+from chalicelib.entrypoints.http import attachments, docs, internal, messages, moderation  # noqa: E402
 from chalicelib.entrypoints.ws import dispatcher as socket  # noqa: E402
 from chalicelib.settings import get_settings  # noqa: E402
 
 logs.configure()
 app = Chalice(app_name="crochet-messaging", configure_logs=False)
 app.experimental_feature_flags.update(["WEBSOCKETS"])
-for blueprint in (messages.blueprint, attachments.blueprint, internal.blueprint, docs.blueprint):
+for blueprint in (messages.blueprint, attachments.blueprint, internal.blueprint, docs.blueprint, moderation.blueprint):
     app.register_blueprint(blueprint, url_prefix="/api")
 
 

@@ -17,9 +17,11 @@ from chalicelib.services.attachments import Attachments
 from chalicelib.services.conversations import Conversations
 from chalicelib.services.lifecycle import Lifecycle
 from chalicelib.services.messaging import Messaging
+from chalicelib.services.moderation import Moderation
 from chalicelib.services.notify import Notifier
 from chalicelib.services.ports import Clock, Connections, Files, Queue
 from chalicelib.services.presenters import Presenter
+from chalicelib.services.suspensions import ACTIVE, Suspensions
 from chalicelib.services.sync import Sync
 from chalicelib.settings import Settings, get_settings
 
@@ -37,6 +39,8 @@ class Services:
     lifecycle: Lifecycle
     attachments: Attachments
     sync: Sync
+    moderation: Moderation
+    suspensions: Suspensions  # the container's list of suspended users (the REST check)
     signing_keys: SigningKeys | None = None  # JWKS mode: the identity provider's keys (None: fetched by URL)
     failures: Queue | None = None  # the upload-failures queue (on_upload's dead-letter queue)
 
@@ -60,6 +64,7 @@ def build(
     notifier = Notifier(connections, clock)
     conversations = Conversations(presenter, clock)
     attachments = Attachments(files, presenter, notifier, clock, failures)
+    lifecycle = Lifecycle(notifier, presenter, files, clock)
     return Services(
         connections=connections,
         files=files,
@@ -67,9 +72,11 @@ def build(
         presenter=presenter,
         conversations=conversations,
         messaging=Messaging(notifier, presenter, attachments, conversations, clock),
-        lifecycle=Lifecycle(notifier, presenter, files, clock),
+        lifecycle=lifecycle,
         attachments=attachments,
         sync=Sync(presenter),
+        moderation=Moderation(lifecycle, connections, ACTIVE, clock),
+        suspensions=ACTIVE,
         signing_keys=signing_keys,
         failures=failures,
     )

@@ -91,6 +91,12 @@ class Settings:
     image_max_frames: int  # an animated GIF's frames
     image_max_animation_pixels: int  # frames x width x height of an animated GIF
     upload_failures_queue: str  # SQS queue of uploads whose processing failed (on_upload's dead-letter queue)
+    # Moderation (issue 16).
+    moderation_access_days: int = 30  # a resolved report's conversation stays readable this long
+    moderation_context_messages: int = 10  # messages shown on each side of a reported one
+    moderation_page_max: int = 50  # reports and audit entries per page
+    suspension_max_days: int = 365
+    suspension_refresh_seconds: int = 10  # how stale a container's list of suspended users may be (REST)
 
     def table_name(self, short_name: str) -> str:
         """The stage's DynamoDB table name for a table's short name (``messages`` …)."""
@@ -221,12 +227,19 @@ def _load() -> Settings:
             "edit": _rate(env.get("RATE_LIMIT_EDIT"), "20/10"),
             "reaction": _rate(env.get("RATE_LIMIT_REACTION"), "30/10"),
             "presence": _rate(env.get("RATE_LIMIT_PRESENCE"), "30/60"),
+            # Reporting messages (issue 16): enough for a real harassment episode, not for flooding moderators.
+            "report": _rate(env.get("RATE_LIMIT_REPORT"), "20/3600"),
         },
         # What an image may cost to decode, checked on its headers before decoding (chalicelib/domain/images.py).
         image_max_pixels=_int("IMAGE_MAX_PIXELS", 40_000_000),
         image_max_frames=_int("IMAGE_MAX_FRAMES", 300),
         image_max_animation_pixels=_int("IMAGE_MAX_ANIMATION_PIXELS", 50_000_000),
         upload_failures_queue=env.get("UPLOAD_FAILURES_QUEUE") or f"crochet-messaging-{stage}-upload-failures",
+        moderation_access_days=_int("MODERATION_ACCESS_DAYS", 30),
+        moderation_context_messages=_int("MODERATION_CONTEXT_MESSAGES", 10),
+        moderation_page_max=_int("MODERATION_PAGE_MAX", 50),
+        suspension_max_days=_int("SUSPENSION_MAX_DAYS", 365),
+        suspension_refresh_seconds=_int("SUSPENSION_REFRESH_SECONDS", 10),
     )
 
 

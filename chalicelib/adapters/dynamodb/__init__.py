@@ -8,6 +8,7 @@ from chalicelib.adapters.dynamodb.contacts import Contact
 from chalicelib.adapters.dynamodb.conversations import Conversation, Membership
 from chalicelib.adapters.dynamodb.limits import RateCounter
 from chalicelib.adapters.dynamodb.messages import IdempotencyRecord, Message
+from chalicelib.adapters.dynamodb.moderation import ModerationItem
 from chalicelib.adapters.dynamodb.timelines import TimelineEntry
 from chalicelib.adapters.dynamodb.users import UserProfile
 
@@ -24,6 +25,7 @@ ALL_MODELS = (
     Attachment,
     RateCounter,
     Contact,
+    ModerationItem,
 )
 
 __all__ = [
@@ -35,6 +37,7 @@ __all__ = [
     "IdempotencyRecord",
     "Membership",
     "Message",
+    "ModerationItem",
     "Pattern",
     "Purchase",
     "RateCounter",

@@ -46,6 +46,9 @@ class Message(Model):
     reply_to = JSONAttribute(null=True)
     # On a quoted message: the seqs of the first replies, which follow its edits and deletion (domain.lifecycle).
     reply_seqs = NumberSetAttribute(null=True)
+    # What an edit replaced: [{"content", "version", "since"}], oldest first, bounded (domain.lifecycle); a report's
+    # evidence copies them. Never shown to users; gone with the deletion.
+    earlier_versions = JSONAttribute(null=True)
 
 
 class IdempotencyRecord(Model):

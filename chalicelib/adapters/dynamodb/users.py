@@ -27,3 +27,5 @@ class UserProfile(Model):
     last_seen_at = UnicodeAttribute(null=True)
     # Connections (of other users) joined to a conversation with this user: they get presence_update.
     watcher_ids = UnicodeSetAttribute(null=True)
+    # A moderator's suspension (issue 16): until then ``$connect`` is refused (a condition of its own update).
+    suspended_until = UnicodeAttribute(null=True)

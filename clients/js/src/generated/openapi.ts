@@ -238,6 +238,103 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/messages/{messageId}/report": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Report a message to the moderators (a participant, not its sender: `403 own_message`; not a deleted one:
+         * @description `409 message_deleted`). 201 with a new report; the same reporter reporting the same message again gets 200 with the same report. The report keeps the message as it is now (text, earlier texts, attachment), whatever later edits or deletions do. Limited per user (`RATE_LIMIT_REPORT`).
+         */
+        post: operations["reportMessage"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/moderation/audit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The audit log, newest first: everything, or one conversation's (`conversationId`), one moderator's
+         * @description (`moderatorId`), or both; paginated. Reading it is audited too.
+         */
+        get: operations["listAudit"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/moderation/reports": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Reports by status: `open` (the default) oldest first, `resolved` newest first; paginated. Audited */
+        get: operations["listReports"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/moderation/reports/{reportId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A report, its evidence snapshot and the conversation's messages around the reported one. Readable while open
+         * @description and for `MODERATION_ACCESS_DAYS` (30) after its resolution (`403 moderation_window_passed`). Audited.
+         */
+        get: operations["getReport"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/moderation/reports/{reportId}/resolution": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Resolve an open report once (`409 report_resolved` after): `dismiss`; `delete_message` (a tombstone for
+         * @description everyone, `message_deleted` to both participants, in the resolution's transaction); `suspend_user` for `suspendDays` (the sender's REST calls answer `403 account_suspended`, `$connect` is refused, live connections are closed). Audited with the decision.
+         */
+        post: operations["resolveReport"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/openapi.json": {
         parameters: {
             query?: never;
@@ -286,6 +383,32 @@ export interface components {
             attachmentId: string;
         };
         /**
+         * AuditEntryOut
+         * @description One thing a moderator did or read, written before anything was shown.
+         */
+        AuditEntryOut: {
+            /** @enum {string} */
+            action: "list_reports" | "read_report" | "resolve_report" | "read_audit";
+            /** Format: date-time */
+            at: string;
+            conversationId?: string;
+            details: {
+                [key: string]: string | number | null;
+            };
+            id: string;
+            messageId?: string;
+            moderatorId: string;
+            reportId?: string;
+        };
+        /**
+         * AuditPageOut
+         * @description `GET /api/moderation/audit`: newest first; `nextCursor` null at the end.
+         */
+        AuditPageOut: {
+            entries: components["schemas"]["AuditEntryOut"][];
+            nextCursor: string | null;
+        };
+        /**
          * ConversationDetailOut
          * @description `GET /api/messages?conversationId=…`: a conversation and one page of its history.
          */
@@ -327,6 +450,13 @@ export interface components {
             nextCursor: string | null;
             totalUnread: number;
         };
+        /** EarlierVersionOut */
+        EarlierVersionOut: {
+            content: string;
+            /** Format: date-time */
+            since: string;
+            version: number;
+        };
         /**
          * EditMessageRequest
          * @description `PATCH /api/messages/{id}`: the new text, under the same rules as a send's (it may be empty only for a message with an attachment).
@@ -365,13 +495,20 @@ export interface components {
          * @description Every `error.code` the API and the socket answer with.
          * @enum {string}
          */
-        ErrorCode: "invalid_request" | "invalid_json" | "invalid_cursor" | "invalid_frame" | "unknown_action" | "self_conversation" | "creator_mismatch" | "attachment_not_found" | "attachment_not_uploaded" | "attachment_rejected" | "attachment_type_mismatch" | "attachment_size_mismatch" | "unsupported_attachment_type" | "too_many_rooms" | "invalid_reply" | "invalid_reaction" | "too_many_connections" | "unauthorized" | "token_expired" | "forbidden" | "purchase_required" | "not_pattern_creator" | "not_recipient" | "not_sender" | "edit_window_passed" | "service_role_required" | "user_token_required" | "not_found" | "conflict" | "idempotency_key_reused" | "attachment_already_used" | "message_deleted" | "too_many_reactions" | "payload_too_large" | "attachment_too_large" | "unsupported_media_type" | "rate_limited" | "temporarily_unavailable" | "storage_unavailable" | "contention" | "internal_error";
+        ErrorCode: "invalid_request" | "invalid_json" | "invalid_cursor" | "invalid_frame" | "unknown_action" | "self_conversation" | "creator_mismatch" | "attachment_not_found" | "attachment_not_uploaded" | "attachment_rejected" | "attachment_type_mismatch" | "attachment_size_mismatch" | "unsupported_attachment_type" | "too_many_rooms" | "invalid_reply" | "invalid_reaction" | "too_many_connections" | "unauthorized" | "token_expired" | "forbidden" | "purchase_required" | "not_pattern_creator" | "not_recipient" | "not_sender" | "edit_window_passed" | "service_role_required" | "user_token_required" | "not_found" | "conflict" | "idempotency_key_reused" | "attachment_already_used" | "message_deleted" | "too_many_reactions" | "payload_too_large" | "attachment_too_large" | "unsupported_media_type" | "rate_limited" | "temporarily_unavailable" | "storage_unavailable" | "contention" | "internal_error" | "own_message" | "report_resolved" | "moderation_window_passed" | "moderator_role_required" | "account_suspended" | "audit_unavailable";
         /**
          * ErrorOut
          * @description Every error: a stable machine-readable `code` and a human message.
          */
         ErrorOut: {
             error: components["schemas"]["ErrorBody"];
+        };
+        /** EvidenceAttachmentOut */
+        EvidenceAttachmentOut: {
+            contentType?: string;
+            kind: string;
+            name?: string;
+            size?: number;
         };
         /**
          * LastMessageOut
@@ -442,6 +579,42 @@ export interface components {
             /** @default 1 */
             version: number;
             width?: number;
+        };
+        /**
+         * ModeratedMessageOut
+         * @description A message of the reported conversation as it is now (a deleted one is a tombstone).
+         */
+        ModeratedMessageOut: {
+            attachment?: components["schemas"]["EvidenceAttachmentOut"];
+            content: string;
+            /** Format: date-time */
+            editedAt?: string;
+            id: string;
+            isDeleted: boolean;
+            recipientId: string;
+            senderId: string;
+            /** Format: date-time */
+            sentAt: string;
+            version: number;
+        };
+        /**
+         * ModerationReportOut
+         * @description A report as moderators see it: who reported whom, in the reporter's words, and how it was resolved.
+         */
+        ModerationReportOut: {
+            conversationId: string;
+            /** Format: date-time */
+            createdAt: string;
+            details?: string;
+            id: string;
+            messageId: string;
+            /** @enum {string} */
+            reason: "spam" | "harassment" | "scam" | "off_platform_payment" | "inappropriate" | "other";
+            reportedUserId: string;
+            reporterId: string;
+            resolution?: components["schemas"]["ResolutionOut"];
+            /** @enum {string} */
+            status: "open" | "resolved";
         };
         /** ParticipantOut */
         ParticipantOut: {
@@ -520,6 +693,83 @@ export interface components {
             senderId: string;
         };
         /**
+         * ReportCreatedOut
+         * @description `POST /api/messages/{id}/report`: 201 for a new report, 200 with the same report when made again.
+         */
+        ReportCreatedOut: {
+            report: components["schemas"]["ReportOut"];
+        };
+        /**
+         * ReportDetailOut
+         * @description `GET /api/moderation/reports/{id}`: the report, its evidence, and the messages around the reported one (oldest first, the reported one among them).
+         */
+        ReportDetailOut: {
+            messages: components["schemas"]["ModeratedMessageOut"][];
+            report: components["schemas"]["ModerationReportOut"];
+            snapshot: components["schemas"]["SnapshotOut"];
+        };
+        /**
+         * ReportOut
+         * @description A report as its reporter sees it.
+         */
+        ReportOut: {
+            conversationId: string;
+            /** Format: date-time */
+            createdAt: string;
+            id: string;
+            messageId: string;
+            /** @enum {string} */
+            reason: "spam" | "harassment" | "scam" | "off_platform_payment" | "inappropriate" | "other";
+            /** @enum {string} */
+            status: "open" | "resolved";
+        };
+        /**
+         * ReportRequest
+         * @description `POST /api/messages/{id}/report`: why, and in the reporter's words (at most 1,000 characters).
+         */
+        ReportRequest: {
+            details?: string | null;
+            /** @enum {string} */
+            reason: "spam" | "harassment" | "scam" | "off_platform_payment" | "inappropriate" | "other";
+        };
+        /**
+         * ReportsPageOut
+         * @description `GET /api/moderation/reports`: one page; `nextCursor` null at the end.
+         */
+        ReportsPageOut: {
+            nextCursor: string | null;
+            reports: components["schemas"]["ModerationReportOut"][];
+        };
+        /** ResolutionOut */
+        ResolutionOut: {
+            /** @enum {string} */
+            action: "dismiss" | "delete_message" | "suspend_user";
+            moderatorId: string;
+            note: string;
+            /** Format: date-time */
+            resolvedAt: string;
+            suspendDays?: number;
+            /** Format: date-time */
+            suspendedUntil?: string;
+        };
+        /**
+         * ResolutionRequest
+         * @description `POST /api/moderation/reports/{id}/resolution`: what was decided and why; `suspendDays` with `suspend_user` only (1 to `SUSPENSION_MAX_DAYS`).
+         */
+        ResolutionRequest: {
+            /** @enum {string} */
+            action: "dismiss" | "delete_message" | "suspend_user";
+            note: string;
+            suspendDays?: number | null;
+        };
+        /**
+         * ResolvedReportOut
+         * @description `POST /api/moderation/reports/{id}/resolution`.
+         */
+        ResolvedReportOut: {
+            report: components["schemas"]["ModerationReportOut"];
+        };
+        /**
          * SendMessageRequest
          * @description `POST /api/messages` and the socket's `new_message`.
          */
@@ -540,6 +790,24 @@ export interface components {
         SendOut: {
             conversation: components["schemas"]["ConversationOut"];
             message: components["schemas"]["MessageOut"];
+        };
+        /**
+         * SnapshotOut
+         * @description The reported message as it was when reported (no later edit or deletion changes it): its text, the texts earlier edits replaced (oldest first), its attachment and the stored objects' keys.
+         */
+        SnapshotOut: {
+            attachment?: components["schemas"]["EvidenceAttachmentOut"];
+            attachmentKeys: string[];
+            content: string;
+            earlierVersions: components["schemas"]["EarlierVersionOut"][];
+            /** Format: date-time */
+            editedAt?: string;
+            messageId: string;
+            recipientId: string;
+            senderId: string;
+            /** Format: date-time */
+            sentAt: string;
+            version: number;
         };
         /**
          * SyncOut
@@ -2013,6 +2281,420 @@ export interface operations {
                 headers: {
                     /** @description Seconds to wait */
                     "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Temporarily unavailable (`temporarily_unavailable`, `storage_unavailable`, `contention`): retry the same request */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    reportMessage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                messageId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReportRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReportCreatedOut"];
+                };
+            };
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReportCreatedOut"];
+                };
+            };
+            /** @description Invalid request: `invalid_request` with field `details`, or a specific code */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Missing or invalid bearer token (`unauthorized`) */
+            401: {
+                headers: {
+                    /** @description Bearer */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not allowed: a reason code such as `purchase_required` or `user_token_required` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not found, or not the caller's (`not_found`): the two are indistinguishable */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Conflict (`idempotency_key_reused`, `attachment_already_used`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Too large (`payload_too_large`, `attachment_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description The body is not JSON (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Rate limited (`rate_limited`): retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Temporarily unavailable (`temporarily_unavailable`, `storage_unavailable`, `contention`): retry the same request */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    listAudit: {
+        parameters: {
+            query?: {
+                conversationId?: string;
+                moderatorId?: string;
+                limit?: number;
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditPageOut"];
+                };
+            };
+            /** @description Invalid request: `invalid_request` with field `details`, or a specific code */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Missing or invalid bearer token (`unauthorized`) */
+            401: {
+                headers: {
+                    /** @description Bearer */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not allowed: a reason code such as `purchase_required` or `user_token_required` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Temporarily unavailable (`temporarily_unavailable`, `storage_unavailable`, `contention`): retry the same request */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    listReports: {
+        parameters: {
+            query?: {
+                status?: "open" | "resolved";
+                limit?: number;
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReportsPageOut"];
+                };
+            };
+            /** @description Invalid request: `invalid_request` with field `details`, or a specific code */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Missing or invalid bearer token (`unauthorized`) */
+            401: {
+                headers: {
+                    /** @description Bearer */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not allowed: a reason code such as `purchase_required` or `user_token_required` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Temporarily unavailable (`temporarily_unavailable`, `storage_unavailable`, `contention`): retry the same request */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    getReport: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                reportId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReportDetailOut"];
+                };
+            };
+            /** @description Invalid request: `invalid_request` with field `details`, or a specific code */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Missing or invalid bearer token (`unauthorized`) */
+            401: {
+                headers: {
+                    /** @description Bearer */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not allowed: a reason code such as `purchase_required` or `user_token_required` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not found, or not the caller's (`not_found`): the two are indistinguishable */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Temporarily unavailable (`temporarily_unavailable`, `storage_unavailable`, `contention`): retry the same request */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    resolveReport: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                reportId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ResolutionRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ResolvedReportOut"];
+                };
+            };
+            /** @description Invalid request: `invalid_request` with field `details`, or a specific code */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Missing or invalid bearer token (`unauthorized`) */
+            401: {
+                headers: {
+                    /** @description Bearer */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not allowed: a reason code such as `purchase_required` or `user_token_required` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not found, or not the caller's (`not_found`): the two are indistinguishable */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Conflict (`idempotency_key_reused`, `attachment_already_used`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Too large (`payload_too_large`, `attachment_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description The body is not JSON (`unsupported_media_type`) */
+            415: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
