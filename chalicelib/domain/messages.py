@@ -71,6 +71,7 @@ class MessageRecord:
     reply_to: ReplyRef | None = None
     reply_seqs: frozenset[int] = frozenset()  # the replies quoting it that follow its changes (domain.lifecycle)
     earlier_versions: tuple[EarlierVersion, ...] = ()  # oldest first, bounded (domain.lifecycle.EARLIER_VERSIONS_KEPT)
+    reported: bool = False  # a report holds its attachment's objects as evidence (not released by a deletion)
 
     @property
     def attachment_kind(self) -> str | None:

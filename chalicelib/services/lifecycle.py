@@ -206,7 +206,7 @@ class Lifecycle:
     def _after(
         self, plan: ChangePlan, actor: str, origin_connection_id: str | None, *, everyone: bool = False
     ) -> MessageChangeOut:
-        if plan.changed and plan.released:
+        if plan.changed and plan.released and not plan.before.reported:  # a report holds them as evidence
             released = plan.released
             after_commit(
                 "releasing the attachment's objects", lambda: self.files.release(snapshot_keys(released)), None

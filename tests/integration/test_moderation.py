@@ -19,7 +19,7 @@ from chalicelib.domain.moderation import report_id_for
 from chalicelib.services import suspensions
 from chalicelib.settings import get_settings
 from tests.fakes import RecordingConnections
-from tests.integration.conftest import Api, DynamoCalls, Response, token_for
+from tests.integration.conftest import BUCKET, Api, DynamoCalls, Response, token_for
 from tests.integration.sockets import Sockets
 from tests.integration.uploads import upload_pdf
 
@@ -237,6 +237,34 @@ def test_a_reported_attachment_keeps_its_keys(marketplace: Api) -> None:
 
     assert snapshot["attachment"]["kind"] == "file"
     assert snapshot["attachmentKeys"] and all(attachment_id in key for key in snapshot["attachmentKeys"])
+
+
+def test_deleting_a_reported_message_keeps_its_attachment_as_evidence(marketplace: Api) -> None:
+    bobs_message(marketplace, "here is the pattern")
+    kept, released = (upload_pdf(marketplace, "bob", PATTERN_CHAT) for _ in range(2))
+    sent = {}
+    for attachment_id in (kept, released):
+        body = {"conversationId": PATTERN_CHAT, "content": "", "attachment": {"attachmentId": attachment_id}}
+        sent[attachment_id] = marketplace.send("bob", **body).body["message"]["id"]
+    report_id = report(marketplace, sent[kept]).body["report"]["id"]
+    keys = moderator(marketplace, "GET", f"/api/moderation/reports/{report_id}").body["snapshot"]["attachmentKeys"]
+    released_keys = [key.replace(kept, released) for key in keys]
+
+    def state(key: str) -> str | None:
+        tags = BUCKET.client.get_object_tagging(Bucket=BUCKET.bucket, Key=key)["TagSet"]
+        return {tag["Key"]: tag["Value"] for tag in tags}.get("state")
+
+    stored = {item["Key"] for item in BUCKET.client.list_objects_v2(Bucket=BUCKET.bucket).get("Contents", [])}
+    keys = [key for key in keys if key in stored]
+    released_keys = [key for key in released_keys if key in stored]
+    before = {key: state(key) for key in keys}
+    for attachment_id in (kept, released):
+        assert marketplace.call("DELETE", f"/api/messages/{sent[attachment_id]}", "bob").status == 200
+
+    assert "attached" in before.values()
+    assert {key: state(key) for key in keys} == before  # held: no tag for the bucket's lifecycle rule
+    assert {state(key) for key in released_keys} == {"pending"}  # an unreported one is released as before
+    assert marketplace.call("GET", f"/api/attachments/{kept}", "alice").status == 404  # gone for the users
 
 
 # --- the moderator's routes ---------------------------------------------------------------------------------
@@ -591,3 +619,46 @@ def test_connect_is_refused_for_a_suspended_user_even_before_the_rest_list_knows
 
 def test_the_moderator_role_cannot_open_a_socket(marketplace: Api, sockets: Sockets) -> None:
     assert sockets.connect_status(token_for(MODERATOR, role="moderator")) == 403
+
+
+def test_a_report_racing_the_deletion_either_holds_the_evidence_or_is_refused(marketplace: Api) -> None:
+    bobs_message(marketplace, "here is the pattern")
+    for _ in range(3):
+        attachment_id = upload_pdf(marketplace, "bob", PATTERN_CHAT)
+        body = {"conversationId": PATTERN_CHAT, "content": "", "attachment": {"attachmentId": attachment_id}}
+        message_id = marketplace.send("bob", **body).body["message"]["id"]
+        answers: dict[str, Response] = {}
+        barrier = threading.Barrier(2)
+
+        def act(
+            name: str,
+            message_id: str = message_id,
+            answers: dict[str, Response] = answers,
+            barrier: threading.Barrier = barrier,
+        ) -> None:
+            barrier.wait()
+            if name == "report":
+                answers[name] = report(marketplace, message_id)
+            else:
+                answers[name] = marketplace.call("DELETE", f"/api/messages/{message_id}", "bob")
+
+        threads = [threading.Thread(target=act, args=(name,)) for name in ("report", "delete")]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+        assert answers["delete"].status == 200
+        stored = [o["Key"] for o in BUCKET.client.list_objects_v2(Bucket=BUCKET.bucket).get("Contents", [])]
+        served = [key for key in stored if attachment_id in key and not key.endswith("/original")]
+        states = {
+            tag["Value"]
+            for key in served
+            for tag in BUCKET.client.get_object_tagging(Bucket=BUCKET.bucket, Key=key)["TagSet"]
+            if tag["Key"] == "state"
+        }
+        if answers["report"].status == 201:
+            assert states == {"attached"}, states  # reported first: the deletion kept the evidence
+        else:
+            assert (answers["report"].status, answers["report"].body["error"]["code"]) == (409, "message_deleted")
+            assert states == {"pending"}, states

@@ -49,6 +49,8 @@ class Message(Model):
     # What an edit replaced: [{"content", "version", "since"}], oldest first, bounded (domain.lifecycle); a report's
     # evidence copies them. Never shown to users; gone with the deletion.
     earlier_versions = JSONAttribute(null=True)
+    # Reported (issue 16): a deletion no longer releases its attachment's objects, the report's evidence.
+    reported = BooleanAttribute(null=True)
 
 
 class IdempotencyRecord(Model):

@@ -115,6 +115,7 @@ def message_record(item: Message) -> MessageRecord:
         earlier_versions=tuple(
             EarlierVersion(v["content"], int(v["version"]), v["since"]) for v in (item.earlier_versions or ())
         ),
+        reported=bool(item.reported),
     )
 
 
@@ -233,6 +234,7 @@ def message_item(message: MessageRecord) -> Message:
         reply_to={"seq": message.reply_to.seq, "senderId": message.reply_to.sender_id} if message.reply_to else None,
         reply_seqs=set(message.reply_seqs) or None,
         earlier_versions=_earlier_item(message),
+        reported=True if message.reported else None,
     )
 
 
@@ -500,6 +502,9 @@ def write_change(transaction: TransactWrite, plan: ChangePlan) -> None:
                 Message.earlier_versions.set(_earlier_item(after) or []),
             ]
         else:
+            if not before.reported:
+                # A report committed since the read holds the attachment's objects: read again (issue 16).
+                condition &= Message.reported.does_not_exist()
             actions += [
                 Message.content.set(""),
                 Message.is_deleted.set(True),
@@ -640,8 +645,15 @@ def report_record(item: ModerationItem) -> ReportRecord:
 
 
 def write_new_report(transaction: TransactWrite, report: ReportRecord) -> None:
-    """A first report of this reporter about this message: the condition makes a concurrent twin lose."""
+    """A first report of this reporter about this message: the condition makes a concurrent twin lose. The message
+    is marked reported (unless deleted meanwhile): its deletion then keeps the attachment's objects, the evidence.
+    The mark changes nothing a client sees (no version)."""
     transaction.save(report_item(report), condition=ModerationItem.pk.does_not_exist())
+    transaction.update(
+        Message(report.conversation_id, report.seq),
+        actions=[Message.reported.set(True)],
+        condition=Message.seq.exists() & Message.is_deleted.does_not_exist(),
+    )
 
 
 def write_resolution(transaction: TransactWrite, report: ReportRecord) -> None:
