@@ -91,6 +91,10 @@ class Settings:
     image_max_frames: int  # an animated GIF's frames
     image_max_animation_pixels: int  # frames x width x height of an animated GIF
     upload_failures_queue: str  # SQS queue of uploads whose processing failed (on_upload's dead-letter queue)
+    # The messages table's stream, which on_message_stream consumes (infrastructure/deploy.py records it from the
+    # infrastructure stack; locally the dev stack's poller reads the table's own, whatever this says).
+    messages_stream_arn: str
+    stream_failures_queue: str  # SQS queue the stream's event source sends what it gave up on (on-failure destination)
     # Moderation (issue 16).
     moderation_access_days: int = 30  # a resolved report's conversation stays readable this long
     moderation_context_messages: int = 10  # messages shown on each side of a reported one
@@ -235,12 +239,22 @@ def _load() -> Settings:
         image_max_frames=_int("IMAGE_MAX_FRAMES", 300),
         image_max_animation_pixels=_int("IMAGE_MAX_ANIMATION_PIXELS", 50_000_000),
         upload_failures_queue=env.get("UPLOAD_FAILURES_QUEUE") or f"crochet-messaging-{stage}-upload-failures",
+        messages_stream_arn=env.get("MESSAGES_STREAM_ARN")
+        or _unrecorded_stream_arn(region, env.get("TABLE_PREFIX", f"crochet-messaging-{stage}-")),
+        stream_failures_queue=env.get("STREAM_FAILURES_QUEUE") or f"crochet-messaging-{stage}-stream-failures",
         moderation_access_days=_int("MODERATION_ACCESS_DAYS", 30),
         moderation_context_messages=_int("MODERATION_CONTEXT_MESSAGES", 10),
         moderation_page_max=_int("MODERATION_PAGE_MAX", 50),
         suspension_max_days=_int("SUSPENSION_MAX_DAYS", 365),
         suspension_refresh_seconds=_int("SUSPENSION_REFRESH_SECONDS", 10),
     )
+
+
+def _unrecorded_stream_arn(region: str, table_prefix: str) -> str:
+    """A stand-in for the messages stream's ARN until one is recorded: Chalice needs a literal to register the
+    handler; ``make deploy`` records the real one before ``chalice deploy``, ``make package`` replaces it with the
+    infrastructure stack's export, and the dev stack reads the table's own."""
+    return f"arn:aws:dynamodb:{region}:000000000000:table/{table_prefix}messages/stream/unrecorded"
 
 
 @lru_cache(maxsize=1)
