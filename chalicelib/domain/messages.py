@@ -71,7 +71,9 @@ class MessageRecord:
     reply_to: ReplyRef | None = None
     reply_seqs: frozenset[int] = frozenset()  # the replies quoting it that follow its changes (domain.lifecycle)
     earlier_versions: tuple[EarlierVersion, ...] = ()  # oldest first, bounded (domain.lifecycle.EARLIER_VERSIONS_KEPT)
-    reported: bool = False  # a report holds its attachment's objects as evidence (not released by a deletion)
+    # Its report's summary (issue 16: id, reason, reporterId, status, createdAt, resolvedAt?, action?), for the
+    # messages stream's consumers; a report holds the attachment's objects as evidence (a deletion keeps them).
+    report: Mapping[str, Any] | None = None
 
     @property
     def attachment_kind(self) -> str | None:
@@ -80,6 +82,10 @@ class MessageRecord:
     @property
     def is_deleted(self) -> bool:
         return self.deleted_at is not None
+
+    @property
+    def reported(self) -> bool:
+        return self.report is not None
 
 
 def quote_of(message: MessageRecord, original: MessageRecord | None) -> Quote | None:

@@ -12,6 +12,7 @@ refusals are not counted. Once the change has committed nothing turns the answer
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 from urllib.parse import unquote
 
 from pynamodb.transactions import TransactWrite
@@ -49,8 +50,9 @@ from chalicelib.services.presenters import Presenter, reactions_out
 from chalicelib.settings import get_settings
 
 Decide = Callable[[MessageRecord | None, ConversationState | None, str], ChangePlan]
-# What a moderator's deletion commits with the tombstone, decided from the same read.
-Also = Callable[[Batch, ChangePlan], Callable[[TransactWrite], None]]
+# What a moderator's deletion commits with the tombstone, decided from the same read: other items' writes, and
+# actions on the message itself when the plan updates it (one update per item in a transaction).
+Also = Callable[[Batch, ChangePlan], tuple[Callable[[TransactWrite], None], list[Any]]]
 
 
 def reaction_emoji(raw: str) -> str:
@@ -188,11 +190,11 @@ class Lifecycle:
             read[:] = [found]
             message, conversation = change_snapshot(keys, found)
             plan = plan_removal(message, conversation, now=iso(self.clock()))
-            extra_write = also(found, plan)
+            extra_write, message_actions = also(found, plan)
 
             def build(transaction: TransactWrite) -> None:
                 if plan.changed:
-                    write_change(transaction, plan)
+                    write_change(transaction, plan, message_actions)
                 extra_write(transaction)
 
             commit(build)

@@ -37,6 +37,7 @@ from chalicelib.adapters.dynamodb.records import (
     change_snapshot,
     message_record,
     report_key,
+    report_on_message,
     report_record,
     write_audit,
     write_new_report,
@@ -192,7 +193,7 @@ class Moderation:
         key = report_key(_known(report_id))
         resolved: list[ReportRecord] = []
 
-        def decide(found: Batch) -> tuple[ReportRecord, Write]:
+        def decide(found: Batch, *, on_message: bool = True) -> tuple[ReportRecord, Write]:
             item = found.get(key)
             if not isinstance(item, ModerationItem):
                 raise NotFound("report not found")
@@ -208,7 +209,7 @@ class Moderation:
             entry = self._entry(moderator, RESOLVE_REPORT, report=after, details=_resolution_details(after))
 
             def write(transaction: TransactWrite) -> None:
-                write_resolution(transaction, after)
+                write_resolution(transaction, after, on_message=on_message)
                 write_audit(transaction, entry)
                 if after.resolution and after.resolution.suspended_until:
                     write_suspension(transaction, after.reported_user_id, after.resolution.suspended_until, after.id)
@@ -219,8 +220,10 @@ class Moderation:
         if action == DELETE_MESSAGE:
             report = self._report(report_id)
 
-            def also(found: Batch, plan: ChangePlan) -> Write:
-                return decide(found)[1]
+            def also(found: Batch, plan: ChangePlan) -> tuple[Write, list[Any]]:
+                # The tombstone's update of the message carries the resolution's summary when there is one.
+                after, write = decide(found, on_message=not plan.changed)
+                return write, report_on_message(after) if plan.changed else []
 
             self.lifecycle.remove(report.conversation_id, report.seq, extra=[key], also=also)
         else:

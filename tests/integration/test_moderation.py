@@ -8,8 +8,10 @@ from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
+import boto3
 import botocore.client
 import pytest
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from chalicelib.adapters.dynamodb import Message, ModerationItem, UserProfile
@@ -17,6 +19,7 @@ from chalicelib.domain.clock import iso, utc_now
 from chalicelib.domain.ids import conversation_id_for, message_id_for
 from chalicelib.domain.moderation import report_id_for
 from chalicelib.services import suspensions
+from chalicelib.services.message_stream import decode
 from chalicelib.settings import get_settings
 from tests.fakes import RecordingConnections
 from tests.integration.conftest import BUCKET, Api, DynamoCalls, Response, token_for
@@ -662,3 +665,43 @@ def test_a_report_racing_the_deletion_either_holds_the_evidence_or_is_refused(ma
         else:
             assert (answers["report"].status, answers["report"].body["error"]["code"]) == (409, "message_deleted")
             assert states == {"pending"}, states
+
+
+def test_reports_and_resolutions_reach_the_messages_stream(marketplace: Api) -> None:
+    """What issue 18's webhooks (``message.reported``, ``report.resolved``) consume: the report's summary on the
+    message, in the messages table's stream (decoded as every stream consumer gets it)."""
+    message_id, report_id = reported(marketplace)
+    deleted_id, deleted_report = reported(marketplace, "second")
+    assert resolve(marketplace, report_id, "dismiss").status == 200
+    assert resolve(marketplace, deleted_report, "delete_message").status == 200
+
+    region = get_settings().region
+    arn = boto3.client("dynamodb", region_name=region).describe_table(TableName=Message.Meta.table_name)["Table"][
+        "LatestStreamArn"
+    ]
+    streams = boto3.client("dynamodbstreams", region_name=region, config=Config(account_id_endpoint_mode="disabled"))
+    shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+    iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")
+    changes = [decode(record) for record in streams.get_records(ShardIterator=iterator["ShardIterator"])["Records"]]
+
+    def summaries(message: str) -> list[tuple[str | None, str | None, bool]]:
+        seen = []
+        for change in changes:
+            if change.message.id != message or change.new is None:
+                continue
+            before = change.old.report if change.old else None
+            after = change.new.report
+            if before != after and after is not None:
+                seen.append((after["status"], after.get("action"), change.new.is_deleted))
+        return seen
+
+    assert summaries(message_id) == [("open", None, False), ("resolved", "dismiss", False)]
+    assert summaries(deleted_id) == [("open", None, False), ("resolved", "delete_message", True)]
+    opened = next(c.new for c in changes if c.new is not None and c.new.report and c.new.id == message_id)
+    assert opened.report == {
+        "id": report_id,
+        "reason": "scam",
+        "reporterId": "alice",
+        "status": "open",
+        "createdAt": opened.report["createdAt"],
+    }

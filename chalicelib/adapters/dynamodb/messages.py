@@ -52,8 +52,10 @@ class Message(Model):
     # What an edit replaced: [{"content", "version", "since"}], oldest first, bounded (domain.lifecycle); a report's
     # evidence copies them. Never shown to users; gone with the deletion.
     earlier_versions = JSONAttribute(null=True)
-    # Reported (issue 16): a deletion no longer releases its attachment's objects, the report's evidence.
-    reported = BooleanAttribute(null=True)
+    # Its report (issue 16; one per message: only its recipient may report it): {"id", "reason", "reporterId",
+    # "status", "createdAt", "resolvedAt"?, "action"?}. Here for the table's stream (the platform's webhooks
+    # message.reported / report.resolved), and a deletion no longer releases the attachment's objects (evidence).
+    report = JSONAttribute(null=True)
 
 
 class IdempotencyRecord(Model):

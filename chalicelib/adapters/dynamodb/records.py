@@ -115,7 +115,7 @@ def message_record(item: Message) -> MessageRecord:
         earlier_versions=tuple(
             EarlierVersion(v["content"], int(v["version"]), v["since"]) for v in (item.earlier_versions or ())
         ),
-        reported=bool(item.reported),
+        report=item.report,
     )
 
 
@@ -234,7 +234,6 @@ def message_item(message: MessageRecord) -> Message:
         reply_to={"seq": message.reply_to.seq, "senderId": message.reply_to.sender_id} if message.reply_to else None,
         reply_seqs=set(message.reply_seqs) or None,
         earlier_versions=_earlier_item(message),
-        reported=True if message.reported else None,
     )
 
 
@@ -482,7 +481,7 @@ def _replies_are(count: int) -> Condition:
     return Message.reply_seqs.does_not_exist() if count == 0 else _size(Message.reply_seqs) == count
 
 
-def write_change(transaction: TransactWrite, plan: ChangePlan) -> None:
+def write_change(transaction: TransactWrite, plan: ChangePlan, extra_actions: Iterable[Any] = ()) -> None:
     """A planned change of a message: the message (conditioned on the version read), the conversation's preview and
     both memberships when it shows this message, the replies that follow it, both timelines, and for a deletion
     its attachment's record (gone for everyone; it expires with the objects the bucket's lifecycle removes)."""
@@ -504,7 +503,7 @@ def write_change(transaction: TransactWrite, plan: ChangePlan) -> None:
         else:
             if not before.reported:
                 # A report committed since the read holds the attachment's objects: read again (issue 16).
-                condition &= Message.reported.does_not_exist()
+                condition &= Message.report.does_not_exist()
             actions += [
                 Message.content.set(""),
                 Message.is_deleted.set(True),
@@ -514,6 +513,7 @@ def write_change(transaction: TransactWrite, plan: ChangePlan) -> None:
                 Message.reply_to.remove(),
                 Message.earlier_versions.remove(),
             ]
+    actions += list(extra_actions)  # what else the same transaction writes on the message (a report's resolution)
     transaction.update(Message(before.conversation_id, before.seq), actions=actions, condition=condition)
     if plan.preview_changed:
         conversation = plan.conversation
@@ -651,14 +651,32 @@ def write_new_report(transaction: TransactWrite, report: ReportRecord) -> None:
     transaction.save(report_item(report), condition=ModerationItem.pk.does_not_exist())
     transaction.update(
         Message(report.conversation_id, report.seq),
-        actions=[Message.reported.set(True)],
+        actions=report_on_message(report),
         condition=Message.seq.exists() & Message.is_deleted.does_not_exist(),
     )
 
 
-def write_resolution(transaction: TransactWrite, report: ReportRecord) -> None:
-    """The report, resolved: only if still open as read (a second moderator's resolution loses the race)."""
+def report_on_message(report: ReportRecord) -> list[Any]:
+    """The report's summary on its message: what the messages stream shows a consumer (issue 18's webhooks
+    ``message.reported``, ``report.resolved``). Changes nothing a client sees (no version)."""
+    summary: dict[str, Any] = {
+        "id": report.id,
+        "reason": report.reason,
+        "reporterId": report.reporter_id,
+        "status": report.status,
+        "createdAt": report.created_at,
+    }
+    if report.resolution is not None:
+        summary |= {"resolvedAt": report.resolution.resolved_at, "action": report.resolution.action}
+    return [Message.report.set(summary)]
+
+
+def write_resolution(transaction: TransactWrite, report: ReportRecord, *, on_message: bool = True) -> None:
+    """The report, resolved: only if still open as read (a second moderator's resolution loses the race); and its
+    summary on the message (``on_message=False``: the message's own update in this transaction carries it)."""
     transaction.save(report_item(report), condition=ModerationItem.queue == OPEN)
+    if on_message:
+        transaction.update(Message(report.conversation_id, report.seq), actions=report_on_message(report))
 
 
 def audit_items(entry: AuditEntry) -> list[ModerationItem]:
