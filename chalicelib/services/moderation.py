@@ -13,8 +13,10 @@ Round trips, whatever the data's size:
   first for its message, then the sender's deletion of issue 15 with the resolution in its own transaction).
 
 **Every moderator read writes its audit entry before anything is read for the answer**; if the audit write fails
-the request answers 503 ``audit_unavailable`` and shows nothing. A report lands in the moderation table, where a
-stream consumer (the platform's webhooks ``message.reported`` / ``report.resolved``, issue 18) can see it.
+the request answers 503 ``audit_unavailable`` and shows nothing. A report lives in the moderation table; its
+summary is also written on the reported message (``records.report_on_message``) by the report's and the
+resolution's transactions, so the messages stream carries it to a consumer (the platform's webhooks
+``message.reported`` / ``report.resolved``, issue 18).
 """
 
 from __future__ import annotations
