@@ -968,7 +968,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Temporarily unavailable (`temporarily_unavailable`, `storage_unavailable`, `contention`): retry the same request */
+            /** @description Temporarily unavailable (`temporarily_unavailable`, `storage_unavailable`, `contention`, `audit_unavailable`): retry the same request */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1037,7 +1037,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Temporarily unavailable (`temporarily_unavailable`, `storage_unavailable`, `contention`): retry the same request */
+            /** @description Temporarily unavailable (`temporarily_unavailable`, `storage_unavailable`, `contention`, `audit_unavailable`): retry the same request */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1128,7 +1128,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Temporarily unavailable (`temporarily_unavailable`, `storage_unavailable`, `contention`): retry the same request */
+            /** @description Temporarily unavailable (`temporarily_unavailable`, `storage_unavailable`, `contention`, `audit_unavailable`): retry the same request */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1198,7 +1198,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Temporarily unavailable (`temporarily_unavailable`, `storage_unavailable`, `contention`): retry the same request */
+            /** @description Temporarily unavailable (`temporarily_unavailable`, `storage_unavailable`, `contention`, `audit_unavailable`): retry the same request */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1289,7 +1289,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Temporarily unavailable (`temporarily_unavailable`, `storage_unavailable`, `contention`): retry the same request */
+            /** @description Temporarily unavailable (`temporarily_unavailable`, `storage_unavailable`, `contention`, `audit_unavailable`): retry the same request */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1370,7 +1370,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Temporarily unavailable (`temporarily_unavailable`, `storage_unavailable`, `contention`): retry the same request */
+            /** @description Temporarily unavailable (`temporarily_unavailable`, `storage_unavailable`, `contention`, `audit_unavailable`): retry the same request */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1488,7 +1488,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Temporarily unavailable (`temporarily_unavailable`, `storage_unavailable`, `contention`): retry the same request */
+            /** @description Temporarily unavailable (`temporarily_unavailable`, `storage_unavailable`, `contention`, `audit_unavailable`): retry the same request */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1558,7 +1558,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Temporarily unavailable (`temporarily_unavailable`, `storage_unavailable`, `contention`): retry the same request */
+            /** @description Temporarily unavailable (`temporarily_unavailable`, `storage_unavailable`, `contention`, `audit_unavailable`): retry the same request */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1642,7 +1642,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Temporarily unavailable (`temporarily_unavailable`, `storage_unavailable`, `contention`): retry the same request */
+            /** @description Temporarily unavailable (`temporarily_unavailable`, `storage_unavailable`, `contention`, `audit_unavailable`): retry the same request */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1733,7 +1733,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Temporarily unavailable (`temporarily_unavailable`, `storage_unavailable`, `contention`): retry the same request */
+            /** @description Temporarily unavailable (`temporarily_unavailable`, `storage_unavailable`, `contention`, `audit_unavailable`): retry the same request */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1814,7 +1814,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Temporarily unavailable (`temporarily_unavailable`, `storage_unavailable`, `contention`): retry the same request */
+            /** @description Temporarily unavailable (`temporarily_unavailable`, `storage_unavailable`, `contention`, `audit_unavailable`): retry the same request */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1894,7 +1894,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Temporarily unavailable (`temporarily_unavailable`, `storage_unavailable`, `contention`): retry the same request */
+            /** @description Temporarily unavailable (`temporarily_unavailable`, `storage_unavailable`, `contention`, `audit_unavailable`): retry the same request */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2005,7 +2005,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Temporarily unavailable (`temporarily_unavailable`, `storage_unavailable`, `contention`): retry the same request */
+            /** @description Temporarily unavailable (`temporarily_unavailable`, `storage_unavailable`, `contention`, `audit_unavailable`): retry the same request */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2095,7 +2095,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Temporarily unavailable (`temporarily_unavailable`, `storage_unavailable`, `contention`): retry the same request */
+            /** @description Temporarily unavailable (`temporarily_unavailable`, `storage_unavailable`, `contention`, `audit_unavailable`): retry the same request */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2185,7 +2185,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Temporarily unavailable (`temporarily_unavailable`, `storage_unavailable`, `contention`): retry the same request */
+            /** @description Temporarily unavailable (`temporarily_unavailable`, `storage_unavailable`, `contention`, `audit_unavailable`): retry the same request */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2287,7 +2287,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Temporarily unavailable (`temporarily_unavailable`, `storage_unavailable`, `contention`): retry the same request */
+            /** @description Temporarily unavailable (`temporarily_unavailable`, `storage_unavailable`, `contention`, `audit_unavailable`): retry the same request */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2407,7 +2407,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Temporarily unavailable (`temporarily_unavailable`, `storage_unavailable`, `contention`): retry the same request */
+            /** @description Temporarily unavailable (`temporarily_unavailable`, `storage_unavailable`, `contention`, `audit_unavailable`): retry the same request */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2470,7 +2470,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Temporarily unavailable (`temporarily_unavailable`, `storage_unavailable`, `contention`): retry the same request */
+            /** @description Temporarily unavailable (`temporarily_unavailable`, `storage_unavailable`, `contention`, `audit_unavailable`): retry the same request */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2532,7 +2532,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Temporarily unavailable (`temporarily_unavailable`, `storage_unavailable`, `contention`): retry the same request */
+            /** @description Temporarily unavailable (`temporarily_unavailable`, `storage_unavailable`, `contention`, `audit_unavailable`): retry the same request */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2601,7 +2601,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Temporarily unavailable (`temporarily_unavailable`, `storage_unavailable`, `contention`): retry the same request */
+            /** @description Temporarily unavailable (`temporarily_unavailable`, `storage_unavailable`, `contention`, `audit_unavailable`): retry the same request */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2701,7 +2701,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Temporarily unavailable (`temporarily_unavailable`, `storage_unavailable`, `contention`): retry the same request */
+            /** @description Temporarily unavailable (`temporarily_unavailable`, `storage_unavailable`, `contention`, `audit_unavailable`): retry the same request */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2730,7 +2730,7 @@ export interface operations {
                     "application/json": Record<string, never>;
                 };
             };
-            /** @description Temporarily unavailable (`temporarily_unavailable`, `storage_unavailable`, `contention`): retry the same request */
+            /** @description Temporarily unavailable (`temporarily_unavailable`, `storage_unavailable`, `contention`, `audit_unavailable`): retry the same request */
             503: {
                 headers: {
                     [name: string]: unknown;
