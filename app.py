@@ -19,6 +19,7 @@ from chalice.app import Chalice, DynamoDBEvent, S3Event, SQSEvent, WebsocketEven
 from chalicelib import logs  # noqa: E402
 from chalicelib.entrypoints import message_stream, upload_failures, uploads  # noqa: E402
 from chalicelib.entrypoints.http import attachments, docs, internal, me, messages  # noqa: E402
+from chalicelib.entrypoints.http import attachments, docs, internal, messages, moderation  # noqa: E402
 from chalicelib.entrypoints.ws import dispatcher as socket  # noqa: E402
 from chalicelib.settings import get_settings  # noqa: E402
 
@@ -26,6 +27,7 @@ logs.configure()
 app = Chalice(app_name="crochet-messaging", configure_logs=False)
 app.experimental_feature_flags.update(["WEBSOCKETS"])
 for blueprint in (messages.blueprint, attachments.blueprint, internal.blueprint, docs.blueprint, me.blueprint):
+for blueprint in (messages.blueprint, attachments.blueprint, internal.blueprint, docs.blueprint, moderation.blueprint):
     app.register_blueprint(blueprint, url_prefix="/api")
 
 

@@ -17,11 +17,13 @@ from chalicelib.services.attachments import Attachments
 from chalicelib.services.conversations import Conversations
 from chalicelib.services.lifecycle import Lifecycle
 from chalicelib.services.messaging import Messaging
+from chalicelib.services.moderation import Moderation
 from chalicelib.services.notify import Notifier
 from chalicelib.services.organizing import Organizing
 from chalicelib.services.ports import Clock, Connections, Files, Queue
 from chalicelib.services.presenters import Presenter
 from chalicelib.services.search import Search
+from chalicelib.services.suspensions import ACTIVE, Suspensions
 from chalicelib.services.sync import Sync
 from chalicelib.settings import Settings, get_settings
 
@@ -41,6 +43,8 @@ class Services:
     sync: Sync
     search: Search
     organizing: Organizing
+    moderation: Moderation
+    suspensions: Suspensions  # the container's list of suspended users (the REST check)
     signing_keys: SigningKeys | None = None  # JWKS mode: the identity provider's keys (None: fetched by URL)
     failures: Queue | None = None  # the upload-failures queue (on_upload's dead-letter queue)
 
@@ -64,6 +68,7 @@ def build(
     notifier = Notifier(connections, clock)
     conversations = Conversations(presenter, clock)
     attachments = Attachments(files, presenter, notifier, clock, failures)
+    lifecycle = Lifecycle(notifier, presenter, files, clock)
     return Services(
         connections=connections,
         files=files,
@@ -71,11 +76,13 @@ def build(
         presenter=presenter,
         conversations=conversations,
         messaging=Messaging(notifier, presenter, attachments, conversations, clock),
-        lifecycle=Lifecycle(notifier, presenter, files, clock),
+        lifecycle=lifecycle,
         attachments=attachments,
         sync=Sync(presenter),
         search=Search(presenter),
         organizing=Organizing(notifier, clock),
+        moderation=Moderation(lifecycle, connections, ACTIVE, clock),
+        suspensions=ACTIVE,
         signing_keys=signing_keys,
         failures=failures,
     )

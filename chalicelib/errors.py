@@ -57,6 +57,13 @@ class ErrorCode(StrEnum):
     STORAGE_UNAVAILABLE = "storage_unavailable"
     CONTENTION = "contention"
     INTERNAL_ERROR = "internal_error"
+    # Reports and moderation (issue 16).
+    OWN_MESSAGE = "own_message"
+    REPORT_RESOLVED = "report_resolved"
+    MODERATION_WINDOW_PASSED = "moderation_window_passed"
+    MODERATOR_ROLE_REQUIRED = "moderator_role_required"
+    ACCOUNT_SUSPENDED = "account_suspended"
+    AUDIT_UNAVAILABLE = "audit_unavailable"
 
 
 class AppError(Exception):
@@ -93,6 +100,15 @@ class Unauthorized(AppError):
 class Forbidden(AppError):
     status = 403
     code = ErrorCode.FORBIDDEN
+
+
+class AccountSuspended(Forbidden):
+    """A moderator suspended the caller (issue 16): REST answers 403 ``account_suspended``, ``$connect`` refuses."""
+
+    code = ErrorCode.ACCOUNT_SUSPENDED
+
+    def __init__(self, until: str) -> None:
+        super().__init__(f"the account is suspended until {until}", details={"suspendedUntil": until})
 
 
 class NotFound(AppError):

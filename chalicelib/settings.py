@@ -97,6 +97,12 @@ class Settings:
     # infrastructure stack; locally the dev stack's poller reads the table's own, whatever this says).
     messages_stream_arn: str
     stream_failures_queue: str  # SQS queue the stream's event source sends what it gave up on (on-failure destination)
+    # Moderation (issue 16).
+    moderation_access_days: int = 30  # a resolved report's conversation stays readable this long
+    moderation_context_messages: int = 10  # messages shown on each side of a reported one
+    moderation_page_max: int = 50  # reports and audit entries per page
+    suspension_max_days: int = 365
+    suspension_refresh_seconds: int = 10  # how stale a container's list of suspended users may be (REST)
 
     def table_name(self, short_name: str) -> str:
         """The stage's DynamoDB table name for a table's short name (``messages`` …)."""
@@ -234,6 +240,8 @@ def _load() -> Settings:
             "search": _rate(env.get("RATE_LIMIT_SEARCH"), "30/60"),
             "settings": _rate(env.get("RATE_LIMIT_SETTINGS"), "30/60"),
             "block": _rate(env.get("RATE_LIMIT_BLOCK"), "20/60"),
+            # Reporting messages (issue 16): enough for a real harassment episode, not for flooding moderators.
+            "report": _rate(env.get("RATE_LIMIT_REPORT"), "20/3600"),
         },
         # What an image may cost to decode, checked on its headers before decoding (chalicelib/domain/images.py).
         image_max_pixels=_int("IMAGE_MAX_PIXELS", 40_000_000),
@@ -243,6 +251,11 @@ def _load() -> Settings:
         messages_stream_arn=env.get("MESSAGES_STREAM_ARN")
         or _unrecorded_stream_arn(region, env.get("TABLE_PREFIX", f"crochet-messaging-{stage}-")),
         stream_failures_queue=env.get("STREAM_FAILURES_QUEUE") or f"crochet-messaging-{stage}-stream-failures",
+        moderation_access_days=_int("MODERATION_ACCESS_DAYS", 30),
+        moderation_context_messages=_int("MODERATION_CONTEXT_MESSAGES", 10),
+        moderation_page_max=_int("MODERATION_PAGE_MAX", 50),
+        suspension_max_days=_int("SUSPENSION_MAX_DAYS", 365),
+        suspension_refresh_seconds=_int("SUSPENSION_REFRESH_SECONDS", 10),
     )
 
 

@@ -67,6 +67,7 @@ SERVICE_TOKEN_TTL_SECONDS = 10 * 60
 MOTO_START_TIMEOUT_SECONDS = 15
 SHUTDOWN_TIMEOUT_SECONDS = 10
 TOKEN_USERS = ("alice", "bob")  # printed in the banner and written to the ready file
+MODERATOR = "moderator"  # the id of the demo moderator (its token: "role": "moderator")
 MOTO_PATCHES_ENV = "DEV_MOTO_PATCHES"
 
 
@@ -283,7 +284,8 @@ class Stack:
         gc.collect()
         gc.freeze()
         self._serve_web_client()
-        return {user: mint(user) for user in TOKEN_USERS}
+        # A moderator's token too (issue 16: the /api/moderation routes), printed and in the ready file like the others.
+        return {**{user: mint(user) for user in TOKEN_USERS}, MODERATOR: mint(MODERATOR, role="moderator")}
 
     def _s3(self) -> Any:
         import boto3
@@ -593,6 +595,7 @@ Tokens, valid 12 h (for anyone else: make token USER=carol; short-lived: make to
 
 Try:
   curl -s -H "Authorization: Bearer $ALICE_TOKEN" {stack.api_url}/api/messages/conversations
+  curl -s -H "Authorization: Bearer $MODERATOR_TOKEN" {stack.api_url}/api/moderation/reports
   .venv/bin/python -m websockets "{stack.ws_url}/?token=$ALICE_TOKEN"   then type: {{"action": "ping"}}
 """
 

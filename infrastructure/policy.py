@@ -76,6 +76,14 @@ STATEMENTS: tuple[Grant, ...] = (
     # Issue 16: archived conversations and message requests; blocks (read with snapshots, checked in transactions).
     Grant("MembershipsByFolder", ["dynamodb:Query"], [f"{TABLES}memberships/index/by_folder"]),
     table("blocks", "BatchGetItem", "ConditionCheckItem", "DeleteItem", "PutItem", "Query"),
+    # Reports, the audit log, suspensions (issue 16): reports and audit entries are put in transactions, a report
+    # resolved by a put, the audit log queried by partition, reports and suspensions by their indexes.
+    table("moderation", "BatchGetItem", "PutItem", "Query"),
+    Grant(
+        "ModerationIndexes",
+        ["dynamodb:Query"],
+        [f"{TABLES}moderation/index/queue", f"{TABLES}moderation/index/suspensions"],
+    ),
     Grant("AttachmentObjects", ["s3:GetObject", "s3:PutObject", "s3:PutObjectTagging"], [f"{BUCKET}/conversations/*"]),
     Grant("AttachmentsBucketMissingKeysAre404", ["s3:ListBucket"], [BUCKET]),
     # on_upload's dead-letter queue: Lambda's dead-letter delivery and the app settling tags send to it (SendMessage),

@@ -38,6 +38,10 @@ os.environ.update(
         "RATE_LIMIT_SEARCH": "0/1",
         "RATE_LIMIT_SETTINGS": "0/1",
         "RATE_LIMIT_BLOCK": "0/1",
+        "RATE_LIMIT_REPORT": "0/1",
+        # Each test starts on fresh tables with the container's list of suspensions emptied (integration conftest):
+        # it is never reloaded within a test unless the test says so (test_moderation.py).
+        "SUSPENSION_REFRESH_SECONDS": "3600",
         # The concurrency tests put 4-8 writers on one conversation on a loaded 2-core machine, far beyond a
         # 1:1 chat's real contention; give losers more turns (test_transactions.py proves the give-up path).
         "SEND_MAX_ATTEMPTS": "20",

@@ -17,7 +17,14 @@ from typing import Any
 
 from chalicelib.domain.clock import parse_iso
 from chalicelib.domain.conversations import ConversationState
-from chalicelib.domain.messages import MessageRecord, Reaction, TimelineRecord, preview_of, timeline_entries
+from chalicelib.domain.messages import (
+    EarlierVersion,
+    MessageRecord,
+    Reaction,
+    TimelineRecord,
+    preview_of,
+    timeline_entries,
+)
 from chalicelib.errors import Conflict, ErrorCode, Forbidden, InvalidRequest, NotFound
 
 EDITED, DELETED, REACTED = "edited", "deleted", "reacted"
@@ -28,6 +35,10 @@ ADDED, REMOVED = "added", "removed"
 REPLIES_FOLLOWING = 20
 
 _VARIATION_SELECTOR = "\ufe0f"
+
+# How many texts an edited message keeps of what it showed before (evidence for a report, issue 16): the original
+# and the latest ones. At 5,000 characters each (20 KB of UTF-8 at most) the item stays far under DynamoDB's 400 KB.
+EARLIER_VERSIONS_KEPT = 10
 
 
 @dataclass(frozen=True)
@@ -142,8 +153,24 @@ def plan_edit(
         )
     if content == message.content:
         return _unchanged(EDITED, message, conversation)
-    after = replace(message, content=content, edited_at=now, version=message.version + 1)
+    after = replace(
+        message,
+        content=content,
+        edited_at=now,
+        version=message.version + 1,
+        earlier_versions=kept_versions(message),
+    )
     return _changed(EDITED, message, after, conversation, now, follow_replies=True)
+
+
+def kept_versions(message: MessageRecord) -> tuple[EarlierVersion, ...]:
+    """The earlier texts an edit of ``message`` leaves on it: the ones it had and its current one, the original and
+    the latest ``EARLIER_VERSIONS_KEPT - 1`` when there are more."""
+    current = EarlierVersion(message.content, message.version, message.edited_at or message.sent_at)
+    versions = (*message.earlier_versions, current)
+    if len(versions) > EARLIER_VERSIONS_KEPT:
+        versions = (versions[0], *versions[len(versions) - EARLIER_VERSIONS_KEPT + 1 :])
+    return versions
 
 
 def plan_delete(
@@ -152,10 +179,29 @@ def plan_delete(
     """Turn a message into a tombstone (no text, no attachment, no reactions): its sender only; idempotent."""
     message, conversation = message_of(message, conversation, actor)
     _own(message, actor)
+    return _tombstone(message, conversation, now)
+
+
+def plan_removal(message: MessageRecord | None, conversation: ConversationState | None, *, now: str) -> ChangePlan:
+    """A moderator's deletion (a report resolved with ``delete_message``): the same tombstone, for everyone, whoever
+    sent it; idempotent."""
+    if message is None or conversation is None:
+        raise NotFound("message not found")
+    return _tombstone(message, conversation, now)
+
+
+def _tombstone(message: MessageRecord, conversation: ConversationState, now: str) -> ChangePlan:
     if message.is_deleted:
         return _unchanged(DELETED, message, conversation)
     after = replace(
-        message, content="", attachment=None, reactions=(), reply_to=None, deleted_at=now, version=message.version + 1
+        message,
+        content="",
+        attachment=None,
+        reactions=(),
+        reply_to=None,
+        deleted_at=now,
+        version=message.version + 1,
+        earlier_versions=(),
     )
     return _changed(DELETED, message, after, conversation, now, follow_replies=True, released=message.attachment)
 

@@ -38,6 +38,15 @@ class Quote:
 
 
 @dataclass(frozen=True)
+class EarlierVersion:
+    """A text a message showed before an edit replaced it: what a report's evidence keeps (never shown to users)."""
+
+    content: str
+    version: int
+    since: str  # when this text became the message's (its send, or the edit that wrote it)
+
+
+@dataclass(frozen=True)
 class MessageRecord:
     """A message, keyed by its conversation and its gapless sequence number (commit order).
 
@@ -61,6 +70,10 @@ class MessageRecord:
     reactions: tuple[Reaction, ...] = ()  # by first use
     reply_to: ReplyRef | None = None
     reply_seqs: frozenset[int] = frozenset()  # the replies quoting it that follow its changes (domain.lifecycle)
+    earlier_versions: tuple[EarlierVersion, ...] = ()  # oldest first, bounded (domain.lifecycle.EARLIER_VERSIONS_KEPT)
+    # Its report's summary (issue 16: id, reason, reporterId, status, createdAt, resolvedAt?, action?), for the
+    # messages stream's consumers; a report holds the attachment's objects as evidence (a deletion keeps them).
+    report: Mapping[str, Any] | None = None
 
     @property
     def attachment_kind(self) -> str | None:
@@ -69,6 +82,10 @@ class MessageRecord:
     @property
     def is_deleted(self) -> bool:
         return self.deleted_at is not None
+
+    @property
+    def reported(self) -> bool:
+        return self.report is not None
 
 
 def quote_of(message: MessageRecord, original: MessageRecord | None) -> Quote | None:

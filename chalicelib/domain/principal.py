@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 SERVICE_ROLE = "service"
+MODERATOR_ROLE = "moderator"
 
 
 @dataclass(frozen=True)
@@ -20,3 +21,7 @@ class Principal:
     @property
     def is_service(self) -> bool:
         return self.role == SERVICE_ROLE
+
+    @property
+    def is_moderator(self) -> bool:
+        return self.role == MODERATOR_ROLE

@@ -279,3 +279,61 @@ class ConversationSettingsRequest(RequestModel):
     @property
     def muted_until_iso(self) -> str | None:
         return utc_timestamp(self.muted_until) if self.muted_until is not None else None
+# --- reports and moderation (issue 16) ----------------------------------------------------------------------
+
+ReportReason = Literal["spam", "harassment", "scam", "off_platform_payment", "inappropriate", "other"]
+
+
+class ReportRequest(RequestModel):
+    """``POST /api/messages/{id}/report``: why, and in the reporter's words (at most 1,000 characters)."""
+
+    reason: ReportReason
+    details: Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000)] | None = None
+
+    @field_validator("details")
+    @classmethod
+    def _printable(cls, value: str | None) -> str | None:
+        if value is not None and any(unicodedata.category(ch) == "Cc" and ch not in "\n\t\r" for ch in value):
+            raise ValueError("details must not contain control characters")
+        return value or None
+
+
+class ReportsQuery(RequestModel):
+    """``GET /api/moderation/reports``: open reports oldest first (the default), or resolved ones newest first."""
+
+    status: Literal["open", "resolved"] = "open"
+    limit: int | None = _page_limit("moderation_page_max")
+    cursor: Cursor | None = None
+
+    @field_validator("limit")
+    @classmethod
+    def _within_page_max(cls, value: int | None) -> int | None:
+        return _at_most(value, get_settings().moderation_page_max)
+
+
+class AuditQuery(RequestModel):
+    """``GET /api/moderation/audit``: newest first; everything, or one conversation's, one moderator's, or both."""
+
+    conversation_id: OpaqueId | None = None
+    moderator_id: EntityId | None = None
+    limit: int | None = _page_limit("moderation_page_max")
+    cursor: Cursor | None = None
+
+    @field_validator("limit")
+    @classmethod
+    def _within_page_max(cls, value: int | None) -> int | None:
+        return _at_most(value, get_settings().moderation_page_max)
+
+
+class ResolutionRequest(RequestModel):
+    """``POST /api/moderation/reports/{id}/resolution``: what was decided and why; ``suspendDays`` with
+    ``suspend_user`` only (1 to ``SUSPENSION_MAX_DAYS``)."""
+
+    action: Literal["dismiss", "delete_message", "suspend_user"]
+    note: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+    suspend_days: int | None = Field(default=None, ge=1)
+
+    @field_validator("suspend_days")
+    @classmethod
+    def _at_most_max(cls, value: int | None) -> int | None:
+        return _at_most(value, get_settings().suspension_max_days)

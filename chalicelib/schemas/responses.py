@@ -294,3 +294,130 @@ class ErrorOut(ResponseModel):
     """Every error: a stable machine-readable ``code`` and a human message."""
 
     error: ErrorBody
+
+
+# --- reports and moderation (issue 16) ----------------------------------------------------------------------
+
+ReportReasonOut = Literal["spam", "harassment", "scam", "off_platform_payment", "inappropriate", "other"]
+ReportStatusOut = Literal["open", "resolved"]
+ResolutionActionOut = Literal["dismiss", "delete_message", "suspend_user"]
+
+
+class ReportOut(ResponseModel):
+    """A report as its reporter sees it."""
+
+    id: str
+    message_id: str
+    conversation_id: str
+    reason: ReportReasonOut
+    status: ReportStatusOut
+    created_at: Timestamp
+
+
+class ReportCreatedOut(ResponseModel):
+    """``POST /api/messages/{id}/report``: 201 for a new report, 200 with the same report when made again."""
+
+    report: ReportOut
+
+
+class ResolutionOut(ResponseModel):
+    action: ResolutionActionOut
+    note: str
+    moderator_id: str
+    resolved_at: Timestamp
+    suspend_days: int | None = None
+    suspended_until: Timestamp | None = None
+
+
+class ModerationReportOut(ReportOut):
+    """A report as moderators see it: who reported whom, in the reporter's words, and how it was resolved."""
+
+    reporter_id: str
+    reported_user_id: str
+    details: str | None = None
+    resolution: ResolutionOut | None = None
+
+
+class EarlierVersionOut(ResponseModel):
+    content: str
+    version: int
+    since: Timestamp
+
+
+class EvidenceAttachmentOut(ResponseModel):
+    kind: str
+    name: str | None = None
+    content_type: str | None = None
+    size: int | None = None
+
+
+class SnapshotOut(ResponseModel):
+    """The reported message as it was when reported (no later edit or deletion changes it): its text, the texts
+    earlier edits replaced (oldest first), its attachment and the stored objects' keys."""
+
+    message_id: str
+    sender_id: str
+    recipient_id: str
+    content: str
+    sent_at: Timestamp
+    version: int
+    edited_at: Timestamp | None = None
+    earlier_versions: list[EarlierVersionOut]
+    attachment: EvidenceAttachmentOut | None = None
+    attachment_keys: list[str]
+
+
+class ModeratedMessageOut(ResponseModel):
+    """A message of the reported conversation as it is now (a deleted one is a tombstone)."""
+
+    id: str
+    sender_id: str
+    recipient_id: str
+    content: str
+    sent_at: Timestamp
+    version: int
+    edited_at: Timestamp | None = None
+    is_deleted: bool
+    attachment: EvidenceAttachmentOut | None = None
+
+
+class ReportsPageOut(ResponseModel):
+    """``GET /api/moderation/reports``: one page; ``nextCursor`` null at the end."""
+
+    reports: list[ModerationReportOut]
+    next_cursor: str | None
+
+
+class ReportDetailOut(ResponseModel):
+    """``GET /api/moderation/reports/{id}``: the report, its evidence, and the messages around the reported one
+    (oldest first, the reported one among them)."""
+
+    report: ModerationReportOut
+    snapshot: SnapshotOut
+    messages: list[ModeratedMessageOut]
+
+
+class ResolvedReportOut(ResponseModel):
+    """``POST /api/moderation/reports/{id}/resolution``."""
+
+    report: ModerationReportOut
+
+
+class AuditEntryOut(ResponseModel):
+    """One thing a moderator did or read, written before anything was shown."""
+
+    id: str
+    moderator_id: str
+    action: Literal["list_reports", "read_report", "resolve_report", "read_audit"]
+    at: Timestamp
+    report_id: str | None = None
+    conversation_id: str | None = None
+    message_id: str | None = None
+    details: dict[str, str | int | None]
+
+
+class AuditPageOut(ResponseModel):
+    """``GET /api/moderation/audit``: newest first; ``nextCursor`` null at the end."""
+
+    entries: list[AuditEntryOut]
+    next_cursor: str | None

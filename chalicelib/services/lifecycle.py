@@ -12,6 +12,7 @@ refusals are not counted. Once the change has committed nothing turns the answer
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 from urllib.parse import unquote
 
 from pynamodb.transactions import TransactWrite
@@ -33,6 +34,7 @@ from chalicelib.domain.lifecycle import (
     plan_delete,
     plan_edit,
     plan_reaction,
+    plan_removal,
 )
 from chalicelib.domain.messages import MessageRecord
 from chalicelib.domain.principal import Principal
@@ -48,6 +50,9 @@ from chalicelib.services.presenters import Presenter, reactions_out
 from chalicelib.settings import get_settings
 
 Decide = Callable[[MessageRecord | None, ConversationState | None, str], ChangePlan]
+# What a moderator's deletion commits with the tombstone, decided from the same read: other items' writes, and
+# actions on the message itself when the plan updates it (one update per item in a transaction).
+Also = Callable[[Batch, ChangePlan], tuple[Callable[[TransactWrite], None], list[Any]]]
 
 
 def reaction_emoji(raw: str) -> str:
@@ -170,14 +175,47 @@ class Lifecycle:
             return plan
 
         plan = with_retries(attempt, max_attempts=get_settings().send_max_attempts)
-        if plan.changed and plan.released:
+        return self._after(plan, principal.user_id, origin_connection_id)
+
+    def remove(self, conversation_id: str, seq: int, *, extra: list[Key], also: Also) -> tuple[ChangePlan, Batch]:
+        """A moderator's deletion of message ``seq`` (``delete_message``): the sender's tombstone, for everyone, in
+        one transaction with what ``also`` adds from the same read (the report's resolution and its audit entry,
+        decided again on every attempt). Delivered like the sender's deletion (``message_deleted`` to the room and
+        both participants); returns the plan and what was read."""
+        keys = change_keys(conversation_id, seq)
+        read: list[Batch] = []
+
+        def attempt() -> ChangePlan:
+            found = batch_get([*keys.values(), *extra])
+            read[:] = [found]
+            message, conversation = change_snapshot(keys, found)
+            plan = plan_removal(message, conversation, now=iso(self.clock()))
+            extra_write, message_actions = also(found, plan)
+
+            def build(transaction: TransactWrite) -> None:
+                if plan.changed:
+                    write_change(transaction, plan, message_actions)
+                extra_write(transaction)
+
+            commit(build)
+            return plan
+
+        plan = with_retries(attempt, max_attempts=get_settings().send_max_attempts)
+        if plan.changed:
+            self._after(plan, plan.message.sender_id, None, everyone=True)
+        return plan, read[0]
+
+    def _after(
+        self, plan: ChangePlan, actor: str, origin_connection_id: str | None, *, everyone: bool = False
+    ) -> MessageChangeOut:
+        if plan.changed and plan.released and not plan.before.reported:  # a report holds them as evidence
             released = plan.released
             after_commit(
                 "releasing the attachment's objects", lambda: self.files.release(snapshot_keys(released)), None
             )
         after = plan.message
         conversation = plan.conversation
-        actor, other = principal.user_id, conversation.other_than(principal.user_id)
+        other = conversation.other_than(actor)
         wanted: list[Key] = []
         if after.reply_to is not None:
             wanted.append((Message, after.conversation_id, after.reply_to.seq))
@@ -194,7 +232,11 @@ class Lifecycle:
         receipts = conversation.receipts_shown_to(actor, after.recipient_id)
         shown = self.presenter.committed_message(after, receipts, original=original)
         if plan.changed:
-            after_commit("delivery", lambda: self._deliver(plan, shown, read, actor, other, origin_connection_id), None)
+            after_commit(
+                "delivery",
+                lambda: self._deliver(plan, shown, read, actor, other, origin_connection_id, everyone=everyone),
+                None,
+            )
         return MessageChangeOut(message=shown)
 
     def _deliver(
@@ -205,6 +247,8 @@ class Lifecycle:
         actor: str,
         other: str,
         origin_connection_id: str | None,
+        *,
+        everyone: bool = False,
     ) -> None:
         after = plan.message
         events: list[tuple[str, ResponseModel]]
@@ -246,6 +290,7 @@ class Lifecycle:
             other=None if blocks.blocked_between(read, actor, other) else _profile(read, other),
             actor=_profile(read, actor),
             origin_connection_id=origin_connection_id,
+            actor_too=everyone,
         )
 
 

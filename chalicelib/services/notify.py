@@ -154,11 +154,15 @@ class Notifier:
         other: UserProfile | None,
         actor: UserProfile | None,
         origin_connection_id: str | None = None,
+        actor_too: bool = False,
     ) -> None:
         """The events of a message's change (``message_updated``, ``message_deleted``, ``reaction_updated``) to the
         room, except the connection that made the change (it gets its answer), and to every connection of the other
-        participant. The actor's connections outside the room get nothing: it is not news to them."""
+        participant. The actor's connections outside the room get nothing: it is not news to them (unless
+        ``actor_too``: a moderator changed the actor's message)."""
         targets = {**_without(room_audience(conversation), {origin_connection_id or ""}), **connections_of(other)}
+        if actor_too:
+            targets.update(connections_of(actor))
         profiles = tuple(p for p in (other, actor) if p is not None)
         for name, data in events:
             outcomes = self.send(targets, name, data, conversation=conversation, profiles=profiles)

@@ -45,7 +45,14 @@ from chalicelib.domain.connections import (
 from chalicelib.domain.conversations import ConversationState
 from chalicelib.domain.delivery import Outcome
 from chalicelib.domain.principal import Principal
-from chalicelib.errors import ErrorCode, InvalidRequest, NotFound, TooManyConnections, Unauthorized
+from chalicelib.errors import (
+    AccountSuspended,
+    ErrorCode,
+    InvalidRequest,
+    NotFound,
+    TooManyConnections,
+    Unauthorized,
+)
 from chalicelib.schemas.events import ErrorEvent, PresenceWatched, WatchedPresence, frame
 from chalicelib.services.conversations import get_conversation_by_id
 from chalicelib.services.ports import Connections
@@ -196,10 +203,11 @@ def _open(connection_id: str, principal: Principal) -> PresenceChange | None:
     alive_until = iso(now + timedelta(seconds=settings.connection_ttl_seconds))
     entry = connection_entry(connection_id, principal.expires_at)
     cap = settings.max_connections_per_user
-    condition = None
+    # A suspended user (issue 16) is refused by the same conditional update: no extra round trip, no race.
+    condition: Any = UserProfile.suspended_until.does_not_exist() | (UserProfile.suspended_until <= iso(now))
     if cap > 0:
         # Full only counts while the recorded connections can be open: after 2 h every one of them is stale.
-        condition = (
+        condition &= (
             UserProfile.connection_ids.does_not_exist()
             | (_size(UserProfile.connection_ids) < cap)
             | UserProfile.presence_expires_at.does_not_exist()
@@ -250,6 +258,8 @@ def forget_dead_connections(user_id: str, connections: Connections) -> bool:
     profile = batch_get([(UserProfile, user_id, None)]).item(UserProfile, user_id)
     if profile is None:
         return False
+    if profile.suspended_until and profile.suspended_until > iso(utc_now()):
+        raise AccountSuspended(profile.suspended_until)  # what refused the connection: not the cap
     recorded = connections_of(profile)
     now = utc_now().timestamp()
     expiring = {cid for cid, expiry in recorded.items() if expired(expiry, now)}

@@ -264,11 +264,14 @@ class FuzzTarget:
     service_token: str
     slots: dict[str, list[Slot]]
     tally: Tally = field(default_factory=Tally)
+    moderator_token: str = ""  # /api/moderation (issue 16)
 
     def headers_for(self, case: Case) -> dict[str, str]:
         """The caller each operation is for: the platform's service role on /api/internal, a user elsewhere."""
         role = case.operation.definition.raw.get("x-required-role")
         token = self.service_token if role == "service" else self.user_token
+        if role == "moderator":
+            token = self.moderator_token
         return {"Authorization": f"Bearer {token}"}
 
 
@@ -324,6 +327,7 @@ def fuzz_target(stack: RunningStack, request: pytest.FixtureRequest) -> Iterator
             user_token=stack.token(CALLER),
             service_token=stack.token(SERVICE_CALLER, role="service"),
             slots=gather_known_data(stack).slots(),
+            moderator_token=stack.token("fuzz-moderator", role="moderator"),
         )
         CURRENT.append(target)
         try:

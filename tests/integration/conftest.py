@@ -20,6 +20,7 @@ from chalicelib.adapters.files import S3Files
 from chalicelib.adapters.queues import SqsQueue, upload_failure_queues
 from chalicelib.auth.tokens import issue_token
 from chalicelib.bootstrap import Services
+from chalicelib.services import suspensions
 from chalicelib.settings import get_settings
 from dev.moto_isolation import isolate_transactions, serialized
 
@@ -58,6 +59,7 @@ def aws() -> Iterator[None]:
         create_tables()
         BUCKET.ensure_bucket(get_settings().allowed_origins)
         UPLOAD_FAILURES.ensure(upload_failure_queues(get_settings()))
+        suspensions.ACTIVE.reset()  # fresh tables: nobody is suspended
         yield
 
 

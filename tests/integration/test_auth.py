@@ -10,7 +10,7 @@ import jwt
 import pytest
 
 from app import app
-from chalicelib.entrypoints.http.routing import PUBLIC, SERVICE, USER, route_specs
+from chalicelib.entrypoints.http.routing import MODERATOR, PUBLIC, SERVICE, USER, route_specs
 from chalicelib.settings import get_settings
 from tests.integration.conftest import Api, token_for
 
@@ -31,6 +31,13 @@ SAMPLE_PATHS = {
     "/api/internal/users/{userId}": "/api/internal/users/zed",
     "/api/internal/patterns/{patternId}": "/api/internal/patterns/p9",
     "/api/internal/purchases/{patternId}/{userId}": "/api/internal/purchases/p1/zed",
+    "/api/messages/{messageId}/report": "/api/messages/msg_aaaaaaaaaaaaaaaaaaaaaaaaaa_1/report",
+    "/api/moderation/reports": "/api/moderation/reports",
+    "/api/moderation/reports/{reportId}": "/api/moderation/reports/rpt_aaaaaaaaaaaaaaaaaaaaaaaaaa",
+    "/api/moderation/reports/{reportId}/resolution": (
+        "/api/moderation/reports/rpt_aaaaaaaaaaaaaaaaaaaaaaaaaa/resolution"
+    ),
+    "/api/moderation/audit": "/api/moderation/audit",
 }
 ROUTE_AUTH = {route: spec.auth for route, spec in route_specs(app).items()}
 ROUTES = sorted(route for route, auth in ROUTE_AUTH.items() if auth != PUBLIC)
@@ -104,6 +111,25 @@ def test_user_routes_refuse_the_service_role(api: Api, method: str, path: str) -
 
     assert response.status == 403
     assert response.body["error"]["code"] == "user_token_required"
+
+
+@pytest.mark.parametrize(("method", "path"), [r for r in ROUTES if ROUTE_AUTH[r] == MODERATOR])
+@pytest.mark.parametrize("role", [None, "service"])
+def test_moderator_routes_refuse_users_and_the_service_role(api: Api, method: str, path: str, role: str | None) -> None:
+    headers = {"Authorization": f"Bearer {token_for('platform' if role else 'bob', role=role)}"}
+
+    response = api.call(method, SAMPLE_PATHS[path], body={}, headers=headers)
+
+    assert (response.status, response.body["error"]["code"]) == (403, "moderator_role_required")
+
+
+@pytest.mark.parametrize(("method", "path"), [r for r in ROUTES if ROUTE_AUTH[r] == USER])
+def test_user_routes_refuse_the_moderator_role(api: Api, method: str, path: str) -> None:
+    headers = {"Authorization": f"Bearer {token_for('mod1', role='moderator')}"}
+
+    response = api.call(method, SAMPLE_PATHS[path], body={}, headers=headers)
+
+    assert (response.status, response.body["error"]["code"]) == (403, "user_token_required")
 
 
 def test_internal_endpoints_store_what_the_platform_sends(api: Api) -> None:

@@ -26,7 +26,7 @@ from app import app
 from chalicelib.adapters.dynamodb import Attachment, Connection, Conversation, Message, UserProfile, rate_limits
 from chalicelib.domain.connections import parse_connections, parse_room
 from chalicelib.domain.ids import conversation_id_for, message_id_for, parse_message_id
-from chalicelib.entrypoints.http.routing import PUBLIC, SERVICE, USER, route_specs
+from chalicelib.entrypoints.http.routing import MODERATOR, PUBLIC, SERVICE, USER, route_specs
 from chalicelib.entrypoints.ws.dispatcher import ACTIONS
 from chalicelib.settings import get_settings
 from tests.integration.conftest import Api, Response, token_for
@@ -40,6 +40,7 @@ ROUTES = set(ROUTE_AUTH)
 
 PARTICIPANT, STRANGER, ANONYMOUS, EXPIRED, SERVICE_ROLE = "participant", "stranger", "anonymous", "expired", "service"
 CALLERS = (PARTICIPANT, STRANGER, ANONYMOUS, EXPIRED, SERVICE_ROLE)
+MODERATOR_ROLE = "moderator"  # the sixth kind of caller (issue 16): test_route_answers_a_moderator
 STRANGER_USER = "carol"  # a valid token, no conversation with alice or bob, did not buy p1
 USERS = ("alice", "bob", STRANGER_USER, "dave")
 
@@ -51,6 +52,8 @@ NOT_FOUND: Outcome = (404, "not_found")
 UNAUTHORIZED: Outcome = (401, "unauthorized")
 USERS_ONLY: Outcome = (403, "user_token_required")
 SERVICE_ONLY: Outcome = (403, "service_role_required")
+MODERATORS_ONLY: Outcome = (403, "moderator_role_required")
+OWN_MESSAGE: Outcome = (403, "own_message")
 PURCHASE_REQUIRED: Outcome = (403, "purchase_required")
 INVALID_CURSOR: Outcome = (400, "invalid_cursor")
 NOT_SENDER: Outcome = (403, "not_sender")
@@ -107,6 +110,13 @@ class World:
         """Bob's upload into the conversation, not sent yet."""
         return upload_pdf(self.api, "bob", self.conversation_id)
 
+    @functools.cached_property
+    def report_id(self) -> str:
+        """Alice's report of bob's first message (issue 16)."""
+        response = self.api.call("POST", f"/api/messages/{self.message_id}/report", "alice", {"reason": "spam"})
+        assert response.status == 201, response.body
+        return str(response.body["report"]["id"])
+
     def message_count(self) -> int:
         return int(Conversation.get(self.conversation_id, consistent_read=True).message_count)
 
@@ -129,6 +139,7 @@ class Row:
     body: Callable[[World], Any] | None = None
     participant: str = "bob"
     other: Outcome | None = None  # what the other participant gets, for rows where the two differ
+    moderator: Outcome | None = None  # a "role": "moderator" token (issue 16); None: what the row's auth implies
 
 
 #                participant, stranger,   anonymous,    expired,      service role
@@ -137,6 +148,7 @@ OWN_OBJECT = (OK, NOT_FOUND, UNAUTHORIZED, UNAUTHORIZED, USERS_ONLY)
 NEW_IN_OWN_OBJECT = (CREATED, NOT_FOUND, UNAUTHORIZED, UNAUTHORIZED, USERS_ONLY)
 INTERNAL = (SERVICE_ONLY, SERVICE_ONLY, UNAUTHORIZED, UNAUTHORIZED, OK)
 EVERYONE = (OK, OK, OK, OK, OK)
+FOR_MODERATORS = (MODERATORS_ONLY, MODERATORS_ONLY, UNAUTHORIZED, UNAUTHORIZED, MODERATORS_ONLY)
 
 MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/api/messages"): Row(USER, lambda w: f"/api/messages?conversationId={w.conversation_id}", OWN_OBJECT),
@@ -206,6 +218,31 @@ MATRIX: dict[tuple[str, str], Row] = {
     ),
     ("DELETE", "/api/me/blocks/{userId}"): Row(USER, lambda w: "/api/me/blocks/zed", USER_ROUTE_OK),
     ("GET", "/api/me/blocks"): Row(USER, lambda w: "/api/me/blocks", USER_ROUTE_OK),
+    # Reports and moderation (issue 16): the recipient reports the sender's message.
+    ("POST", "/api/messages/{messageId}/report"): Row(
+        USER,
+        lambda w: f"/api/messages/{w.message_id}/report",
+        NEW_IN_OWN_OBJECT,
+        lambda w: {"reason": "spam"},
+        participant="alice",
+        other=OWN_MESSAGE,
+    ),
+    ("GET", "/api/moderation/reports"): Row(
+        MODERATOR, lambda w: "/api/moderation/reports", FOR_MODERATORS, moderator=OK
+    ),
+    ("GET", "/api/moderation/reports/{reportId}"): Row(
+        MODERATOR, lambda w: f"/api/moderation/reports/{w.report_id}", FOR_MODERATORS, moderator=OK
+    ),
+    ("POST", "/api/moderation/reports/{reportId}/resolution"): Row(
+        MODERATOR,
+        lambda w: f"/api/moderation/reports/{w.report_id}/resolution",
+        FOR_MODERATORS,
+        lambda w: {"action": "dismiss", "note": "not a scam"},
+        moderator=OK,
+    ),
+    ("GET", "/api/moderation/audit"): Row(
+        MODERATOR, lambda w: f"/api/moderation/audit?conversationId={w.conversation_id}", FOR_MODERATORS, moderator=OK
+    ),
     ("PUT", "/api/internal/users/{userId}"): Row(
         SERVICE, lambda w: "/api/internal/users/zed", INTERNAL, lambda w: {"name": "Zed"}
     ),
@@ -226,7 +263,10 @@ def caller_headers(kind: str, row: Row) -> dict[str, str]:
         STRANGER: lambda: token_for(STRANGER_USER),
         EXPIRED: lambda: expired_token("platform", role="service") if service_route else expired_token(row.participant),
         SERVICE_ROLE: lambda: token_for("platform", role="service"),
+        MODERATOR_ROLE: lambda: token_for("mod1", role="moderator"),
     }
+    if row.auth == MODERATOR:
+        tokens[EXPIRED] = lambda: expired_token("mod1", role="moderator")
     return {"Authorization": f"Bearer {tokens[kind]()}"} if kind in tokens else {}
 
 
@@ -251,6 +291,33 @@ def test_route_answers_each_kind_of_caller(api: Api, world: World, route: tuple[
     }
 
     assert observed == dict(zip(CALLERS, row.expect, strict=True))
+
+
+def moderator_outcome(row: Row) -> Outcome:
+    """What a moderator's token gets: the row's own answer, else what the route's kind of auth implies."""
+    if row.moderator is not None:
+        return row.moderator
+    return {USER: USERS_ONLY, SERVICE: SERVICE_ONLY, PUBLIC: OK}[row.auth]
+
+
+@pytest.mark.parametrize("route", sorted(ROUTES), ids=" ".join)
+def test_route_answers_a_moderator(api: Api, world: World, route: tuple[str, str]) -> None:
+    row = MATRIX.get(route)
+    if row is None:
+        pytest.fail(f"{route} has no row in MATRIX")
+    body = row.body(world) if row.body else None
+
+    response = api.call(route[0], row.path(world), body=body, headers=caller_headers(MODERATOR_ROLE, row))
+
+    assert outcome(response) == moderator_outcome(row)
+
+
+def test_a_moderator_reads_no_conversation_without_a_report() -> None:
+    """Every moderator route takes a report (or lists reports and the audit log): none reads a conversation by its
+    id, so a moderator reaches a conversation only through a report on it (test_moderation.py checks the window)."""
+    moderator_paths = [path for (_, path), row in MATRIX.items() if row.auth == MODERATOR]
+    assert moderator_paths and all("conversationId}" not in path for path in moderator_paths)
+    assert all(path.startswith("/api/moderation/") for path in moderator_paths)
 
 
 OTHER_ROWS = sorted(route for route, row in MATRIX.items() if row.other is not None)
@@ -380,6 +447,8 @@ MASS_ASSIGNMENT = [
     ("POST", "/api/messages", "isDeleted", True),
     ("PUT", "/api/messages/conversations/{conversationId}/settings", "isMuted", True),
     ("PUT", "/api/messages/conversations/{conversationId}/settings", "request", False),
+    ("POST", "/api/messages/{messageId}/report", "status", "resolved"),
+    ("POST", "/api/messages/{messageId}/report", "reporterId", "bob"),
 ]
 
 
@@ -533,6 +602,16 @@ PROBES = [
     pytest.param(
         Probe("GET", lambda i: f"/api/attachments/{i}", lambda w: w.sent_attachment_id, MISSING_ATTACHMENT),
         id="an attachment of a message",
+    ),
+    pytest.param(
+        Probe(
+            "POST",
+            lambda i: f"/api/messages/{i}/report",
+            lambda w: w.message_id,
+            MISSING_MESSAGE,
+            lambda i: {"reason": "spam"},
+        ),
+        id="report a message",
     ),
 ]
 
@@ -813,6 +892,11 @@ def test_connect_answers_each_kind_of_caller(marketplace: Api, sockets: Sockets)
 
     assert observed == {PARTICIPANT: 200, STRANGER: 200, ANONYMOUS: 401, EXPIRED: 401, SERVICE_ROLE: 403}
     assert sorted(c.user_id for c in Connection.scan()) == ["bob", STRANGER_USER]
+
+
+def test_connect_refuses_the_moderator_role(marketplace: Api, sockets: Sockets) -> None:
+    assert sockets.connect_status(token_for("mod1", role="moderator")) == 403
+    assert list(Connection.scan()) == []
 
 
 def test_connect_over_the_connection_cap_is_refused_for_that_user_only(

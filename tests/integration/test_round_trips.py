@@ -17,6 +17,7 @@ import pytest
 from chalicelib.domain.ids import conversation_id_for, message_id_for
 from chalicelib.settings import get_settings
 from tests.integration.conftest import Api, DynamoCalls, StreamDrain
+from tests.integration.conftest import Api, DynamoCalls, token_for
 from tests.integration.factories import seed_conversation, seed_inbox
 from tests.integration.sockets import Sockets
 
@@ -41,6 +42,7 @@ LIMITS = (
     "SEARCH",
     "SETTINGS",
     "BLOCK",
+    "REPORT",
 )
 
 
@@ -130,6 +132,28 @@ def _blocked_by_bob(world: World) -> str:
     user = _stranger(world)
     assert world.api.call("PUT", f"/api/me/blocks/{user}", "bob").status == 201
     return user
+def _as_moderator(world: World, method: str, path: str, body: object = None) -> Callable[[], object]:
+    headers = {"Authorization": f"Bearer {token_for('mod1', role='moderator')}"}
+    return lambda: world.api.call(method, path, body=body, headers=headers)
+
+
+def _reported(world: World, sender: str = "bob") -> str:
+    """A new message of ``sender``'s to alice that alice reported: the report's id."""
+    if sender == "bob":
+        message_id = _bobs_new_message(world)
+    else:
+        sent = world.api.send(sender, recipientId="alice", patternId="p1", content="pay me off the platform")
+        assert sent.status == 201, sent.body
+        message_id = sent.body["message"]["id"]
+    response = world.api.call("POST", f"/api/messages/{message_id}/report", "alice", {"reason": "scam"})
+    assert response.status == 201, response.body
+    return str(response.body["report"]["id"])
+
+
+def _resolution(world: World, action: str, sender: str = "bob", **fields: object) -> Callable[[], object]:
+    report_id = _reported(world, sender)
+    body = {"action": action, "note": "checked", **fields}
+    return _as_moderator(world, "POST", f"/api/moderation/reports/{report_id}/resolution", body)
 
 
 # name -> (budget, operation). Each operation prepares what it needs unmeasured, then returns the
@@ -260,6 +284,44 @@ OPERATIONS: dict[str, tuple[int, Operation]] = {
         lambda w: (lambda user: lambda: w.api.call("DELETE", f"/api/me/blocks/{user}", "bob"))(_blocked_by_bob(w)),
     ),
     "list blocks": (1, lambda w: (_blocked_by_bob(w), lambda: w.api.call("GET", "/api/me/blocks", "bob"))[1]),
+    # Reports and moderation (issue 16). A report: BatchGetItem (message, conversation, this reporter's report) and
+    # the report's transaction with the limit's counter; again: the same read and the limit's UpdateItem.
+    "report a message": (
+        2,
+        lambda w: (lambda m: lambda: w.api.call("POST", f"/api/messages/{m}/report", "alice", {"reason": "spam"}))(
+            _bobs_new_message(w)
+        ),
+    ),
+    "report a message again": (
+        2,
+        lambda w: (
+            lambda m: (
+                w.api.call("POST", f"/api/messages/{m}/report", "alice", {"reason": "spam"}),
+                lambda: w.api.call("POST", f"/api/messages/{m}/report", "alice", {"reason": "spam"}),
+            )[1]
+        )(_bobs_new_message(w)),
+    ),
+    # The audit entry's transaction first, then one Query (of the queue index, of the audit partition).
+    "moderation: list open reports": (
+        2,
+        lambda w: (_reported(w), _as_moderator(w, "GET", "/api/moderation/reports"))[1],
+    ),
+    "moderation: audit log of a conversation": (
+        2,
+        lambda w: _as_moderator(w, "GET", f"/api/moderation/audit?conversationId={PATTERN_CHAT}"),
+    ),
+    # BatchGetItem (the report), the audit entry, one Query of the messages around the reported one.
+    "moderation: a report": (3, lambda w: _as_moderator(w, "GET", f"/api/moderation/reports/{_reported(w)}")),
+    # Read the report; one transaction (report, audit entry, and the suspension); a suspension then reads the
+    # profile to close the user's connections.
+    "moderation: dismiss": (2, lambda w: _resolution(w, "dismiss")),
+    "moderation: suspend_user": (
+        3,
+        lambda w: _resolution(w, "suspend_user", _fresh_buyer(w), suspendDays=3),
+    ),
+    # Read the report (for its message), then the sender's deletion: BatchGetItem, one transaction with the
+    # resolution, the delivery's BatchGetItem.
+    "moderation: delete_message": (4, lambda w: _resolution(w, "delete_message")),
     # The history limit's UpdateItem, as for every history page; the originals are read with the profiles.
     "history page quoting older messages": (
         4,

@@ -10,6 +10,7 @@ from chalicelib.adapters.dynamodb.conversations import Conversation, Membership
 from chalicelib.adapters.dynamodb.limits import RateCounter
 from chalicelib.adapters.dynamodb.messages import IdempotencyRecord, Message
 from chalicelib.adapters.dynamodb.search import SearchTerm
+from chalicelib.adapters.dynamodb.moderation import ModerationItem
 from chalicelib.adapters.dynamodb.timelines import TimelineEntry
 from chalicelib.adapters.dynamodb.users import UserProfile
 
@@ -28,6 +29,7 @@ ALL_MODELS = (
     Contact,
     SearchTerm,
     Block,
+    ModerationItem,
 )
 
 __all__ = [
@@ -40,6 +42,7 @@ __all__ = [
     "IdempotencyRecord",
     "Membership",
     "Message",
+    "ModerationItem",
     "Pattern",
     "Purchase",
     "RateCounter",

@@ -49,6 +49,13 @@ class Message(Model):
     reply_to = JSONAttribute(null=True)
     # On a quoted message: the seqs of the first replies, which follow its edits and deletion (domain.lifecycle).
     reply_seqs = NumberSetAttribute(null=True)
+    # What an edit replaced: [{"content", "version", "since"}], oldest first, bounded (domain.lifecycle); a report's
+    # evidence copies them. Never shown to users; gone with the deletion.
+    earlier_versions = JSONAttribute(null=True)
+    # Its report (issue 16; one per message: only its recipient may report it): {"id", "reason", "reporterId",
+    # "status", "createdAt", "resolvedAt"?, "action"?}. Here for the table's stream (the platform's webhooks
+    # message.reported / report.resolved), and a deletion no longer releases the attachment's objects (evidence).
+    report = JSONAttribute(null=True)
 
 
 class IdempotencyRecord(Model):

@@ -22,12 +22,21 @@ from chalicelib.adapters.dynamodb.catalog import Pattern, Purchase
 from chalicelib.adapters.dynamodb.contacts import Contact
 from chalicelib.adapters.dynamodb.conversations import Conversation, Membership
 from chalicelib.adapters.dynamodb.messages import IdempotencyRecord, Message
+from chalicelib.adapters.dynamodb.moderation import ModerationItem
 from chalicelib.adapters.dynamodb.timelines import TimelineEntry
 from chalicelib.adapters.dynamodb.users import UserProfile
 from chalicelib.domain.conversations import ConversationState, activity_at
 from chalicelib.domain.folders import INBOX, ParticipantSettings
 from chalicelib.domain.lifecycle import EDITED, REACTED, REPLIES_FOLLOWING, ChangePlan
-from chalicelib.domain.messages import MessageRecord, Reaction, ReplyRef, TimelineRecord
+from chalicelib.domain.messages import EarlierVersion, MessageRecord, Reaction, ReplyRef, TimelineRecord
+from chalicelib.domain.moderation import (
+    OPEN,
+    AuditEntry,
+    Evidence,
+    ReportRecord,
+    Resolution,
+    audit_scopes,
+)
 from chalicelib.domain.read_state import ParticipantState
 from chalicelib.domain.reading import ReadPlan
 from chalicelib.domain.sending import (
@@ -137,6 +146,10 @@ def message_record(item: Message) -> MessageRecord:
         reactions=tuple(Reaction(r["emoji"], tuple(r["userIds"])) for r in (item.reactions or ())),
         reply_to=ReplyRef(int(reply_to["seq"]), reply_to["senderId"]) if reply_to else None,
         reply_seqs=frozenset(int(seq) for seq in (item.reply_seqs or ())),
+        earlier_versions=tuple(
+            EarlierVersion(v["content"], int(v["version"]), v["since"]) for v in (item.earlier_versions or ())
+        ),
+        report=item.report,
     )
 
 
@@ -271,7 +284,12 @@ def message_item(message: MessageRecord) -> Message:
         reactions=_reactions_item(message),
         reply_to={"seq": message.reply_to.seq, "senderId": message.reply_to.sender_id} if message.reply_to else None,
         reply_seqs=set(message.reply_seqs) or None,
+        earlier_versions=_earlier_item(message),
     )
+
+
+def _earlier_item(message: MessageRecord) -> list[dict[str, Any]] | None:
+    return [{"content": v.content, "version": v.version, "since": v.since} for v in message.earlier_versions] or None
 
 
 def contact_items(conversation: ConversationState) -> list[Contact]:
@@ -539,7 +557,7 @@ def _replies_are(count: int) -> Condition:
     return Message.reply_seqs.does_not_exist() if count == 0 else _size(Message.reply_seqs) == count
 
 
-def write_change(transaction: TransactWrite, plan: ChangePlan) -> None:
+def write_change(transaction: TransactWrite, plan: ChangePlan, extra_actions: Iterable[Any] = ()) -> None:
     """A planned change of a message: the message (conditioned on the version read), the conversation's preview and
     both memberships when it shows this message, the replies that follow it, both timelines, and for a deletion
     its attachment's record (gone for everyone; it expires with the objects the bucket's lifecycle removes)."""
@@ -553,8 +571,15 @@ def write_change(transaction: TransactWrite, plan: ChangePlan) -> None:
         # Edits and deletions tell the replies that follow them: none may have been recorded since the read.
         condition &= _replies_are(len(before.reply_seqs))
         if plan.kind == EDITED:
-            actions += [Message.content.set(after.content), Message.edited_at.set(_set(after.edited_at))]
+            actions += [
+                Message.content.set(after.content),
+                Message.edited_at.set(_set(after.edited_at)),
+                Message.earlier_versions.set(_earlier_item(after) or []),
+            ]
         else:
+            if not before.reported:
+                # A report committed since the read holds the attachment's objects: read again (issue 16).
+                condition &= Message.report.does_not_exist()
             actions += [
                 Message.content.set(""),
                 Message.is_deleted.set(True),
@@ -562,7 +587,9 @@ def write_change(transaction: TransactWrite, plan: ChangePlan) -> None:
                 Message.attachment.remove(),
                 Message.reactions.remove(),
                 Message.reply_to.remove(),
+                Message.earlier_versions.remove(),
             ]
+    actions += list(extra_actions)  # what else the same transaction writes on the message (a report's resolution)
     transaction.update(Message(before.conversation_id, before.seq), actions=actions, condition=condition)
     if plan.preview_changed:
         conversation = plan.conversation
@@ -585,3 +612,196 @@ def write_change(transaction: TransactWrite, plan: ChangePlan) -> None:
                 Attachment.expires_at.set(datetime.now(UTC) + timedelta(days=1)),
             ],
         )
+
+
+# --- reports, the audit log, suspensions (issue 16) ----------------------------------------------------------
+
+REPORT_SK, SUSPENSION_SK = "report", "suspension"
+
+
+def report_key(report_id: str) -> Key:
+    return (ModerationItem, f"report#{report_id}", REPORT_SK)
+
+
+def _evidence_item(evidence: Evidence) -> dict[str, Any]:
+    return {
+        "senderId": evidence.sender_id,
+        "recipientId": evidence.recipient_id,
+        "content": evidence.content,
+        "sentAt": evidence.sent_at,
+        "version": evidence.version,
+        "editedAt": evidence.edited_at,
+        "earlierVersions": [
+            {"content": v.content, "version": v.version, "since": v.since} for v in evidence.earlier_versions
+        ],
+        "attachment": dict(evidence.attachment) if evidence.attachment else None,
+        "attachmentKeys": list(evidence.attachment_keys),
+    }
+
+
+def _evidence_record(data: dict[str, Any]) -> Evidence:
+    return Evidence(
+        sender_id=data["senderId"],
+        recipient_id=data["recipientId"],
+        content=data["content"],
+        sent_at=data["sentAt"],
+        version=int(data["version"]),
+        edited_at=data.get("editedAt"),
+        earlier_versions=tuple(
+            EarlierVersion(v["content"], int(v["version"]), v["since"]) for v in data.get("earlierVersions", ())
+        ),
+        attachment=data.get("attachment"),
+        attachment_keys=tuple(data.get("attachmentKeys", ())),
+    )
+
+
+def _resolution_item(resolution: Resolution | None) -> dict[str, Any] | None:
+    if resolution is None:
+        return None
+    return {
+        "action": resolution.action,
+        "note": resolution.note,
+        "moderatorId": resolution.moderator_id,
+        "resolvedAt": resolution.resolved_at,
+        "suspendDays": resolution.suspend_days,
+        "suspendedUntil": resolution.suspended_until,
+    }
+
+
+def report_item(report: ReportRecord) -> ModerationItem:
+    """A report as stored: in the ``queue`` index under its status, open ones by creation, resolved by resolution."""
+    queued_at = f"{report.resolved_at or report.created_at}#{report.id}"
+    data = {
+        "id": report.id,
+        "messageId": report.message_id,
+        "conversationId": report.conversation_id,
+        "seq": report.seq,
+        "reporterId": report.reporter_id,
+        "reportedUserId": report.reported_user_id,
+        "reason": report.reason,
+        "details": report.details,
+        "status": report.status,
+        "createdAt": report.created_at,
+        "evidence": _evidence_item(report.evidence),
+        "resolution": _resolution_item(report.resolution),
+    }
+    return ModerationItem(
+        f"report#{report.id}", REPORT_SK, kind="report", data=data, queue=report.status, queued_at=queued_at
+    )
+
+
+def report_record(item: ModerationItem) -> ReportRecord:
+    data: dict[str, Any] = item.data
+    resolution = data.get("resolution")
+    return ReportRecord(
+        id=data["id"],
+        message_id=data["messageId"],
+        conversation_id=data["conversationId"],
+        seq=int(data["seq"]),
+        reporter_id=data["reporterId"],
+        reported_user_id=data["reportedUserId"],
+        reason=data["reason"],
+        status=data["status"],
+        created_at=data["createdAt"],
+        evidence=_evidence_record(data["evidence"]),
+        details=data.get("details"),
+        resolution=(
+            Resolution(
+                action=resolution["action"],
+                note=resolution["note"],
+                moderator_id=resolution["moderatorId"],
+                resolved_at=resolution["resolvedAt"],
+                suspend_days=resolution.get("suspendDays"),
+                suspended_until=resolution.get("suspendedUntil"),
+            )
+            if resolution
+            else None
+        ),
+    )
+
+
+def write_new_report(transaction: TransactWrite, report: ReportRecord) -> None:
+    """A first report of this reporter about this message: the condition makes a concurrent twin lose. The message
+    is marked reported (unless deleted meanwhile): its deletion then keeps the attachment's objects, the evidence.
+    The mark changes nothing a client sees (no version)."""
+    transaction.save(report_item(report), condition=ModerationItem.pk.does_not_exist())
+    transaction.update(
+        Message(report.conversation_id, report.seq),
+        actions=report_on_message(report),
+        condition=Message.seq.exists() & Message.is_deleted.does_not_exist(),
+    )
+
+
+def report_on_message(report: ReportRecord) -> list[Any]:
+    """The report's summary on its message: what the messages stream shows a consumer (issue 18's webhooks
+    ``message.reported``, ``report.resolved``). Changes nothing a client sees (no version)."""
+    summary: dict[str, Any] = {
+        "id": report.id,
+        "reason": report.reason,
+        "reporterId": report.reporter_id,
+        "status": report.status,
+        "createdAt": report.created_at,
+    }
+    if report.resolution is not None:
+        summary |= {"resolvedAt": report.resolution.resolved_at, "action": report.resolution.action}
+    return [Message.report.set(summary)]
+
+
+def write_resolution(transaction: TransactWrite, report: ReportRecord, *, on_message: bool = True) -> None:
+    """The report, resolved: only if still open as read (a second moderator's resolution loses the race); and its
+    summary on the message (``on_message=False``: the message's own update in this transaction carries it)."""
+    transaction.save(report_item(report), condition=ModerationItem.queue == OPEN)
+    if on_message:
+        transaction.update(Message(report.conversation_id, report.seq), actions=report_on_message(report))
+
+
+def audit_items(entry: AuditEntry) -> list[ModerationItem]:
+    data = {
+        "id": entry.id,
+        "moderatorId": entry.moderator_id,
+        "action": entry.action,
+        "at": entry.at,
+        "reportId": entry.report_id,
+        "conversationId": entry.conversation_id,
+        "messageId": entry.message_id,
+        "details": dict(entry.details),
+    }
+    return [
+        ModerationItem(f"audit#{scope}", f"{entry.at}#{entry.id}", kind="audit", data=data)
+        for scope in audit_scopes(entry)
+    ]
+
+
+def write_audit(transaction: TransactWrite, entry: AuditEntry) -> None:
+    for item in audit_items(entry):
+        transaction.save(item)
+
+
+def audit_record(item: ModerationItem) -> AuditEntry:
+    data: dict[str, Any] = item.data
+    return AuditEntry(
+        id=data["id"],
+        moderator_id=data["moderatorId"],
+        action=data["action"],
+        at=data["at"],
+        report_id=data.get("reportId"),
+        conversation_id=data.get("conversationId"),
+        message_id=data.get("messageId"),
+        details=data.get("details") or {},
+    )
+
+
+def write_suspension(transaction: TransactWrite, user_id: str, until: str, report_id: str) -> None:
+    """``user_id`` suspended until ``until``: on the profile (``$connect``'s condition reads it there) and in the
+    suspensions index (what the REST check loads). The latest decision wins."""
+    transaction.update(UserProfile(user_id), actions=[UserProfile.suspended_until.set(until)])
+    transaction.save(
+        ModerationItem(
+            f"suspension#{user_id}",
+            SUSPENSION_SK,
+            kind="suspension",
+            data={"userId": user_id, "until": until, "reportId": report_id},
+            suspended="yes",
+            suspended_until=until,
+        )
+    )

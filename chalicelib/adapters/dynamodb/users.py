@@ -32,3 +32,5 @@ class UserProfile(Model):
     is_creator = BooleanAttribute(null=True)
     accepts_direct_messages = BooleanAttribute(null=True)
     requests_count = NumberAttribute(null=True)
+    # A moderator's suspension (issue 16): until then ``$connect`` is refused (a condition of its own update).
+    suspended_until = UnicodeAttribute(null=True)

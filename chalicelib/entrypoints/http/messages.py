@@ -22,6 +22,7 @@ from chalicelib.schemas.requests import (
     PageQuery,
     PatternConversationQuery,
     SearchQuery,
+    ReportRequest,
     SendMessageRequest,
     SyncQuery,
 )
@@ -33,6 +34,7 @@ from chalicelib.schemas.responses import (
     PatternConversationOut,
     ReadOut,
     SearchOut,
+    ReportCreatedOut,
     SendOut,
     SettingsOut,
     SyncOut,
@@ -287,3 +289,22 @@ def add_reaction(request: Any, principal: Principal, messageId: str, emoji: str)
 def remove_reaction(request: Any, principal: Principal, messageId: str, emoji: str) -> Answer:
     """Take back one's reaction (idempotent: a reaction that is not there is already removed)."""
     return services().lifecycle.react(principal, _message_id(messageId), emoji, add=False)
+
+
+@route(
+    blueprint,
+    "/messages/{messageId}/report",
+    "POST",
+    operation_id="reportMessage",
+    tag=TAG,
+    body=ReportRequest,
+    responses={201: ReportCreatedOut, 200: ReportCreatedOut},
+    errors={409, 429},
+)
+def report(request: Any, principal: Principal, messageId: str) -> Answer:
+    """Report a message to the moderators (a participant, not its sender: `403 own_message`; not a deleted one:
+    `409 message_deleted`). 201 with a new report; the same reporter reporting the same message again gets 200 with
+    the same report. The report keeps the message as it is now (text, earlier texts, attachment), whatever later
+    edits or deletions do. Limited per user (`RATE_LIMIT_REPORT`)."""
+    body = parse(ReportRequest, read_json_body(request))
+    return services().moderation.report(principal, _message_id(messageId), body.reason, body.details)

@@ -13,7 +13,7 @@ import json
 import re
 from typing import Any
 
-from chalicelib.entrypoints.http.routing import PUBLIC, SERVICE, RouteSpec, route_specs
+from chalicelib.entrypoints.http.routing import MODERATOR, PUBLIC, SERVICE, RouteSpec, route_specs
 from chalicelib.schemas.jsonschema import Schemas, clean_schema, markdown
 from chalicelib.schemas.responses import ErrorOut
 
@@ -26,13 +26,14 @@ _ERRORS = {
     413: "Too large (`payload_too_large`, `attachment_too_large`)",
     415: "The body is not JSON (`unsupported_media_type`)",
     429: "Rate limited (`rate_limited`): retry after `Retry-After` seconds",
-    503: "Temporarily unavailable (`temporarily_unavailable`, `storage_unavailable`, `contention`): retry the same "
-    "request",
+    503: "Temporarily unavailable (`temporarily_unavailable`, `storage_unavailable`, `contention`, "
+    "`audit_unavailable`): retry the same request",
 }
 _TAGS = [
     {"name": "messages", "description": "Conversations, history, sending, read receipts, catch-up"},
     {"name": "attachments", "description": "Photos and files: presigned uploads and signed downloads"},
     {"name": "platform", "description": "The marketplace's service role keeps profiles, patterns and purchases here"},
+    {"name": "moderation", "description": "Reports and the audit log, for the moderator role (every read audited)"},
     {"name": "meta", "description": "This document"},
 ]
 _SERVERS = [
@@ -81,7 +82,7 @@ def _operation(spec: RouteSpec, schemas: Schemas) -> dict[str, Any]:
     if spec.auth == PUBLIC:
         operation["security"] = []
     else:
-        operation["x-required-role"] = "service" if spec.auth == SERVICE else "user"
+        operation["x-required-role"] = spec.auth if spec.auth in (SERVICE, MODERATOR) else "user"
     parameters = _parameters(spec)
     if parameters:
         operation["parameters"] = parameters

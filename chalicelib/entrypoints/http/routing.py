@@ -43,6 +43,7 @@ logger = logging.getLogger(__name__)
 MAX_BODY_BYTES = 64 * 1024
 USER = "user"
 SERVICE = "service"
+MODERATOR = "moderator"  # a JWT with "role": "moderator" (issue 16)
 PUBLIC = "public"
 
 Answer = ResponseModel | tuple[ResponseModel, int] | dict[str, Any]
@@ -120,6 +121,14 @@ def _principal(request: Any, auth: str) -> Principal:
         raise Forbidden("this endpoint is for the platform's service role", code=ErrorCode.SERVICE_ROLE_REQUIRED)
     if auth == USER and principal.is_service:
         raise Forbidden("this endpoint is for users, not the service role", code=ErrorCode.USER_TOKEN_REQUIRED)
+    if auth == USER and principal.is_moderator:
+        raise Forbidden("this endpoint is for users, not the moderator role", code=ErrorCode.USER_TOKEN_REQUIRED)
+    if auth == MODERATOR and not principal.is_moderator:
+        raise Forbidden("this endpoint is for the moderator role", code=ErrorCode.MODERATOR_ROLE_REQUIRED)
+    if auth == USER:
+        # A suspended user's calls answer 403 account_suspended: the container's list, no round trip per request
+        # (services.suspensions).
+        services().suspensions.check(principal.user_id)
     return principal
 
 

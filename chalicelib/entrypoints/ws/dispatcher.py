@@ -115,6 +115,8 @@ def _connect(event: dict[str, Any]) -> dict[str, Any]:
         principal = authenticate(token, keys=services().signing_keys)
         if principal.is_service:
             raise Forbidden("the service role does not open sockets", code=ErrorCode.USER_TOKEN_REQUIRED)
+        if principal.is_moderator:
+            raise Forbidden("the moderator role does not open sockets", code=ErrorCode.USER_TOKEN_REQUIRED)
         logs.bind(user_id=principal.user_id)
         current = _services(event)
         change = sessions.open_connection(connection_id, principal, current.connections)
@@ -334,6 +336,7 @@ def _dispatch(event: dict[str, Any]) -> dict[str, Any]:
             connection = sessions.get_connection(ctx.connection_id)
         logs.bind(user_id=connection.user_id, action=action)
         principal = sessions.principal_of(connection)
+        ctx.services.suspensions.check(principal.user_id)  # a connection the suspension's close missed (no I/O)
         handler(ctx, connection, principal, fields)
         logger.info("frame handled")
     except Exception as exc:
