@@ -55,6 +55,7 @@ class ErrorCode(StrEnum):
     STORAGE_UNAVAILABLE = "storage_unavailable"
     CONTENTION = "contention"
     INTERNAL_ERROR = "internal_error"
+    INVALID_UNSUBSCRIBE_TOKEN = "invalid_unsubscribe_token"  # nosec B105 # an error code, not a password
 
 
 class AppError(Exception):

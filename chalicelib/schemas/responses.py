@@ -222,3 +222,42 @@ class ErrorOut(ResponseModel):
     """Every error: a stable machine-readable ``code`` and a human message."""
 
     error: ErrorBody
+
+
+# --- notification preferences (issue 18) ---------------------------------------------------------------
+
+
+class EmailPreferencesOut(ResponseModel):
+    enabled: bool
+    delay_minutes: int
+
+
+class PushPreferencesOut(ResponseModel):
+    enabled: bool
+    show_preview: bool
+
+
+class QuietHoursOut(ResponseModel):
+    start: str
+    end: str
+    time_zone: str
+
+
+class NotificationPreferencesOut(ResponseModel):
+    """The caller's notification preferences (defaults for what they never set); ``quietHours`` is null when off."""
+
+    email: EmailPreferencesOut
+    push: PushPreferencesOut
+    quiet_hours: QuietHoursOut | None
+
+
+class UnsubscribedOut(ResponseModel):
+    """``POST /api/notifications/unsubscribe``: the token's user gets no more email digests (again: the same)."""
+
+    unsubscribed: bool
+
+
+class InternalUserOut(UserOut):
+    """What the platform stored (its own copy, email included: only the service role ever sees this)."""
+
+    email: str | None = None

@@ -26,6 +26,13 @@ from chalicelib.adapters.dynamodb.users import UserProfile
 from chalicelib.domain.conversations import ConversationState, activity_at
 from chalicelib.domain.lifecycle import EDITED, REACTED, REPLIES_FOLLOWING, ChangePlan
 from chalicelib.domain.messages import MessageRecord, Reaction, ReplyRef, TimelineRecord
+from chalicelib.domain.notifications import (
+    DELAY_MINUTES_MAX,
+    DELAY_MINUTES_MIN,
+    InvalidPreferences,
+    Preferences,
+    QuietHours,
+)
 from chalicelib.domain.read_state import ParticipantState
 from chalicelib.domain.reading import ReadPlan
 from chalicelib.domain.sending import (
@@ -509,3 +516,47 @@ def write_change(transaction: TransactWrite, plan: ChangePlan) -> None:
                 Attachment.expires_at.set(datetime.now(UTC) + timedelta(days=1)),
             ],
         )
+
+
+# --- notification preferences (issue 18) ---------------------------------------------------------------
+
+
+def notification_preferences(item: UserProfile | None) -> Preferences:
+    """A user's preferences as stored (the defaults for what was never set; a stored value that no longer passes the
+    rules reads as its default rather than failing the read)."""
+    defaults = Preferences()
+    if item is None:
+        return defaults
+    quiet = None
+    stored = item.notify_quiet_hours
+    if isinstance(stored, dict):
+        try:
+            quiet = QuietHours(str(stored.get("start")), str(stored.get("end")), str(stored.get("timeZone")))
+        except InvalidPreferences:
+            quiet = None
+    delay = int(item.notify_email_delay_minutes) if item.notify_email_delay_minutes is not None else None
+    if delay is None or not DELAY_MINUTES_MIN <= delay <= DELAY_MINUTES_MAX:
+        delay = defaults.email_delay_minutes
+    return Preferences(
+        email_enabled=defaults.email_enabled if item.notify_email_enabled is None else bool(item.notify_email_enabled),
+        email_delay_minutes=delay,
+        push_enabled=defaults.push_enabled if item.notify_push_enabled is None else bool(item.notify_push_enabled),
+        push_show_preview=(
+            defaults.push_show_preview if item.notify_push_show_preview is None else bool(item.notify_push_show_preview)
+        ),
+        quiet_hours=quiet,
+    )
+
+
+def preference_actions(preferences: Preferences) -> list[Any]:
+    """The update actions that store ``preferences`` on the user's item (all of them: a PUT replaces)."""
+    quiet = preferences.quiet_hours
+    return [
+        UserProfile.notify_email_enabled.set(preferences.email_enabled),
+        UserProfile.notify_email_delay_minutes.set(preferences.email_delay_minutes),
+        UserProfile.notify_push_enabled.set(preferences.push_enabled),
+        UserProfile.notify_push_show_preview.set(preferences.push_show_preview),
+        UserProfile.notify_quiet_hours.set({"start": quiet.start, "end": quiet.end, "timeZone": quiet.time_zone})
+        if quiet is not None
+        else UserProfile.notify_quiet_hours.remove(),
+    ]

@@ -78,8 +78,32 @@ export interface paths {
             cookie?: never;
         };
         get?: never;
-        /** Store the platform's profile of a user */
+        /**
+         * Store the platform's profile of a user
+         * @description `email` is where the user's email digests go; it is answered here, to the platform, and to nobody else.
+         */
         put: operations["putUser"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/me/notification-preferences": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The caller's notification preferences: email digests, Web Push, quiet hours (defaults until set) */
+        get: operations["getNotificationPreferences"];
+        /**
+         * Replace the caller's notification preferences
+         * @description `email.delayMinutes` is 1-1440 (default 10); `quietHours` is `{start, end, timeZone}` (24-hour `HH:MM`, an IANA time zone, may span midnight) or null. What the body leaves out takes its default; a value outside its rules is a 400 `invalid_request` naming the field.
+         */
+        put: operations["putNotificationPreferences"];
         post?: never;
         delete?: never;
         options?: never;
@@ -238,6 +262,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/notifications/unsubscribe": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Turn off email digests for the user the token was issued to (the digest's one-click `List-Unsubscribe`)
+         * @description No login: the signed `token` of the digest's `List-Unsubscribe` header is the proof. Idempotent. The body (RFC 8058's `List-Unsubscribe=One-Click` form) is not read. A token this service did not issue is a 400 `invalid_unsubscribe_token`.
+         */
+        post: operations["unsubscribeEmail"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/openapi.json": {
         parameters: {
             query?: never;
@@ -334,6 +378,21 @@ export interface components {
         EditMessageRequest: {
             content: string;
         };
+        /** EmailPreferencesOut */
+        EmailPreferencesOut: {
+            delayMinutes: number;
+            enabled: boolean;
+        };
+        /**
+         * EmailPreferencesRequest
+         * @description Email digests: on or off, and how long a message waits unread before it is mailed.
+         */
+        EmailPreferencesRequest: {
+            /** @description Default: `10`. */
+            delayMinutes?: number;
+            /** @description Default: `true`. */
+            enabled?: boolean;
+        };
         /** EnrichedConversationOut */
         EnrichedConversationOut: {
             /** Format: date-time */
@@ -365,13 +424,23 @@ export interface components {
          * @description Every `error.code` the API and the socket answer with.
          * @enum {string}
          */
-        ErrorCode: "invalid_request" | "invalid_json" | "invalid_cursor" | "invalid_frame" | "unknown_action" | "self_conversation" | "creator_mismatch" | "attachment_not_found" | "attachment_not_uploaded" | "attachment_rejected" | "attachment_type_mismatch" | "attachment_size_mismatch" | "unsupported_attachment_type" | "too_many_rooms" | "invalid_reply" | "invalid_reaction" | "too_many_connections" | "unauthorized" | "token_expired" | "forbidden" | "purchase_required" | "not_pattern_creator" | "not_recipient" | "not_sender" | "edit_window_passed" | "service_role_required" | "user_token_required" | "not_found" | "conflict" | "idempotency_key_reused" | "attachment_already_used" | "message_deleted" | "too_many_reactions" | "payload_too_large" | "attachment_too_large" | "unsupported_media_type" | "rate_limited" | "temporarily_unavailable" | "storage_unavailable" | "contention" | "internal_error";
+        ErrorCode: "invalid_request" | "invalid_json" | "invalid_cursor" | "invalid_frame" | "unknown_action" | "self_conversation" | "creator_mismatch" | "attachment_not_found" | "attachment_not_uploaded" | "attachment_rejected" | "attachment_type_mismatch" | "attachment_size_mismatch" | "unsupported_attachment_type" | "too_many_rooms" | "invalid_reply" | "invalid_reaction" | "too_many_connections" | "unauthorized" | "token_expired" | "forbidden" | "purchase_required" | "not_pattern_creator" | "not_recipient" | "not_sender" | "edit_window_passed" | "service_role_required" | "user_token_required" | "not_found" | "conflict" | "idempotency_key_reused" | "attachment_already_used" | "message_deleted" | "too_many_reactions" | "payload_too_large" | "attachment_too_large" | "unsupported_media_type" | "rate_limited" | "temporarily_unavailable" | "storage_unavailable" | "contention" | "internal_error" | "invalid_unsubscribe_token";
         /**
          * ErrorOut
          * @description Every error: a stable machine-readable `code` and a human message.
          */
         ErrorOut: {
             error: components["schemas"]["ErrorBody"];
+        };
+        /**
+         * InternalUserOut
+         * @description What the platform stored (its own copy, email included: only the service role ever sees this).
+         */
+        InternalUserOut: {
+            avatarUrl?: string;
+            email?: string;
+            id: string;
+            name: string;
         };
         /**
          * LastMessageOut
@@ -443,6 +512,24 @@ export interface components {
             version: number;
             width?: number;
         };
+        /**
+         * NotificationPreferencesOut
+         * @description The caller's notification preferences (defaults for what they never set); `quietHours` is null when off.
+         */
+        NotificationPreferencesOut: {
+            email: components["schemas"]["EmailPreferencesOut"];
+            push: components["schemas"]["PushPreferencesOut"];
+            quietHours: components["schemas"]["QuietHoursOut"] | null;
+        };
+        /**
+         * NotificationPreferencesRequest
+         * @description `PUT /api/me/notification-preferences`: the whole set (what is left out takes its default).
+         */
+        NotificationPreferencesRequest: {
+            email?: components["schemas"]["EmailPreferencesRequest"];
+            push?: components["schemas"]["PushPreferencesRequest"];
+            quietHours?: components["schemas"]["QuietHoursRequest"] | null;
+        };
         /** ParticipantOut */
         ParticipantOut: {
             avatarUrl?: string;
@@ -478,6 +565,36 @@ export interface components {
             /** Format: date-time */
             purchasedAt: string;
             userId: string;
+        };
+        /** PushPreferencesOut */
+        PushPreferencesOut: {
+            enabled: boolean;
+            showPreview: boolean;
+        };
+        /**
+         * PushPreferencesRequest
+         * @description Web Push: on or off, and whether notifications (and digests) show the message's text.
+         */
+        PushPreferencesRequest: {
+            /** @description Default: `true`. */
+            enabled?: boolean;
+            /** @description Default: `true`. */
+            showPreview?: boolean;
+        };
+        /** QuietHoursOut */
+        QuietHoursOut: {
+            end: string;
+            start: string;
+            timeZone: string;
+        };
+        /**
+         * QuietHoursRequest
+         * @description No digest between `start` and `end` (24-hour `HH:MM`, local time of the IANA `timeZone`); a window may span midnight (22:00-07:00). A digest due meanwhile is sent when they end.
+         */
+        QuietHoursRequest: {
+            end: string;
+            start: string;
+            timeZone: string;
         };
         /**
          * ReactionOut
@@ -551,6 +668,13 @@ export interface components {
             messages: components["schemas"]["MessageOut"][];
             nextCursor: string;
         };
+        /**
+         * UnsubscribedOut
+         * @description `POST /api/notifications/unsubscribe`: the token's user gets no more email digests (again: the same).
+         */
+        UnsubscribedOut: {
+            unsubscribed: boolean;
+        };
         /** UploadFormOut */
         UploadFormOut: {
             fields: {
@@ -594,12 +718,7 @@ export interface components {
          */
         UpsertUserRequest: {
             avatarUrl?: string | null;
-            name: string;
-        };
-        /** UserOut */
-        UserOut: {
-            avatarUrl?: string;
-            id: string;
+            email?: string | null;
             name: string;
         };
     };
@@ -962,7 +1081,154 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["UserOut"];
+                    "application/json": components["schemas"]["InternalUserOut"];
+                };
+            };
+            /** @description Invalid request: `invalid_request` with field `details`, or a specific code */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Missing or invalid bearer token (`unauthorized`) */
+            401: {
+                headers: {
+                    /** @description Bearer */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not allowed: a reason code such as `purchase_required` or `user_token_required` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not found, or not the caller's (`not_found`): the two are indistinguishable */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Too large (`payload_too_large`, `attachment_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description The body is not JSON (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Temporarily unavailable (`temporarily_unavailable`, `storage_unavailable`, `contention`): retry the same request */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    getNotificationPreferences: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotificationPreferencesOut"];
+                };
+            };
+            /** @description Missing or invalid bearer token (`unauthorized`) */
+            401: {
+                headers: {
+                    /** @description Bearer */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not allowed: a reason code such as `purchase_required` or `user_token_required` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not found, or not the caller's (`not_found`): the two are indistinguishable */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Temporarily unavailable (`temporarily_unavailable`, `storage_unavailable`, `contention`): retry the same request */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    putNotificationPreferences: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NotificationPreferencesRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotificationPreferencesOut"];
                 };
             };
             /** @description Invalid request: `invalid_request` with field `details`, or a specific code */
@@ -2013,6 +2279,46 @@ export interface operations {
                 headers: {
                     /** @description Seconds to wait */
                     "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Temporarily unavailable (`temporarily_unavailable`, `storage_unavailable`, `contention`): retry the same request */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    unsubscribeEmail: {
+        parameters: {
+            query: {
+                token: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnsubscribedOut"];
+                };
+            };
+            /** @description Invalid request: `invalid_request` with field `details`, or a specific code */
+            400: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {

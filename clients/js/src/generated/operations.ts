@@ -11,17 +11,20 @@ export const OPERATIONS = {
   editMessage: { method: "PATCH", path: "/api/messages/{messageId}" },
   getAttachment: { method: "GET", path: "/api/attachments/{attachmentId}" },
   getConversation: { method: "GET", path: "/api/messages/conversations/{conversationId}" },
+  getNotificationPreferences: { method: "GET", path: "/api/me/notification-preferences" },
   getOpenApiDocument: { method: "GET", path: "/api/openapi.json" },
   getPatternConversation: { method: "GET", path: "/api/messages/pattern/{patternId}" },
   listConversations: { method: "GET", path: "/api/messages/conversations" },
   listInbox: { method: "GET", path: "/api/messages" },
   markRead: { method: "PUT", path: "/api/messages/{messageId}/read" },
+  putNotificationPreferences: { method: "PUT", path: "/api/me/notification-preferences" },
   putPattern: { method: "PUT", path: "/api/internal/patterns/{patternId}" },
   putPurchase: { method: "PUT", path: "/api/internal/purchases/{patternId}/{userId}" },
   putUser: { method: "PUT", path: "/api/internal/users/{userId}" },
   removeReaction: { method: "DELETE", path: "/api/messages/{messageId}/reactions/{emoji}" },
   sendMessage: { method: "POST", path: "/api/messages" },
   syncChanges: { method: "GET", path: "/api/messages/sync" },
+  unsubscribeEmail: { method: "POST", path: "/api/notifications/unsubscribe" },
 } as const satisfies Record<keyof operations, { method: string; path: string }>;
 
 export type OperationId = keyof typeof OPERATIONS;
