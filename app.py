@@ -18,6 +18,7 @@ from chalice.app import Chalice, S3Event, SQSEvent, WebsocketEvent  # noqa: E402
 
 from chalicelib import logs  # noqa: E402
 from chalicelib.entrypoints import upload_failures, uploads  # noqa: E402
+from chalicelib.entrypoints import webhooks as webhook_deliveries  # noqa: E402
 from chalicelib.entrypoints.http import attachments, docs, internal, messages  # noqa: E402
 from chalicelib.entrypoints.http import notifications as notification_routes  # noqa: E402
 from chalicelib.entrypoints.ws import dispatcher as socket  # noqa: E402
@@ -62,6 +63,13 @@ def on_upload(event: S3Event) -> None:
 @app.on_sqs_message(queue=get_settings().upload_failures_queue, batch_size=1, maximum_concurrency=2)
 def on_upload_failure(event: SQSEvent) -> None:
     upload_failures.on_messages(record.to_dict() for record in event)
+
+
+# Issue 18: webhook events to the platform, one per invocation; a failed attempt sets its own backoff
+# (ChangeMessageVisibility) and raises, so the queue keeps it until its redrive moves it to the dead letters.
+@app.on_sqs_message(queue=get_settings().webhook_queue, batch_size=1, maximum_concurrency=5)
+def on_webhook(event: SQSEvent) -> None:
+    webhook_deliveries.on_messages(record.to_dict() for record in event)
 
 
 # What the imports created lives until the container ends: keep it out of every later collection, which then

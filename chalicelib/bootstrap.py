@@ -6,21 +6,27 @@ and ``install`` it, instead of patching anything. Nothing is built at import: th
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from chalicelib.adapters.connections import ConnectionsClient
+from chalicelib.adapters.dynamodb.message_changes import message_change
 from chalicelib.adapters.files import S3Files
 from chalicelib.adapters.queues import SqsQueue
+from chalicelib.adapters.webhooks import HttpWebhooks
 from chalicelib.auth.tokens import SigningKeys
 from chalicelib.domain.clock import utc_now
+from chalicelib.domain.webhooks import MessageChange
 from chalicelib.services.attachments import Attachments
 from chalicelib.services.conversations import Conversations
 from chalicelib.services.lifecycle import Lifecycle
 from chalicelib.services.messaging import Messaging
 from chalicelib.services.notify import Notifier
-from chalicelib.services.ports import Clock, Connections, Files, Queue
+from chalicelib.services.ports import Clock, Connections, Files, Queue, WebhookSender, WorkQueue
 from chalicelib.services.presenters import Presenter
 from chalicelib.services.sync import Sync
+from chalicelib.services.webhooks import Webhooks
 from chalicelib.settings import Settings, get_settings
 
 
@@ -39,6 +45,12 @@ class Services:
     sync: Sync
     signing_keys: SigningKeys | None = None  # JWKS mode: the identity provider's keys (None: fetched by URL)
     failures: Queue | None = None  # the upload-failures queue (on_upload's dead-letter queue)
+    webhooks: Webhooks | None = None  # events to the platform (issue 18)
+
+    @staticmethod
+    def message_changes(records: Iterable[Mapping[str, Any]]) -> list[MessageChange]:
+        """The messages table's stream records as the domain's changes (other records are skipped)."""
+        return [change for change in map(message_change, records) if change is not None]
 
 
 def build(
@@ -49,6 +61,8 @@ def build(
     clock: Clock | None = None,
     signing_keys: SigningKeys | None = None,
     failures: Queue | None = None,
+    webhook_queue: WorkQueue | None = None,
+    webhook_sender: WebhookSender | None = None,
 ) -> Services:
     """The use cases over the given adapters (the real ones for what is not given)."""
     settings = settings or get_settings()
@@ -57,6 +71,12 @@ def build(
     clock = clock or utc_now
     failures = failures if failures is not None else SqsQueue(settings, settings.upload_failures_queue)
     presenter = Presenter(files)
+    webhooks = Webhooks(
+        settings,
+        webhook_queue if webhook_queue is not None else SqsQueue(settings, settings.webhook_queue),
+        webhook_sender if webhook_sender is not None else HttpWebhooks(settings),
+        clock,
+    )
     notifier = Notifier(connections, clock)
     conversations = Conversations(presenter, clock)
     attachments = Attachments(files, presenter, notifier, clock, failures)
@@ -72,6 +92,7 @@ def build(
         sync=Sync(presenter),
         signing_keys=signing_keys,
         failures=failures,
+        webhooks=webhooks,
     )
 
 
