@@ -17,6 +17,7 @@ from typing import Any  # noqa: E402
 from chalice.app import Chalice, S3Event, SQSEvent, WebsocketEvent  # noqa: E402
 
 from chalicelib import logs  # noqa: E402
+from chalicelib.entrypoints import digests as email_digests  # noqa: E402
 from chalicelib.entrypoints import upload_failures, uploads  # noqa: E402
 from chalicelib.entrypoints import webhooks as webhook_deliveries  # noqa: E402
 from chalicelib.entrypoints.http import attachments, docs, internal, messages  # noqa: E402
@@ -70,6 +71,12 @@ def on_upload_failure(event: SQSEvent) -> None:
 @app.on_sqs_message(queue=get_settings().webhook_queue, batch_size=1, maximum_concurrency=5)
 def on_webhook(event: SQSEvent) -> None:
     webhook_deliveries.on_messages(record.to_dict() for record in event)
+
+
+# Issue 18: email digest windows (delayed messages, chained past SQS's 900 s), one per invocation, idempotent.
+@app.on_sqs_message(queue=get_settings().digest_queue, batch_size=1, maximum_concurrency=5)
+def on_email_digest(event: SQSEvent) -> None:
+    email_digests.on_messages(record.to_dict() for record in event)
 
 
 # What the imports created lives until the container ends: keep it out of every later collection, which then

@@ -12,6 +12,7 @@ from typing import Any
 
 from chalicelib.adapters.connections import ConnectionsClient
 from chalicelib.adapters.dynamodb.message_changes import message_change
+from chalicelib.adapters.email import SesMailer
 from chalicelib.adapters.files import S3Files
 from chalicelib.adapters.queues import SqsQueue
 from chalicelib.adapters.webhooks import HttpWebhooks
@@ -20,10 +21,11 @@ from chalicelib.domain.clock import utc_now
 from chalicelib.domain.webhooks import MessageChange
 from chalicelib.services.attachments import Attachments
 from chalicelib.services.conversations import Conversations
+from chalicelib.services.digests import Digests
 from chalicelib.services.lifecycle import Lifecycle
 from chalicelib.services.messaging import Messaging
 from chalicelib.services.notify import Notifier
-from chalicelib.services.ports import Clock, Connections, Files, Queue, WebhookSender, WorkQueue
+from chalicelib.services.ports import Clock, Connections, Files, Mailer, Queue, WebhookSender, WorkQueue
 from chalicelib.services.presenters import Presenter
 from chalicelib.services.sync import Sync
 from chalicelib.services.webhooks import Webhooks
@@ -46,6 +48,7 @@ class Services:
     signing_keys: SigningKeys | None = None  # JWKS mode: the identity provider's keys (None: fetched by URL)
     failures: Queue | None = None  # the upload-failures queue (on_upload's dead-letter queue)
     webhooks: Webhooks | None = None  # events to the platform (issue 18)
+    digests: Digests | None = None  # email digests (issue 18)
 
     @staticmethod
     def message_changes(records: Iterable[Mapping[str, Any]]) -> list[MessageChange]:
@@ -63,6 +66,8 @@ def build(
     failures: Queue | None = None,
     webhook_queue: WorkQueue | None = None,
     webhook_sender: WebhookSender | None = None,
+    digest_queue: WorkQueue | None = None,
+    mailer: Mailer | None = None,
 ) -> Services:
     """The use cases over the given adapters (the real ones for what is not given)."""
     settings = settings or get_settings()
@@ -75,6 +80,12 @@ def build(
         settings,
         webhook_queue if webhook_queue is not None else SqsQueue(settings, settings.webhook_queue),
         webhook_sender if webhook_sender is not None else HttpWebhooks(settings),
+        clock,
+    )
+    digests = Digests(
+        settings,
+        digest_queue if digest_queue is not None else SqsQueue(settings, settings.digest_queue),
+        mailer if mailer is not None else SesMailer(settings),
         clock,
     )
     notifier = Notifier(connections, clock)
@@ -93,6 +104,7 @@ def build(
         signing_keys=signing_keys,
         failures=failures,
         webhooks=webhooks,
+        digests=digests,
     )
 
 

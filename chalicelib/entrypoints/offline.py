@@ -24,3 +24,5 @@ def on_message_records(records: Iterable[Mapping[str, Any]]) -> None:
         return
     if built.webhooks is not None:
         built.webhooks.enqueue(changes)
+    if built.digests is not None:
+        built.digests.schedule(changes)
