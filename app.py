@@ -68,13 +68,13 @@ def on_upload_failure(event: SQSEvent) -> None:
 
 # Issue 18: webhook events to the platform, one per invocation; a failed attempt sets its own backoff
 # (ChangeMessageVisibility) and raises, so the queue keeps it until its redrive moves it to the dead letters.
-@app.on_sqs_message(queue=get_settings().webhook_queue, batch_size=1, maximum_concurrency=5)
+@app.on_sqs_message(queue=get_settings().webhook_queue, batch_size=1, maximum_concurrency=2)
 def on_webhook(event: SQSEvent) -> None:
     webhook_deliveries.on_messages(record.to_dict() for record in event)
 
 
 # Issue 18: email digest windows (delayed messages, chained past SQS's 900 s), one per invocation, idempotent.
-@app.on_sqs_message(queue=get_settings().digest_queue, batch_size=1, maximum_concurrency=5)
+@app.on_sqs_message(queue=get_settings().digest_queue, batch_size=1, maximum_concurrency=2)
 def on_email_digest(event: SQSEvent) -> None:
     email_digests.on_messages(record.to_dict() for record in event)
 

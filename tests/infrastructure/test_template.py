@@ -12,7 +12,7 @@ from moto import mock_aws
 from pynamodb.models import Model
 
 from chalicelib.adapters.files import S3Files
-from chalicelib.adapters.queues import SqsQueue, upload_failure_queues
+from chalicelib.adapters.queues import SqsQueue, digest_queues, upload_failure_queues, webhook_queues
 from chalicelib.settings import get_settings
 from infrastructure.deploy import TEMPLATE
 from tests.infrastructure.support import (
@@ -230,7 +230,8 @@ def test_the_bucket_is_private_owner_enforced_and_tls_only(template: dict[str, A
 
 
 def test_parameters_are_the_stage_and_the_allowed_origins(template: dict[str, Any]) -> None:
-    assert set(template["Parameters"]) == {"Stage", "AllowedOrigins", "AlarmEmail"}
+    assert set(template["Parameters"]) == {"Stage", "AllowedOrigins", "AlarmEmail", "NotifyEmailIdentityName"}
+    assert template["Parameters"]["NotifyEmailIdentityName"]["Default"] == ""  # deploy.py passes NOTIFY_EMAIL_FROM
     assert template["Parameters"]["AllowedOrigins"]["Type"] == "CommaDelimitedList"
     assert template["Parameters"]["AlarmEmail"]["Default"] == ""  # optional: deploy.py passes only the first two
 
@@ -265,11 +266,15 @@ def local_queues(stage: str) -> dict[str, dict[str, Any]]:
     with mock_aws(), pytest.MonkeyPatch.context() as patch:
         patch.setenv("STAGE", stage)
         patch.setenv("UPLOAD_FAILURES_QUEUE", f"crochet-messaging-{stage}-upload-failures")
+        patch.setenv("DIGEST_QUEUE", f"crochet-messaging-{stage}-email-digests")
+        patch.setenv("WEBHOOK_QUEUE", f"crochet-messaging-{stage}-webhooks")
         get_settings.cache_clear()
         try:
             settings = get_settings()
             queue = SqsQueue(settings, settings.upload_failures_queue)
             queue.ensure(upload_failure_queues(settings))
+            SqsQueue(settings, settings.digest_queue, queue.client).ensure(digest_queues(settings))
+            SqsQueue(settings, settings.webhook_queue, queue.client).ensure(webhook_queues(settings))
             client, found = queue.client, {}
             for url in client.list_queues()["QueueUrls"]:
                 attributes = client.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
@@ -303,3 +308,6 @@ def test_the_stack_outputs_name_the_upload_failure_queues(template: dict[str, An
     assert outputs["UploadFailuresQueueName"]["Value"] == {"Fn::GetAtt": ["UploadFailuresQueue", "QueueName"]}
     assert outputs["UploadFailuresQueueArn"]["Value"] == {"Fn::GetAtt": ["UploadFailuresQueue", "Arn"]}
     assert {"UploadFailuresQueueUrl", "UploadFailuresDeadLetterQueueArn"} <= set(outputs)
+    # Issue 18: what infrastructure/deploy.py checks the stage's DIGEST_QUEUE and WEBHOOK_QUEUE against.
+    assert outputs["DigestQueueName"]["Value"] == {"Fn::GetAtt": ["DigestQueue", "QueueName"]}
+    assert outputs["WebhookQueueName"]["Value"] == {"Fn::GetAtt": ["WebhookQueue", "QueueName"]}
