@@ -6,19 +6,15 @@ and ``install`` it, instead of patching anything. Nothing is built at import: th
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from chalicelib.adapters.connections import ConnectionsClient
-from chalicelib.adapters.dynamodb.message_changes import message_change
 from chalicelib.adapters.email import SesMailer
 from chalicelib.adapters.files import S3Files
 from chalicelib.adapters.queues import SqsQueue
 from chalicelib.adapters.webhooks import HttpWebhooks
 from chalicelib.auth.tokens import SigningKeys
 from chalicelib.domain.clock import utc_now
-from chalicelib.domain.webhooks import MessageChange
 from chalicelib.services.attachments import Attachments
 from chalicelib.services.conversations import Conversations
 from chalicelib.services.digests import Digests
@@ -49,11 +45,6 @@ class Services:
     failures: Queue | None = None  # the upload-failures queue (on_upload's dead-letter queue)
     webhooks: Webhooks | None = None  # events to the platform (issue 18)
     digests: Digests | None = None  # email digests (issue 18)
-
-    @staticmethod
-    def message_changes(records: Iterable[Mapping[str, Any]]) -> list[MessageChange]:
-        """The messages table's stream records as the domain's changes (other records are skipped)."""
-        return [change for change in map(message_change, records) if change is not None]
 
 
 def build(

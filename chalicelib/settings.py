@@ -103,6 +103,10 @@ class Settings:
     webhook_secret_ssm_parameter: str | None  # the secrets as an SSM SecureString (read once by the sender)
     webhook_retry_seconds: tuple[int, ...]  # waits between attempts; then the dead-letter queue
     webhook_timeout_seconds: int
+    # The messages table's stream, which on_message_stream consumes (infrastructure/deploy.py records it from the
+    # infrastructure stack; locally the dev stack's poller reads the table's own, whatever this says).
+    messages_stream_arn: str
+    stream_failures_queue: str  # SQS queue the stream's event source sends what it gave up on (on-failure destination)
 
     def table_name(self, short_name: str) -> str:
         """The stage's DynamoDB table name for a table's short name (``messages`` …)."""
@@ -255,7 +259,17 @@ def _load() -> Settings:
             int(s) for s in _list(env.get("WEBHOOK_RETRY_SECONDS"), "5,300,1800,7200,18000,36000,36000")
         ),
         webhook_timeout_seconds=_int("WEBHOOK_TIMEOUT_SECONDS", 10),
+        messages_stream_arn=env.get("MESSAGES_STREAM_ARN")
+        or _unrecorded_stream_arn(region, env.get("TABLE_PREFIX", f"crochet-messaging-{stage}-")),
+        stream_failures_queue=env.get("STREAM_FAILURES_QUEUE") or f"crochet-messaging-{stage}-stream-failures",
     )
+
+
+def _unrecorded_stream_arn(region: str, table_prefix: str) -> str:
+    """A stand-in for the messages stream's ARN until one is recorded: Chalice needs a literal to register the
+    handler; ``make deploy`` records the real one before ``chalice deploy``, ``make package`` replaces it with the
+    infrastructure stack's export, and the dev stack reads the table's own."""
+    return f"arn:aws:dynamodb:{region}:000000000000:table/{table_prefix}messages/stream/unrecorded"
 
 
 @lru_cache(maxsize=1)

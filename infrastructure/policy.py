@@ -81,6 +81,14 @@ STATEMENTS: tuple[Grant, ...] = (
         ["sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:ReceiveMessage", "sqs:SendMessage"],
         ["arn:*:sqs:*:*:{upload_failures_queue}"],
     ),
+    # on_message_stream's event source mapping reads the messages stream with the role, and sends what it gave up on
+    # to the stream-failures queue (its on-failure destination) with it too.
+    Grant(
+        "MessagesStream",
+        ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams"],
+        [f"{TABLES}messages/stream/*"],
+    ),
+    Grant("StreamFailuresQueue", ["sqs:SendMessage"], ["arn:*:sqs:*:*:{stream_failures_queue}"]),
     Grant("WebSocketDelivery", ["execute-api:ManageConnections"], CONNECTIONS),
     Grant("JwtSecret", ["ssm:GetParameter"], ["arn:*:ssm:*:*:parameter{jwt_parameter}"]),
     # Issue 18.
@@ -125,6 +133,7 @@ PLACEHOLDERS = {
     "email_from": "NOTIFY_EMAIL_FROM",
     "email_domain": "NOTIFY_EMAIL_FROM's domain",
     "webhook_parameter": "WEBHOOK_SECRET_SSM_PARAMETER (starts with /)",
+    "stream_failures_queue": "STREAM_FAILURES_QUEUE",
     "websocket_api": "WEBSOCKET_API_ID (* until infrastructure/deploy.py recorded it)",
     "api_stage": "api_gateway_stage",
 }
@@ -150,6 +159,7 @@ def values(config: dict[str, Any], stage: str, websocket_api: str | None = None)
         "email_from": environment.get("NOTIFY_EMAIL_FROM"),
         "email_domain": (environment.get("NOTIFY_EMAIL_FROM") or "").rpartition("@")[2] or None,
         "webhook_parameter": environment.get("WEBHOOK_SECRET_SSM_PARAMETER"),
+        "stream_failures_queue": environment.get("STREAM_FAILURES_QUEUE"),
         "websocket_api": websocket_api or environment.get("WEBSOCKET_API_ID") or "*",
         "api_stage": scoped.get("api_gateway_stage") or config.get("api_gateway_stage") or "api",
     }

@@ -1,7 +1,7 @@
 """Webhooks to the platform: the events a change of a message makes, Standard Webhooks signatures, the retry schedule.
 
 Pure. An event is ``{"id", "type", "createdAt", "data"}``; its id is derived from the stream record it came from (the
-record's ``eventID`` and the event's type), so a redelivered record, a retried delivery and a replay from the
+record's sequence number and the event's type), so a redelivered record, a retried delivery and a replay from the
 dead-letter queue all carry the same id: the platform deduplicates on ``webhook-id``.
 
 Signatures follow Standard Webhooks (standardwebhooks.com): ``webhook-signature: v1,<base64 HMAC-SHA256(secret,
@@ -49,16 +49,6 @@ class InvalidSignature(ValueError):
 
 
 @dataclass(frozen=True)
-class MessageChange:
-    """One stream record of the messages table, decoded: ``INSERT``, ``MODIFY`` or ``REMOVE``, with its images."""
-
-    event_id: str  # the stream record's eventID: the same on every delivery of the record
-    event_name: str
-    new: MessageRecord | None
-    old: MessageRecord | None
-
-
-@dataclass(frozen=True)
 class WebhookEvent:
     id: str
     type: str
@@ -99,13 +89,19 @@ def message_data(message: MessageRecord) -> dict[str, Any]:
     return data
 
 
-def events_for(change: MessageChange, conversation: Mapping[str, Any] | None = None) -> list[WebhookEvent]:
-    """What the platform hears of one change: a new message (and, for a conversation's first, the conversation), an
-    edit, a deletion. Reactions and the version bumps a quoted original's change gives its replies are not events.
-    ``conversation``: the first message's conversation as stored (patternId, participants), when it was read."""
-    new, old = change.new, change.old
+def events_for(
+    source_id: str,
+    event_name: str,
+    new: MessageRecord | None,
+    old: MessageRecord | None,
+    conversation: Mapping[str, Any] | None = None,
+) -> list[WebhookEvent]:
+    """What the platform hears of one change of a message (a stream record: ``source_id`` is its sequence number,
+    the same on every delivery; ``event_name`` INSERT, MODIFY or REMOVE): a new message (and, for a conversation's
+    first, the conversation), an edit, a deletion. Reactions and the version bumps a quoted original's change gives its
+    replies are not events. ``conversation``: the first message's conversation as stored (patternId, createdAt)."""
     events: list[WebhookEvent] = []
-    if change.event_name == "INSERT" and new is not None:
+    if event_name == "INSERT" and new is not None:
         if new.seq == 1:
             data = {
                 "conversationId": new.conversation_id,
@@ -113,18 +109,18 @@ def events_for(change: MessageChange, conversation: Mapping[str, Any] | None = N
                 "patternId": (conversation or {}).get("patternId"),
                 "createdAt": (conversation or {}).get("createdAt") or new.sent_at,
             }
-            events.append(_event(change, CONVERSATION_CREATED, str(data["createdAt"]), data))
-        events.append(_event(change, MESSAGE_CREATED, new.sent_at, message_data(new)))
-    elif change.event_name == "MODIFY" and new is not None and old is not None:
+            events.append(_event(source_id, CONVERSATION_CREATED, str(data["createdAt"]), data))
+        events.append(_event(source_id, MESSAGE_CREATED, new.sent_at, message_data(new)))
+    elif event_name == "MODIFY" and new is not None and old is not None:
         if new.deleted_at and not old.deleted_at:
-            events.append(_event(change, MESSAGE_DELETED, new.deleted_at, message_data(new)))
+            events.append(_event(source_id, MESSAGE_DELETED, new.deleted_at, message_data(new)))
         elif new.edited_at and new.edited_at != old.edited_at and not new.is_deleted:
-            events.append(_event(change, MESSAGE_UPDATED, new.edited_at, message_data(new)))
+            events.append(_event(source_id, MESSAGE_UPDATED, new.edited_at, message_data(new)))
     return events
 
 
-def _event(change: MessageChange, event_type: str, at: str, data: Mapping[str, Any]) -> WebhookEvent:
-    return WebhookEvent(event_id(change.event_id, event_type), event_type, at, data)
+def _event(source_id: str, event_type: str, at: str, data: Mapping[str, Any]) -> WebhookEvent:
+    return WebhookEvent(event_id(source_id, event_type), event_type, at, data)
 
 
 # --- signatures ------------------------------------------------------------------------------------------------

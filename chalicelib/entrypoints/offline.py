@@ -1,28 +1,27 @@
-"""Issue 18's consumer of the messages table's stream: from decoded stream records to queued work.
+"""Issue 18's consumers of the messages table's stream (registered in ``message_stream.CONSUMERS``): from the batch's
+decoded changes to queued work, after the send (the send gets no slower and no extra round trip).
 
-``on_message_records(records)`` takes the records of one stream batch (as Lambda hands them) and
-* queues the webhook events they make (``message.created``/``updated``/``deleted``, ``conversation.created``);
-* opens an email digest window for each recipient of a new message (one conditional update per recipient; a window
-  already open absorbs the message).
-Both are idempotent under the stream's at-least-once delivery: event ids derive from the record, windows from the
-conditional update. It is registered with the one stream handler of the messages table (issue 17's plumbing): there
-is no second stream reader.
+* ``webhooks``: the events the changes make (``message.created``/``updated``/``deleted``, ``conversation.created``),
+  queued for ``on_webhook``; their ids derive from the stream record, so a redelivered batch queues the same ids;
+* ``email_digests``: a digest window for each new message's recipient (one conditional update per recipient; a
+  window already open absorbs the message), queued for ``on_email_digest``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Iterable, Sequence
 
 from chalicelib.bootstrap import services
+from chalicelib.services.message_stream import MessageChange
 
 
-def on_message_records(records: Iterable[Mapping[str, Any]]) -> None:
-    built = services()
-    changes = built.message_changes(records)
-    if not changes:
-        return
-    if built.webhooks is not None:
-        built.webhooks.enqueue(changes)
-    if built.digests is not None:
-        built.digests.schedule(changes)
+def webhooks(changes: Sequence[MessageChange]) -> Iterable[str]:
+    use_case = services().webhooks
+    if use_case is not None:
+        use_case.enqueue(changes)  # raises on failure: the whole batch comes back
+    return []
+
+
+def email_digests(changes: Sequence[MessageChange]) -> Iterable[str]:
+    use_case = services().digests
+    return use_case.schedule(changes) if use_case is not None else []

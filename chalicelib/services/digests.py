@@ -21,7 +21,7 @@ The design (docs: README "Offline notifications"):
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -35,14 +35,16 @@ from chalicelib.domain.clock import iso, parse_iso
 from chalicelib.domain.digests import MAX_LISTED, Digest, DigestEntry, digest_mime, unsubscribe_link
 from chalicelib.domain.ids import parse_message_id
 from chalicelib.domain.notifications import Preferences, next_hop_seconds, unsubscribe_token
-from chalicelib.domain.webhooks import MessageChange
 from chalicelib.services.directory import Directory
+from chalicelib.services.message_stream import INSERT, MessageChange
 from chalicelib.services.ports import Clock, Mailer, WorkQueue
 from chalicelib.settings import Settings
 
 logger = logging.getLogger(__name__)
 
 QUERY_LIMIT = 100  # memberships a digest looks at (one Query page): the newest activity first
+STALE_WINDOW_DAYS = 2  # longer than the longest delay (1 day) plus quiet hours
+STALE_WINDOW_DAYS = 2  # longer than the longest delay (1 day) plus quiet hours
 
 
 class InvalidDigestMessage(ValueError):
@@ -82,35 +84,49 @@ class Digests:
 
     # --- 1. the stream consumer's part -------------------------------------------------------------------
 
-    def schedule(self, changes: Iterable[MessageChange]) -> int:
-        """Open a window for each new message's recipient who has none; how many were opened."""
+    def schedule(self, changes: Sequence[MessageChange]) -> list[str]:
+        """Open a window for each new message's recipient who has none; the sequence numbers of the changes that
+        failed (retried by the stream: opening is idempotent, a window this very message opened is queued again)."""
         first_for: dict[str, MessageChange] = {}
         for change in changes:
-            if change.event_name == "INSERT" and change.new is not None:
+            if change.event_name == INSERT and change.new is not None:
                 first_for.setdefault(change.new.recipient_id, change)
-        opened = 0
+        failed = []
         for recipient, change in first_for.items():
-            assert change.new is not None  # narrowed above
-            preferences = self._open_window(recipient, change.new.id, change.new.sent_at)
-            if preferences is None:
-                continue
-            delay = preferences.digest_delay_seconds(self._settings.notify_email_delay_seconds)
-            due = parse_iso(change.new.sent_at) + timedelta(seconds=delay)
-            message = DigestMessage(recipient, change.new.id, iso(due))
-            self._queue.send(message.body(), next_hop_seconds(self._clock(), due))
-            opened += 1
-        return opened
+            try:
+                self._schedule(recipient, change.message.id, change.message.sent_at)
+            except Exception:
+                logger.exception("opening a digest window failed", extra={"user_id": recipient})
+                failed.append(change.sequence_number)
+        return failed
+
+    def _schedule(self, recipient: str, message_id: str, sent_at: str) -> None:
+        preferences = self._open_window(recipient, message_id, sent_at)
+        if preferences is None:
+            return
+        delay = preferences.digest_delay_seconds(self._settings.notify_email_delay_seconds)
+        due = parse_iso(sent_at) + timedelta(seconds=delay)
+        message = DigestMessage(recipient, message_id, iso(due))
+        self._queue.send(message.body(), next_hop_seconds(self._clock(), due))
 
     def _open_window(self, user_id: str, window: str, since: str) -> Preferences | None:
-        """The user's preferences when this message opened their window; None when one is open or they get no mail."""
+        """The user's preferences when this message opened their window (or had opened it: a retried record queues
+        its window again); None when another window is open or they get no mail. A window older than any delay
+        (its queued message was lost) no longer blocks: the next message opens a new one."""
         profile = UserProfile(user_id)
+        stale = iso(self._clock() - timedelta(days=STALE_WINDOW_DAYS))
+        email_on = UserProfile.notify_email_enabled.does_not_exist() | (UserProfile.notify_email_enabled == True)  # noqa: E712
         try:
             profile.update(
                 actions=[UserProfile.digest_window.set(window), UserProfile.digest_since.set(since)],
                 condition=(
-                    UserProfile.digest_window.does_not_exist()
+                    (
+                        UserProfile.digest_window.does_not_exist()
+                        | (UserProfile.digest_window == window)
+                        | (UserProfile.digest_since < stale)
+                    )
                     & UserProfile.email.exists()
-                    & (UserProfile.notify_email_enabled.does_not_exist() | (UserProfile.notify_email_enabled == True))  # noqa: E712
+                    & email_on
                 ),
             )
         except UpdateError as exc:

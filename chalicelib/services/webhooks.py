@@ -14,12 +14,13 @@ which ``make webhooks-replay`` sends it again with the same id and body.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from chalicelib.adapters.dynamodb import Conversation
 from chalicelib.adapters.dynamodb.batch import Key, batch_get
-from chalicelib.domain.webhooks import MessageChange, WebhookEvent, events_for, retry_delay, signed_headers
+from chalicelib.domain.webhooks import WebhookEvent, events_for, retry_delay, signed_headers
+from chalicelib.services.message_stream import INSERT, MessageChange
 from chalicelib.services.ports import Clock, WebhookSender, WorkQueue
 from chalicelib.settings import Settings
 
@@ -45,12 +46,9 @@ class Webhooks:
     def enabled(self) -> bool:
         return self._settings.webhook_url is not None
 
-    def events(self, changes: Iterable[MessageChange]) -> list[WebhookEvent]:
+    def events(self, changes: Sequence[MessageChange]) -> list[WebhookEvent]:
         """The events of a stream batch (in stream order)."""
-        changes = list(changes)
-        first = sorted(
-            {c.new.conversation_id for c in changes if c.event_name == "INSERT" and c.new and c.new.seq == 1}
-        )
+        first = sorted({c.new.conversation_id for c in changes if c.event_name == INSERT and c.new and c.new.seq == 1})
         conversations: dict[str, Mapping[str, Any]] = {}
         if first:
             keys: list[Key] = [(Conversation, conversation_id, None) for conversation_id in first]
@@ -60,11 +58,18 @@ class Webhooks:
         return [
             event
             for change in changes
-            for event in events_for(change, conversations.get(change.new.conversation_id) if change.new else None)
+            for event in events_for(
+                change.sequence_number,
+                change.event_name,
+                change.new,
+                change.old,
+                conversations.get(change.message.conversation_id),
+            )
         ]
 
-    def enqueue(self, changes: Iterable[MessageChange]) -> int:
-        """Queue the events of a stream batch; how many. Nothing when no ``WEBHOOK_URL`` is configured."""
+    def enqueue(self, changes: Sequence[MessageChange]) -> int:
+        """Queue the events of a stream batch; how many. Nothing when no ``WEBHOOK_URL`` is configured. A failure
+        raises (the batch comes back: the same events, with the same ids, are queued again)."""
         if not self.enabled:
             return 0
         events = self.events(changes)

@@ -43,6 +43,7 @@ def test_there_are_alarms_on_the_error_rate_failed_invocations_and_dead_letters(
         "UploadDeadLettersAlarm",
         "DigestDeadLettersAlarm",
         "WebhookDeadLettersAlarm",
+        "StreamFailuresAlarm",
     }
     assert {alarm["AlarmName"] for alarm in found.values()} == {
         f"crochet-messaging-{stage}-error-rate",
@@ -50,6 +51,7 @@ def test_there_are_alarms_on_the_error_rate_failed_invocations_and_dead_letters(
         f"crochet-messaging-{stage}-upload-dead-letters",
         f"crochet-messaging-{stage}-email-digest-dead-letters",
         f"crochet-messaging-{stage}-webhook-dead-letters",
+        f"crochet-messaging-{stage}-stream-failures",
     }
 
 
@@ -140,3 +142,16 @@ def test_dead_letters_are_watched_on_the_upload_functions_queue(template: dict[s
     # Issue 18's dead letters: email digests and webhook events.
     assert {"Fn::GetAtt": ["DigestDeadLetterQueue", "QueueName"]} in watched
     assert {"Fn::GetAtt": ["WebhookDeadLetterQueue", "QueueName"]} in watched
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_what_the_messages_stream_gave_up_on_is_watched(template: dict[str, Any], stage: str) -> None:
+    alarm = alarms(template, stage)["StreamFailuresAlarm"]
+    assert (alarm["Namespace"], alarm["MetricName"]) == ("AWS/SQS", "ApproximateNumberOfMessagesVisible")
+    assert (alarm["ComparisonOperator"], alarm["Threshold"], alarm["Statistic"]) == (
+        "GreaterThanOrEqualToThreshold",
+        1,
+        "Maximum",
+    )
+    (dimension,) = alarm["Dimensions"]
+    assert dimension == {"Name": "QueueName", "Value": {"Fn::GetAtt": ["StreamFailuresQueue", "QueueName"]}}

@@ -24,6 +24,7 @@ FUNCTIONS = {
     "on_upload_failure",
     "on_email_digest",
     "on_webhook",
+    "on_message_stream",
 }
 # CloudWatch Logs accepts only these retention periods.
 RETENTION_DAYS = frozenset(

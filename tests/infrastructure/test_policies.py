@@ -44,6 +44,11 @@ RUNTIME_GRANTS = {
         "WebhookSecret",
         "ssm:GetParameter",
     ): "the webhook sender reads WEBHOOK_SECRET_SSM_PARAMETER (tests set the secret)",
+    ("MessagesStream", "dynamodb:DescribeStream"): "on_message_stream's event source mapping reads the stream",
+    ("MessagesStream", "dynamodb:GetRecords"): "on_message_stream's event source mapping reads the stream",
+    ("MessagesStream", "dynamodb:GetShardIterator"): "on_message_stream's event source mapping reads the stream",
+    ("MessagesStream", "dynamodb:ListStreams"): "on_message_stream's event source mapping reads the stream",
+    ("StreamFailuresQueue", "sqs:SendMessage"): "the event source mapping sends what it gave up on (on-failure)",
 }
 # sqs:SendMessage is also what Lambda needs with the role to put on_upload's failed invocations on its dead-letter
 # queue; the app's own use (settling tags after a send) is recorded.

@@ -1,8 +1,7 @@
-"""The messages table's stream on moto, read the way a stream consumer gets it (GetRecords' records).
-
-Until the app's own stream plumbing (issue 17) runs in the tests, the suites of issue 18 turn the table's stream on
-and hand what it recorded to the consumer themselves. A fresh ``AFTER_SEQUENCE_NUMBER`` iterator on each read
-(moto swaps the table after a cancelled transaction: following ``NextShardIterator`` would miss records).
+"""The messages table's stream on moto, read the way the stream's event source gets it (GetRecords' records), and
+handed to the app's one stream entry point (``message_stream.on_records``, every registered consumer). A fresh
+``AFTER_SEQUENCE_NUMBER`` iterator on each read (moto swaps the table after a cancelled transaction: following
+``NextShardIterator`` would miss records).
 """
 
 from __future__ import annotations
@@ -62,3 +61,10 @@ class MessageStream:
                 self._last[shard_id] = got[-1]["dynamodb"]["SequenceNumber"]
                 records.extend(got)
         return records
+
+
+def consume(records: list[dict[str, Any]]) -> None:
+    """What ``on_message_stream`` does with a batch: every consumer; none may report a failure."""
+    from chalicelib.entrypoints.message_stream import on_records
+
+    assert on_records(records) == {"batchItemFailures": []}

@@ -29,11 +29,10 @@ from chalicelib.adapters.email import SesMailer
 from chalicelib.adapters.queues import SqsQueue, digest_queues
 from chalicelib.bootstrap import Services
 from chalicelib.entrypoints.digests import on_messages
-from chalicelib.entrypoints.offline import on_message_records
 from chalicelib.settings import get_settings
 from dev.queues import QueuePoller, Source
 from tests.integration.conftest import Api
-from tests.integration.streams import MessageStream
+from tests.integration.streams import MessageStream, consume
 
 PREFS = "/api/me/notification-preferences"
 START = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
@@ -94,7 +93,7 @@ class World:
 
     def consume(self) -> None:
         """What the messages table's stream consumer does with what was written since."""
-        on_message_records(self.stream.read())
+        consume(self.stream.read())
 
     def run_due(self) -> list[str]:
         """Hand every queued digest message to the app's handler (as SQS would once its delay passed)."""
@@ -323,7 +322,7 @@ def test_through_the_delayed_queue_and_the_apps_handler(marketplace: Api, real_q
     poller = QueuePoller(app, [source], client=sqs, stage="test", region=settings.region)
 
     marketplace.send("bob", recipientId="alice", patternId="p1", content="are you there?")
-    on_message_records(stream.read())
+    consume(stream.read())
     assert poller.poll_once(source) == 0  # delayed: not visible yet
     time.sleep(1.5)
     handled = sum(poller.poll_once(source, wait_seconds=1) for _ in range(3))

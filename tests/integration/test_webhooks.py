@@ -13,13 +13,13 @@ import pytest
 from app import app
 from chalicelib import bootstrap
 from chalicelib.adapters.queues import SqsQueue, webhook_queues
-from chalicelib.entrypoints.offline import on_message_records
+from chalicelib.services.message_stream import decode
 from chalicelib.settings import get_settings
 from dev.queues import QueuePoller, Source
 from dev.webhook_receiver import WebhookReceiver
 from infrastructure.webhooks_replay import replay
 from tests.integration.conftest import Api
-from tests.integration.streams import MessageStream
+from tests.integration.streams import MessageStream, consume
 
 SECRETS = "whsec_" + "c2VjcmV0LW9mLXRoZS1wbGF0Zm9ybS0wMTIzNDU2Nzg5"  # base64 of "secret-of-the-platform-0123456789"
 ATTEMPTS = 4  # the first and three retries (WEBHOOK_RETRY_SECONDS below)
@@ -89,7 +89,7 @@ def test_a_conversation_and_its_messages_reach_the_platform_signed(
     marketplace.call("DELETE", f"/api/messages/{first['id']}", "bob")
     marketplace.call("PUT", f"/api/messages/{first['id']}/reactions/%F0%9F%A7%B6", "alice")  # deleted: refused
 
-    on_message_records(stream.read())
+    consume(stream.read())
     drain(poller, source)
 
     events = [d.event for d in receiver.inbox.accepted()]
@@ -125,8 +125,8 @@ def test_a_redelivered_stream_record_keeps_its_event_ids(
     poller, source, _ = webhooks
     marketplace.send("bob", recipientId="alice", patternId="p1", content="hi")
     records = stream.read()
-    on_message_records(records)
-    on_message_records(records)  # the stream's at-least-once: the same batch again
+    consume(records)
+    consume(records)  # the stream's at-least-once: the same batch again
     drain(poller, source)
     ids = [d.webhook_id for d in receiver.inbox.accepted()]
     assert len(ids) == 4 and len(set(ids)) == 2  # the platform dedupes on webhook-id
@@ -140,7 +140,7 @@ def test_a_failed_delivery_is_retried_with_the_same_id_and_body(
     stream.read()
     marketplace.send("bob", conversationId=conversation, content="are you there?")
     receiver.inbox.fail_next = 2
-    on_message_records(stream.read())
+    consume(stream.read())
     drain(poller, source)
 
     attempts = receiver.inbox.deliveries
@@ -168,7 +168,7 @@ def test_the_backoff_is_set_with_change_message_visibility(
 
     monkeypatch.setattr(poller.client, "change_message_visibility", recorded)
     bootstrap.services().webhooks._queue._client = poller.client  # type: ignore[union-attr]  # watch its calls
-    on_message_records(stream.read())
+    consume(stream.read())
     poller.poll_once(source)
     poller.poll_once(source)
     assert waits == [5, 5]  # each of the two events: hidden 5 s after its first failure
@@ -182,7 +182,7 @@ def test_a_poison_event_reaches_the_dead_letters_and_an_event_is_replayed(
     poller.client.send_message(QueueUrl=url, MessageBody="{not an event")
     marketplace.send("bob", recipientId="alice", patternId="p1", content="lost while the platform was down")
     receiver.inbox.fail_next = 2 * ATTEMPTS  # both events fail every attempt
-    on_message_records(stream.read())
+    consume(stream.read())
     drain(poller, source, rounds=40)
 
     dead = dead_letters(poller, source)
@@ -206,5 +206,6 @@ def test_without_a_webhook_url_nothing_is_queued(marketplace: Api, monkeypatch: 
     stream = MessageStream().enable()
     marketplace.send("bob", recipientId="alice", patternId="p1")
     services = bootstrap.services()
-    assert services.webhooks is not None and services.webhooks.enqueue(services.message_changes(stream.read())) == 0
+    changes = [decode(record) for record in stream.read()]
+    assert changes and services.webhooks is not None and services.webhooks.enqueue(changes) == 0
     bootstrap.install(None)

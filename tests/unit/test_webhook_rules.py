@@ -10,7 +10,6 @@ from chalicelib.domain.messages import MessageRecord
 from chalicelib.domain.webhooks import (
     DEFAULT_RETRY_SECONDS,
     InvalidSignature,
-    MessageChange,
     event_id,
     events_for,
     max_attempts,
@@ -82,23 +81,23 @@ MESSAGE = MessageRecord("conv_x", 1, "msg_x_1", "bob", "alice", 1, "hello", "202
 
 
 def test_events_of_a_first_message_an_edit_a_reaction_and_a_deletion() -> None:
-    created = events_for(MessageChange("rec-1", "INSERT", MESSAGE, None), {"patternId": "p1"})
+    created = events_for("rec-1", "INSERT", MESSAGE, None, {"patternId": "p1"})
     assert [e.type for e in created] == ["conversation.created", "message.created"]
     assert created[0].data["patternId"] == "p1"
     edited = replace(MESSAGE, content="hi", edited_at="2026-12-02T10:01:00.000Z", version=2)
-    assert [e.type for e in events_for(MessageChange("rec-2", "MODIFY", edited, MESSAGE))] == ["message.updated"]
+    assert [e.type for e in events_for("rec-2", "MODIFY", edited, MESSAGE)] == ["message.updated"]
     reacted = replace(edited, version=3)
-    assert events_for(MessageChange("rec-3", "MODIFY", reacted, edited)) == []
+    assert events_for("rec-3", "MODIFY", reacted, edited) == []
     deleted = replace(reacted, content="", deleted_at="2026-12-02T10:02:00.000Z", version=4)
-    [gone] = events_for(MessageChange("rec-4", "MODIFY", deleted, reacted))
+    [gone] = events_for("rec-4", "MODIFY", deleted, reacted)
     assert gone.type == "message.deleted" and "content" not in gone.data
     second = replace(MESSAGE, seq=2, id="msg_x_2")
-    assert [e.type for e in events_for(MessageChange("rec-5", "INSERT", second, None))] == ["message.created"]
+    assert [e.type for e in events_for("rec-5", "INSERT", second, None)] == ["message.created"]
 
 
 def test_event_ids_are_stable_per_record_and_type() -> None:
     assert event_id("rec-1", "message.created") == event_id("rec-1", "message.created")
     assert event_id("rec-1", "message.created") != event_id("rec-1", "conversation.created")
     assert event_id("rec-1", "message.created") != event_id("rec-2", "message.created")
-    body = events_for(MessageChange("rec-1", "INSERT", MESSAGE, None))[1].body()
-    assert body == events_for(MessageChange("rec-1", "INSERT", MESSAGE, None))[1].body()
+    body = events_for("rec-1", "INSERT", MESSAGE, None)[1].body()
+    assert body == events_for("rec-1", "INSERT", MESSAGE, None)[1].body()
