@@ -12,6 +12,7 @@ import pytest
 import requests
 
 from dev.seed import ALICE, BOB, GRANNY_SQUARE
+from tests.e2e import conftest as e2e_conftest
 from tests.e2e.api_client import json_of
 from tests.e2e.conftest import RunningStack, start_stack
 
@@ -21,8 +22,11 @@ WAIT_SECONDS = 45
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
-    with start_stack(tmp_path_factory.mktemp("notifications-stack"), NOTIFY_EMAIL_DELAY_SECONDS="2") as running:
-        yield running
+    # A second stack beside the module-wide one, on a machine the other suites load too: more time to be ready.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(e2e_conftest, "READY_TIMEOUT_SECONDS", max(e2e_conftest.READY_TIMEOUT_SECONDS, 240))
+        with start_stack(tmp_path_factory.mktemp("notifications-stack"), NOTIFY_EMAIL_DELAY_SECONDS="2") as running:
+            yield running
 
 
 def eventually(probe: Any, what: str) -> Any:
