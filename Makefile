@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .PHONY: install dev dev-large dev-reset test lint typecheck imports unit integration e2e fuzz bench bench-load token openapi clean
-.PHONY: deploy urls package destroy check-infra
+.PHONY: deploy urls package destroy check-infra webhooks-replay
 .PHONY: asyncapi lint-openapi typecheck-openapi
 .PHONY: scan policies client-js client-js-generate
 
@@ -114,6 +114,9 @@ DEPLOY_STAGE := $(if $(filter command line,$(origin STAGE)),$(STAGE),dev)
 
 deploy: install ## Deploy a stage: tables and bucket (CloudFormation), then chalice deploy, then its URLs: make deploy STAGE=dev
 	$(BIN)/python -m infrastructure.deploy deploy --stage $(DEPLOY_STAGE)
+
+webhooks-replay: install ## Send the webhook events of a stage's dead-letter queue again: make webhooks-replay STAGE=dev (STAGE=local: the dev stack)
+	$(BIN)/python -m infrastructure.webhooks_replay --stage $(DEPLOY_STAGE)
 
 urls: install ## Print a deployed stage's REST and WebSocket URLs: make urls STAGE=dev
 	$(BIN)/python -m infrastructure.deploy urls --stage $(DEPLOY_STAGE)

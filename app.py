@@ -17,9 +17,13 @@ from typing import Any  # noqa: E402
 from chalice.app import Chalice, DynamoDBEvent, S3Event, SQSEvent, WebsocketEvent  # noqa: E402
 
 from chalicelib import logs  # noqa: E402
+from chalicelib.entrypoints import digests as email_digests  # noqa: E402
 from chalicelib.entrypoints import message_stream, upload_failures, uploads  # noqa: E402
 from chalicelib.entrypoints.http import attachments, docs, internal, me, messages  # noqa: E402
 from chalicelib.entrypoints.http import attachments, docs, internal, messages, moderation  # noqa: E402
+from chalicelib.entrypoints import webhooks as webhook_deliveries  # noqa: E402
+from chalicelib.entrypoints.http import attachments, docs, internal, messages  # noqa: E402
+from chalicelib.entrypoints.http import notifications as notification_routes  # noqa: E402
 from chalicelib.entrypoints.ws import dispatcher as socket  # noqa: E402
 from chalicelib.settings import get_settings  # noqa: E402
 
@@ -29,6 +33,7 @@ app.experimental_feature_flags.update(["WEBSOCKETS"])
 for blueprint in (messages.blueprint, attachments.blueprint, internal.blueprint, docs.blueprint, me.blueprint):
 for blueprint in (messages.blueprint, attachments.blueprint, internal.blueprint, docs.blueprint, moderation.blueprint):
     app.register_blueprint(blueprint, url_prefix="/api")
+app.register_blueprint(notification_routes.blueprint, url_prefix="/api")
 
 
 @app.on_ws_connect()
@@ -62,6 +67,19 @@ def on_upload(event: S3Event) -> None:
 @app.on_sqs_message(queue=get_settings().upload_failures_queue, batch_size=1, maximum_concurrency=2)
 def on_upload_failure(event: SQSEvent) -> None:
     upload_failures.on_messages(record.to_dict() for record in event)
+
+
+# Issue 18: webhook events to the platform, one per invocation; a failed attempt sets its own backoff
+# (ChangeMessageVisibility) and raises, so the queue keeps it until its redrive moves it to the dead letters.
+@app.on_sqs_message(queue=get_settings().webhook_queue, batch_size=1, maximum_concurrency=2)
+def on_webhook(event: SQSEvent) -> None:
+    webhook_deliveries.on_messages(record.to_dict() for record in event)
+
+
+# Issue 18: email digest windows (delayed messages, chained past SQS's 900 s), one per invocation, idempotent.
+@app.on_sqs_message(queue=get_settings().digest_queue, batch_size=1, maximum_concurrency=2)
+def on_email_digest(event: SQSEvent) -> None:
+    email_digests.on_messages(record.to_dict() for record in event)
 
 
 # The messages table's stream: one reader, fanning out to the consumers listed in chalicelib/entrypoints/

@@ -469,7 +469,95 @@ def render(bill_: Bill, *, headline_only: bool = False) -> list[str]:
         f"{PRICES_NOTE} ({PRICES_TRANSCRIBED}); sources: "
         + ", ".join(sorted({f"<{p.source}>" for p in PRICES.values()}))
         + f". Hosted: {HOSTED['twilio']['source']}; {HOSTED['sendbird']['source']}.",
+        "",
+        *render_async_path(),
     ]
+    return lines
+
+
+# --- issue 18: the asynchronous path after a send (modeled from its calls, not measured by make bench) ----------
+
+# Prices the asynchronous path adds (same transcription date as PRICES).
+ASYNC_PRICES: dict[str, Price] = {
+    "sqs_request": Price(
+        0.40 / 1e6, "per SQS request (64 KB chunks), standard queue", "https://aws.amazon.com/sqs/pricing/"
+    ),
+    "ses_email": Price(0.10 / 1000, "per email sent (SES outbound)", "https://aws.amazon.com/ses/pricing/"),
+}
+STREAM_BATCH = 100  # on_message_stream's batch size (app.py): one invocation per 100 records at most
+ASYNC_INVOCATION_MS = 30  # billed ms of a consumer invocation that makes a few AWS calls (256 MB)
+
+
+@dataclass(frozen=True)
+class AsyncStep:
+    """One piece of the work a new message causes after its send, per message."""
+
+    what: str
+    read_units: float = 0.0
+    write_units: float = 0.0
+    sqs_requests: float = 0.0
+    lambda_invocations: float = 0.0
+    emails: float = 0.0
+
+    def usd(self, memory_mb: int = 256) -> float:
+        gb_seconds = self.lambda_invocations * ASYNC_INVOCATION_MS / 1000 * memory_mb / 1024
+        return (
+            self.read_units * PRICES["dynamodb_read"].usd
+            + self.write_units * PRICES["dynamodb_write"].usd
+            + self.sqs_requests * ASYNC_PRICES["sqs_request"].usd
+            + self.lambda_invocations * PRICES["lambda_request"].usd
+            + gb_seconds * PRICES["lambda_gb_second"].usd
+            + self.emails * ASYNC_PRICES["ses_email"].usd
+        )
+
+
+def async_path(messages_per_window: float = 1.0) -> list[AsyncStep]:
+    """What one new message costs after its send (chalicelib/entrypoints/message_stream.py's consumers and the SQS
+    consumers of issue 18). ``messages_per_window``: messages one digest window absorbs (1: every message opens its
+    own window, the worst case; a burst of 5 shares one). Counted from the code's calls:
+
+    * stream: 1/100 of an invocation (batches of up to 100 records);
+    * digest window: one conditional UpdateItem of the recipient's user item (about 1 KB: 1 WRU, charged also when
+      the condition fails); per window: the delayed SendMessage, the consumer's receive + delete, GetItem (1 RRU,
+      strongly consistent), two UpdateItems (claim, clear), the Query of recent memberships (0.5 RRU per 4 KB,
+      eventually consistent, ~4 KB) and one BatchGetItem (senders, patterns, last messages: ~3 RRU), one email;
+    * webhooks: two events for a conversation's first message, one otherwise (counted as one): a SendMessageBatch
+      share (1/10), receive + delete, one invocation each.
+    """
+    window = 1.0 / messages_per_window
+    return [
+        AsyncStep("stream consumer invocation (share of a batch of 100)", lambda_invocations=1 / STREAM_BATCH),
+        AsyncStep("digest: open the window (conditional UpdateItem)", write_units=1.0),
+        AsyncStep(
+            "digest: delayed message, worker, reads, email (per window)",
+            read_units=window * (1.0 + 0.5 + 3.0),
+            write_units=window * 2.0,
+            sqs_requests=window * 3.0,
+            lambda_invocations=window,
+            emails=window,
+        ),
+        AsyncStep("webhook: queue, deliver (one event)", sqs_requests=0.1 + 2.0, lambda_invocations=1.0),
+    ]
+
+
+def render_async_path() -> list[str]:
+    """The rows of RESULTS.md's asynchronous-path table (per message and per million messages)."""
+    lines = [
+        "Asynchronous path per message (issue 18: email digests and webhooks after the send; the send itself keeps its "
+        "round trips). Modeled from the code's calls at the prices above, not measured by `make bench`:",
+        "",
+        "| step | RRU | WRU | SQS requests | Lambda invocations | emails | $ per million messages |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for label, per_window in (("every message its own window", 1.0), ("5 messages per window", 5.0)):
+        steps = async_path(per_window)
+        for step in steps:
+            lines.append(
+                f"| {step.what} | {step.read_units:g} | {step.write_units:g} | {step.sqs_requests:g} | "
+                f"{step.lambda_invocations:g} | {step.emails:g} | {step.usd() * 1e6:,.2f} |"
+            )
+        total = sum(step.usd() for step in steps) * 1e6
+        lines.append(f"| **total, {label}** | | | | | | **{total:,.2f}** |")
     return lines
 
 

@@ -9,22 +9,27 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from chalicelib.adapters.connections import ConnectionsClient
+from chalicelib.adapters.email import SesMailer
 from chalicelib.adapters.files import S3Files
 from chalicelib.adapters.queues import SqsQueue
+from chalicelib.adapters.webhooks import HttpWebhooks
 from chalicelib.auth.tokens import SigningKeys
 from chalicelib.domain.clock import utc_now
 from chalicelib.services.attachments import Attachments
 from chalicelib.services.conversations import Conversations
+from chalicelib.services.digests import Digests
 from chalicelib.services.lifecycle import Lifecycle
 from chalicelib.services.messaging import Messaging
 from chalicelib.services.moderation import Moderation
 from chalicelib.services.notify import Notifier
 from chalicelib.services.organizing import Organizing
 from chalicelib.services.ports import Clock, Connections, Files, Queue
+from chalicelib.services.ports import Clock, Connections, Files, Mailer, Queue, WebhookSender, WorkQueue
 from chalicelib.services.presenters import Presenter
 from chalicelib.services.search import Search
 from chalicelib.services.suspensions import ACTIVE, Suspensions
 from chalicelib.services.sync import Sync
+from chalicelib.services.webhooks import Webhooks
 from chalicelib.settings import Settings, get_settings
 
 
@@ -47,6 +52,8 @@ class Services:
     suspensions: Suspensions  # the container's list of suspended users (the REST check)
     signing_keys: SigningKeys | None = None  # JWKS mode: the identity provider's keys (None: fetched by URL)
     failures: Queue | None = None  # the upload-failures queue (on_upload's dead-letter queue)
+    webhooks: Webhooks | None = None  # events to the platform (issue 18)
+    digests: Digests | None = None  # email digests (issue 18)
 
 
 def build(
@@ -57,6 +64,10 @@ def build(
     clock: Clock | None = None,
     signing_keys: SigningKeys | None = None,
     failures: Queue | None = None,
+    webhook_queue: WorkQueue | None = None,
+    webhook_sender: WebhookSender | None = None,
+    digest_queue: WorkQueue | None = None,
+    mailer: Mailer | None = None,
 ) -> Services:
     """The use cases over the given adapters (the real ones for what is not given)."""
     settings = settings or get_settings()
@@ -65,6 +76,18 @@ def build(
     clock = clock or utc_now
     failures = failures if failures is not None else SqsQueue(settings, settings.upload_failures_queue)
     presenter = Presenter(files)
+    webhooks = Webhooks(
+        settings,
+        webhook_queue if webhook_queue is not None else SqsQueue(settings, settings.webhook_queue),
+        webhook_sender if webhook_sender is not None else HttpWebhooks(settings),
+        clock,
+    )
+    digests = Digests(
+        settings,
+        digest_queue if digest_queue is not None else SqsQueue(settings, settings.digest_queue),
+        mailer if mailer is not None else SesMailer(settings),
+        clock,
+    )
     notifier = Notifier(connections, clock)
     conversations = Conversations(presenter, clock)
     attachments = Attachments(files, presenter, notifier, clock, failures)
@@ -85,6 +108,8 @@ def build(
         suspensions=ACTIVE,
         signing_keys=signing_keys,
         failures=failures,
+        webhooks=webhooks,
+        digests=digests,
     )
 
 

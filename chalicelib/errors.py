@@ -64,6 +64,7 @@ class ErrorCode(StrEnum):
     MODERATOR_ROLE_REQUIRED = "moderator_role_required"
     ACCOUNT_SUSPENDED = "account_suspended"
     AUDIT_UNAVAILABLE = "audit_unavailable"
+    INVALID_UNSUBSCRIBE_TOKEN = "invalid_unsubscribe_token"  # nosec B105 # an error code, not a password
 
 
 class AppError(Exception):

@@ -93,6 +93,18 @@ class Settings:
     image_max_frames: int  # an animated GIF's frames
     image_max_animation_pixels: int  # frames x width x height of an animated GIF
     upload_failures_queue: str  # SQS queue of uploads whose processing failed (on_upload's dead-letter queue)
+    # Offline notifications (issue 18): email digests and webhooks to the platform.
+    notify_app_url: str  # the web app: digest links are NOTIFY_APP_URL + /messages/<conversationId>
+    notify_api_url: str  # this API's public base URL: the unsubscribe link is NOTIFY_API_URL + /api/notifications/...
+    notify_email_from: str  # the digests' From (an SES-verified identity)
+    notify_email_delay_seconds: int | None  # overrides every user's delay (dev, tests)
+    digest_queue: str  # SQS queue of digest windows (delayed messages) -> on_email_digest
+    webhook_queue: str  # SQS queue of webhook events -> on_webhook
+    webhook_url: str | None  # where events are POSTed (None: no webhooks)
+    webhook_secret: str | None  # comma-separated signing secrets (the first is the current one)
+    webhook_secret_ssm_parameter: str | None  # the secrets as an SSM SecureString (read once by the sender)
+    webhook_retry_seconds: tuple[int, ...]  # waits between attempts; then the dead-letter queue
+    webhook_timeout_seconds: int
     # The messages table's stream, which on_message_stream consumes (infrastructure/deploy.py records it from the
     # infrastructure stack; locally the dev stack's poller reads the table's own, whatever this says).
     messages_stream_arn: str
@@ -248,6 +260,22 @@ def _load() -> Settings:
         image_max_frames=_int("IMAGE_MAX_FRAMES", 300),
         image_max_animation_pixels=_int("IMAGE_MAX_ANIMATION_PIXELS", 50_000_000),
         upload_failures_queue=env.get("UPLOAD_FAILURES_QUEUE") or f"crochet-messaging-{stage}-upload-failures",
+        notify_app_url=(env.get("NOTIFY_APP_URL") or "http://127.0.0.1:8004").rstrip("/"),
+        notify_api_url=(env.get("NOTIFY_API_URL") or env.get("NOTIFY_APP_URL") or "http://127.0.0.1:8000").rstrip("/"),
+        notify_email_from=env.get("NOTIFY_EMAIL_FROM") or "notifications@crochet-messaging.local",
+        notify_email_delay_seconds=_int("NOTIFY_EMAIL_DELAY_SECONDS", -1)
+        if env.get("NOTIFY_EMAIL_DELAY_SECONDS")
+        else None,
+        digest_queue=env.get("DIGEST_QUEUE") or f"crochet-messaging-{stage}-email-digests",
+        webhook_queue=env.get("WEBHOOK_QUEUE") or f"crochet-messaging-{stage}-webhooks",
+        webhook_url=env.get("WEBHOOK_URL") or None,
+        webhook_secret=env.get("WEBHOOK_SECRET") or None,
+        webhook_secret_ssm_parameter=env.get("WEBHOOK_SECRET_SSM_PARAMETER") or None,
+        # Standard Webhooks' schedule (27.6 hours of retries; domain.webhooks).
+        webhook_retry_seconds=tuple(
+            int(s) for s in _list(env.get("WEBHOOK_RETRY_SECONDS"), "5,300,1800,7200,18000,36000,36000")
+        ),
+        webhook_timeout_seconds=_int("WEBHOOK_TIMEOUT_SECONDS", 10),
         messages_stream_arn=env.get("MESSAGES_STREAM_ARN")
         or _unrecorded_stream_arn(region, env.get("TABLE_PREFIX", f"crochet-messaging-{stage}-")),
         stream_failures_queue=env.get("STREAM_FAILURES_QUEUE") or f"crochet-messaging-{stage}-stream-failures",

@@ -144,7 +144,9 @@ def seed(api_url: str, *, service_token: str, user_token: Callable[[str], str]) 
             return response.status_code
 
         for user_id, name in USERS.items():
-            call("PUT", f"/api/internal/users/{user_id}", service_token, {"name": name})
+            # An address each, so their email digests show in the outbox (issue 18).
+            profile = {"name": name, "email": f"{user_id}@example.com"}
+            call("PUT", f"/api/internal/users/{user_id}", service_token, profile)
         for pattern in PATTERNS:
             body = {"creatorId": pattern.creator_id, "title": pattern.title}
             call("PUT", f"/api/internal/patterns/{pattern.id}", service_token, body)

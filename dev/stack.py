@@ -54,6 +54,7 @@ if TYPE_CHECKING:
     from dev.s3_events import Invocation, S3EventEmulator
     from dev.streams import StreamPoller
     from dev.web_server import WebClientServer
+    from dev.webhook_receiver import WebhookReceiver
     from dev.ws_gateway import Limits, LocalWebSocketGateway
 
 # chalicelib, app, moto and dev.ws_gateway are imported inside functions on purpose: settings and table names must
@@ -69,6 +70,10 @@ SHUTDOWN_TIMEOUT_SECONDS = 10
 TOKEN_USERS = ("alice", "bob")  # printed in the banner and written to the ready file
 MODERATOR = "moderator"  # the id of the demo moderator (its token: "role": "moderator")
 MOTO_PATCHES_ENV = "DEV_MOTO_PATCHES"
+WEBHOOK_RECEIVER_ENV = "DEV_WEBHOOK_RECEIVER"
+# The local receiver's secret (public, like the dev JWT secret): Standard Webhooks' whsec_ form of
+# "crochet-messaging-dev-webhook-secret".
+DEV_WEBHOOK_SECRET = "whsec_Y3JvY2hldC1tZXNzYWdpbmctZGV2LXdlYmhvb2stc2VjcmV0"  # nosec B105 # public, local only
 
 
 class StackError(Exception):
@@ -98,9 +103,11 @@ class Ports:
     ws: Port
     ws_management: Port
     web: Port
+    # Issue 18: the local webhook receiver (dev/webhook_receiver.py), unless DEV_WEBHOOK_RECEIVER=off.
+    webhook: Port = Port("webhook receiver", "DEV_WEBHOOK_PORT", 8006)
 
     def all(self) -> tuple[Port, ...]:
-        return self.api, self.aws, self.ws, self.ws_management, self.web
+        return self.api, self.aws, self.ws, self.ws_management, self.web, self.webhook
 
 
 def configured_ports(environ: Mapping[str, str]) -> Ports:
@@ -119,6 +126,7 @@ def configured_ports(environ: Mapping[str, str]) -> Ports:
         read("WebSocket API", "DEV_WS_PORT", 8001),
         read("WebSocket @connections API", "DEV_WS_MANAGEMENT_PORT", 8003),
         read("browser client", "DEV_WEB_PORT", 8004),
+        read("webhook receiver", "DEV_WEBHOOK_PORT", 8006),
     )
     numbers = [port.number for port in ports.all()]
     if len(set(numbers)) < len(numbers):
@@ -162,6 +170,7 @@ def configure_environment(environ: MutableMapping[str, str], aws_port: int) -> N
     environ["AWS_ENDPOINT_URL_DYNAMODB"] = endpoint
     environ["AWS_ENDPOINT_URL_S3"] = endpoint
     environ["AWS_ENDPOINT_URL_SQS"] = endpoint
+    environ["AWS_ENDPOINT_URL_SESV2"] = endpoint  # email digests (issue 18): the mail shows at /outbox
     # AWS_ENDPOINT_URL_DYNAMODB does not cover Streams; and botocore sends ARN-bearing Streams calls to an
     # account-based endpoint unless told not to (moto answers neither otherwise).
     environ["AWS_ENDPOINT_URL_DYNAMODB_STREAMS"] = endpoint
@@ -179,6 +188,23 @@ def configure_environment(environ: MutableMapping[str, str], aws_port: int) -> N
     from chalicelib.settings import DEV_JWT_SECRET
 
     environ["JWT_SECRET"] = environ.get("JWT_SECRET") or DEV_JWT_SECRET
+
+
+def configure_notifications(environ: MutableMapping[str, str], ports: Ports) -> None:
+    """Issue 18 on the dev stack: digest links to the browser client, the unsubscribe link to the REST API, and, unless
+    the developer set ``WEBHOOK_URL`` (or ``DEV_WEBHOOK_RECEIVER=off``), webhooks to the local receiver on
+    ``DEV_WEBHOOK_PORT`` with the documented dev secret."""
+    environ.setdefault("NOTIFY_APP_URL", f"http://{HOST}:{ports.web.number}")
+    environ.setdefault("NOTIFY_API_URL", f"http://{HOST}:{ports.api.number}")
+    receiver = (environ.get(WEBHOOK_RECEIVER_ENV) or "on").strip().lower()
+    if receiver not in ("on", "off"):
+        raise StackError(f"{WEBHOOK_RECEIVER_ENV}={receiver!r}: use on (the default) or off")
+    if environ.get("WEBHOOK_URL") or receiver == "off":
+        environ[WEBHOOK_RECEIVER_ENV] = "off"
+        return
+    environ[WEBHOOK_RECEIVER_ENV] = "on"
+    environ["WEBHOOK_URL"] = f"http://{HOST}:{ports.webhook.number}/"
+    environ["WEBHOOK_SECRET"] = environ.get("WEBHOOK_SECRET") or DEV_WEBHOOK_SECRET
 
 
 def mint(user_id: str, *, role: str | None = None, ttl_seconds: int = USER_TOKEN_TTL_SECONDS) -> str:
@@ -223,6 +249,7 @@ class Stack:
         self.ws_url = f"ws://{HOST}:{ports.ws.number}"
         self.ws_management_url = ws_management_url(ports)
         self.web_url = f"http://{HOST}:{ports.web.number}"
+        self.webhook_receiver: WebhookReceiver | None = None  # issue 18, unless DEV_WEBHOOK_RECEIVER=off
         self._moto: ThreadedMotoServer | None = None
         self._s3_events: S3EventEmulator | None = None
         self._queues: QueuePoller | None = None
@@ -269,6 +296,7 @@ class Stack:
         self.stream_failures_url = SqsQueue(get_settings(), get_settings().stream_failures_queue).ensure(
             stream_failure_queue(get_settings())
         )
+        self._ensure_notifications()
         self._load_data()
         self._start_queues()
         self._start_streams()  # after loading: what the data folder held is indexed already (its index is saved too)
@@ -286,6 +314,28 @@ class Stack:
         self._serve_web_client()
         # A moderator's token too (issue 16: the /api/moderation routes), printed and in the ready file like the others.
         return {**{user: mint(user) for user in TOKEN_USERS}, MODERATOR: mint(MODERATOR, role="moderator")}
+
+    def _ensure_notifications(self) -> None:
+        """Issue 18: the digest and webhook queues as the template declares them, the digests' SES identity, and the
+        local webhook receiver that ``WEBHOOK_URL`` points at (configure_notifications)."""
+        from chalicelib.adapters.email import SesMailer
+        from chalicelib.adapters.queues import SqsQueue, digest_queues, webhook_queues
+        from chalicelib.settings import get_settings
+        from dev.webhook_receiver import WebhookReceiver
+
+        settings = get_settings()
+        SqsQueue(settings, settings.digest_queue).ensure(digest_queues(settings))
+        SqsQueue(settings, settings.webhook_queue).ensure(webhook_queues(settings))
+        SesMailer(settings).ensure_identity(settings.notify_email_from)
+        if os.environ.get(WEBHOOK_RECEIVER_ENV) == "on":
+            receiver = WebhookReceiver(HOST, self.ports.webhook.number, os.environ.get("WEBHOOK_SECRET", ""))
+            try:
+                receiver.start()
+            except OSError as exc:
+                if exc.errno == errno.EADDRINUSE:
+                    raise StackError(ports_taken_message([self.ports.webhook])) from None
+                raise
+            self.webhook_receiver = receiver
 
     def _s3(self) -> Any:
         import boto3
@@ -459,9 +509,10 @@ class Stack:
         }
 
     def _serve_web_client(self) -> None:
+        from chalicelib.settings import get_settings
         from dev.web_server import WebClientServer, WebPortInUse
 
-        self._web = WebClientServer(HOST, self.ports.web.number, self.web_client_config())
+        self._web = WebClientServer(HOST, self.ports.web.number, self.web_client_config(), get_settings().region)
         try:
             self._web.start()
         except WebPortInUse:  # taken after our check
@@ -480,6 +531,8 @@ class Stack:
             "wsUrl": self.ws_url,
             "wsManagementUrl": self.ws_management_url,
             "webUrl": self.web_url,
+            "outboxUrl": f"{self.web_url}/outbox",
+            "webhookReceiverUrl": self.webhook_receiver.url if self.webhook_receiver else None,
             "attachmentsBucket": get_settings().attachments_bucket,
             "stage": os.environ["STAGE"],
             "pid": os.getpid(),
@@ -516,6 +569,8 @@ class Stack:
             self._queues.stop()  # likewise
         if self._streams is not None:
             self._streams.stop()
+        if self.webhook_receiver is not None:
+            self.webhook_receiver.stop()
         if self._gateway is not None:
             self._gateway.stop()  # before moto: each socket's $disconnect still writes to DynamoDB
         try:
@@ -571,6 +626,17 @@ def banner(stack: Stack, tokens: dict[str, str]) -> str:
         if not stack.moto_patches
         else (f"without its table-size costs (dev/moto_patches.py: {len(stack.patch_checks)} self-checks passed)")
     )
+    override = os.environ.get("NOTIFY_EMAIL_DELAY_SECONDS")
+    digest_delay = (
+        f" (NOTIFY_EMAIL_DELAY_SECONDS={override})" if override else " (after each user's delay, 10 min by default)"
+    )
+    if stack.webhook_receiver is not None:
+        webhooks = (
+            f"signed events go to the local receiver {stack.webhook_receiver.url} (verified; GET lists them;"
+            " DEV_WEBHOOK_RECEIVER=off or WEBHOOK_URL=... to change)"
+        )
+    else:
+        webhooks = f"signed events go to {os.environ.get('WEBHOOK_URL') or 'nowhere (no WEBHOOK_URL)'}"
     return f"""
 crochet-messaging dev stack is running (stage {os.environ["STAGE"]}). Ctrl-C stops it.
 
@@ -585,6 +651,8 @@ crochet-messaging dev stack is running (stage {os.environ["STAGE"]}). Ctrl-C sto
               whose messages run the app's on_upload_failure, as Lambda does on AWS
   Stream      the messages table's stream runs the app's on_message_stream (search indexing), as Lambda does on
               AWS; what it gives up on goes to sqs://{get_settings().stream_failures_queue}
+  Mail        email digests (SES on moto) show at {stack.web_url}/outbox{digest_delay}
+  Webhooks    {webhooks}
 
 Demo data   users {users}
             patterns {patterns}
@@ -638,6 +706,7 @@ def main(argv: list[str] | None = None) -> int:
         if patches not in ("on", "off"):
             raise StackError(f"{MOTO_PATCHES_ENV}={patches!r}: use on (the default) or off")
         configure_environment(os.environ, ports.aws.number)
+        configure_notifications(os.environ, ports)
         configure_app_environment(os.environ, ws_management_url(ports))
         allow_browser_origins(os.environ, HOST, ports.web.number)
         logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"), format="%(levelname)s %(name)s: %(message)s")

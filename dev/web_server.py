@@ -19,6 +19,8 @@ from io import BytesIO
 from pathlib import Path
 from typing import Any
 
+from dev import outbox
+
 logger = logging.getLogger(__name__)
 
 WEB_DIR = Path(__file__).resolve().parent / "web"
@@ -60,10 +62,11 @@ def content_security_policy(config: dict[str, Any]) -> str:
 
 
 class _Handler(SimpleHTTPRequestHandler):
-    """dev/web/ as static files, plus the generated ``/config.json``."""
+    """dev/web/ as static files, plus the generated ``/config.json`` and the sent mail (``/outbox``, dev/outbox.py)."""
 
     config_body: bytes = b"{}"
     csp: str = "default-src 'self'"
+    region: str = "us-east-1"  # where moto's SES kept the mail
     extensions_map = {
         ".html": "text/html; charset=utf-8",
         ".js": "text/javascript; charset=utf-8",
@@ -76,10 +79,39 @@ class _Handler(SimpleHTTPRequestHandler):
     }
 
     def do_GET(self) -> None:
-        if self.path.split("?", 1)[0] == CONFIG_PATH:
+        path = self.path.split("?", 1)[0]
+        if path == CONFIG_PATH:
             self._send_config()
             return
+        if (
+            path == outbox.OUTBOX_PATH
+            or path.startswith(outbox.OUTBOX_PATH + "/")
+            or path == outbox.OUTBOX_PATH + ".json"
+        ):
+            self._send_outbox(path)
+            return
         super().do_GET()
+
+    def _send_outbox(self, path: str) -> None:
+        mail = outbox.sent_mail(self.region)
+        csp = None
+        if path == outbox.OUTBOX_PATH + ".json":
+            body, content_type = json.dumps(mail, indent=2).encode(), "application/json"
+        elif path == outbox.OUTBOX_PATH:
+            body, content_type = outbox.page(mail).encode(), "text/html; charset=utf-8"
+        else:
+            number = path[len(outbox.OUTBOX_PATH) + 1 :].removesuffix(".html")
+            found = [m for m in mail if str(m["number"]) == number and m["html"]]
+            if not found:
+                self.send_error(HTTPStatus.NOT_FOUND, "no such mail")
+                return
+            body, content_type, csp = str(found[0]["html"]).encode(), "text/html; charset=utf-8", outbox.HTML_CSP
+        self.send_response(HTTPStatus.OK)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self._csp_override = csp
+        self.end_headers()
+        self.wfile.write(body)
 
     def _send_config(self) -> None:
         self.send_response(HTTPStatus.OK)
@@ -96,7 +128,7 @@ class _Handler(SimpleHTTPRequestHandler):
     def end_headers(self) -> None:
         self.send_header("Cache-Control", "no-store")
         self.send_header("X-Content-Type-Options", "nosniff")
-        self.send_header("Content-Security-Policy", self.csp)
+        self.send_header("Content-Security-Policy", getattr(self, "_csp_override", None) or self.csp)
         super().end_headers()
 
     def log_message(self, format: str, *args: Any) -> None:
@@ -106,9 +138,10 @@ class _Handler(SimpleHTTPRequestHandler):
 class WebClientServer:
     """The static server on its own thread; ``start()`` binds (WebPortInUse when taken), ``stop()`` closes."""
 
-    def __init__(self, host: str, port: int, config: dict[str, Any]) -> None:
+    def __init__(self, host: str, port: int, config: dict[str, Any], region: str = "us-east-1") -> None:
         self.host, self.port = host, port
         self.config = config
+        self.region = region
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -120,7 +153,11 @@ class WebClientServer:
         handler = type(
             "WebClientHandler",
             (_Handler,),
-            {"config_body": json.dumps(self.config).encode(), "csp": content_security_policy(self.config)},
+            {
+                "config_body": json.dumps(self.config).encode(),
+                "csp": content_security_policy(self.config),
+                "region": self.region,
+            },
         )
         try:
             self._server = ThreadingHTTPServer((self.host, self.port), partial(handler, directory=str(WEB_DIR)))

@@ -73,7 +73,7 @@ SYNCHRONOUS_DLQ = (
 )
 SQS_REDRIVE = (
     "invoked synchronously by its SQS event source mapping: a message it fails on returns to its queue, whose "
-    "redrive policy moves it to a dead-letter queue after five receives"
+    "redrive policy moves it to a dead-letter queue after its maxReceiveCount receives (5; the webhooks' 8)"
 )
 
 STREAM_DESTINATION = (

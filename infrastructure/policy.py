@@ -59,7 +59,7 @@ CONNECTIONS = [
 
 STATEMENTS: tuple[Grant, ...] = (
     Grant("Logs", ["logs:CreateLogStream", "logs:PutLogEvents"], [f"{LAMBDA_LOGS}:*", f"{LAMBDA_LOGS}-*:*"]),
-    table("users", "BatchGetItem", "UpdateItem"),
+    table("users", "BatchGetItem", "GetItem", "UpdateItem"),  # GetItem: preferences, the digest worker (issue 18)
     table("patterns", "BatchGetItem", "GetItem", "PutItem"),
     table("purchases", "BatchGetItem", "UpdateItem"),
     table("conversations", "BatchGetItem", "GetItem", "PutItem", "UpdateItem"),
@@ -103,6 +103,33 @@ STATEMENTS: tuple[Grant, ...] = (
     Grant("StreamFailuresQueue", ["sqs:SendMessage"], ["arn:*:sqs:*:*:{stream_failures_queue}"]),
     Grant("WebSocketDelivery", ["execute-api:ManageConnections"], CONNECTIONS),
     Grant("JwtSecret", ["ssm:GetParameter"], ["arn:*:ssm:*:*:parameter{jwt_parameter}"]),
+    # Issue 18.
+    # The stream consumer queues digest windows (delayed) and webhook events; their consumers' event source
+    # mappings receive, delete and read attributes; the webhook consumer sets each retry's wait.
+    Grant(
+        "DigestQueue",
+        ["sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:ReceiveMessage", "sqs:SendMessage"],
+        ["arn:*:sqs:*:*:{digest_queue}"],
+    ),
+    Grant(
+        "WebhookQueue",
+        [
+            "sqs:ChangeMessageVisibility",
+            "sqs:DeleteMessage",
+            "sqs:GetQueueAttributes",
+            "sqs:GetQueueUrl",
+            "sqs:ReceiveMessage",
+            "sqs:SendMessage",
+        ],
+        ["arn:*:sqs:*:*:{webhook_queue}"],
+    ),
+    # SES v2 SendEmail (raw MIME) from the digests' sender, verified as an address or as its domain.
+    Grant(
+        "DigestEmail",
+        ["ses:SendEmail"],
+        ["arn:*:ses:*:*:identity/{email_from}", "arn:*:ses:*:*:identity/{email_domain}"],
+    ),
+    Grant("WebhookSecret", ["ssm:GetParameter"], ["arn:*:ssm:*:*:parameter{webhook_parameter}"]),
 )
 
 # Where each placeholder's value comes from.
@@ -113,6 +140,11 @@ PLACEHOLDERS = {
     "bucket": "ATTACHMENTS_BUCKET",
     "jwt_parameter": "JWT_SECRET_SSM_PARAMETER (starts with /)",
     "upload_failures_queue": "UPLOAD_FAILURES_QUEUE",
+    "digest_queue": "DIGEST_QUEUE",
+    "webhook_queue": "WEBHOOK_QUEUE",
+    "email_from": "NOTIFY_EMAIL_FROM",
+    "email_domain": "NOTIFY_EMAIL_FROM's domain",
+    "webhook_parameter": "WEBHOOK_SECRET_SSM_PARAMETER (starts with /)",
     "stream_failures_queue": "STREAM_FAILURES_QUEUE",
     "websocket_api": "WEBSOCKET_API_ID (* until infrastructure/deploy.py recorded it)",
     "api_stage": "api_gateway_stage",
@@ -134,6 +166,11 @@ def values(config: dict[str, Any], stage: str, websocket_api: str | None = None)
         "bucket": environment.get("ATTACHMENTS_BUCKET"),
         "jwt_parameter": environment.get("JWT_SECRET_SSM_PARAMETER"),
         "upload_failures_queue": environment.get("UPLOAD_FAILURES_QUEUE"),
+        "digest_queue": environment.get("DIGEST_QUEUE"),
+        "webhook_queue": environment.get("WEBHOOK_QUEUE"),
+        "email_from": environment.get("NOTIFY_EMAIL_FROM"),
+        "email_domain": (environment.get("NOTIFY_EMAIL_FROM") or "").rpartition("@")[2] or None,
+        "webhook_parameter": environment.get("WEBHOOK_SECRET_SSM_PARAMETER"),
         "stream_failures_queue": environment.get("STREAM_FAILURES_QUEUE"),
         "websocket_api": websocket_api or environment.get("WEBSOCKET_API_ID") or "*",
         "api_stage": scoped.get("api_gateway_stage") or config.get("api_gateway_stage") or "api",

@@ -40,6 +40,23 @@ def upload_failure_queues(settings: Settings) -> QueueShape:
     return QueueShape(settings.upload_failures_queue, 180, RETENTION_SECONDS, dead_letter=dead, max_receive_count=5)
 
 
+def digest_queues(settings: Settings) -> QueueShape:
+    """Email digest windows (delayed messages, re-sent for delays over 900 s) and their dead letters.
+
+    Visibility: 6x the consumer's 30 s timeout; a window whose digest fails five times goes to the dead letters.
+    """
+    dead = QueueShape(f"{settings.digest_queue}-dead", 30, RETENTION_SECONDS)
+    return QueueShape(settings.digest_queue, 180, RETENTION_SECONDS, dead_letter=dead, max_receive_count=5)
+
+
+def webhook_queues(settings: Settings) -> QueueShape:
+    """Webhook events and their dead letters: the consumer's retries follow ``WEBHOOK_RETRY_SECONDS`` (set with
+    ChangeMessageVisibility), so the redrive counts one receive per attempt, the first included."""
+    dead = QueueShape(f"{settings.webhook_queue}-dead", 30, RETENTION_SECONDS)
+    attempts = len(settings.webhook_retry_seconds) + 1
+    return QueueShape(settings.webhook_queue, 180, RETENTION_SECONDS, dead_letter=dead, max_receive_count=attempts)
+
+
 def stream_failure_queue(settings: Settings) -> QueueShape:
     """The on-failure destination of the messages stream's event source (``on_message_stream``): what Lambda gave up
     on after its retries, as a pointer into the stream (shard, first and last sequence numbers) for an operator to
@@ -68,8 +85,27 @@ class SqsQueue:
             self._url = str(self.client.get_queue_url(QueueName=self.name)["QueueUrl"])
         return self._url
 
-    def send(self, body: dict[str, Any]) -> None:
-        self.client.send_message(QueueUrl=self.url, MessageBody=json.dumps(body, separators=(",", ":")))
+    def send(self, body: dict[str, Any], delay_seconds: int = 0) -> None:
+        extra = {"DelaySeconds": delay_seconds} if delay_seconds else {}
+        self.client.send_message(QueueUrl=self.url, MessageBody=json.dumps(body, separators=(",", ":")), **extra)
+
+    def send_many(self, bodies: list[dict[str, Any]]) -> None:
+        """In batches of ten; raises when SQS refused any entry (the caller's retry sends the batch again)."""
+        for start in range(0, len(bodies), 10):
+            entries = [
+                {"Id": str(i), "MessageBody": json.dumps(body, separators=(",", ":"))}
+                for i, body in enumerate(bodies[start : start + 10])
+            ]
+            failed = self.client.send_message_batch(QueueUrl=self.url, Entries=entries).get("Failed") or []
+            if failed:
+                raise RuntimeError(
+                    f"SQS refused {len(failed)} of {len(entries)} message(s) on {self.name}: {failed[0]}"
+                )
+
+    def retry_later(self, receipt_handle: str, seconds: int) -> None:
+        self.client.change_message_visibility(
+            QueueUrl=self.url, ReceiptHandle=receipt_handle, VisibilityTimeout=seconds
+        )
 
     def ensure(self, shape: QueueShape) -> str:
         """Create the queue (and its dead-letter queue) as infrastructure/ does: dev stack and tests. Its URL."""

@@ -55,3 +55,35 @@ def image_url(value: str) -> str:
     if "@" in parts.netloc:
         raise ValueError("an image URL must not carry credentials")
     return value
+
+
+EMAIL_MAX_CHARS = 254  # RFC 5321's path limit minus the angle brackets
+# A mailbox SES can send to: a dot-atom local part (the quoted forms no platform hands out) at a DNS host name.
+_EMAIL_LOCAL = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!#$%&'*+-/=?^_`{|}~.")
+_LABEL_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-")
+
+
+def email_address(value: str) -> str:
+    """``value`` trimmed, its domain lowercased, when it is an address to mail; ValueError says why not."""
+    value = value.strip()
+    if len(value) > EMAIL_MAX_CHARS:
+        raise ValueError(f"an email address must be at most {EMAIL_MAX_CHARS} characters")
+    local, at, domain = value.rpartition("@")
+    if not at or not local or not domain:
+        raise ValueError("an email address needs a local part, @ and a domain")
+    if (
+        len(local) > 64
+        or any(ch not in _EMAIL_LOCAL for ch in local)
+        or ".." in local
+        or local[0] == "."
+        or local[-1] == "."
+    ):
+        raise ValueError("the part before @ must be letters, digits and !#$%&'*+-/=?^_`{|}~ with single inner dots")
+    domain = domain.lower().rstrip(".")
+    labels = domain.split(".")
+    if len(labels) < 2 or any(
+        not label or len(label) > 63 or label[0] == "-" or label[-1] == "-" or set(label) - _LABEL_CHARS
+        for label in labels
+    ):
+        raise ValueError("the domain must be a host name such as example.com")
+    return f"{local}@{domain}"

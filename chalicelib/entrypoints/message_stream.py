@@ -24,6 +24,7 @@ from typing import Any
 
 from chalicelib import logs, metrics
 from chalicelib.bootstrap import services
+from chalicelib.entrypoints import offline
 from chalicelib.services.message_stream import MessageChange, PoisonRecord, decode
 from chalicelib.settings import get_settings
 
@@ -36,6 +37,9 @@ Consumer = Callable[[Sequence[MessageChange]], Iterable[str]]
 CONSUMERS: list[tuple[str, Consumer]] = [
     ("search_index", lambda changes: services().search.index(changes)),
 ]
+CONSUMERS: list[tuple[str, Consumer]] = []
+CONSUMERS.append(("webhooks", offline.webhooks))  # issue 18
+CONSUMERS.append(("email digests", offline.email_digests))  # issue 18
 
 
 def on_records(records: Iterable[Mapping[str, Any]]) -> dict[str, list[dict[str, str]]]:

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, StrictBool, StringConstraints, field_validator, model_validator
 
-from chalicelib.domain import profiles
+from chalicelib.domain import notifications, profiles
 from chalicelib.schemas.base import EntityId, OpaqueId, RequestModel
 from chalicelib.settings import get_settings
 
@@ -18,6 +18,11 @@ ImageUrl = Annotated[
     str,
     StringConstraints(pattern=r"^https://\S+$", max_length=profiles.URL_MAX_CHARS),
     AfterValidator(profiles.image_url),
+]
+EmailAddress = Annotated[
+    str,
+    StringConstraints(max_length=profiles.EMAIL_MAX_CHARS + 2),
+    AfterValidator(profiles.email_address),
 ]
 DisplayName = Annotated[
     str,
@@ -234,6 +239,8 @@ class UpsertUserRequest(RequestModel):
     name: DisplayName
     avatar_url: ImageUrl | None = None
     accepts_direct_messages: StrictBool | None = None
+    # Where email digests go (issue 18). Stored for this service only: no response to another user carries it.
+    email: EmailAddress | None = None
 
 
 class UpsertPatternRequest(RequestModel):
@@ -337,3 +344,54 @@ class ResolutionRequest(RequestModel):
     @classmethod
     def _at_most_max(cls, value: int | None) -> int | None:
         return _at_most(value, get_settings().suspension_max_days)
+# --- notification preferences (issue 18) ---------------------------------------------------------------
+
+ClockTime = Annotated[str, StringConstraints(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
+
+
+class EmailPreferencesRequest(RequestModel):
+    """Email digests: on or off, and how long a message waits unread before it is mailed."""
+
+    enabled: StrictBool = True
+    delay_minutes: Annotated[
+        int,
+        Field(strict=True, ge=notifications.DELAY_MINUTES_MIN, le=notifications.DELAY_MINUTES_MAX),
+    ] = notifications.DELAY_MINUTES_DEFAULT
+
+
+class PushPreferencesRequest(RequestModel):
+    """Web Push: on or off, and whether notifications (and digests) show the message's text."""
+
+    enabled: StrictBool = True
+    show_preview: StrictBool = True
+
+
+class QuietHoursRequest(RequestModel):
+    """No digest between ``start`` and ``end`` (24-hour ``HH:MM``, local time of the IANA ``timeZone``); a window
+    may span midnight (22:00-07:00). A digest due meanwhile is sent when they end."""
+
+    start: ClockTime
+    end: ClockTime
+    time_zone: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+
+    @model_validator(mode="after")
+    def _a_real_window(self) -> QuietHoursRequest:
+        try:
+            notifications.QuietHours(self.start, self.end, self.time_zone)
+        except notifications.InvalidPreferences as exc:
+            raise ValueError(str(exc)) from None
+        return self
+
+
+class NotificationPreferencesRequest(RequestModel):
+    """``PUT /api/me/notification-preferences``: the whole set (what is left out takes its default)."""
+
+    email: EmailPreferencesRequest = Field(default_factory=EmailPreferencesRequest)
+    push: PushPreferencesRequest = Field(default_factory=PushPreferencesRequest)
+    quiet_hours: QuietHoursRequest | None = None
+
+
+class UnsubscribeQuery(RequestModel):
+    """``POST /api/notifications/unsubscribe?token=...``: the token of an email digest's ``List-Unsubscribe``."""
+
+    token: Annotated[str, StringConstraints(min_length=1, max_length=notifications.TOKEN_MAX_CHARS)]

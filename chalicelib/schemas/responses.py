@@ -421,3 +421,40 @@ class AuditPageOut(ResponseModel):
 
     entries: list[AuditEntryOut]
     next_cursor: str | None
+# --- notification preferences (issue 18) ---------------------------------------------------------------
+
+
+class EmailPreferencesOut(ResponseModel):
+    enabled: bool
+    delay_minutes: int
+
+
+class PushPreferencesOut(ResponseModel):
+    enabled: bool
+    show_preview: bool
+
+
+class QuietHoursOut(ResponseModel):
+    start: str
+    end: str
+    time_zone: str
+
+
+class NotificationPreferencesOut(ResponseModel):
+    """The caller's notification preferences (defaults for what they never set); ``quietHours`` is null when off."""
+
+    email: EmailPreferencesOut
+    push: PushPreferencesOut
+    quiet_hours: QuietHoursOut | None
+
+
+class UnsubscribedOut(ResponseModel):
+    """``POST /api/notifications/unsubscribe``: the token's user gets no more email digests (again: the same)."""
+
+    unsubscribed: bool
+
+
+class InternalUserOut(UserOut):
+    """What the platform stored (its own copy, email included: only the service role ever sees this)."""
+
+    email: str | None = None

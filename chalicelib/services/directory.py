@@ -18,7 +18,13 @@ from chalicelib.domain.presence import is_online
 from chalicelib.domain.principal import Principal
 from chalicelib.domain.sending import customer_key
 from chalicelib.schemas.requests import UpsertPatternRequest, UpsertUserRequest
-from chalicelib.schemas.responses import ParticipantOut, ParticipantPresenceOut, PatternOut, PurchaseOut, UserOut
+from chalicelib.schemas.responses import (
+    InternalUserOut,
+    ParticipantOut,
+    ParticipantPresenceOut,
+    PatternOut,
+    PurchaseOut,
+)
 
 
 @dataclass
@@ -99,8 +105,9 @@ def _fit(rule: Callable[[str], str], value: str | None) -> str | None:
         return None
 
 
-def upsert_user(user_id: str, request: UpsertUserRequest) -> UserOut:
-    """Store the platform's profile of a user (counters and claims are kept)."""
+def upsert_user(user_id: str, request: UpsertUserRequest) -> InternalUserOut:
+    """Store the platform's profile of a user (counters, claims and notification preferences are kept; like the avatar,
+    an email left out is removed: the platform's PUT is the whole profile)."""
     profile = UserProfile(user_id)
     actions: list[Action] = [
         UserProfile.name.set(request.name),
@@ -121,6 +128,15 @@ def upsert_user(user_id: str, request: UpsertUserRequest) -> UserOut:
         avatar_url=request.avatar_url,
         accepts_direct_messages=bool(profile.accepts_direct_messages),
     )
+    profile.update(
+        actions=[
+            UserProfile.name.set(request.name),
+            UserProfile.avatar_url.set(request.avatar_url) if request.avatar_url else UserProfile.avatar_url.remove(),
+            UserProfile.email.set(request.email) if request.email else UserProfile.email.remove(),
+            UserProfile.updated_at.set(now_iso()),
+        ]
+    )
+    return InternalUserOut(id=user_id, name=request.name, avatar_url=request.avatar_url, email=request.email)
 
 
 def upsert_pattern(pattern_id: str, request: UpsertPatternRequest) -> PatternOut:

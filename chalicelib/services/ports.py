@@ -58,4 +58,33 @@ class Queue(Protocol):
     def send(self, body: dict[str, Any]) -> None: ...
 
 
+class WorkQueue(Protocol):
+    """A queue of asynchronous work (digests, webhooks): delayed sends, batches, retries with a backoff."""
+
+    def send(self, body: dict[str, Any], delay_seconds: int = 0) -> None: ...
+
+    def send_many(self, bodies: list[dict[str, Any]]) -> None:
+        """In batches of ten (SendMessageBatch); raises when any entry failed."""
+
+    def retry_later(self, receipt_handle: str, seconds: int) -> None:
+        """Make a received message visible again in ``seconds`` (ChangeMessageVisibility): the backoff."""
+
+
+class Mailer(Protocol):
+    """Sends email (SES v2 on AWS and on moto)."""
+
+    def send_raw(self, sender: str, recipient: str, mime: bytes) -> str:
+        """Send one raw MIME message (headers as written); its message id."""
+
+
+class WebhookSender(Protocol):
+    """POSTs a signed event to the platform."""
+
+    def secrets(self) -> tuple[bytes, ...]:
+        """The signing keys (WEBHOOK_SECRET or its SSM parameter, read once)."""
+
+    def post(self, url: str, body: str, headers: dict[str, str]) -> int:
+        """The response's status (a network failure raises OSError)."""
+
+
 Clock = Callable[[], datetime]  # the current UTC time (tests pass a fixed one)

@@ -23,7 +23,7 @@ import botocore.signers
 REPO = Path(__file__).resolve().parents[2]
 OUT_VARIABLE = "AWS_CALLS_OUT"
 # Helpers the dev stack and the tests call; the deployed functions never do (ensure: SqsQueue.ensure).
-SETUP_FUNCTIONS = frozenset({"create_tables", "ensure_bucket", "reset_connections", "ensure"})
+SETUP_FUNCTIONS = frozenset({"create_tables", "ensure_bucket", "reset_connections", "ensure", "ensure_identity"})
 
 _calls: set[str] = set()
 
@@ -72,6 +72,8 @@ def summarize(service: str, operation: str, params: dict[str, Any], endpoint: st
         call["Name"] = params.get("Name")
     elif service == "sqs":
         call["Queue"] = params.get("QueueName") or str(params.get("QueueUrl", "")).rsplit("/", 1)[-1]
+    elif service == "sesv2":
+        call["FromEmailAddress"] = params.get("FromEmailAddress")
     else:
         call["Params"] = sorted(params)
     return call

@@ -39,6 +39,7 @@ class Names:
     websocket_api_id: str
     websocket_stage: str
     queues: dict[str, str] = field(default_factory=dict)  # recorded queue -> the stage's queue
+    email_from: str | None = None  # the stage's NOTIFY_EMAIL_FROM (the recorded sender is the test stage's)
 
     def table(self, recorded: str) -> str:
         if not recorded.startswith(self.table_prefix_recorded):
@@ -80,7 +81,14 @@ _S3_OBJECT = {
     "GetObjectTagging": ("s3:GetObjectTagging",),
     "DeleteObject": ("s3:DeleteObject",),
 }
-_SQS = {"GetQueueUrl", "SendMessage", "ReceiveMessage", "DeleteMessage", "GetQueueAttributes"}
+_SQS = {
+    "GetQueueUrl",
+    "SendMessage",
+    "ReceiveMessage",
+    "DeleteMessage",
+    "GetQueueAttributes",
+    "ChangeMessageVisibility",
+}
 _MANAGEMENT_METHODS = {"PostToConnection": "POST", "GetConnection": "GET", "DeleteConnection": "DELETE"}
 
 
@@ -123,6 +131,14 @@ def required(call: dict[str, Any], names: Names) -> set[Permission]:
             return needs
     elif service == "sqs" and operation in _SQS:
         return {(f"sqs:{operation}", names.queue_arn(call["Queue"]))}
+    elif service == "sqs" and operation == "SendMessageBatch":
+        return {("sqs:SendMessage", names.queue_arn(call["Queue"]))}
+    elif service == "sesv2" and operation == "SendEmail":
+        # SES authorizes the sending identity: the address, or its domain when that is what was verified (which of
+        # the two depends on the account's SES setup, so the policy must grant both).
+        sender = names.email_from or str(call["FromEmailAddress"])
+        identity = f"arn:{PARTITION}:ses:{names.region}:{names.account}:identity/"
+        return {("ses:SendEmail", identity + sender), ("ses:SendEmail", identity + sender.rpartition("@")[2])}
     elif service == "apigatewaymanagementapi" and operation in _MANAGEMENT_METHODS:
         path = urlparse(call["Endpoint"]).path.strip("/")
         if not path:

@@ -37,11 +37,20 @@ def test_there_are_alarms_on_the_error_rate_failed_invocations_and_dead_letters(
 ) -> None:
     found = alarms(template, stage)
 
-    assert set(found) == {"ErrorRateAlarm", "LambdaErrorsAlarm", "UploadDeadLettersAlarm", "StreamFailuresAlarm"}
+    assert set(found) == {
+        "ErrorRateAlarm",
+        "LambdaErrorsAlarm",
+        "UploadDeadLettersAlarm",
+        "DigestDeadLettersAlarm",
+        "WebhookDeadLettersAlarm",
+        "StreamFailuresAlarm",
+    }
     assert {alarm["AlarmName"] for alarm in found.values()} == {
         f"crochet-messaging-{stage}-error-rate",
         f"crochet-messaging-{stage}-lambda-errors",
         f"crochet-messaging-{stage}-upload-dead-letters",
+        f"crochet-messaging-{stage}-email-digest-dead-letters",
+        f"crochet-messaging-{stage}-webhook-dead-letters",
         f"crochet-messaging-{stage}-stream-failures",
     }
 
@@ -130,6 +139,9 @@ def test_dead_letters_are_watched_on_the_upload_functions_queue(template: dict[s
     for name in queues:
         assert {"Fn::GetAtt": [name, "QueueName"]} in watched, f"no alarm on {name}"
     assert dimension["Value"] == {"Fn::GetAtt": ["UploadFailuresDeadLetterQueue", "QueueName"]}
+    # Issue 18's dead letters: email digests and webhook events.
+    assert {"Fn::GetAtt": ["DigestDeadLetterQueue", "QueueName"]} in watched
+    assert {"Fn::GetAtt": ["WebhookDeadLetterQueue", "QueueName"]} in watched
 
 
 @pytest.mark.parametrize("stage", STAGES)

@@ -10,7 +10,7 @@ from chalice.config import Config
 from chalice.deploy import models
 from chalice.deploy.appgraph import ApplicationGraphBuilder, DependencyBuilder
 
-from chalicelib.adapters.queues import upload_failure_queues
+from chalicelib.adapters.queues import digest_queues, upload_failure_queues, webhook_queues
 from chalicelib.settings import get_settings
 from infrastructure.deploy import ROOT, Project
 from tests.infrastructure.support import STAGES, chalice_config, stage_environment
@@ -22,6 +22,8 @@ FUNCTIONS = {
     "websocket_disconnect",
     "on_upload",
     "on_upload_failure",
+    "on_email_digest",
+    "on_webhook",
     "on_message_stream",
 }
 # CloudWatch Logs accepts only these retention periods.
@@ -152,3 +154,18 @@ def test_the_failure_consumer_finishes_within_its_queues_visibility_timeout(stag
     queue = upload_failure_queues(get_settings())
     assert functions(stage)["on_upload_failure"].timeout * 6 <= queue.visibility_timeout_seconds
     assert stage_environment(stage)["UPLOAD_FAILURES_QUEUE"] == f"crochet-messaging-{stage}-upload-failures"
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_the_notification_consumers_fit_their_queues(stage: str) -> None:
+    """Issue 18: on_email_digest and on_webhook finish within their queues' visibility (6x), reserve at least what
+    their event sources may run at once (app.py's maximum_concurrency, 2), and read the stage's queue names."""
+    built = functions(stage)
+    settings = get_settings()
+    for name, shape in (("on_email_digest", digest_queues(settings)), ("on_webhook", webhook_queues(settings))):
+        assert built[name].timeout * 6 <= shape.visibility_timeout_seconds, name
+        assert built[name].reserved_concurrency >= 2, name
+    environment = stage_environment(stage)
+    assert environment["DIGEST_QUEUE"] == f"crochet-messaging-{stage}-email-digests"
+    assert environment["WEBHOOK_QUEUE"] == f"crochet-messaging-{stage}-webhooks"
+    assert environment["WEBHOOK_SECRET_SSM_PARAMETER"].startswith("/")

@@ -34,6 +34,16 @@ RUNTIME_GRANTS = {
     ("UploadFailuresQueue", "sqs:ReceiveMessage"): "on_upload_failure's SQS event source polls with the role",
     ("UploadFailuresQueue", "sqs:DeleteMessage"): "on_upload_failure's SQS event source deletes what it handled",
     ("UploadFailuresQueue", "sqs:GetQueueAttributes"): "Lambda reads the queue's attributes for the event source",
+    ("DigestQueue", "sqs:ReceiveMessage"): "on_email_digest's SQS event source polls with the role",
+    ("DigestQueue", "sqs:DeleteMessage"): "on_email_digest's SQS event source deletes what it handled",
+    ("DigestQueue", "sqs:GetQueueAttributes"): "Lambda reads the queue's attributes for the event source",
+    ("WebhookQueue", "sqs:ReceiveMessage"): "on_webhook's SQS event source polls with the role",
+    ("WebhookQueue", "sqs:DeleteMessage"): "on_webhook's SQS event source deletes what it handled",
+    ("WebhookQueue", "sqs:GetQueueAttributes"): "Lambda reads the queue's attributes for the event source",
+    (
+        "WebhookSecret",
+        "ssm:GetParameter",
+    ): "the webhook sender reads WEBHOOK_SECRET_SSM_PARAMETER (tests set the secret)",
     ("MessagesStream", "dynamodb:DescribeStream"): "on_message_stream's event source mapping reads the stream",
     ("MessagesStream", "dynamodb:GetRecords"): "on_message_stream's event source mapping reads the stream",
     ("MessagesStream", "dynamodb:GetShardIterator"): "on_message_stream's event source mapping reads the stream",
@@ -76,6 +86,10 @@ def names(stage: str) -> iam.Names:
     queues.update(
         {stage_environment(other)["UPLOAD_FAILURES_QUEUE"]: environment["UPLOAD_FAILURES_QUEUE"] for other in STAGES}
     )
+    # Issue 18's queues.
+    for variable, short in (("DIGEST_QUEUE", "email-digests"), ("WEBHOOK_QUEUE", "webhooks")):
+        queues[f"crochet-messaging-test-{short}"] = environment[variable]
+        queues.update({stage_environment(other)[variable]: environment[variable] for other in STAGES})
     return iam.Names(
         region=REGION,
         account=ACCOUNT,
@@ -85,6 +99,7 @@ def names(stage: str) -> iam.Names:
         websocket_api_id=environment.get("WEBSOCKET_API_ID") or "a1b2c3d4e5",
         websocket_stage=chalice_config()["stages"][stage]["api_gateway_stage"],
         queues=queues,
+        email_from=environment.get("NOTIFY_EMAIL_FROM"),
     )
 
 

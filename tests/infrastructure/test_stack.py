@@ -61,7 +61,15 @@ def test_the_stack_creates_what_the_stage_configuration_names(moto: None, stage:
             environment["UPLOAD_FAILURES_QUEUE"],
             environment["UPLOAD_FAILURES_QUEUE"] + "-dead",
             environment["STREAM_FAILURES_QUEUE"],
+            environment["DIGEST_QUEUE"],
+            environment["DIGEST_QUEUE"] + "-dead",
+            environment["WEBHOOK_QUEUE"],
+            environment["WEBHOOK_QUEUE"] + "-dead",
         ]
+    )
+    assert (outputs["DigestQueueName"], outputs["WebhookQueueName"]) == (
+        environment["DIGEST_QUEUE"],
+        environment["WEBHOOK_QUEUE"],
     )
     expected = {environment["TABLE_PREFIX"] + short_name(model) for model in ALL_MODELS}
     assert set(boto3.client("dynamodb").list_tables()["TableNames"]) == expected

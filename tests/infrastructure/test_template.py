@@ -12,7 +12,13 @@ from moto import mock_aws
 from pynamodb.models import Model
 
 from chalicelib.adapters.files import S3Files
-from chalicelib.adapters.queues import SqsQueue, stream_failure_queue, upload_failure_queues
+from chalicelib.adapters.queues import (
+    SqsQueue,
+    digest_queues,
+    stream_failure_queue,
+    upload_failure_queues,
+    webhook_queues,
+)
 from chalicelib.settings import get_settings
 from infrastructure.deploy import TEMPLATE
 from tests.infrastructure.support import (
@@ -232,7 +238,8 @@ def test_the_bucket_is_private_owner_enforced_and_tls_only(template: dict[str, A
 
 
 def test_parameters_are_the_stage_and_the_allowed_origins(template: dict[str, Any]) -> None:
-    assert set(template["Parameters"]) == {"Stage", "AllowedOrigins", "AlarmEmail"}
+    assert set(template["Parameters"]) == {"Stage", "AllowedOrigins", "AlarmEmail", "NotifyEmailIdentityName"}
+    assert template["Parameters"]["NotifyEmailIdentityName"]["Default"] == ""  # deploy.py passes NOTIFY_EMAIL_FROM
     assert template["Parameters"]["AllowedOrigins"]["Type"] == "CommaDelimitedList"
     assert template["Parameters"]["AlarmEmail"]["Default"] == ""  # optional: deploy.py passes only the first two
 
@@ -267,12 +274,16 @@ def local_queues(stage: str) -> dict[str, dict[str, Any]]:
     with mock_aws(), pytest.MonkeyPatch.context() as patch:
         patch.setenv("STAGE", stage)
         patch.setenv("UPLOAD_FAILURES_QUEUE", f"crochet-messaging-{stage}-upload-failures")
+        patch.setenv("DIGEST_QUEUE", f"crochet-messaging-{stage}-email-digests")
+        patch.setenv("WEBHOOK_QUEUE", f"crochet-messaging-{stage}-webhooks")
         patch.setenv("STREAM_FAILURES_QUEUE", f"crochet-messaging-{stage}-stream-failures")
         get_settings.cache_clear()
         try:
             settings = get_settings()
             queue = SqsQueue(settings, settings.upload_failures_queue)
             queue.ensure(upload_failure_queues(settings))
+            SqsQueue(settings, settings.digest_queue, queue.client).ensure(digest_queues(settings))
+            SqsQueue(settings, settings.webhook_queue, queue.client).ensure(webhook_queues(settings))
             SqsQueue(settings, settings.stream_failures_queue, queue.client).ensure(stream_failure_queue(settings))
             client, found = queue.client, {}
             for url in client.list_queues()["QueueUrls"]:
@@ -307,6 +318,9 @@ def test_the_stack_outputs_name_the_upload_failure_queues(template: dict[str, An
     assert outputs["UploadFailuresQueueName"]["Value"] == {"Fn::GetAtt": ["UploadFailuresQueue", "QueueName"]}
     assert outputs["UploadFailuresQueueArn"]["Value"] == {"Fn::GetAtt": ["UploadFailuresQueue", "Arn"]}
     assert {"UploadFailuresQueueUrl", "UploadFailuresDeadLetterQueueArn"} <= set(outputs)
+    # Issue 18: what infrastructure/deploy.py checks the stage's DIGEST_QUEUE and WEBHOOK_QUEUE against.
+    assert outputs["DigestQueueName"]["Value"] == {"Fn::GetAtt": ["DigestQueue", "QueueName"]}
+    assert outputs["WebhookQueueName"]["Value"] == {"Fn::GetAtt": ["WebhookQueue", "QueueName"]}
 
 
 def test_only_the_messages_table_has_a_stream_and_the_stack_exports_it(template: dict[str, Any]) -> None:

@@ -27,6 +27,8 @@ from chalicelib.adapters.dynamodb import Attachment, Connection, Conversation, M
 from chalicelib.domain.connections import parse_connections, parse_room
 from chalicelib.domain.ids import conversation_id_for, message_id_for, parse_message_id
 from chalicelib.entrypoints.http.routing import MODERATOR, PUBLIC, SERVICE, USER, route_specs
+from chalicelib.domain.notifications import unsubscribe_token
+from chalicelib.entrypoints.http.routing import PUBLIC, SERVICE, USER, route_specs
 from chalicelib.entrypoints.ws.dispatcher import ACTIONS
 from chalicelib.settings import get_settings
 from tests.integration.conftest import Api, Response, token_for
@@ -252,6 +254,17 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("PUT", "/api/internal/purchases/{patternId}/{userId}"): Row(
         SERVICE, lambda w: "/api/internal/purchases/p9/zed", INTERNAL
     ),
+    # Issue 18: the caller's own preferences; the digest's one-click unsubscribe needs no login (its token is the
+    # proof: tests/integration/test_notification_preferences.py refuses forged ones).
+    ("GET", "/api/me/notification-preferences"): Row(USER, lambda w: "/api/me/notification-preferences", USER_ROUTE_OK),
+    ("PUT", "/api/me/notification-preferences"): Row(
+        USER, lambda w: "/api/me/notification-preferences", USER_ROUTE_OK, lambda w: {"email": {"delayMinutes": 5}}
+    ),
+    ("POST", "/api/notifications/unsubscribe"): Row(
+        PUBLIC,
+        lambda w: f"/api/notifications/unsubscribe?token={unsubscribe_token('zed', get_settings().cursor_secret)}",
+        EVERYONE,
+    ),
 }
 
 
@@ -372,6 +385,8 @@ INTERNAL_PROPERTIES = {
     "watcherIds",
     "presenceExpiresAt",
     "claimName",
+    "email",  # the platform's copy, for digests only (issue 18)
+    "digestWindow",
     "claimPicture",
     "requestHash",
     "key",

@@ -15,6 +15,7 @@ from itertools import count
 import pytest
 
 from chalicelib.domain.ids import conversation_id_for, message_id_for
+from chalicelib.domain.notifications import unsubscribe_token
 from chalicelib.settings import get_settings
 from tests.integration.conftest import Api, DynamoCalls, StreamDrain
 from tests.integration.conftest import Api, DynamoCalls, token_for
@@ -334,6 +335,36 @@ OPERATIONS: dict[str, tuple[int, Operation]] = {
             ),
             lambda: w.api.conversation("bob", PATTERN_CHAT),
         )[1],
+    ),
+    # Issue 18. Preferences live on the user's item: one GetItem, one UpdateItem; the unsubscribe is one conditional
+    # UpdateItem. The sends above keep their 3: digests and webhooks are decided after the send, by the messages
+    # table's stream consumer (tests/integration/test_email_digests.py, test_webhooks.py).
+    "get notification preferences": (
+        1,
+        lambda w: lambda: w.api.call("GET", "/api/me/notification-preferences", "alice"),
+    ),
+    "put notification preferences": (
+        1,
+        lambda w: (
+            lambda: w.api.call(
+                "PUT",
+                "/api/me/notification-preferences",
+                "alice",
+                {
+                    "email": {"delayMinutes": 30},
+                    "quietHours": {"start": "22:00", "end": "07:00", "timeZone": "Europe/Paris"},
+                },
+            )
+        ),
+    ),
+    "one-click unsubscribe": (
+        1,
+        lambda w: (
+            lambda: w.api.call(
+                "POST",
+                f"/api/notifications/unsubscribe?token={unsubscribe_token('alice', get_settings().cursor_secret)}",
+            )
+        ),
     ),
 }
 

@@ -90,3 +90,13 @@ def test_lambda_time_is_scaled_to_the_cpu_share_of_its_memory() -> None:
     # 10 ms on a full core is ~34.6 ms at 512 MB; plus a read (5 ms) and a transaction (10 ms).
     assert cost.billed_ms(op, 512) == 50
     assert cost.billed_ms(op, 2048) == 25
+
+
+def test_the_asynchronous_path_is_priced_per_message_and_shrinks_with_bigger_windows() -> None:
+    one = sum(step.usd() for step in cost.async_path(1.0))
+    five = sum(step.usd() for step in cost.async_path(5.0))
+    assert 0 < five < one
+    # Every message pays its window check and its webhook, whatever the window.
+    assert five > cost.async_path(5.0)[1].usd() + cost.async_path(5.0)[3].usd() > 0
+    rows = cost.render_async_path()
+    assert any("total, every message its own window" in row for row in rows)

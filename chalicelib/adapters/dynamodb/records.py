@@ -36,6 +36,13 @@ from chalicelib.domain.moderation import (
     ReportRecord,
     Resolution,
     audit_scopes,
+from chalicelib.domain.messages import MessageRecord, Reaction, ReplyRef, TimelineRecord
+from chalicelib.domain.notifications import (
+    DELAY_MINUTES_MAX,
+    DELAY_MINUTES_MIN,
+    InvalidPreferences,
+    Preferences,
+    QuietHours,
 )
 from chalicelib.domain.read_state import ParticipantState
 from chalicelib.domain.reading import ReadPlan
@@ -805,3 +812,45 @@ def write_suspension(transaction: TransactWrite, user_id: str, until: str, repor
             suspended_until=until,
         )
     )
+# --- notification preferences (issue 18) ---------------------------------------------------------------
+
+
+def notification_preferences(item: UserProfile | None) -> Preferences:
+    """A user's preferences as stored (the defaults for what was never set; a stored value that no longer passes the
+    rules reads as its default rather than failing the read)."""
+    defaults = Preferences()
+    if item is None:
+        return defaults
+    quiet = None
+    stored = item.notify_quiet_hours
+    if isinstance(stored, dict):
+        try:
+            quiet = QuietHours(str(stored.get("start")), str(stored.get("end")), str(stored.get("timeZone")))
+        except InvalidPreferences:
+            quiet = None
+    delay = int(item.notify_email_delay_minutes) if item.notify_email_delay_minutes is not None else None
+    if delay is None or not DELAY_MINUTES_MIN <= delay <= DELAY_MINUTES_MAX:
+        delay = defaults.email_delay_minutes
+    return Preferences(
+        email_enabled=defaults.email_enabled if item.notify_email_enabled is None else bool(item.notify_email_enabled),
+        email_delay_minutes=delay,
+        push_enabled=defaults.push_enabled if item.notify_push_enabled is None else bool(item.notify_push_enabled),
+        push_show_preview=(
+            defaults.push_show_preview if item.notify_push_show_preview is None else bool(item.notify_push_show_preview)
+        ),
+        quiet_hours=quiet,
+    )
+
+
+def preference_actions(preferences: Preferences) -> list[Any]:
+    """The update actions that store ``preferences`` on the user's item (all of them: a PUT replaces)."""
+    quiet = preferences.quiet_hours
+    return [
+        UserProfile.notify_email_enabled.set(preferences.email_enabled),
+        UserProfile.notify_email_delay_minutes.set(preferences.email_delay_minutes),
+        UserProfile.notify_push_enabled.set(preferences.push_enabled),
+        UserProfile.notify_push_show_preview.set(preferences.push_show_preview),
+        UserProfile.notify_quiet_hours.set({"start": quiet.start, "end": quiet.end, "timeZone": quiet.time_zone})
+        if quiet is not None
+        else UserProfile.notify_quiet_hours.remove(),
+    ]

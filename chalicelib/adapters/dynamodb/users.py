@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pynamodb.attributes import BooleanAttribute, NumberAttribute, UnicodeAttribute, UnicodeSetAttribute
+from pynamodb.attributes import BooleanAttribute, JSONAttribute, NumberAttribute, UnicodeAttribute, UnicodeSetAttribute
 from pynamodb.models import Model
 
 from chalicelib.adapters.dynamodb.base import table_meta
@@ -34,3 +35,18 @@ class UserProfile(Model):
     requests_count = NumberAttribute(null=True)
     # A moderator's suspension (issue 16): until then ``$connect`` is refused (a condition of its own update).
     suspended_until = UnicodeAttribute(null=True)
+    # Offline notifications (issue 18). The platform's copy of the user's email (never shown to other users), and
+    # their preferences (absent: the defaults of domain.notifications.Preferences).
+    email = UnicodeAttribute(null=True)
+    notify_email_enabled = BooleanAttribute(null=True)
+    notify_email_delay_minutes = NumberAttribute(null=True)
+    notify_push_enabled = BooleanAttribute(null=True)
+    notify_push_show_preview = BooleanAttribute(null=True)
+    notify_quiet_hours = JSONAttribute(null=True)  # {"start", "end", "timeZone"}
+    # The open email digest window: the message that opened it and when (set by a conditional update, so a burst of
+    # messages opens one window), then the window being sent (cleared once mailed), and the last digest's time.
+    digest_window = UnicodeAttribute(null=True)
+    digest_since = UnicodeAttribute(null=True)
+    digest_sending = UnicodeAttribute(null=True)
+    digest_sending_since = UnicodeAttribute(null=True)
+    digest_sent_at = UnicodeAttribute(null=True)

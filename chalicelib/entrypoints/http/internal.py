@@ -15,7 +15,7 @@ from chalicelib.entrypoints.http.routing import SERVICE, Answer, read_json_body,
 from chalicelib.entrypoints.parsing import parse
 from chalicelib.errors import InvalidRequest
 from chalicelib.schemas.requests import UpsertPatternRequest, UpsertUserRequest
-from chalicelib.schemas.responses import PatternOut, PurchaseOut, UserOut
+from chalicelib.schemas.responses import InternalUserOut, PatternOut, PurchaseOut
 from chalicelib.services import directory
 
 blueprint = Blueprint(__name__)
@@ -36,10 +36,12 @@ def _entity_id(value: str, what: str) -> str:
     tag=TAG,
     auth=SERVICE,
     body=UpsertUserRequest,
-    responses={200: UserOut},
+    responses={200: InternalUserOut},
 )
 def put_user(request: Any, principal: Principal, userId: str) -> Answer:
-    """Store the platform's profile of a user."""
+    """Store the platform's profile of a user.
+
+    ``email`` is where the user's email digests go; it is answered here, to the platform, and to nobody else."""
     body = parse(UpsertUserRequest, read_json_body(request))
     return directory.upsert_user(_entity_id(userId, "userId"), body)
 
