@@ -19,6 +19,7 @@ from chalice.app import Chalice, S3Event, SQSEvent, WebsocketEvent  # noqa: E402
 from chalicelib import logs  # noqa: E402
 from chalicelib.entrypoints import upload_failures, uploads  # noqa: E402
 from chalicelib.entrypoints.http import attachments, docs, internal, messages  # noqa: E402
+from chalicelib.entrypoints.http import push as push_routes  # noqa: E402
 from chalicelib.entrypoints.ws import dispatcher as socket  # noqa: E402
 from chalicelib.settings import get_settings  # noqa: E402
 
@@ -27,6 +28,7 @@ app = Chalice(app_name="crochet-messaging", configure_logs=False)
 app.experimental_feature_flags.update(["WEBSOCKETS"])
 for blueprint in (messages.blueprint, attachments.blueprint, internal.blueprint, docs.blueprint):
     app.register_blueprint(blueprint, url_prefix="/api")
+app.register_blueprint(push_routes.blueprint, url_prefix="/api")
 
 
 @app.on_ws_connect()

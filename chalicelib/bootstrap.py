@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from chalicelib.adapters.connections import ConnectionsClient
 from chalicelib.adapters.files import S3Files
 from chalicelib.adapters.queues import SqsQueue
+from chalicelib.adapters.webpush import WebPushSender
 from chalicelib.auth.tokens import SigningKeys
 from chalicelib.domain.clock import utc_now
 from chalicelib.services.attachments import Attachments
@@ -18,8 +19,9 @@ from chalicelib.services.conversations import Conversations
 from chalicelib.services.lifecycle import Lifecycle
 from chalicelib.services.messaging import Messaging
 from chalicelib.services.notify import Notifier
-from chalicelib.services.ports import Clock, Connections, Files, Queue
+from chalicelib.services.ports import Clock, Connections, Files, PushSender, Queue, RetryQueue
 from chalicelib.services.presenters import Presenter
+from chalicelib.services.push import Push
 from chalicelib.services.sync import Sync
 from chalicelib.settings import Settings, get_settings
 
@@ -37,6 +39,8 @@ class Services:
     lifecycle: Lifecycle
     attachments: Attachments
     sync: Sync
+    push: Push  # Web Push: subscriptions, the stream's decision, the push queue's sends
+    push_queue: RetryQueue
     signing_keys: SigningKeys | None = None  # JWKS mode: the identity provider's keys (None: fetched by URL)
     failures: Queue | None = None  # the upload-failures queue (on_upload's dead-letter queue)
 
@@ -49,6 +53,8 @@ def build(
     clock: Clock | None = None,
     signing_keys: SigningKeys | None = None,
     failures: Queue | None = None,
+    push_sender: PushSender | None = None,
+    push_queue: RetryQueue | None = None,
 ) -> Services:
     """The use cases over the given adapters (the real ones for what is not given)."""
     settings = settings or get_settings()
@@ -56,6 +62,8 @@ def build(
     files = files if files is not None else S3Files(settings)
     clock = clock or utc_now
     failures = failures if failures is not None else SqsQueue(settings, settings.upload_failures_queue)
+    push_queue = push_queue if push_queue is not None else SqsQueue(settings, settings.push_queue)
+    push_sender = push_sender if push_sender is not None else WebPushSender(settings)
     presenter = Presenter(files)
     notifier = Notifier(connections, clock)
     conversations = Conversations(presenter, clock)
@@ -70,6 +78,8 @@ def build(
         lifecycle=Lifecycle(notifier, presenter, files, clock),
         attachments=attachments,
         sync=Sync(presenter),
+        push=Push(push_sender, push_queue, clock),
+        push_queue=push_queue,
         signing_keys=signing_keys,
         failures=failures,
     )

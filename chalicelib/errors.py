@@ -55,6 +55,8 @@ class ErrorCode(StrEnum):
     STORAGE_UNAVAILABLE = "storage_unavailable"
     CONTENTION = "contention"
     INTERNAL_ERROR = "internal_error"
+    PUSH_ENDPOINT_NOT_ALLOWED = "push_endpoint_not_allowed"
+    TOO_MANY_PUSH_SUBSCRIPTIONS = "too_many_push_subscriptions"
 
 
 class AppError(Exception):

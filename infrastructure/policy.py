@@ -71,6 +71,7 @@ STATEMENTS: tuple[Grant, ...] = (
     table("attachments", "BatchGetItem", "GetItem", "PutItem", "UpdateItem"),
     table("rate_limits", "UpdateItem"),
     table("contacts", "BatchGetItem", "PutItem"),
+    table("push_subscriptions", "BatchGetItem", "DeleteItem", "PutItem", "Query", "UpdateItem"),
     Grant("MembershipsByActivity", ["dynamodb:Query"], [f"{TABLES}memberships/index/by_activity"]),
     Grant("AttachmentObjects", ["s3:GetObject", "s3:PutObject", "s3:PutObjectTagging"], [f"{BUCKET}/conversations/*"]),
     Grant("AttachmentsBucketMissingKeysAre404", ["s3:ListBucket"], [BUCKET]),

@@ -40,6 +40,17 @@ def upload_failure_queues(settings: Settings) -> QueueShape:
     return QueueShape(settings.upload_failures_queue, 180, RETENTION_SECONDS, dead_letter=dead, max_receive_count=5)
 
 
+def push_queues(settings: Settings) -> QueueShape:
+    """The Web Push queue (the messages-table stream consumer enqueues, ``on_push`` sends) and its dead letters.
+
+    ``on_push``'s timeout (30 s) stays under the visibility timeout; a push the services kept refusing (429, 5xx)
+    is tried ``max_receive_count`` times, its consumer setting the visibility to the backoff between tries.
+    """
+    dead = QueueShape(f"{settings.push_queue}-dead", 30, RETENTION_SECONDS)
+    # A push not sent within a day is no longer worth sending (PUSH_TTL_SECONDS): the queue keeps it that long.
+    return QueueShape(settings.push_queue, 180, 24 * 3600, dead_letter=dead, max_receive_count=8)
+
+
 class SqsQueue:
     """One queue by name; ``send`` puts a JSON message on it."""
 
@@ -63,6 +74,12 @@ class SqsQueue:
 
     def send(self, body: dict[str, Any]) -> None:
         self.client.send_message(QueueUrl=self.url, MessageBody=json.dumps(body, separators=(",", ":")))
+
+    def retry_later(self, receipt_handle: str, seconds: int) -> None:
+        """A received message becomes visible again in ``seconds`` (its consumer then raises, so it is not deleted)."""
+        self.client.change_message_visibility(
+            QueueUrl=self.url, ReceiptHandle=receipt_handle, VisibilityTimeout=max(0, min(seconds, 43200))
+        )
 
     def ensure(self, shape: QueueShape) -> str:
         """Create the queue (and its dead-letter queue) as infrastructure/ does: dev stack and tests. Its URL."""

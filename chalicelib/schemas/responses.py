@@ -222,3 +222,16 @@ class ErrorOut(ResponseModel):
     """Every error: a stable machine-readable ``code`` and a human message."""
 
     error: ErrorBody
+
+
+class VapidPublicKeyOut(ResponseModel):
+    """``GET /api/push/vapid-public-key``: the application server key browsers subscribe with
+    (``PushManager.subscribe({userVisibleOnly: true, applicationServerKey})``)."""
+
+    public_key: str
+
+
+class PushSubscriptionOut(ResponseModel):
+    """A push subscription of the caller: its id (the same for the same endpoint)."""
+
+    id: str

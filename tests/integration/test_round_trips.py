@@ -18,6 +18,7 @@ from chalicelib.domain.ids import conversation_id_for, message_id_for
 from chalicelib.settings import get_settings
 from tests.integration.conftest import Api, DynamoCalls
 from tests.integration.factories import seed_conversation, seed_inbox
+from tests.integration.push_support import Browser
 from tests.integration.sockets import Sockets
 
 SMALL_MESSAGES, SMALL_INBOX = 10, 3
@@ -102,6 +103,18 @@ def _fresh_buyer(world: World) -> str:
     world.api.user(buyer)
     world.api.purchase("p1", buyer)
     return buyer
+
+
+def _push_subscription(world: World, user: str = "alice") -> dict[str, object]:
+    """A browser subscription of ``user``'s, not registered yet."""
+    return Browser(f"https://fcm.googleapis.com/fcm/send/device-{next(_unique)}").subscription()
+
+
+def _subscribed(world: World, user: str = "alice") -> tuple[dict[str, object], str]:
+    body = _push_subscription(world, user)
+    response = world.api.call("PUT", "/api/push/subscriptions", user, body)
+    assert response.status == 201, response.body
+    return body, str(response.body["id"])
 
 
 # name -> (budget, operation). Each operation prepares what it needs unmeasured, then returns the
@@ -196,6 +209,27 @@ OPERATIONS: dict[str, tuple[int, Operation]] = {
         lambda w: (
             lambda m: lambda: w.api.send("alice", conversationId=PATTERN_CHAT, content="4 mm", replyTo={"messageId": m})
         )(_bobs_new_message(w)),
+    ),
+    # Web Push: the key is the process's (no round trip); a new subscription and its count are one transaction,
+    # a known endpoint adds the UpdateItem of its keys; removing one is a transaction again.
+    "push public key": (0, lambda w: lambda: w.api.call("GET", "/api/push/vapid-public-key", "alice")),
+    "push subscribe": (
+        1,
+        lambda w: (lambda body: lambda: w.api.call("PUT", "/api/push/subscriptions", "alice", body))(
+            _push_subscription(w)
+        ),
+    ),
+    "push subscribe again (same endpoint)": (
+        2,
+        lambda w: (lambda known: lambda: w.api.call("PUT", "/api/push/subscriptions", "alice", known[0]))(
+            _subscribed(w)
+        ),
+    ),
+    "push unsubscribe": (
+        1,
+        lambda w: (lambda known: lambda: w.api.call("DELETE", f"/api/push/subscriptions/{known[1]}", "alice"))(
+            _subscribed(w)
+        ),
     ),
     # The history limit's UpdateItem, as for every history page; the originals are read with the profiles.
     "history page quoting older messages": (

@@ -8,6 +8,7 @@ from chalicelib.adapters.dynamodb.contacts import Contact
 from chalicelib.adapters.dynamodb.conversations import Conversation, Membership
 from chalicelib.adapters.dynamodb.limits import RateCounter
 from chalicelib.adapters.dynamodb.messages import IdempotencyRecord, Message
+from chalicelib.adapters.dynamodb.push import PushSubscription
 from chalicelib.adapters.dynamodb.timelines import TimelineEntry
 from chalicelib.adapters.dynamodb.users import UserProfile
 
@@ -24,6 +25,7 @@ ALL_MODELS = (
     Attachment,
     RateCounter,
     Contact,
+    PushSubscription,
 )
 
 __all__ = [
@@ -37,6 +39,7 @@ __all__ = [
     "Message",
     "Pattern",
     "Purchase",
+    "PushSubscription",
     "RateCounter",
     "TimelineEntry",
     "UserProfile",
