@@ -19,14 +19,14 @@ import os
 import ssl
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
-
-import jwt
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 
 from chalicelib.domain.push import PushResult, PushTarget, b64url, encrypt, endpoint_problem, unb64url
 from chalicelib.settings import ConfigurationError, Settings
+
+if TYPE_CHECKING:  # PyJWT and cryptography are imported on first use (the entry module's cold start stays lean)
+    from cryptography.hazmat.primitives.asymmetric import ec
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +42,8 @@ class VapidKey:
     @property
     def public_key(self) -> str:
         """The uncompressed P-256 point, base64url (``applicationServerKey``)."""
+        from cryptography.hazmat.primitives import serialization
+
         raw = self.private_key.public_key().public_bytes(
             serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
         )
@@ -53,6 +55,8 @@ class VapidKey:
 
     @classmethod
     def from_private_value(cls, value: str) -> VapidKey:
+        from cryptography.hazmat.primitives.asymmetric import ec
+
         try:
             raw = unb64url(value.strip())
             if len(raw) != 32:
@@ -65,6 +69,8 @@ class VapidKey:
 
     @classmethod
     def generate(cls) -> VapidKey:
+        from cryptography.hazmat.primitives.asymmetric import ec
+
         return cls(ec.generate_private_key(ec.SECP256R1()))
 
 
@@ -104,6 +110,8 @@ class WebPushSender:
         return self.key.public_key
 
     def vapid_header(self, endpoint: str, now: float | None = None) -> str:
+        import jwt
+
         parts = urlsplit(endpoint)
         claims = {
             "aud": f"{parts.scheme}://{parts.netloc}",
@@ -114,6 +122,8 @@ class WebPushSender:
         return f"vapid t={token}, k={self.key.public_key}"
 
     def send(self, target: PushTarget, payload: bytes, *, ttl: int, urgency: str, topic: str) -> PushResult:
+        from cryptography.hazmat.primitives.asymmetric import ec
+
         settings = self._settings
         problem = endpoint_problem(target.endpoint, settings.push_allowed_hosts, settings.push_insecure_hosts)
         if problem is not None:  # the allow-list changed since the subscription was made

@@ -15,11 +15,11 @@ import re
 import struct
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+if TYPE_CHECKING:  # cryptography is imported on first use: most functions never push (cold starts)
+    from cryptography.hazmat.primitives.asymmetric import ec
 
 SUBSCRIPTION_PREFIX = "psub_"
 _DIGEST_CHARS = 26
@@ -94,6 +94,8 @@ def p256_point_problem(value: str) -> str | None:
         return "p256dh is not base64url"
     if len(raw) != 65 or raw[0] != 4:
         return "p256dh must be an uncompressed P-256 point (65 bytes)"
+    from cryptography.hazmat.primitives.asymmetric import ec
+
     try:
         ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), raw)
     except ValueError:
@@ -223,6 +225,10 @@ def encrypt(
     ``ua_public`` is the subscription's ``p256dh`` (65 bytes), ``auth_secret`` its ``auth``; ``as_private`` a fresh
     P-256 key and ``salt`` 16 random bytes per message (the sender draws them; tests pass RFC 8291's).
     """
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
     if len(salt) != 16:
         raise ValueError("the salt is 16 bytes")
     ua_key = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), ua_public)
