@@ -17,7 +17,7 @@ from typing import Any  # noqa: E402
 from chalice.app import Chalice, S3Event, SQSEvent, WebsocketEvent  # noqa: E402
 
 from chalicelib import logs  # noqa: E402
-from chalicelib.entrypoints import upload_failures, uploads  # noqa: E402
+from chalicelib.entrypoints import push_queue, upload_failures, uploads  # noqa: E402
 from chalicelib.entrypoints.http import attachments, docs, internal, messages  # noqa: E402
 from chalicelib.entrypoints.http import push as push_routes  # noqa: E402
 from chalicelib.entrypoints.ws import dispatcher as socket  # noqa: E402
@@ -62,6 +62,13 @@ def on_upload(event: S3Event) -> None:
 @app.on_sqs_message(queue=get_settings().upload_failures_queue, batch_size=1, maximum_concurrency=2)
 def on_upload_failure(event: SQSEvent) -> None:
     upload_failures.on_messages(record.to_dict() for record in event)
+
+
+# Web Push (chalicelib/entrypoints/push_queue.py): one push job per invocation (a job retried after a 429 or 5xx
+# never drags others along); at most five at once, within the function's reserved concurrency.
+@app.on_sqs_message(queue=get_settings().push_queue, batch_size=1, maximum_concurrency=5)
+def on_push(event: SQSEvent) -> None:
+    push_queue.on_messages(record.to_dict() for record in event)
 
 
 # What the imports created lives until the container ends: keep it out of every later collection, which then

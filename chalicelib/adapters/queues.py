@@ -75,6 +75,19 @@ class SqsQueue:
     def send(self, body: dict[str, Any]) -> None:
         self.client.send_message(QueueUrl=self.url, MessageBody=json.dumps(body, separators=(",", ":")))
 
+    def send_batch(self, bodies: list[dict[str, Any]]) -> None:
+        if not bodies:
+            return
+        response = self.client.send_message_batch(
+            QueueUrl=self.url,
+            Entries=[
+                {"Id": str(index), "MessageBody": json.dumps(body, separators=(",", ":"))}
+                for index, body in enumerate(bodies)
+            ],
+        )
+        if response.get("Failed"):
+            raise RuntimeError(f"{len(response['Failed'])} message(s) not accepted by {self.name}")
+
     def retry_later(self, receipt_handle: str, seconds: int) -> None:
         """A received message becomes visible again in ``seconds`` (its consumer then raises, so it is not deleted)."""
         self.client.change_message_visibility(

@@ -76,4 +76,7 @@ class RetryQueue(Protocol):
 
     def send(self, body: dict[str, Any]) -> None: ...
 
+    def send_batch(self, bodies: list[dict[str, Any]]) -> None:
+        """At most ten messages in one request; raises when any was not accepted."""
+
     def retry_later(self, receipt_handle: str, seconds: int) -> None: ...

@@ -4,10 +4,10 @@ new message (the messages-table stream consumer), and the push itself (the push 
 * ``subscribe`` / ``unsubscribe``: one subscription per endpoint and user (its id is the endpoint's digest), at
   most ``PUSH_MAX_SUBSCRIPTIONS``: the subscription and the user's count are written in one transaction whose
   condition is the cap, so it holds under concurrent requests. One round trip for a new one, two for a known one.
-* ``on_message_record``: a stream record of the messages table. A new message is pushed when its recipient has no
+* ``on_changes``: the consumer of the messages table's stream. A new message is pushed when its recipient has no
   connection in the conversation's room, has not muted it, has push enabled and holds a subscription: one
-  BatchGetItem (the conversation with its room, the sender's profile, the recipient's subscription count), then one
-  SQS message. The send itself is not slowed: this runs on the stream.
+  BatchGetItem per stream batch (the conversations with their rooms, the senders' profiles, the recipients'
+  subscription counts), then SendMessageBatch. The send itself is not slowed: this runs on the stream.
 * ``deliver``: one push job. Query the subscriptions and the ``sent#`` markers of the message (two round trips),
   post to each subscription not yet sent to, then a marker for each delivered one: a redelivered job sends nothing
   twice. 404/410 forgets the subscription; 429/5xx (or no answer) raise ``RetryLater`` with the backoff, which the
@@ -20,6 +20,7 @@ Notification preferences (``push.enabled``, ``push.showPreview``) and muted conv
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -27,24 +28,26 @@ from typing import Any
 from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
-from chalicelib.adapters.dynamodb import Conversation, Message, PushSubscription, UserProfile
-from chalicelib.adapters.dynamodb.batch import batch_get
+from chalicelib.adapters.dynamodb import Conversation, PushSubscription, UserProfile
+from chalicelib.adapters.dynamodb.batch import Key, batch_get
 from chalicelib.adapters.dynamodb.push import COUNT_KEY, SENT_PREFIX
 from chalicelib.domain import push
 from chalicelib.domain.clock import epoch_seconds, iso
 from chalicelib.domain.connections import expired, parse_room
+from chalicelib.domain.messages import MessageRecord
 from chalicelib.domain.principal import Principal
 from chalicelib.errors import Conflict, ErrorCode, InvalidRequest, NotFound
 from chalicelib.schemas.requests import PushSubscriptionRequest
 from chalicelib.schemas.responses import PushSubscriptionOut, VapidPublicKeyOut
 from chalicelib.services.directory import Directory
-from chalicelib.services.ports import Clock, PushSender, Queue
+from chalicelib.services.ports import Clock, PushSender, RetryQueue
 from chalicelib.settings import get_settings
 
 logger = logging.getLogger(__name__)
 
 URGENCY = "high"  # RFC 8030: a person wrote; wake the device
 SENT_MARKER_DAYS = 2  # longer than a job can live on its queue (a day)
+SQS_BATCH = 10  # SendMessageBatch's limit
 
 
 @dataclass(frozen=True)
@@ -87,7 +90,7 @@ def _cancelled(exc: TransactWriteError) -> list[bool]:
 class Push:
     """Subscriptions, the decision to push, and pushing (module docstring)."""
 
-    def __init__(self, sender: PushSender, queue: Queue, clock: Clock) -> None:
+    def __init__(self, sender: PushSender, queue: RetryQueue, clock: Clock) -> None:
         self.sender = sender
         self.queue = queue
         self.clock = clock
@@ -179,53 +182,73 @@ class Push:
 
     # --- the stream consumer: decide and enqueue ------------------------------------------------------------
 
-    def on_message_record(self, record: dict[str, Any]) -> bool:
-        """A messages-table stream record (Lambda's shape: ``eventName``, ``dynamodb.NewImage``); True when a push
-        job was enqueued. Only new messages count (INSERT): edits, deletions and reactions are MODIFY."""
-        if record.get("eventName") != "INSERT":
-            return False
-        image = (record.get("dynamodb") or {}).get("NewImage")
-        if not image:
-            return False
-        message = Message.from_raw_data(image)
-        if message.is_deleted:
-            return False
+    def on_changes(self, changes: Sequence[Any]) -> list[str]:
+        """The stream consumer: decoded changes of the messages table (``sequence_number``, ``event_name``, ``old``
+        and ``new`` as ``MessageRecord``), in stream order; the sequence numbers it could not handle.
+
+        Only new messages count (an INSERT): edits, deletions and reactions are MODIFY. One BatchGetItem for the
+        whole batch (conversations with their rooms, senders, the recipients' subscription counts), then the jobs
+        in SendMessageBatch calls of ten. Enqueuing twice (a redelivered batch) is harmless: ``deliver`` keeps
+        markers."""
+        new = [
+            (change.sequence_number, change.new)
+            for change in changes
+            if change.event_name == "INSERT" and change.old is None and change.new is not None
+        ]
+        jobs = self.jobs_for([message for _, message in new])
+        pending = [(sequence, jobs[message.id]) for sequence, message in new if message.id in jobs]
+        failed: list[str] = []
+        for start in range(0, len(pending), SQS_BATCH):
+            chunk = pending[start : start + SQS_BATCH]
+            try:
+                self.queue.send_batch([job for _, job in chunk])
+            except Exception:  # the queue failed: these records are retried by the stream
+                logger.exception("enqueuing push jobs failed", extra={"jobs": len(chunk)})
+                failed += [sequence for sequence, _ in chunk]
+        return failed
+
+    def jobs_for(self, messages: Sequence[MessageRecord]) -> dict[str, dict[str, Any]]:
+        """message id -> push job, for the new messages whose recipients should be pushed (``domain.push``)."""
         now = self.clock()
-        if epoch_seconds(message.sent_at) < now.timestamp() - get_settings().push_ttl_seconds:
-            return False  # a stream replayed long after the fact: the notification would be stale
-        recipient, conversation_id = message.recipient_id, message.conversation_id
-        found = batch_get(
-            [
-                (Conversation, conversation_id, None),
+        oldest = now.timestamp() - get_settings().push_ttl_seconds
+        fresh = [m for m in messages if not m.is_deleted and epoch_seconds(m.sent_at) >= oldest]
+        if not fresh:  # a stream replayed long after the fact: the notifications would be stale
+            return {}
+        keys: list[Key] = []
+        for message in fresh:
+            keys += [
+                (Conversation, message.conversation_id, None),
                 (UserProfile, message.sender_id, None),
-                (PushSubscription, recipient, COUNT_KEY),
+                (PushSubscription, message.recipient_id, COUNT_KEY),
             ]
-        )
-        conversation = found.item(Conversation, conversation_id)
-        count = found.item(PushSubscription, recipient, COUNT_KEY)
-        in_room = conversation is not None and any(
-            member.user_id == recipient and not expired(member.token_expires_at, now.timestamp())
-            for member in parse_room(conversation.room).values()
-        )
-        preferences = push_preferences(recipient)
-        if not push.should_push(
-            recipient_in_room=in_room,
-            muted=conversation_muted(recipient, conversation_id),
-            enabled=preferences.enabled,
-            subscribed=count is not None and int(count.subscriptions or 0) > 0,
-        ):
-            return False
+        found = batch_get(keys)
         directory = Directory.from_batch({key: item for key, item in found.items() if key[0] is UserProfile})
-        notification = push.notification_for(
-            conversation_id=conversation_id,
-            message_id=message.id,
-            sender_name=directory.participant(message.sender_id).name or message.sender_id,
-            content=message.content or "",
-            attachment_kind=(message.attachment or {}).get("kind"),
-            show_preview=preferences.show_preview,
-        )
-        self.queue.send(
-            {
+        jobs: dict[str, dict[str, Any]] = {}
+        for message in fresh:
+            recipient, conversation_id = message.recipient_id, message.conversation_id
+            conversation = found.item(Conversation, conversation_id)
+            count = found.item(PushSubscription, recipient, COUNT_KEY)
+            in_room = conversation is not None and any(
+                member.user_id == recipient and not expired(member.token_expires_at, now.timestamp())
+                for member in parse_room(conversation.room).values()
+            )
+            preferences = push_preferences(recipient)
+            if not push.should_push(
+                recipient_in_room=in_room,
+                muted=conversation_muted(recipient, conversation_id),
+                enabled=preferences.enabled,
+                subscribed=count is not None and int(count.subscriptions or 0) > 0,
+            ):
+                continue
+            notification = push.notification_for(
+                conversation_id=conversation_id,
+                message_id=message.id,
+                sender_name=directory.participant(message.sender_id).name or message.sender_id,
+                content=message.content,
+                attachment_kind=message.attachment_kind,
+                show_preview=preferences.show_preview,
+            )
+            jobs[message.id] = {
                 "userId": recipient,
                 "conversationId": conversation_id,
                 "messageId": message.id,
@@ -233,8 +256,7 @@ class Push:
                 "body": notification.body,
                 "sentAt": message.sent_at,
             }
-        )
-        return True
+        return jobs
 
     # --- the queue consumer: push ---------------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ from chalice.config import Config
 from chalice.deploy import models
 from chalice.deploy.appgraph import ApplicationGraphBuilder, DependencyBuilder
 
-from chalicelib.adapters.queues import upload_failure_queues
+from chalicelib.adapters.queues import push_queues, upload_failure_queues
 from chalicelib.settings import get_settings
 from infrastructure.deploy import ROOT, Project
 from tests.infrastructure.support import STAGES, chalice_config, stage_environment
@@ -22,6 +22,7 @@ FUNCTIONS = {
     "websocket_disconnect",
     "on_upload",
     "on_upload_failure",
+    "on_push",
 }
 # CloudWatch Logs accepts only these retention periods.
 RETENTION_DAYS = frozenset(
@@ -151,3 +152,14 @@ def test_the_failure_consumer_finishes_within_its_queues_visibility_timeout(stag
     queue = upload_failure_queues(get_settings())
     assert functions(stage)["on_upload_failure"].timeout * 6 <= queue.visibility_timeout_seconds
     assert stage_environment(stage)["UPLOAD_FAILURES_QUEUE"] == f"crochet-messaging-{stage}-upload-failures"
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_the_push_consumer_finishes_within_its_queues_visibility_timeout(stage: str) -> None:
+    queue = push_queues(get_settings())
+    built = functions(stage)["on_push"]
+    assert built.timeout * 6 <= queue.visibility_timeout_seconds
+    assert built.reserved_concurrency >= 5  # app.py's maximum_concurrency: throttled deliveries count as receives
+    environment = stage_environment(stage)
+    assert environment["PUSH_QUEUE"] == f"crochet-messaging-{stage}-push"
+    assert environment["VAPID_PRIVATE_KEY_SSM_PARAMETER"] == f"/crochet-messaging/{stage}/vapid-key"

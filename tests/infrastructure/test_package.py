@@ -155,6 +155,7 @@ def test_the_template_carries_the_stages_configuration(packages: dict[str, Packa
         "app.disconnect": "websocket_disconnect",
         "app.on_upload": "on_upload",
         "app.on_upload_failure": "on_upload_failure",
+        "app.on_push": "on_push",
     }
     found = functions(template)
     assert sorted(by_handler[f["Properties"]["Handler"]] for f in found.values()) == sorted(config["lambda_functions"])
