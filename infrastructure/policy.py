@@ -82,6 +82,21 @@ STATEMENTS: tuple[Grant, ...] = (
         ["sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:ReceiveMessage", "sqs:SendMessage"],
         ["arn:*:sqs:*:*:{upload_failures_queue}"],
     ),
+    # Web Push: the stream consumer enqueues (SendMessageBatch is authorized as SendMessage), on_push puts a job back
+    # for later (ChangeMessageVisibility), its event source mapping receives, deletes and reads the attributes.
+    Grant(
+        "PushQueue",
+        [
+            "sqs:ChangeMessageVisibility",
+            "sqs:DeleteMessage",
+            "sqs:GetQueueAttributes",
+            "sqs:GetQueueUrl",
+            "sqs:ReceiveMessage",
+            "sqs:SendMessage",
+        ],
+        ["arn:*:sqs:*:*:{push_queue}"],
+    ),
+    Grant("VapidKey", ["ssm:GetParameter"], ["arn:*:ssm:*:*:parameter{vapid_parameter}"]),
     Grant("WebSocketDelivery", ["execute-api:ManageConnections"], CONNECTIONS),
     Grant("JwtSecret", ["ssm:GetParameter"], ["arn:*:ssm:*:*:parameter{jwt_parameter}"]),
 )
@@ -94,6 +109,8 @@ PLACEHOLDERS = {
     "bucket": "ATTACHMENTS_BUCKET",
     "jwt_parameter": "JWT_SECRET_SSM_PARAMETER (starts with /)",
     "upload_failures_queue": "UPLOAD_FAILURES_QUEUE",
+    "push_queue": "PUSH_QUEUE",
+    "vapid_parameter": "VAPID_PRIVATE_KEY_SSM_PARAMETER (starts with /)",
     "websocket_api": "WEBSOCKET_API_ID (* until infrastructure/deploy.py recorded it)",
     "api_stage": "api_gateway_stage",
 }
@@ -114,6 +131,8 @@ def values(config: dict[str, Any], stage: str, websocket_api: str | None = None)
         "bucket": environment.get("ATTACHMENTS_BUCKET"),
         "jwt_parameter": environment.get("JWT_SECRET_SSM_PARAMETER"),
         "upload_failures_queue": environment.get("UPLOAD_FAILURES_QUEUE"),
+        "push_queue": environment.get("PUSH_QUEUE"),
+        "vapid_parameter": environment.get("VAPID_PRIVATE_KEY_SSM_PARAMETER"),
         "websocket_api": websocket_api or environment.get("WEBSOCKET_API_ID") or "*",
         "api_stage": scoped.get("api_gateway_stage") or config.get("api_gateway_stage") or "api",
     }

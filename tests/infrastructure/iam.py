@@ -80,7 +80,15 @@ _S3_OBJECT = {
     "GetObjectTagging": ("s3:GetObjectTagging",),
     "DeleteObject": ("s3:DeleteObject",),
 }
-_SQS = {"GetQueueUrl", "SendMessage", "ReceiveMessage", "DeleteMessage", "GetQueueAttributes"}
+_SQS = {
+    "GetQueueUrl",
+    "SendMessage",
+    "ReceiveMessage",
+    "DeleteMessage",
+    "GetQueueAttributes",
+    "ChangeMessageVisibility",
+}
+_SQS_BATCHES = {"SendMessageBatch": "SendMessage"}  # IAM authorizes a batch as its single action
 _MANAGEMENT_METHODS = {"PostToConnection": "POST", "GetConnection": "GET", "DeleteConnection": "DELETE"}
 
 
@@ -121,8 +129,8 @@ def required(call: dict[str, Any], names: Names) -> set[Permission]:
             if call.get("Tagging"):
                 needs.add(("s3:PutObjectTagging", names.object_arn(bucket, call["Key"])))
             return needs
-    elif service == "sqs" and operation in _SQS:
-        return {(f"sqs:{operation}", names.queue_arn(call["Queue"]))}
+    elif service == "sqs" and (operation in _SQS or operation in _SQS_BATCHES):
+        return {(f"sqs:{_SQS_BATCHES.get(operation, operation)}", names.queue_arn(call["Queue"]))}
     elif service == "apigatewaymanagementapi" and operation in _MANAGEMENT_METHODS:
         path = urlparse(call["Endpoint"]).path.strip("/")
         if not path:

@@ -37,11 +37,12 @@ def test_there_are_alarms_on_the_error_rate_failed_invocations_and_dead_letters(
 ) -> None:
     found = alarms(template, stage)
 
-    assert set(found) == {"ErrorRateAlarm", "LambdaErrorsAlarm", "UploadDeadLettersAlarm"}
+    assert set(found) == {"ErrorRateAlarm", "LambdaErrorsAlarm", "UploadDeadLettersAlarm", "PushDeadLettersAlarm"}
     assert {alarm["AlarmName"] for alarm in found.values()} == {
         f"crochet-messaging-{stage}-error-rate",
         f"crochet-messaging-{stage}-lambda-errors",
         f"crochet-messaging-{stage}-upload-dead-letters",
+        f"crochet-messaging-{stage}-push-dead-letters",
     }
 
 

@@ -34,6 +34,13 @@ RUNTIME_GRANTS = {
     ("UploadFailuresQueue", "sqs:ReceiveMessage"): "on_upload_failure's SQS event source polls with the role",
     ("UploadFailuresQueue", "sqs:DeleteMessage"): "on_upload_failure's SQS event source deletes what it handled",
     ("UploadFailuresQueue", "sqs:GetQueueAttributes"): "Lambda reads the queue's attributes for the event source",
+    ("PushQueue", "sqs:ReceiveMessage"): "on_push's SQS event source polls with the role",
+    ("PushQueue", "sqs:DeleteMessage"): "on_push's SQS event source deletes what it handled",
+    ("PushQueue", "sqs:GetQueueAttributes"): "Lambda reads the queue's attributes for the event source",
+    (
+        "VapidKey",
+        "ssm:GetParameter",
+    ): "the push sender reads VAPID_PRIVATE_KEY_SSM_PARAMETER on first use (tests: none)",
 }
 # sqs:SendMessage is also what Lambda needs with the role to put on_upload's failed invocations on its dead-letter
 # queue; the app's own use (settling tags after a send) is recorded.

@@ -12,7 +12,7 @@ from moto import mock_aws
 from pynamodb.models import Model
 
 from chalicelib.adapters.files import S3Files
-from chalicelib.adapters.queues import SqsQueue, upload_failure_queues
+from chalicelib.adapters.queues import SqsQueue, push_queues, upload_failure_queues
 from chalicelib.settings import get_settings
 from infrastructure.deploy import TEMPLATE
 from tests.infrastructure.support import (
@@ -265,11 +265,13 @@ def local_queues(stage: str) -> dict[str, dict[str, Any]]:
     with mock_aws(), pytest.MonkeyPatch.context() as patch:
         patch.setenv("STAGE", stage)
         patch.setenv("UPLOAD_FAILURES_QUEUE", f"crochet-messaging-{stage}-upload-failures")
+        patch.setenv("PUSH_QUEUE", f"crochet-messaging-{stage}-push")
         get_settings.cache_clear()
         try:
             settings = get_settings()
             queue = SqsQueue(settings, settings.upload_failures_queue)
             queue.ensure(upload_failure_queues(settings))
+            SqsQueue(settings, settings.push_queue, queue.client).ensure(push_queues(settings))
             client, found = queue.client, {}
             for url in client.list_queues()["QueueUrls"]:
                 attributes = client.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
@@ -296,6 +298,8 @@ def test_the_upload_failure_queues_are_set_up_as_the_dev_stack_sets_them_up(
     main = queues[f"crochet-messaging-{stage}-upload-failures"]
     assert main["dead_letter"] == f"crochet-messaging-{stage}-upload-failures-dead"
     assert main["max_receive_count"] >= 3 and all(q["encrypted"] for q in queues.values())
+    pushes = queues[f"crochet-messaging-{stage}-push"]
+    assert pushes["dead_letter"] == f"crochet-messaging-{stage}-push-dead" and pushes["max_receive_count"] == 8
 
 
 def test_the_stack_outputs_name_the_upload_failure_queues(template: dict[str, Any]) -> None:
