@@ -97,6 +97,14 @@ STATEMENTS: tuple[Grant, ...] = (
         ["arn:*:sqs:*:*:{push_queue}"],
     ),
     Grant("VapidKey", ["ssm:GetParameter"], ["arn:*:ssm:*:*:parameter{vapid_parameter}"]),
+    # on_message_stream's event source mapping reads the messages stream with the role, and sends what it gave up on
+    # to the stream-failures queue (its on-failure destination) with it too.
+    Grant(
+        "MessagesStream",
+        ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams"],
+        [f"{TABLES}messages/stream/*"],
+    ),
+    Grant("StreamFailuresQueue", ["sqs:SendMessage"], ["arn:*:sqs:*:*:{stream_failures_queue}"]),
     Grant("WebSocketDelivery", ["execute-api:ManageConnections"], CONNECTIONS),
     Grant("JwtSecret", ["ssm:GetParameter"], ["arn:*:ssm:*:*:parameter{jwt_parameter}"]),
 )
@@ -111,6 +119,7 @@ PLACEHOLDERS = {
     "upload_failures_queue": "UPLOAD_FAILURES_QUEUE",
     "push_queue": "PUSH_QUEUE",
     "vapid_parameter": "VAPID_PRIVATE_KEY_SSM_PARAMETER (starts with /)",
+    "stream_failures_queue": "STREAM_FAILURES_QUEUE",
     "websocket_api": "WEBSOCKET_API_ID (* until infrastructure/deploy.py recorded it)",
     "api_stage": "api_gateway_stage",
 }
@@ -133,6 +142,7 @@ def values(config: dict[str, Any], stage: str, websocket_api: str | None = None)
         "upload_failures_queue": environment.get("UPLOAD_FAILURES_QUEUE"),
         "push_queue": environment.get("PUSH_QUEUE"),
         "vapid_parameter": environment.get("VAPID_PRIVATE_KEY_SSM_PARAMETER"),
+        "stream_failures_queue": environment.get("STREAM_FAILURES_QUEUE"),
         "websocket_api": websocket_api or environment.get("WEBSOCKET_API_ID") or "*",
         "api_stage": scoped.get("api_gateway_stage") or config.get("api_gateway_stage") or "api",
     }

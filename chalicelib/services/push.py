@@ -40,6 +40,7 @@ from chalicelib.errors import Conflict, ErrorCode, InvalidRequest, NotFound
 from chalicelib.schemas.requests import PushSubscriptionRequest
 from chalicelib.schemas.responses import PushSubscriptionOut, VapidPublicKeyOut
 from chalicelib.services.directory import Directory
+from chalicelib.services.message_stream import MessageChange
 from chalicelib.services.ports import Clock, PushSender, RetryQueue
 from chalicelib.settings import get_settings
 
@@ -182,9 +183,9 @@ class Push:
 
     # --- the stream consumer: decide and enqueue ------------------------------------------------------------
 
-    def on_changes(self, changes: Sequence[Any]) -> list[str]:
-        """The stream consumer: decoded changes of the messages table (``sequence_number``, ``event_name``, ``old``
-        and ``new`` as ``MessageRecord``), in stream order; the sequence numbers it could not handle.
+    def on_changes(self, changes: Sequence[MessageChange]) -> list[str]:
+        """The stream consumer (``entrypoints.message_stream.CONSUMERS``): the decoded changes of one batch of the
+        messages table's stream, in stream order; the sequence numbers it could not handle.
 
         Only new messages count (an INSERT): edits, deletions and reactions are MODIFY. One BatchGetItem for the
         whole batch (conversations with their rooms, senders, the recipients' subscription counts), then the jobs

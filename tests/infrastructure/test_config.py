@@ -23,6 +23,7 @@ FUNCTIONS = {
     "on_upload",
     "on_upload_failure",
     "on_push",
+    "on_message_stream",
 }
 # CloudWatch Logs accepts only these retention periods.
 RETENTION_DAYS = frozenset(

@@ -41,6 +41,11 @@ RUNTIME_GRANTS = {
         "VapidKey",
         "ssm:GetParameter",
     ): "the push sender reads VAPID_PRIVATE_KEY_SSM_PARAMETER on first use (tests: none)",
+    ("MessagesStream", "dynamodb:DescribeStream"): "on_message_stream's event source mapping reads the stream",
+    ("MessagesStream", "dynamodb:GetRecords"): "on_message_stream's event source mapping reads the stream",
+    ("MessagesStream", "dynamodb:GetShardIterator"): "on_message_stream's event source mapping reads the stream",
+    ("MessagesStream", "dynamodb:ListStreams"): "on_message_stream's event source mapping reads the stream",
+    ("StreamFailuresQueue", "sqs:SendMessage"): "the event source mapping sends what it gave up on (on-failure)",
 }
 # sqs:SendMessage is also what Lambda needs with the role to put on_upload's failed invocations on its dead-letter
 # queue; the app's own use (settling tags after a send) is recorded.

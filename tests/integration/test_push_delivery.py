@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import boto3
@@ -25,6 +24,7 @@ from chalicelib.bootstrap import Services
 from chalicelib.domain.ids import parse_message_id
 from chalicelib.domain.messages import MessageRecord
 from chalicelib.services import push as push_service_module
+from chalicelib.services.message_stream import MessageChange
 from chalicelib.services.push import PushPreferences
 from chalicelib.settings import get_settings
 from dev.queues import QueuePoller, Source, sources
@@ -32,15 +32,7 @@ from tests.integration.conftest import Api, DynamoCalls
 from tests.integration.push_support import Browser, PushService, push_service
 from tests.integration.sockets import Sockets
 
-
-@dataclass(frozen=True)
-class Change:
-    """A decoded messages-table stream record, as the stream plumbing hands its consumers."""
-
-    sequence_number: str
-    event_name: str
-    old: MessageRecord | None
-    new: MessageRecord | None
+Change = MessageChange  # a decoded stream record, as the stream plumbing hands its consumers
 
 
 def stored(message_id: str) -> MessageRecord:
@@ -140,6 +132,38 @@ def test_a_message_to_an_offline_user_is_pushed_end_to_end(pushing: Pushing) -> 
         assert received.headers["content-encoding"] == "aes128gcm"
     assert pushing.service.to("carol-laptop") == []
     assert pushing.queued() == 0
+
+
+def test_through_the_messages_stream_as_make_dev_and_lambda_run_it(pushing: Pushing) -> None:
+    """The real stream: moto's records of the send, read by dev/streams.py's poller, handed to on_message_stream,
+    whose consumer registry reaches the push consumer; then on_push."""
+    from botocore.config import Config
+
+    from chalicelib.adapters.queues import SqsQueue, stream_failure_queue
+    from dev.moto_isolation import serialized
+    from dev.streams import StreamPoller
+    from dev.streams import sources as stream_sources
+
+    settings = get_settings()
+    failures = SqsQueue(settings, settings.stream_failures_queue).ensure(stream_failure_queue(settings))
+    found = stream_sources(app, boto3.client("dynamodb", region_name=settings.region), failure_queue_url=failures)
+    streams = boto3.client(
+        "dynamodbstreams", region_name=settings.region, config=Config(account_id_endpoint_mode="disabled")
+    )
+    poller = StreamPoller(
+        app, found, streams=streams, sqs=pushing.sqs, stage="test", region=settings.region, lock=serialized
+    )
+    laptop = pushing.subscribe("bob", "bob-laptop")
+    message_id = pushing.send("alice", "Use a 4 mm hook", recipientId="bob", patternId="p1")
+    pushing.api.call("PATCH", f"/api/messages/{message_id}", "alice", {"content": "Use a 4.5 mm hook"})
+
+    outcome = poller.poll_once(found[0])
+
+    assert outcome.given_up == [] and outcome.received >= 2  # the send (INSERT) and the edit (MODIFY)
+    assert pushing.queued() == 1  # the edit is not pushed
+    assert pushing.run_queue() == 1
+    (received,) = pushing.service.to("bob-laptop")
+    assert laptop.decrypt(received.body)["messageId"] == message_id
 
 
 def test_no_push_while_the_recipient_is_in_the_room(pushing: Pushing, sockets: Sockets) -> None:
