@@ -50,6 +50,7 @@ if TYPE_CHECKING:
     from chalice.local import LocalDevServer
     from moto.server import ThreadedMotoServer
 
+    from dev.push_receiver import LocalPushService
     from dev.queues import QueuePoller
     from dev.s3_events import Invocation, S3EventEmulator
     from dev.streams import StreamPoller
@@ -227,6 +228,7 @@ class Stack:
         self._queues: QueuePoller | None = None
         self._streams: StreamPoller | None = None
         self.stream_failures_url = ""  # the stream consumers' on-failure queue on moto, once created
+        self.push_receiver: LocalPushService | None = None  # dev/push_receiver.py, the local push service
         self.upload_failures_url = ""  # on_upload's dead-letter queue on moto, once created
         self._gateway: LocalWebSocketGateway | None = None
         self._api_server: LocalDevServer | None = None
@@ -254,7 +256,7 @@ class Stack:
         self._start_moto()
         from chalicelib.adapters.dynamodb.tables import create_tables
         from chalicelib.adapters.files import S3Files
-        from chalicelib.adapters.queues import SqsQueue, stream_failure_queue, upload_failure_queues
+        from chalicelib.adapters.queues import SqsQueue, push_queues, stream_failure_queue, upload_failure_queues
         from chalicelib.settings import get_settings
 
         create_tables()
@@ -268,7 +270,10 @@ class Stack:
         self.stream_failures_url = SqsQueue(get_settings(), get_settings().stream_failures_queue).ensure(
             stream_failure_queue(get_settings())
         )
+        # the Web Push queue and its dead letters (on_push consumes it), as the template declares them
+        SqsQueue(get_settings(), get_settings().push_queue).ensure(push_queues(get_settings()))
         self._load_data()
+        self._start_push_receiver()
         self._start_queues()
         self._start_streams()  # after loading: what the data folder held is indexed already (its index is saved too)
         self._start_s3_events()  # after loading: reloaded uploads are not processed again
@@ -284,6 +289,21 @@ class Stack:
         gc.freeze()
         self._serve_web_client()
         return {user: mint(user) for user in TOKEN_USERS}
+
+    def _start_push_receiver(self) -> None:
+        from chalicelib.adapters.webpush import VapidKey
+        from chalicelib.settings import get_settings
+        from dev.push_receiver import LocalPushService, push_port
+
+        try:
+            port = push_port(os.environ)
+        except ValueError as exc:
+            raise StackError(str(exc)) from None
+        if port_taken(port):
+            raise StackError(f"port {port} (the local push service) is taken: set DEV_PUSH_PORT to another")
+        public_key = VapidKey.from_private_value(get_settings().vapid_private_key or "").public_key
+        self.push_receiver = LocalPushService(port, public_key)
+        self.push_receiver.start()
 
     def _s3(self) -> Any:
         import boto3
@@ -514,6 +534,8 @@ class Stack:
             self._queues.stop()  # likewise
         if self._streams is not None:
             self._streams.stop()
+        if self.push_receiver is not None:
+            self.push_receiver.stop()
         if self._gateway is not None:
             self._gateway.stop()  # before moto: each socket's $disconnect still writes to DynamoDB
         try:
@@ -569,6 +591,12 @@ def banner(stack: Stack, tokens: dict[str, str]) -> str:
         if not stack.moto_patches
         else (f"without its table-size costs (dev/moto_patches.py: {len(stack.patch_checks)} self-checks passed)")
     )
+    push = "not started"
+    if stack.push_receiver is not None:
+        push = (
+            f"pushes to offline users go through sqs://{get_settings().push_queue} (on_push); a local push service\n"
+            f"              at {stack.push_receiver.url} (POST /subscriptions, GET /push: dev/push_receiver.py)"
+        )
     return f"""
 crochet-messaging dev stack is running (stage {os.environ["STAGE"]}). Ctrl-C stops it.
 
@@ -583,6 +611,7 @@ crochet-messaging dev stack is running (stage {os.environ["STAGE"]}). Ctrl-C sto
               whose messages run the app's on_upload_failure, as Lambda does on AWS
   Stream      the messages table's stream runs the app's on_message_stream (search indexing), as Lambda does on
               AWS; what it gives up on goes to sqs://{get_settings().stream_failures_queue}
+  Web Push    {push}
 
 Demo data   users {users}
             patterns {patterns}
@@ -635,6 +664,9 @@ def main(argv: list[str] | None = None) -> int:
         if patches not in ("on", "off"):
             raise StackError(f"{MOTO_PATCHES_ENV}={patches!r}: use on (the default) or off")
         configure_environment(os.environ, ports.aws.number)
+        from dev.push_receiver import configure_push_environment
+
+        configure_push_environment(os.environ, data_dir_from_environ(os.environ))
         configure_app_environment(os.environ, ws_management_url(ports))
         allow_browser_origins(os.environ, HOST, ports.web.number)
         logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"), format="%(levelname)s %(name)s: %(message)s")
