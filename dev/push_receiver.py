@@ -7,7 +7,8 @@
   a key for this run only. A ``VAPID_PRIVATE_KEY`` already set wins;
 * ``PUSH_INSECURE_HOSTS=127.0.0.1`` unless set: the receiver below speaks plain http.
 
-``LocalPushService`` (``http://127.0.0.1:8005``, ``DEV_PUSH_PORT``) plays a push service and the browsers
+``LocalPushService`` (``http://127.0.0.1:8005``, ``DEV_PUSH_PORT``; when the default is taken by another stack, any
+free port: the ready file's ``pushUrl`` names it) plays a push service and the browsers
 behind it, so a push can be watched without a browser:
 
 * ``POST /subscriptions`` (optional JSON ``{"name"}``) makes a browser's key pair and answers the subscription to
@@ -200,7 +201,7 @@ class LocalPushService:
             def do_GET(self) -> None:
                 if self.path.rstrip("/") == "/push":
                     with service._lock:
-                        self._answer(200, {"received": list(service.received)})
+                        self._answer(200, {"publicKey": service.public_key, "received": list(service.received)})
                 else:
                     self._answer(404, {"error": "unknown path"})
 

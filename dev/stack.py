@@ -300,7 +300,9 @@ class Stack:
         except ValueError as exc:
             raise StackError(str(exc)) from None
         if port_taken(port):
-            raise StackError(f"port {port} (the local push service) is taken: set DEV_PUSH_PORT to another")
+            if os.environ.get("DEV_PUSH_PORT"):
+                raise StackError(f"port {port} (the local push service) is taken: set DEV_PUSH_PORT to another")
+            port = 0  # the default is taken (another stack: tests, benches): any free port, named in the ready file
         public_key = VapidKey.from_private_value(get_settings().vapid_private_key or "").public_key
         self.push_receiver = LocalPushService(port, public_key)
         self.push_receiver.start()
@@ -498,6 +500,7 @@ class Stack:
             "wsUrl": self.ws_url,
             "wsManagementUrl": self.ws_management_url,
             "webUrl": self.web_url,
+            "pushUrl": self.push_receiver.url if self.push_receiver else None,
             "attachmentsBucket": get_settings().attachments_bucket,
             "stage": os.environ["STAGE"],
             "pid": os.getpid(),

@@ -6,8 +6,9 @@ new message (the messages-table stream consumer), and the push itself (the push 
   condition is the cap, so it holds under concurrent requests. One round trip for a new one, two for a known one.
 * ``on_changes``: the consumer of the messages table's stream. A new message is pushed when its recipient has no
   connection in the conversation's room, has not muted it, has push enabled and holds a subscription: one
-  BatchGetItem per stream batch (the conversations with their rooms, the senders' profiles, the recipients'
-  subscription counts), then SendMessageBatch. The send itself is not slowed: this runs on the stream.
+  BatchGetItem per stream batch (the conversations with their rooms, the senders' and recipients' profiles, the
+  recipients' memberships and subscription counts), then SendMessageBatch. The send itself is not slowed: this runs
+  on the stream.
 * ``deliver``: one push job. Query the subscriptions and the ``sent#`` markers of the message (two round trips),
   post to each subscription not yet sent to, then a marker for each delivered one: a redelivered job sends nothing
   twice. 404/410 forgets the subscription; 429/5xx (or no answer) raise ``RetryLater`` with the backoff, which the
@@ -28,7 +29,7 @@ from typing import Any
 from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
-from chalicelib.adapters.dynamodb import Conversation, PushSubscription, UserProfile
+from chalicelib.adapters.dynamodb import Conversation, Membership, PushSubscription, UserProfile
 from chalicelib.adapters.dynamodb.batch import Key, batch_get
 from chalicelib.adapters.dynamodb.push import COUNT_KEY, SENT_PREFIX
 from chalicelib.domain import push
@@ -59,15 +60,17 @@ class PushPreferences:
     show_preview: bool = True
 
 
-def push_preferences(user_id: str) -> PushPreferences:
-    """The user's push preferences. The preferences endpoint is built on another branch (issue 18, email and
-    webhooks): until it is merged every user has the defaults, and wiring it is this function's one line."""
+def push_preferences(user_id: str, profile: UserProfile | None) -> PushPreferences:
+    """The user's push preferences, from their profile item (read in the decision's BatchGetItem anyway). The
+    preferences endpoint is built on another branch (issue 18, email and webhooks), which keeps them on the profile:
+    until it is merged every user has the defaults, and wiring it is this function's body."""
     return PushPreferences()
 
 
-def conversation_muted(user_id: str, conversation_id: str) -> bool:
-    """Whether the user muted the conversation (issue 16's conversation settings, on another branch): not yet
-    stored anywhere, so never; wiring it is this function's one line."""
+def conversation_muted(user_id: str, conversation_id: str, membership: Membership | None, at: str) -> bool:
+    """Whether the user had muted the conversation at ``at`` (issue 16's conversation settings, on another branch,
+    kept on the user's membership, which the decision's BatchGetItem reads): not stored yet, so never; wiring it is
+    this function's body."""
     return False
 
 
@@ -220,7 +223,9 @@ class Push:
             keys += [
                 (Conversation, message.conversation_id, None),
                 (UserProfile, message.sender_id, None),
+                (UserProfile, message.recipient_id, None),  # their notification preferences
                 (PushSubscription, message.recipient_id, COUNT_KEY),
+                (Membership, message.recipient_id, message.conversation_id),  # their settings (muted)
             ]
         found = batch_get(keys)
         directory = Directory.from_batch({key: item for key, item in found.items() if key[0] is UserProfile})
@@ -233,10 +238,12 @@ class Push:
                 member.user_id == recipient and not expired(member.token_expires_at, now.timestamp())
                 for member in parse_room(conversation.room).values()
             )
-            preferences = push_preferences(recipient)
+            preferences = push_preferences(recipient, found.item(UserProfile, recipient))
             if not push.should_push(
                 recipient_in_room=in_room,
-                muted=conversation_muted(recipient, conversation_id),
+                muted=conversation_muted(
+                    recipient, conversation_id, found.item(Membership, recipient, conversation_id), message.sent_at
+                ),
                 enabled=preferences.enabled,
                 subscribed=count is not None and int(count.subscriptions or 0) > 0,
             ):

@@ -183,7 +183,7 @@ def test_no_push_while_the_recipient_is_in_the_room(pushing: Pushing, sockets: S
 
 def test_no_push_for_a_muted_conversation(pushing: Pushing, monkeypatch: pytest.MonkeyPatch) -> None:
     pushing.subscribe("bob", "bob-laptop")
-    monkeypatch.setattr(push_service_module, "conversation_muted", lambda user, conversation: user == "bob")
+    monkeypatch.setattr(push_service_module, "conversation_muted", lambda user, *rest: user == "bob")
     pushing.stream(pushing.send("alice", recipientId="bob", patternId="p1"))
     assert pushing.queued() == 0
 
@@ -191,7 +191,7 @@ def test_no_push_for_a_muted_conversation(pushing: Pushing, monkeypatch: pytest.
 def test_no_push_when_push_is_off(pushing: Pushing, monkeypatch: pytest.MonkeyPatch) -> None:
     pushing.subscribe("bob", "bob-laptop")
     off = {"bob": PushPreferences(enabled=False)}
-    monkeypatch.setattr(push_service_module, "push_preferences", lambda user: off.get(user, PushPreferences()))
+    monkeypatch.setattr(push_service_module, "push_preferences", lambda user, profile: off.get(user, PushPreferences()))
     pushing.stream(pushing.send("alice", recipientId="bob", patternId="p1"))
     assert pushing.queued() == 0
 
@@ -207,7 +207,9 @@ def test_no_push_without_a_subscription(pushing: Pushing, dynamo_calls: DynamoCa
 def test_no_preview_when_show_preview_is_off(pushing: Pushing, monkeypatch: pytest.MonkeyPatch) -> None:
     laptop = pushing.subscribe("bob", "bob-laptop")
     hidden = {"bob": PushPreferences(show_preview=False)}
-    monkeypatch.setattr(push_service_module, "push_preferences", lambda user: hidden.get(user, PushPreferences()))
+    monkeypatch.setattr(
+        push_service_module, "push_preferences", lambda user, profile: hidden.get(user, PushPreferences())
+    )
     pushing.stream(pushing.send("alice", "my address is 1 Yarn Lane", recipientId="bob", patternId="p1"))
     pushing.run_queue()
     (received,) = pushing.service.to("bob-laptop")
