@@ -24,6 +24,9 @@ from chalicelib.entrypoints.http import attachments, docs, internal, messages, m
 from chalicelib.entrypoints import webhooks as webhook_deliveries  # noqa: E402
 from chalicelib.entrypoints.http import attachments, docs, internal, messages  # noqa: E402
 from chalicelib.entrypoints.http import notifications as notification_routes  # noqa: E402
+from chalicelib.entrypoints import message_stream, push_queue, upload_failures, uploads  # noqa: E402
+from chalicelib.entrypoints.http import attachments, docs, internal, messages  # noqa: E402
+from chalicelib.entrypoints.http import push as push_routes  # noqa: E402
 from chalicelib.entrypoints.ws import dispatcher as socket  # noqa: E402
 from chalicelib.settings import get_settings  # noqa: E402
 
@@ -34,6 +37,7 @@ for blueprint in (messages.blueprint, attachments.blueprint, internal.blueprint,
 for blueprint in (messages.blueprint, attachments.blueprint, internal.blueprint, docs.blueprint, moderation.blueprint):
     app.register_blueprint(blueprint, url_prefix="/api")
 app.register_blueprint(notification_routes.blueprint, url_prefix="/api")
+app.register_blueprint(push_routes.blueprint, url_prefix="/api")
 
 
 @app.on_ws_connect()
@@ -80,6 +84,11 @@ def on_webhook(event: SQSEvent) -> None:
 @app.on_sqs_message(queue=get_settings().digest_queue, batch_size=1, maximum_concurrency=2)
 def on_email_digest(event: SQSEvent) -> None:
     email_digests.on_messages(record.to_dict() for record in event)
+# Web Push (chalicelib/entrypoints/push_queue.py): one push job per invocation (a job retried after a 429 or 5xx
+# never drags others along); at most five at once, within the function's reserved concurrency.
+@app.on_sqs_message(queue=get_settings().push_queue, batch_size=1, maximum_concurrency=5)
+def on_push(event: SQSEvent) -> None:
+    push_queue.on_messages(record.to_dict() for record in event)
 
 
 # The messages table's stream: one reader, fanning out to the consumers listed in chalicelib/entrypoints/

@@ -13,6 +13,7 @@ from chalicelib.adapters.email import SesMailer
 from chalicelib.adapters.files import S3Files
 from chalicelib.adapters.queues import SqsQueue
 from chalicelib.adapters.webhooks import HttpWebhooks
+from chalicelib.adapters.webpush import WebPushSender
 from chalicelib.auth.tokens import SigningKeys
 from chalicelib.domain.clock import utc_now
 from chalicelib.services.attachments import Attachments
@@ -28,6 +29,9 @@ from chalicelib.services.ports import Clock, Connections, Files, Mailer, Queue, 
 from chalicelib.services.presenters import Presenter
 from chalicelib.services.search import Search
 from chalicelib.services.suspensions import ACTIVE, Suspensions
+from chalicelib.services.ports import Clock, Connections, Files, PushSender, Queue, RetryQueue
+from chalicelib.services.presenters import Presenter
+from chalicelib.services.push import Push
 from chalicelib.services.sync import Sync
 from chalicelib.services.webhooks import Webhooks
 from chalicelib.settings import Settings, get_settings
@@ -50,6 +54,8 @@ class Services:
     organizing: Organizing
     moderation: Moderation
     suspensions: Suspensions  # the container's list of suspended users (the REST check)
+    push: Push  # Web Push: subscriptions, the stream's decision, the push queue's sends
+    push_queue: RetryQueue
     signing_keys: SigningKeys | None = None  # JWKS mode: the identity provider's keys (None: fetched by URL)
     failures: Queue | None = None  # the upload-failures queue (on_upload's dead-letter queue)
     webhooks: Webhooks | None = None  # events to the platform (issue 18)
@@ -68,6 +74,8 @@ def build(
     webhook_sender: WebhookSender | None = None,
     digest_queue: WorkQueue | None = None,
     mailer: Mailer | None = None,
+    push_sender: PushSender | None = None,
+    push_queue: RetryQueue | None = None,
 ) -> Services:
     """The use cases over the given adapters (the real ones for what is not given)."""
     settings = settings or get_settings()
@@ -75,6 +83,8 @@ def build(
     files = files if files is not None else S3Files(settings)
     clock = clock or utc_now
     failures = failures if failures is not None else SqsQueue(settings, settings.upload_failures_queue)
+    push_queue = push_queue if push_queue is not None else SqsQueue(settings, settings.push_queue)
+    push_sender = push_sender if push_sender is not None else WebPushSender(settings)
     presenter = Presenter(files)
     webhooks = Webhooks(
         settings,
@@ -106,6 +116,8 @@ def build(
         organizing=Organizing(notifier, clock),
         moderation=Moderation(lifecycle, connections, ACTIVE, clock),
         suspensions=ACTIVE,
+        push=Push(push_sender, push_queue, clock),
+        push_queue=push_queue,
         signing_keys=signing_keys,
         failures=failures,
         webhooks=webhooks,

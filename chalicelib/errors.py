@@ -65,6 +65,8 @@ class ErrorCode(StrEnum):
     ACCOUNT_SUSPENDED = "account_suspended"
     AUDIT_UNAVAILABLE = "audit_unavailable"
     INVALID_UNSUBSCRIBE_TOKEN = "invalid_unsubscribe_token"  # nosec B105 # an error code, not a password
+    PUSH_ENDPOINT_NOT_ALLOWED = "push_endpoint_not_allowed"
+    TOO_MANY_PUSH_SUBSCRIPTIONS = "too_many_push_subscriptions"
 
 
 class AppError(Exception):

@@ -21,6 +21,12 @@ class ConfigurationError(RuntimeError):
     """The environment cannot run the service safely; raised at startup (cold start), never per request."""
 
 
+# The browsers' push services (RFC 8030): Chrome, Edge's Chromium, Opera and Samsung Internet (FCM), Firefox
+# (Mozilla autopush), Edge and Windows (WNS), Safari on macOS and iOS (Apple). ``*.`` matches any subdomain.
+DEFAULT_PUSH_ALLOWED_HOSTS = (
+    "fcm.googleapis.com,updates.push.services.mozilla.com,*.notify.windows.com,web.push.apple.com"
+)
+
 # The reactions offered by default: a chat's usual dozen, with yarn for a crochet marketplace.
 DEFAULT_REACTION_EMOJI = "👍,❤️,😂,😮,😢,🙏,🎉,🔥,👏,😍,✨,🧶"
 
@@ -115,6 +121,17 @@ class Settings:
     moderation_page_max: int = 50  # reports and audit entries per page
     suspension_max_days: int = 365
     suspension_refresh_seconds: int = 10  # how stale a container's list of suspended users may be (REST)
+    # Web Push (issue 18): where subscriptions may point, the queue of pushes, the VAPID key and the requests.
+    push_allowed_hosts: tuple[str, ...] = ()
+    push_insecure_hosts: tuple[str, ...] = ()
+    push_queue: str = ""
+    vapid_private_key: str | None = None
+    vapid_private_key_ssm_parameter: str | None = None
+    vapid_subject: str = ""
+    push_ttl_seconds: int = 86400
+    push_max_subscriptions: int = 10
+    push_timeout_seconds: int = 10
+    local_stack: bool = False  # is_local() when the settings were read (the tests' client swaps the environment)
 
     def table_name(self, short_name: str) -> str:
         """The stage's DynamoDB table name for a table's short name (``messages`` …)."""
@@ -284,6 +301,18 @@ def _load() -> Settings:
         moderation_page_max=_int("MODERATION_PAGE_MAX", 50),
         suspension_max_days=_int("SUSPENSION_MAX_DAYS", 365),
         suspension_refresh_seconds=_int("SUSPENSION_REFRESH_SECONDS", 10),
+        # The browsers' push services (domain.push.DEFAULT_ALLOWED_HOSTS); http only for PUSH_INSECURE_HOSTS.
+        push_allowed_hosts=_list(env.get("PUSH_ALLOWED_HOSTS"), DEFAULT_PUSH_ALLOWED_HOSTS),
+        push_insecure_hosts=_list(env.get("PUSH_INSECURE_HOSTS"), ""),
+        push_queue=env.get("PUSH_QUEUE") or f"crochet-messaging-{stage}-push",
+        vapid_private_key=env.get("VAPID_PRIVATE_KEY") or None,
+        vapid_private_key_ssm_parameter=env.get("VAPID_PRIVATE_KEY_SSM_PARAMETER") or None,
+        vapid_subject=env.get("VAPID_SUBJECT") or "mailto:notifications@crochet.example",
+        # A chat notification older than a day is no longer worth showing.
+        push_ttl_seconds=_int("PUSH_TTL_SECONDS", 24 * 3600),
+        push_max_subscriptions=_int("PUSH_MAX_SUBSCRIPTIONS", 10),
+        push_timeout_seconds=_int("PUSH_TIMEOUT_SECONDS", 10),
+        local_stack=is_local(env),
     )
 
 

@@ -50,6 +50,7 @@ if TYPE_CHECKING:
     from chalice.local import LocalDevServer
     from moto.server import ThreadedMotoServer
 
+    from dev.push_receiver import LocalPushService
     from dev.queues import QueuePoller
     from dev.s3_events import Invocation, S3EventEmulator
     from dev.streams import StreamPoller
@@ -255,6 +256,7 @@ class Stack:
         self._queues: QueuePoller | None = None
         self._streams: StreamPoller | None = None
         self.stream_failures_url = ""  # the stream consumers' on-failure queue on moto, once created
+        self.push_receiver: LocalPushService | None = None  # dev/push_receiver.py, the local push service
         self.upload_failures_url = ""  # on_upload's dead-letter queue on moto, once created
         self._gateway: LocalWebSocketGateway | None = None
         self._api_server: LocalDevServer | None = None
@@ -282,7 +284,7 @@ class Stack:
         self._start_moto()
         from chalicelib.adapters.dynamodb.tables import create_tables
         from chalicelib.adapters.files import S3Files
-        from chalicelib.adapters.queues import SqsQueue, stream_failure_queue, upload_failure_queues
+        from chalicelib.adapters.queues import SqsQueue, push_queues, stream_failure_queue, upload_failure_queues
         from chalicelib.settings import get_settings
 
         create_tables()
@@ -297,7 +299,10 @@ class Stack:
             stream_failure_queue(get_settings())
         )
         self._ensure_notifications()
+        # the Web Push queue and its dead letters (on_push consumes it), as the template declares them
+        SqsQueue(get_settings(), get_settings().push_queue).ensure(push_queues(get_settings()))
         self._load_data()
+        self._start_push_receiver()
         self._start_queues()
         self._start_streams()  # after loading: what the data folder held is indexed already (its index is saved too)
         self._start_s3_events()  # after loading: reloaded uploads are not processed again
@@ -336,6 +341,23 @@ class Stack:
                     raise StackError(ports_taken_message([self.ports.webhook])) from None
                 raise
             self.webhook_receiver = receiver
+
+    def _start_push_receiver(self) -> None:
+        from chalicelib.adapters.webpush import VapidKey
+        from chalicelib.settings import get_settings
+        from dev.push_receiver import LocalPushService, push_port
+
+        try:
+            port = push_port(os.environ)
+        except ValueError as exc:
+            raise StackError(str(exc)) from None
+        if port_taken(port):
+            if os.environ.get("DEV_PUSH_PORT"):
+                raise StackError(f"port {port} (the local push service) is taken: set DEV_PUSH_PORT to another")
+            port = 0  # the default is taken (another stack: tests, benches): any free port, named in the ready file
+        public_key = VapidKey.from_private_value(get_settings().vapid_private_key or "").public_key
+        self.push_receiver = LocalPushService(port, public_key)
+        self.push_receiver.start()
 
     def _s3(self) -> Any:
         import boto3
@@ -533,6 +555,7 @@ class Stack:
             "webUrl": self.web_url,
             "outboxUrl": f"{self.web_url}/outbox",
             "webhookReceiverUrl": self.webhook_receiver.url if self.webhook_receiver else None,
+            "pushUrl": self.push_receiver.url if self.push_receiver else None,
             "attachmentsBucket": get_settings().attachments_bucket,
             "stage": os.environ["STAGE"],
             "pid": os.getpid(),
@@ -571,6 +594,8 @@ class Stack:
             self._streams.stop()
         if self.webhook_receiver is not None:
             self.webhook_receiver.stop()
+        if self.push_receiver is not None:
+            self.push_receiver.stop()
         if self._gateway is not None:
             self._gateway.stop()  # before moto: each socket's $disconnect still writes to DynamoDB
         try:
@@ -637,6 +662,12 @@ def banner(stack: Stack, tokens: dict[str, str]) -> str:
         )
     else:
         webhooks = f"signed events go to {os.environ.get('WEBHOOK_URL') or 'nowhere (no WEBHOOK_URL)'}"
+    push = "not started"
+    if stack.push_receiver is not None:
+        push = (
+            f"pushes to offline users go through sqs://{get_settings().push_queue} (on_push); a local push service\n"
+            f"              at {stack.push_receiver.url} (POST /subscriptions, GET /push: dev/push_receiver.py)"
+        )
     return f"""
 crochet-messaging dev stack is running (stage {os.environ["STAGE"]}). Ctrl-C stops it.
 
@@ -653,6 +684,7 @@ crochet-messaging dev stack is running (stage {os.environ["STAGE"]}). Ctrl-C sto
               AWS; what it gives up on goes to sqs://{get_settings().stream_failures_queue}
   Mail        email digests (SES on moto) show at {stack.web_url}/outbox{digest_delay}
   Webhooks    {webhooks}
+  Web Push    {push}
 
 Demo data   users {users}
             patterns {patterns}
@@ -707,6 +739,9 @@ def main(argv: list[str] | None = None) -> int:
             raise StackError(f"{MOTO_PATCHES_ENV}={patches!r}: use on (the default) or off")
         configure_environment(os.environ, ports.aws.number)
         configure_notifications(os.environ, ports)
+        from dev.push_receiver import configure_push_environment
+
+        configure_push_environment(os.environ, data_dir_from_environ(os.environ))
         configure_app_environment(os.environ, ws_management_url(ports))
         allow_browser_origins(os.environ, HOST, ports.web.number)
         logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"), format="%(levelname)s %(name)s: %(message)s")

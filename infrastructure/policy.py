@@ -72,6 +72,7 @@ STATEMENTS: tuple[Grant, ...] = (
     table("rate_limits", "UpdateItem"),
     table("contacts", "BatchGetItem", "PutItem"),
     table("search_index", "BatchWriteItem", "Query"),
+    table("push_subscriptions", "BatchGetItem", "DeleteItem", "PutItem", "Query", "UpdateItem"),
     Grant("MembershipsByActivity", ["dynamodb:Query"], [f"{TABLES}memberships/index/by_activity"]),
     # Issue 16: archived conversations and message requests; blocks (read with snapshots, checked in transactions).
     Grant("MembershipsByFolder", ["dynamodb:Query"], [f"{TABLES}memberships/index/by_folder"]),
@@ -93,6 +94,21 @@ STATEMENTS: tuple[Grant, ...] = (
         ["sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:ReceiveMessage", "sqs:SendMessage"],
         ["arn:*:sqs:*:*:{upload_failures_queue}"],
     ),
+    # Web Push: the stream consumer enqueues (SendMessageBatch is authorized as SendMessage), on_push puts a job back
+    # for later (ChangeMessageVisibility), its event source mapping receives, deletes and reads the attributes.
+    Grant(
+        "PushQueue",
+        [
+            "sqs:ChangeMessageVisibility",
+            "sqs:DeleteMessage",
+            "sqs:GetQueueAttributes",
+            "sqs:GetQueueUrl",
+            "sqs:ReceiveMessage",
+            "sqs:SendMessage",
+        ],
+        ["arn:*:sqs:*:*:{push_queue}"],
+    ),
+    Grant("VapidKey", ["ssm:GetParameter"], ["arn:*:ssm:*:*:parameter{vapid_parameter}"]),
     # on_message_stream's event source mapping reads the messages stream with the role, and sends what it gave up on
     # to the stream-failures queue (its on-failure destination) with it too.
     Grant(
@@ -145,6 +161,8 @@ PLACEHOLDERS = {
     "email_from": "NOTIFY_EMAIL_FROM",
     "email_domain": "NOTIFY_EMAIL_FROM's domain",
     "webhook_parameter": "WEBHOOK_SECRET_SSM_PARAMETER (starts with /)",
+    "push_queue": "PUSH_QUEUE",
+    "vapid_parameter": "VAPID_PRIVATE_KEY_SSM_PARAMETER (starts with /)",
     "stream_failures_queue": "STREAM_FAILURES_QUEUE",
     "websocket_api": "WEBSOCKET_API_ID (* until infrastructure/deploy.py recorded it)",
     "api_stage": "api_gateway_stage",
@@ -171,6 +189,8 @@ def values(config: dict[str, Any], stage: str, websocket_api: str | None = None)
         "email_from": environment.get("NOTIFY_EMAIL_FROM"),
         "email_domain": (environment.get("NOTIFY_EMAIL_FROM") or "").rpartition("@")[2] or None,
         "webhook_parameter": environment.get("WEBHOOK_SECRET_SSM_PARAMETER"),
+        "push_queue": environment.get("PUSH_QUEUE"),
+        "vapid_parameter": environment.get("VAPID_PRIVATE_KEY_SSM_PARAMETER"),
         "stream_failures_queue": environment.get("STREAM_FAILURES_QUEUE"),
         "websocket_api": websocket_api or environment.get("WEBSOCKET_API_ID") or "*",
         "api_stage": scoped.get("api_gateway_stage") or config.get("api_gateway_stage") or "api",

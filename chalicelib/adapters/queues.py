@@ -55,6 +55,15 @@ def webhook_queues(settings: Settings) -> QueueShape:
     dead = QueueShape(f"{settings.webhook_queue}-dead", 30, RETENTION_SECONDS)
     attempts = len(settings.webhook_retry_seconds) + 1
     return QueueShape(settings.webhook_queue, 180, RETENTION_SECONDS, dead_letter=dead, max_receive_count=attempts)
+def push_queues(settings: Settings) -> QueueShape:
+    """The Web Push queue (the messages-table stream consumer enqueues, ``on_push`` sends) and its dead letters.
+
+    ``on_push``'s timeout (30 s) stays under the visibility timeout; a push the services kept refusing (429, 5xx)
+    is tried ``max_receive_count`` times, its consumer setting the visibility to the backoff between tries.
+    """
+    dead = QueueShape(f"{settings.push_queue}-dead", 30, RETENTION_SECONDS)
+    # A push not sent within a day is no longer worth sending (PUSH_TTL_SECONDS): the queue keeps it that long.
+    return QueueShape(settings.push_queue, 180, 24 * 3600, dead_letter=dead, max_receive_count=8)
 
 
 def stream_failure_queue(settings: Settings) -> QueueShape:
@@ -105,6 +114,25 @@ class SqsQueue:
     def retry_later(self, receipt_handle: str, seconds: int) -> None:
         self.client.change_message_visibility(
             QueueUrl=self.url, ReceiptHandle=receipt_handle, VisibilityTimeout=seconds
+        )
+
+    def send_batch(self, bodies: list[dict[str, Any]]) -> None:
+        if not bodies:
+            return
+        response = self.client.send_message_batch(
+            QueueUrl=self.url,
+            Entries=[
+                {"Id": str(index), "MessageBody": json.dumps(body, separators=(",", ":"))}
+                for index, body in enumerate(bodies)
+            ],
+        )
+        if response.get("Failed"):
+            raise RuntimeError(f"{len(response['Failed'])} message(s) not accepted by {self.name}")
+
+    def retry_later(self, receipt_handle: str, seconds: int) -> None:
+        """A received message becomes visible again in ``seconds`` (its consumer then raises, so it is not deleted)."""
+        self.client.change_message_visibility(
+            QueueUrl=self.url, ReceiptHandle=receipt_handle, VisibilityTimeout=max(0, min(seconds, 43200))
         )
 
     def ensure(self, shape: QueueShape) -> str:

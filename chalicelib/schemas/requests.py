@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, Field, StrictBool, StringConstraints, field_validator, model_validator
 
 from chalicelib.domain import notifications, profiles
+from chalicelib.domain import profiles, push
 from chalicelib.schemas.base import EntityId, OpaqueId, RequestModel
 from chalicelib.settings import get_settings
 
@@ -395,3 +396,35 @@ class UnsubscribeQuery(RequestModel):
     """``POST /api/notifications/unsubscribe?token=...``: the token of an email digest's ``List-Unsubscribe``."""
 
     token: Annotated[str, StringConstraints(min_length=1, max_length=notifications.TOKEN_MAX_CHARS)]
+def _p256dh(value: str) -> str:
+    problem = push.p256_point_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+def _auth_secret(value: str) -> str:
+    problem = push.auth_secret_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+class PushKeysRequest(RequestModel):
+    """A browser's ``PushSubscription.toJSON().keys``: its P-256 public key and its 16-byte auth secret."""
+
+    p256dh: Annotated[str, StringConstraints(min_length=86, max_length=90), AfterValidator(_p256dh)] = Field(
+        alias="p256dh", description="the subscription's uncompressed P-256 public key (65 bytes), base64url"
+    )
+    auth: Annotated[str, StringConstraints(min_length=22, max_length=24), AfterValidator(_auth_secret)] = Field(
+        description="the subscription's authentication secret (16 bytes), base64url"
+    )
+
+
+class PushSubscriptionRequest(RequestModel):
+    """``PUT /api/push/subscriptions``: what ``PushSubscription.toJSON()`` gives (``expirationTime`` is accepted and
+    ignored: push services answer 404/410 once a subscription expired, and it is forgotten then)."""
+
+    endpoint: Annotated[str, StringConstraints(min_length=8, max_length=push.ENDPOINT_MAX_CHARS)]
+    keys: PushKeysRequest
+    expiration_time: int | None = None

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from chalicelib.domain.delivery import Outcome
+from chalicelib.domain.push import PushResult, PushTarget
 
 
 class Connections(Protocol):
@@ -88,3 +89,23 @@ class WebhookSender(Protocol):
 
 
 Clock = Callable[[], datetime]  # the current UTC time (tests pass a fixed one)
+
+
+class PushSender(Protocol):
+    """Web Push (``adapters.webpush``): the VAPID public key, and one encrypted, signed notification per call."""
+
+    def public_key(self) -> str: ...
+
+    def send(self, target: PushTarget, payload: bytes, *, ttl: int, urgency: str, topic: str) -> PushResult:
+        """Never raises for the push service's answer: a status (0 when it was not reached)."""
+
+
+class RetryQueue(Protocol):
+    """A queue whose consumer may put a received message back for later (SQS visibility)."""
+
+    def send(self, body: dict[str, Any]) -> None: ...
+
+    def send_batch(self, bodies: list[dict[str, Any]]) -> None:
+        """At most ten messages in one request; raises when any was not accepted."""
+
+    def retry_later(self, receipt_handle: str, seconds: int) -> None: ...

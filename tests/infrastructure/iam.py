@@ -89,6 +89,7 @@ _SQS = {
     "GetQueueAttributes",
     "ChangeMessageVisibility",
 }
+_SQS_BATCHES = {"SendMessageBatch": "SendMessage"}  # IAM authorizes a batch as its single action
 _MANAGEMENT_METHODS = {"PostToConnection": "POST", "GetConnection": "GET", "DeleteConnection": "DELETE"}
 
 
@@ -139,6 +140,8 @@ def required(call: dict[str, Any], names: Names) -> set[Permission]:
         sender = names.email_from or str(call["FromEmailAddress"])
         identity = f"arn:{PARTITION}:ses:{names.region}:{names.account}:identity/"
         return {("ses:SendEmail", identity + sender), ("ses:SendEmail", identity + sender.rpartition("@")[2])}
+    elif service == "sqs" and (operation in _SQS or operation in _SQS_BATCHES):
+        return {(f"sqs:{_SQS_BATCHES.get(operation, operation)}", names.queue_arn(call["Queue"]))}
     elif service == "apigatewaymanagementapi" and operation in _MANAGEMENT_METHODS:
         path = urlparse(call["Endpoint"]).path.strip("/")
         if not path:

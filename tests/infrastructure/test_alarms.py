@@ -44,6 +44,8 @@ def test_there_are_alarms_on_the_error_rate_failed_invocations_and_dead_letters(
         "DigestDeadLettersAlarm",
         "WebhookDeadLettersAlarm",
         "StreamFailuresAlarm",
+        "StreamFailuresAlarm",
+        "PushDeadLettersAlarm",
     }
     assert {alarm["AlarmName"] for alarm in found.values()} == {
         f"crochet-messaging-{stage}-error-rate",
@@ -51,6 +53,7 @@ def test_there_are_alarms_on_the_error_rate_failed_invocations_and_dead_letters(
         f"crochet-messaging-{stage}-upload-dead-letters",
         f"crochet-messaging-{stage}-email-digest-dead-letters",
         f"crochet-messaging-{stage}-webhook-dead-letters",
+        f"crochet-messaging-{stage}-push-dead-letters",
         f"crochet-messaging-{stage}-stream-failures",
     }
 

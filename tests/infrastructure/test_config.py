@@ -11,6 +11,7 @@ from chalice.deploy import models
 from chalice.deploy.appgraph import ApplicationGraphBuilder, DependencyBuilder
 
 from chalicelib.adapters.queues import digest_queues, upload_failure_queues, webhook_queues
+from chalicelib.adapters.queues import push_queues, upload_failure_queues
 from chalicelib.settings import get_settings
 from infrastructure.deploy import ROOT, Project
 from tests.infrastructure.support import STAGES, chalice_config, stage_environment
@@ -24,6 +25,7 @@ FUNCTIONS = {
     "on_upload_failure",
     "on_email_digest",
     "on_webhook",
+    "on_push",
     "on_message_stream",
 }
 # CloudWatch Logs accepts only these retention periods.
@@ -169,3 +171,11 @@ def test_the_notification_consumers_fit_their_queues(stage: str) -> None:
     assert environment["DIGEST_QUEUE"] == f"crochet-messaging-{stage}-email-digests"
     assert environment["WEBHOOK_QUEUE"] == f"crochet-messaging-{stage}-webhooks"
     assert environment["WEBHOOK_SECRET_SSM_PARAMETER"].startswith("/")
+def test_the_push_consumer_finishes_within_its_queues_visibility_timeout(stage: str) -> None:
+    queue = push_queues(get_settings())
+    built = functions(stage)["on_push"]
+    assert built.timeout * 6 <= queue.visibility_timeout_seconds
+    assert built.reserved_concurrency >= 5  # app.py's maximum_concurrency: throttled deliveries count as receives
+    environment = stage_environment(stage)
+    assert environment["PUSH_QUEUE"] == f"crochet-messaging-{stage}-push"
+    assert environment["VAPID_PRIVATE_KEY_SSM_PARAMETER"] == f"/crochet-messaging/{stage}/vapid-key"

@@ -23,6 +23,7 @@ from moto import mock_aws
 
 from chalicelib import settings as app_settings
 from chalicelib.adapters.dynamodb import ALL_MODELS
+from chalicelib.adapters.webpush import VapidKey
 from infrastructure import deploy as script
 from infrastructure import package as packaging
 from infrastructure import policy
@@ -35,6 +36,7 @@ FUNCTIONS = (
     "websocket_disconnect",
     "on_upload",
     "on_upload_failure",
+    "on_push",
     "on_message_stream",
 )
 
@@ -196,6 +198,10 @@ def test_a_first_deploy_makes_the_stack_then_deploys_twice_to_hand_over_the_webs
 
     secret = aws.client("ssm").get_parameter(Name="/crochet-messaging/dev/jwt-secret", WithDecryption=True)
     assert len(secret["Parameter"]["Value"]) >= 48
+    # The Web Push key pair: generated once, a SecureString the functions can read, and kept by the next deploy.
+    vapid = aws.client("ssm").get_parameter(Name="/crochet-messaging/dev/vapid-key", WithDecryption=True)
+    assert vapid["Parameter"]["Type"] == "SecureString"
+    assert VapidKey.from_private_value(vapid["Parameter"]["Value"]).public_key in "\n".join(lines)
     rest_id = urls["rest"].split("//")[1].split(".")[0]
     settings = aws.client("apigateway").get_stage(restApiId=rest_id, stageName="dev")["methodSettings"]["*/*"]
     assert (settings["throttlingBurstLimit"], settings["throttlingRateLimit"]) == (40, 20.0)
@@ -235,9 +241,13 @@ def test_a_later_deploy_knows_the_id_and_deploys_once(
     aws: Aws, project: Project, websocket_stages: list[dict[str, Any]]
 ) -> None:
     run_deploy("dev", aws, project, FakeChalice(project, aws.region), [])
+    vapid = aws.client("ssm").get_parameter(Name="/crochet-messaging/dev/vapid-key", WithDecryption=True)
     again = FakeChalice(project, aws.region)
 
     run_deploy("dev", aws, project, again, [])
+
+    kept = aws.client("ssm").get_parameter(Name="/crochet-messaging/dev/vapid-key", WithDecryption=True)
+    assert kept["Parameter"]["Value"] == vapid["Parameter"]["Value"]  # subscriptions survive a deploy
 
     assert again.calls == [["deploy", "--stage", "dev"]]
     assert again.environments[0]["WEBSOCKET_API_ID"] == project.environment("dev")["WEBSOCKET_API_ID"]

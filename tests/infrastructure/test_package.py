@@ -157,6 +157,7 @@ def test_the_template_carries_the_stages_configuration(packages: dict[str, Packa
         "app.on_upload_failure": "on_upload_failure",
         "app.on_email_digest": "on_email_digest",
         "app.on_webhook": "on_webhook",
+        "app.on_push": "on_push",
         "app.on_message_stream": "on_message_stream",
     }
     found = functions(template)

@@ -44,6 +44,13 @@ RUNTIME_GRANTS = {
         "WebhookSecret",
         "ssm:GetParameter",
     ): "the webhook sender reads WEBHOOK_SECRET_SSM_PARAMETER (tests set the secret)",
+    ("PushQueue", "sqs:ReceiveMessage"): "on_push's SQS event source polls with the role",
+    ("PushQueue", "sqs:DeleteMessage"): "on_push's SQS event source deletes what it handled",
+    ("PushQueue", "sqs:GetQueueAttributes"): "Lambda reads the queue's attributes for the event source",
+    (
+        "VapidKey",
+        "ssm:GetParameter",
+    ): "the push sender reads VAPID_PRIVATE_KEY_SSM_PARAMETER on first use (tests: none)",
     ("MessagesStream", "dynamodb:DescribeStream"): "on_message_stream's event source mapping reads the stream",
     ("MessagesStream", "dynamodb:GetRecords"): "on_message_stream's event source mapping reads the stream",
     ("MessagesStream", "dynamodb:GetShardIterator"): "on_message_stream's event source mapping reads the stream",

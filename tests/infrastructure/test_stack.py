@@ -55,11 +55,14 @@ def test_the_stack_creates_what_the_stage_configuration_names(moto: None, stage:
     assert outputs["AllowedOrigins"] == environment["ALLOWED_ORIGINS"]
     assert outputs["UploadFailuresQueueName"] == environment["UPLOAD_FAILURES_QUEUE"]
     queues = boto3.client("sqs").list_queues()["QueueUrls"]
+    assert outputs["PushQueueName"] == environment["PUSH_QUEUE"]
     assert outputs["StreamFailuresQueueName"] == environment["STREAM_FAILURES_QUEUE"]
     assert sorted(url.rsplit("/", 1)[1] for url in queues) == sorted(
         [
             environment["UPLOAD_FAILURES_QUEUE"],
             environment["UPLOAD_FAILURES_QUEUE"] + "-dead",
+            environment["PUSH_QUEUE"],
+            environment["PUSH_QUEUE"] + "-dead",
             environment["STREAM_FAILURES_QUEUE"],
             environment["DIGEST_QUEUE"],
             environment["DIGEST_QUEUE"] + "-dead",

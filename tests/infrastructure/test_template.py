@@ -19,6 +19,7 @@ from chalicelib.adapters.queues import (
     upload_failure_queues,
     webhook_queues,
 )
+from chalicelib.adapters.queues import SqsQueue, push_queues, stream_failure_queue, upload_failure_queues
 from chalicelib.settings import get_settings
 from infrastructure.deploy import TEMPLATE
 from tests.infrastructure.support import (
@@ -276,6 +277,7 @@ def local_queues(stage: str) -> dict[str, dict[str, Any]]:
         patch.setenv("UPLOAD_FAILURES_QUEUE", f"crochet-messaging-{stage}-upload-failures")
         patch.setenv("DIGEST_QUEUE", f"crochet-messaging-{stage}-email-digests")
         patch.setenv("WEBHOOK_QUEUE", f"crochet-messaging-{stage}-webhooks")
+        patch.setenv("PUSH_QUEUE", f"crochet-messaging-{stage}-push")
         patch.setenv("STREAM_FAILURES_QUEUE", f"crochet-messaging-{stage}-stream-failures")
         get_settings.cache_clear()
         try:
@@ -284,6 +286,7 @@ def local_queues(stage: str) -> dict[str, dict[str, Any]]:
             queue.ensure(upload_failure_queues(settings))
             SqsQueue(settings, settings.digest_queue, queue.client).ensure(digest_queues(settings))
             SqsQueue(settings, settings.webhook_queue, queue.client).ensure(webhook_queues(settings))
+            SqsQueue(settings, settings.push_queue, queue.client).ensure(push_queues(settings))
             SqsQueue(settings, settings.stream_failures_queue, queue.client).ensure(stream_failure_queue(settings))
             client, found = queue.client, {}
             for url in client.list_queues()["QueueUrls"]:
@@ -311,6 +314,8 @@ def test_the_upload_failure_queues_are_set_up_as_the_dev_stack_sets_them_up(
     main = queues[f"crochet-messaging-{stage}-upload-failures"]
     assert main["dead_letter"] == f"crochet-messaging-{stage}-upload-failures-dead"
     assert main["max_receive_count"] >= 3 and all(q["encrypted"] for q in queues.values())
+    pushes = queues[f"crochet-messaging-{stage}-push"]
+    assert pushes["dead_letter"] == f"crochet-messaging-{stage}-push-dead" and pushes["max_receive_count"] == 8
 
 
 def test_the_stack_outputs_name_the_upload_failure_queues(template: dict[str, Any]) -> None:

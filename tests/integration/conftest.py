@@ -17,7 +17,7 @@ from moto import mock_aws
 from chalicelib import bootstrap
 from chalicelib.adapters.dynamodb.tables import create_tables, reset_connections
 from chalicelib.adapters.files import S3Files
-from chalicelib.adapters.queues import SqsQueue, upload_failure_queues
+from chalicelib.adapters.queues import SqsQueue, push_queues, upload_failure_queues
 from chalicelib.auth.tokens import issue_token
 from chalicelib.bootstrap import Services
 from chalicelib.services import suspensions
@@ -37,6 +37,7 @@ reset_connections()
 # One S3 adapter for the bucket's setup: building boto3 clients is slow, and they follow mock_aws() anyway.
 BUCKET = S3Files(get_settings())
 UPLOAD_FAILURES = SqsQueue(get_settings(), get_settings().upload_failures_queue)
+PUSH_QUEUE = SqsQueue(get_settings(), get_settings().push_queue)
 
 
 @pytest.fixture(autouse=True)
@@ -60,6 +61,7 @@ def aws() -> Iterator[None]:
         BUCKET.ensure_bucket(get_settings().allowed_origins)
         UPLOAD_FAILURES.ensure(upload_failure_queues(get_settings()))
         suspensions.ACTIVE.reset()  # fresh tables: nobody is suspended
+        PUSH_QUEUE.ensure(push_queues(get_settings()))
         yield
 
 

@@ -32,6 +32,7 @@ from chalicelib.entrypoints.http.routing import PUBLIC, SERVICE, USER, route_spe
 from chalicelib.entrypoints.ws.dispatcher import ACTIONS
 from chalicelib.settings import get_settings
 from tests.integration.conftest import Api, Response, token_for
+from tests.integration.push_support import Browser
 from tests.integration.sockets import Sockets
 from tests.integration.uploads import pdf_upload_request, upload_pdf
 
@@ -65,6 +66,14 @@ BLANKET = conversation_id_for("alice", "bob", "p1")
 MISSING_CONVERSATION = conversation_id_for("nobody", "no-one", None)  # well-formed, never stored
 MISSING_MESSAGE = message_id_for(MISSING_CONVERSATION, 1)
 MISSING_ATTACHMENT = "att_AAAAAAAAAAAAAAAAAAAAAAAA"
+
+
+MISSING_PUSH_SUBSCRIPTION = "psub_aaaaaaaaaaaaaaaaaaaaaaaaaa"
+
+
+def push_subscription_body(endpoint: str = "https://fcm.googleapis.com/fcm/send/bobs-laptop") -> dict[str, Any]:
+    """What a browser's ``PushSubscription.toJSON()`` gives."""
+    return Browser(endpoint).subscription()
 
 
 def expired_token(user_id: str, **claims: Any) -> str:
@@ -118,6 +127,11 @@ class World:
         response = self.api.call("POST", f"/api/messages/{self.message_id}/report", "alice", {"reason": "spam"})
         assert response.status == 201, response.body
         return str(response.body["report"]["id"])
+    def push_subscription_id(self) -> str:
+        """Bob's browser push subscription."""
+        response = self.api.call("PUT", "/api/push/subscriptions", "bob", push_subscription_body())
+        assert response.status == 201, response.body
+        return str(response.body["id"])
 
     def message_count(self) -> int:
         return int(Conversation.get(self.conversation_id, consistent_read=True).message_count)
@@ -247,6 +261,17 @@ MATRIX: dict[tuple[str, str], Row] = {
     ),
     ("PUT", "/api/internal/users/{userId}"): Row(
         SERVICE, lambda w: "/api/internal/users/zed", INTERNAL, lambda w: {"name": "Zed"}
+    ),
+    ("GET", "/api/push/vapid-public-key"): Row(USER, lambda w: "/api/push/vapid-public-key", USER_ROUTE_OK),
+    # Everyone subscribes their own browsers: the stranger's is a subscription of the stranger's.
+    ("PUT", "/api/push/subscriptions"): Row(
+        USER,
+        lambda w: "/api/push/subscriptions",
+        (CREATED, CREATED, UNAUTHORIZED, UNAUTHORIZED, USERS_ONLY),
+        lambda w: push_subscription_body(),
+    ),
+    ("DELETE", "/api/push/subscriptions/{subscriptionId}"): Row(
+        USER, lambda w: f"/api/push/subscriptions/{w.push_subscription_id}", OWN_OBJECT
     ),
     ("PUT", "/api/internal/patterns/{patternId}"): Row(
         SERVICE, lambda w: "/api/internal/patterns/p9", INTERNAL, lambda w: {"creatorId": "zed", "title": "Doily"}
@@ -464,6 +489,8 @@ MASS_ASSIGNMENT = [
     ("PUT", "/api/messages/conversations/{conversationId}/settings", "request", False),
     ("POST", "/api/messages/{messageId}/report", "status", "resolved"),
     ("POST", "/api/messages/{messageId}/report", "reporterId", "bob"),
+    ("PUT", "/api/push/subscriptions", "userId", "alice"),
+    ("PUT", "/api/push/subscriptions", "id", MISSING_PUSH_SUBSCRIPTION),
 ]
 
 
@@ -627,6 +654,12 @@ PROBES = [
             lambda i: {"reason": "spam"},
         ),
         id="report a message",
+            "DELETE",
+            lambda i: f"/api/push/subscriptions/{i}",
+            lambda w: w.push_subscription_id,
+            MISSING_PUSH_SUBSCRIPTION,
+        ),
+        id="remove a push subscription",
     ),
 ]
 

@@ -20,6 +20,7 @@ from chalicelib.settings import get_settings
 from tests.integration.conftest import Api, DynamoCalls, StreamDrain
 from tests.integration.conftest import Api, DynamoCalls, token_for
 from tests.integration.factories import seed_conversation, seed_inbox
+from tests.integration.push_support import Browser
 from tests.integration.sockets import Sockets
 
 SMALL_MESSAGES, SMALL_INBOX = 10, 3
@@ -155,6 +156,16 @@ def _resolution(world: World, action: str, sender: str = "bob", **fields: object
     report_id = _reported(world, sender)
     body = {"action": action, "note": "checked", **fields}
     return _as_moderator(world, "POST", f"/api/moderation/reports/{report_id}/resolution", body)
+def _push_subscription(world: World, user: str = "alice") -> dict[str, object]:
+    """A browser subscription of ``user``'s, not registered yet."""
+    return Browser(f"https://fcm.googleapis.com/fcm/send/device-{next(_unique)}").subscription()
+
+
+def _subscribed(world: World, user: str = "alice") -> tuple[dict[str, object], str]:
+    body = _push_subscription(world, user)
+    response = world.api.call("PUT", "/api/push/subscriptions", user, body)
+    assert response.status == 201, response.body
+    return body, str(response.body["id"])
 
 
 # name -> (budget, operation). Each operation prepares what it needs unmeasured, then returns the
@@ -323,6 +334,27 @@ OPERATIONS: dict[str, tuple[int, Operation]] = {
     # Read the report (for its message), then the sender's deletion: BatchGetItem, one transaction with the
     # resolution, the delivery's BatchGetItem.
     "moderation: delete_message": (4, lambda w: _resolution(w, "delete_message")),
+    # Web Push: the key is the process's (no round trip); a new subscription and its count are one transaction,
+    # a known endpoint adds the UpdateItem of its keys; removing one is a transaction again.
+    "push public key": (0, lambda w: lambda: w.api.call("GET", "/api/push/vapid-public-key", "alice")),
+    "push subscribe": (
+        1,
+        lambda w: (lambda body: lambda: w.api.call("PUT", "/api/push/subscriptions", "alice", body))(
+            _push_subscription(w)
+        ),
+    ),
+    "push subscribe again (same endpoint)": (
+        2,
+        lambda w: (lambda known: lambda: w.api.call("PUT", "/api/push/subscriptions", "alice", known[0]))(
+            _subscribed(w)
+        ),
+    ),
+    "push unsubscribe": (
+        1,
+        lambda w: (lambda known: lambda: w.api.call("DELETE", f"/api/push/subscriptions/{known[1]}", "alice"))(
+            _subscribed(w)
+        ),
+    ),
     # The history limit's UpdateItem, as for every history page; the originals are read with the profiles.
     "history page quoting older messages": (
         4,

@@ -11,6 +11,7 @@ from chalicelib.adapters.dynamodb.limits import RateCounter
 from chalicelib.adapters.dynamodb.messages import IdempotencyRecord, Message
 from chalicelib.adapters.dynamodb.search import SearchTerm
 from chalicelib.adapters.dynamodb.moderation import ModerationItem
+from chalicelib.adapters.dynamodb.push import PushSubscription
 from chalicelib.adapters.dynamodb.timelines import TimelineEntry
 from chalicelib.adapters.dynamodb.users import UserProfile
 
@@ -30,6 +31,7 @@ ALL_MODELS = (
     SearchTerm,
     Block,
     ModerationItem,
+    PushSubscription,
 )
 
 __all__ = [
@@ -45,6 +47,7 @@ __all__ = [
     "ModerationItem",
     "Pattern",
     "Purchase",
+    "PushSubscription",
     "RateCounter",
     "SearchTerm",
     "TimelineEntry",

@@ -35,6 +35,7 @@ _TAGS = [
     {"name": "platform", "description": "The marketplace's service role keeps profiles, patterns and purchases here"},
     {"name": "moderation", "description": "Reports and the audit log, for the moderator role (every read audited)"},
     {"name": "meta", "description": "This document"},
+    {"name": "push", "description": "Web Push: the VAPID key and the caller's browser subscriptions"},
 ]
 _SERVERS = [
     {"url": "http://127.0.0.1:8000", "description": "make dev (the local stack)"},
