@@ -27,9 +27,8 @@ import pytest
 import requests
 
 from dev.seed import ALICE, BOB, USERS
-from tests.e2e.conftest import JWT_SECRET, ROOT, RunningStack, free_port, start_stack
+from tests.e2e.conftest import JWT_SECRET, ROOT, WAIT_MS, RunningStack, free_port, start_stack
 from tests.e2e.images import png_bytes
-from tests.e2e.test_browser import CHROMIUM, CHROMIUM_ARGS, LAUNCH_TIMEOUT_MS, WAIT_MS, require_browser
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Locator, Page
@@ -120,20 +119,6 @@ def example_url(stack: RunningStack, example_port: int, tmp_path_factory: pytest
         server.shutdown()
         server.server_close()
         thread.join(5)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    require_browser()
-    from playwright.sync_api import expect, sync_playwright
-
-    expect.set_options(timeout=WAIT_MS)
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=LAUNCH_TIMEOUT_MS)
-        try:
-            yield launched
-        finally:
-            launched.close()
 
 
 @dataclass

@@ -148,6 +148,7 @@ export class MessagingStore {
     on("user_typing", () => this.set({ typingUsers: this.client.typingUsers() }));
     on("user_stopped_typing", () => this.set({ typingUsers: this.client.typingUsers() }));
     on("presence_update", (presence) => this.onPresence(presence));
+    on("presence_watched", ({ presence }) => presence.forEach((watched) => this.onPresence(watched)));
     on("attachment_ready", ({ message }) => this.onChanged(message));
     on("message_updated", ({ message }) => this.onChanged(message));
     for (const answer of ["message_edited", "message_removed", "reaction_added", "reaction_removed"] as const) {
@@ -389,12 +390,17 @@ export class MessagingStore {
     }
   }
 
-  private onPresence(presence: ServerEventMap["presence_update"]): void {
+  /** A presence_update, or one user of a watch_presence answer (which has no lastSeenAt for a user never seen). */
+  private onPresence(presence: { userId: string; online: boolean; lastSeenAt?: string }): void {
     const change = (conversation: EnrichedConversation): EnrichedConversation =>
       conversation.otherParticipant.id === presence.userId
         ? {
             ...conversation,
-            otherParticipant: { ...conversation.otherParticipant, online: presence.online, lastSeenAt: presence.lastSeenAt },
+            otherParticipant: {
+              ...conversation.otherParticipant,
+              online: presence.online,
+              ...(presence.lastSeenAt ? { lastSeenAt: presence.lastSeenAt } : {}),
+            },
           }
         : conversation;
     const current = this.state.currentConversation;
