@@ -1,5 +1,5 @@
-"""Chalice entry point: registers the blueprints, the three WebSocket handlers, the S3 upload handler and the consumer
-of its dead-letter queue.
+"""Chalice entry point: registers the blueprints, the three WebSocket handlers, the S3 upload handler, the consumer
+of its dead-letter queue and the consumer of the messages table's stream.
 
 The WebSocket handlers must live on ``app`` (Chalice does not wrap them on blueprints); each hands the raw API
 Gateway event to ``chalicelib.entrypoints.ws``. Use cases and adapters are built on first use by
@@ -14,10 +14,10 @@ gc.disable()
 
 from typing import Any  # noqa: E402
 
-from chalice.app import Chalice, S3Event, SQSEvent, WebsocketEvent  # noqa: E402
+from chalice.app import Chalice, DynamoDBEvent, S3Event, SQSEvent, WebsocketEvent  # noqa: E402
 
 from chalicelib import logs  # noqa: E402
-from chalicelib.entrypoints import upload_failures, uploads  # noqa: E402
+from chalicelib.entrypoints import message_stream, upload_failures, uploads  # noqa: E402
 from chalicelib.entrypoints.http import attachments, docs, internal, messages  # noqa: E402
 from chalicelib.entrypoints.ws import dispatcher as socket  # noqa: E402
 from chalicelib.settings import get_settings  # noqa: E402
@@ -60,6 +60,14 @@ def on_upload(event: S3Event) -> None:
 @app.on_sqs_message(queue=get_settings().upload_failures_queue, batch_size=1, maximum_concurrency=2)
 def on_upload_failure(event: SQSEvent) -> None:
     upload_failures.on_messages(record.to_dict() for record in event)
+
+
+# The messages table's stream: one reader, fanning out to the consumers listed in chalicelib/entrypoints/
+# message_stream.py (search indexing, notifications). Retries, bisect-on-error, the on-failure queue and partial batch
+# responses are the event source mapping's (infrastructure/deploy.py STREAM_SOURCES; Chalice has no setting for them).
+@app.on_dynamodb_record(stream_arn=get_settings().messages_stream_arn, batch_size=100, starting_position="LATEST")
+def on_message_stream(event: DynamoDBEvent) -> dict[str, Any]:
+    return message_stream.on_records(record.to_dict() for record in event)
 
 
 # What the imports created lives until the container ends: keep it out of every later collection, which then

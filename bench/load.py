@@ -32,8 +32,6 @@ import asyncio
 import json
 import os
 import random
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -50,7 +48,7 @@ import requests
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from bench.limits import LIMITS_OFF
+from bench import stack_process
 from bench.machine import machine, percentile, process_memory
 from bench.report import PREAMBLE, write_section
 from chalicelib.auth.tokens import issue_token
@@ -59,7 +57,6 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "RESULTS.md"
 OUT = ROOT / "bench" / "out"
 JWT_SECRET = "bench-load-secret-0123456789-0123456789-0123"
-PORT_VARIABLES = ("DEV_API_PORT", "DEV_AWS_PORT", "DEV_WS_PORT", "DEV_WS_MANAGEMENT_PORT", "DEV_WEB_PORT")
 READY_TIMEOUT_SECONDS = 90
 STOP_TIMEOUT_SECONDS = 120  # after SIGTERM the stack still runs every closed socket's $disconnect
 HTTP_TIMEOUT_SECONDS = 30
@@ -119,12 +116,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 # --- the stack ------------------------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @dataclass
 class Stack:
     process: subprocess.Popen[bytes]
@@ -132,39 +123,13 @@ class Stack:
     log: Path
 
     def stop(self) -> int:
-        """SIGTERM (as ``make dev``'s Ctrl-C), SIGKILL only if it does not stop in time."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(STOP_TIMEOUT_SECONDS)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        return self.process.returncode
+        return stack_process.stop(self.process, STOP_TIMEOUT_SECONDS)
 
 
 def start_stack(workdir: Path, raw_moto: bool) -> Stack:
     ready_file, log = workdir / "ready.json", workdir / "stack.log"
-    env = {k: v for k, v in os.environ.items() if k not in ("STAGE", "TABLE_PREFIX", "AWS_ENDPOINT_URL")}
-    env.update({name: str(free_port()) for name in PORT_VARIABLES})
-    env.update(
-        {
-            "JWT_SECRET": JWT_SECRET,
-            "PYTHONUNBUFFERED": "1",
-            **LIMITS_OFF,  # 200 clients sending as fast as they can: no per-user limit, no connection cap
-            "LOG_LEVEL": "WARNING",  # one line per request and frame would cost the stack more than the work
-        }
-    )
-    env["DEV_DATA_DIR"] = "off"  # a load run starts empty and leaves nothing behind
-    env["DEV_MOTO_PATCHES"] = "off" if raw_moto else "on"
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "dev.stack", "--ready-file", str(ready_file)],
-            cwd=ROOT,
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
+    env = stack_process.stack_environment(JWT_SECRET, {"DEV_MOTO_PATCHES": "off" if raw_moto else "on"})
+    process = stack_process.launch(env, ready_file, log)
     deadline = time.monotonic() + READY_TIMEOUT_SECONDS
     while time.monotonic() < deadline:
         if ready_file.exists():

@@ -17,16 +17,13 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import os
-import signal
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from bench.limits import LIMITS_OFF
+from bench import stack_process
 from bench.machine import percentile, process_memory
 from chalicelib.auth.tokens import issue_token
 from chalicelib.domain.ids import conversation_id_for
@@ -36,40 +33,23 @@ SECRET = "bench-probe-secret-0123456789-0123456789-0"
 CHECKPOINTS = (10, 100, 300, 600, 1000, 3000)
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.memory_probe", description=__doc__.splitlines()[0])
     parser.add_argument("--conversations", type=int, default=600)
     parser.add_argument("--messages", type=int, default=300)
     parser.add_argument("--raw-moto", action="store_true", help="DEV_MOTO_PATCHES=off")
     args = parser.parse_args(argv)
-    ports = {name: str(_free_port()) for name in ("DEV_API_PORT", "DEV_WS_PORT", "DEV_AWS_PORT")}
-    ports |= {name: str(_free_port()) for name in ("DEV_WS_MANAGEMENT_PORT", "DEV_WEB_PORT")}
     with tempfile.TemporaryDirectory(prefix="bench-probe-") as tmp:
         ready = Path(tmp) / "ready.json"
-        env = {k: v for k, v in os.environ.items() if k not in ("STAGE", "TABLE_PREFIX")}
-        env |= ports | {"JWT_SECRET": SECRET, "DEV_DATA_DIR": "off", "LOG_LEVEL": "WARNING"}
-        env |= LIMITS_OFF
-        env["DEV_MOTO_PATCHES"] = "off" if args.raw_moto else "on"
-        with (Path(tmp) / "stack.log").open("wb") as log:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "dev.stack", "--ready-file", str(ready)], cwd=ROOT, env=env, stdout=log,
-                stderr=subprocess.STDOUT,
-            )  # fmt: skip
+        env = stack_process.stack_environment(SECRET, {"DEV_MOTO_PATCHES": "off" if args.raw_moto else "on"})
+        process = stack_process.launch(env, ready, Path(tmp) / "stack.log")
         try:
             while not ready.exists():
                 if process.poll() is not None:
                     print((Path(tmp) / "stack.log").read_text()[-3000:], file=sys.stderr)
                     return 1
                 time.sleep(0.2)
-            port = int(ports["DEV_API_PORT"])
+            port = int(env["DEV_API_PORT"])
 
             def call(method: str, path: str, user: str, body: Any = None, role: str | None = None) -> float:
                 token = issue_token(user, secret=SECRET, role=role, ttl_seconds=3600)
@@ -116,12 +96,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"{process_memory(process.pid).get('peak_rss_mb', 0):,.0f} MB)"
             )
         finally:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(300)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stack_process.stop(process, 300)
     return 0
 
 

@@ -21,10 +21,7 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
-import signal
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -32,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.limits import LIMITS_OFF
+from bench import stack_process
 from bench.machine import percentile, process_memory
 from chalicelib.auth.tokens import issue_token
 from chalicelib.domain.ids import conversation_id_for
@@ -40,7 +37,6 @@ from dev.seed import ALICE, BOB, GRANNY_SQUARE
 
 ROOT = Path(__file__).resolve().parent.parent
 JWT_SECRET = "bench-stack-secret-0123456789-0123456789-01"
-PORT_VARIABLES = ("DEV_API_PORT", "DEV_AWS_PORT", "DEV_WS_PORT", "DEV_WS_MANAGEMENT_PORT", "DEV_WEB_PORT")
 READY_TIMEOUT_SECONDS = 300
 STOP_TIMEOUT_SECONDS = 60
 HTTP_TIMEOUT_SECONDS = 30
@@ -75,48 +71,20 @@ class RunningStack:
         return int(self.ready["apiUrl"].rsplit(":", 1)[1])
 
     def stop(self) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(STOP_TIMEOUT_SECONDS)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        return self.process.returncode
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+        return stack_process.stop(self.process, STOP_TIMEOUT_SECONDS)
 
 
 def launch(size: StackSize, workdir: Path) -> tuple[subprocess.Popen[bytes], Path, Path, float]:
     ready_file, log = workdir / f"{size.label}-ready.json", workdir / f"{size.label}-stack.log"
-    env = {k: v for k, v in os.environ.items() if k not in ("STAGE", "TABLE_PREFIX", "AWS_ENDPOINT_URL")}
-    env.update({name: str(_free_port()) for name in PORT_VARIABLES})
-    env.update(
+    env = stack_process.stack_environment(
+        JWT_SECRET,
         {
-            "JWT_SECRET": JWT_SECRET,
-            "PYTHONUNBUFFERED": "1",
-            **LIMITS_OFF,  # the same user's requests back to back: no per-user limit, no connection cap
-            "LOG_LEVEL": "WARNING",  # a line per request would be the stack's biggest cost
-            "DEV_DATA_DIR": "off",
             "DEV_SEED": "large",
             "DEV_SEED_CONVERSATIONS": str(size.conversations),
             "DEV_SEED_MESSAGES": str(size.messages),
-        }
+        },
     )
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "dev.stack", "--ready-file", str(ready_file)],
-            cwd=ROOT,
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
+    process = stack_process.launch(env, ready_file, log)
     return process, ready_file, log, time.monotonic()
 
 

@@ -91,6 +91,10 @@ class Settings:
     image_max_frames: int  # an animated GIF's frames
     image_max_animation_pixels: int  # frames x width x height of an animated GIF
     upload_failures_queue: str  # SQS queue of uploads whose processing failed (on_upload's dead-letter queue)
+    # The messages table's stream, which on_message_stream consumes (infrastructure/deploy.py records it from the
+    # infrastructure stack; locally the dev stack's poller reads the table's own, whatever this says).
+    messages_stream_arn: str
+    stream_failures_queue: str  # SQS queue the stream's event source sends what it gave up on (on-failure destination)
 
     def table_name(self, short_name: str) -> str:
         """The stage's DynamoDB table name for a table's short name (``messages`` …)."""
@@ -231,7 +235,17 @@ def _load() -> Settings:
         image_max_frames=_int("IMAGE_MAX_FRAMES", 300),
         image_max_animation_pixels=_int("IMAGE_MAX_ANIMATION_PIXELS", 50_000_000),
         upload_failures_queue=env.get("UPLOAD_FAILURES_QUEUE") or f"crochet-messaging-{stage}-upload-failures",
+        messages_stream_arn=env.get("MESSAGES_STREAM_ARN")
+        or _unrecorded_stream_arn(region, env.get("TABLE_PREFIX", f"crochet-messaging-{stage}-")),
+        stream_failures_queue=env.get("STREAM_FAILURES_QUEUE") or f"crochet-messaging-{stage}-stream-failures",
     )
+
+
+def _unrecorded_stream_arn(region: str, table_prefix: str) -> str:
+    """A stand-in for the messages stream's ARN until one is recorded: Chalice needs a literal to register the
+    handler; ``make deploy`` records the real one before ``chalice deploy``, ``make package`` replaces it with the
+    infrastructure stack's export, and the dev stack reads the table's own."""
+    return f"arn:aws:dynamodb:{region}:000000000000:table/{table_prefix}messages/stream/unrecorded"
 
 
 @lru_cache(maxsize=1)

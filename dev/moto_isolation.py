@@ -15,14 +15,19 @@ _TRANSACTION_LOCK = threading.RLock()
 _MARKER = "_serialized_by_dev_moto_isolation"
 
 
-_SERIALIZED = ("transact_write_items", "put_item", "update_item", "delete_item", "batch_write_item")
+_WRITES = ("transact_write_items", "put_item", "update_item", "delete_item", "batch_write_item")
+# moto applies a transaction's writes one by one (and restores a copy when it is cancelled), so a read running
+# beside it could see half of a transaction, which DynamoDB never shows a GetItem. Reads take the lock too.
+_READS = ("get_item", "batch_get_item", "query", "scan", "transact_get_items")
+_SERIALIZED = _WRITES + _READS
 
 
 def isolate_transactions() -> None:
-    """Serialize moto's writes behind one lock (idempotent: wraps each at most once).
+    """Serialize moto's reads and writes behind one lock (idempotent: wraps each at most once).
 
     Transactions for their isolation; plain writes too, because a transaction copies whole tables while it
-    runs and a concurrent plain write would change a table under that copy (moto then fails with 500).
+    runs and a concurrent plain write would change a table under that copy (moto then fails with 500); reads so
+    that none sees a transaction half applied.
     """
     from moto.dynamodb.models import DynamoDBBackend
 

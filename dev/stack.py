@@ -1,10 +1,11 @@
 """The whole service on one machine: moto for AWS, Chalice's local server for the REST API, a local WebSocket
 gateway (dev/ws_gateway.py) for the real-time half, S3 upload events (dev/s3_events.py), SQS event sources
-(dev/queues.py), demo data, tokens, and the browser reference client (dev/web/, served by dev/web_server.py).
+(dev/queues.py), the messages table's stream (dev/streams.py), demo data, tokens, and the browser reference client
+(dev/web/, served by dev/web_server.py).
 
 ``make dev`` runs ``python -m dev.stack``. The app code stays production code: the only things pointing it
-at moto are the standard ``AWS_ENDPOINT_URL_DYNAMODB`` / ``_S3`` / ``_SQS`` variables set here, and at the
-local gateway ``WEBSOCKET_MANAGEMENT_URL`` (``dev.ws_gateway.configure_app_environment``).
+at moto are the standard ``AWS_ENDPOINT_URL_DYNAMODB`` / ``_DYNAMODB_STREAMS`` / ``_S3`` / ``_SQS`` variables set
+here, and at the local gateway ``WEBSOCKET_MANAGEMENT_URL`` (``dev.ws_gateway.configure_app_environment``).
 
 moto runs with ``dev/moto_patches.py`` (self-checked at startup; ``DEV_MOTO_PATCHES=off`` runs it as it ships), so
 requests cost the same whatever the data holds. The data lives in ``DEV_DATA_DIR`` between runs
@@ -51,6 +52,7 @@ if TYPE_CHECKING:
 
     from dev.queues import QueuePoller
     from dev.s3_events import Invocation, S3EventEmulator
+    from dev.streams import StreamPoller
     from dev.web_server import WebClientServer
     from dev.ws_gateway import Limits, LocalWebSocketGateway
 
@@ -159,6 +161,10 @@ def configure_environment(environ: MutableMapping[str, str], aws_port: int) -> N
     environ["AWS_ENDPOINT_URL_DYNAMODB"] = endpoint
     environ["AWS_ENDPOINT_URL_S3"] = endpoint
     environ["AWS_ENDPOINT_URL_SQS"] = endpoint
+    # AWS_ENDPOINT_URL_DYNAMODB does not cover Streams; and botocore sends ARN-bearing Streams calls to an
+    # account-based endpoint unless told not to (moto answers neither otherwise).
+    environ["AWS_ENDPOINT_URL_DYNAMODB_STREAMS"] = endpoint
+    environ["AWS_ACCOUNT_ID_ENDPOINT_MODE"] = "disabled"
     environ["AWS_ACCESS_KEY_ID"] = "testing"
     environ["AWS_SECRET_ACCESS_KEY"] = "testing"
     # A real session token or profile must neither travel to moto nor make botocore look for a profile.
@@ -219,6 +225,8 @@ class Stack:
         self._moto: ThreadedMotoServer | None = None
         self._s3_events: S3EventEmulator | None = None
         self._queues: QueuePoller | None = None
+        self._streams: StreamPoller | None = None
+        self.stream_failures_url = ""  # the stream consumers' on-failure queue on moto, once created
         self.upload_failures_url = ""  # on_upload's dead-letter queue on moto, once created
         self._gateway: LocalWebSocketGateway | None = None
         self._api_server: LocalDevServer | None = None
@@ -246,7 +254,7 @@ class Stack:
         self._start_moto()
         from chalicelib.adapters.dynamodb.tables import create_tables
         from chalicelib.adapters.files import S3Files
-        from chalicelib.adapters.queues import SqsQueue, upload_failure_queues
+        from chalicelib.adapters.queues import SqsQueue, stream_failure_queue, upload_failure_queues
         from chalicelib.settings import get_settings
 
         create_tables()
@@ -256,8 +264,13 @@ class Stack:
         self.upload_failures_url = SqsQueue(get_settings(), get_settings().upload_failures_queue).ensure(
             upload_failure_queues(get_settings())
         )
+        # the messages stream's on-failure destination, as the template declares it
+        self.stream_failures_url = SqsQueue(get_settings(), get_settings().stream_failures_queue).ensure(
+            stream_failure_queue(get_settings())
+        )
         self._load_data()
         self._start_queues()
+        self._start_streams()  # after loading: what the data folder held is indexed already (its index is saved too)
         self._start_s3_events()  # after loading: reloaded uploads are not processed again
         self._start_gateway()
         self._serve_api()
@@ -362,6 +375,27 @@ class Stack:
             app, sources(app, client), client=client, stage=os.environ["STAGE"], region=get_settings().region
         )
         self._queues.start()
+
+    def _start_streams(self) -> None:
+        """Invoke the app's ``@app.on_dynamodb_record`` handlers for their streams' records, as Lambda does on AWS."""
+        import boto3
+
+        from app import app
+        from chalicelib.settings import get_settings
+        from dev.moto_isolation import serialized
+        from dev.streams import StreamPoller, sources
+
+        region = get_settings().region
+        self._streams = StreamPoller(
+            app,
+            sources(app, boto3.client("dynamodb", region_name=region), failure_queue_url=self.stream_failures_url),
+            streams=boto3.client("dynamodbstreams", region_name=region),  # AWS_ENDPOINT_URL_DYNAMODB_STREAMS
+            sqs=boto3.client("sqs", region_name=region),
+            stage=os.environ["STAGE"],
+            region=region,
+            lock=serialized,
+        )
+        self._streams.start()
 
     def _start_gateway(self) -> None:
         from app import app
@@ -478,6 +512,8 @@ class Stack:
             self._s3_events.stop()  # waits for running handlers, which still post attachment_ready to the gateway
         if self._queues is not None:
             self._queues.stop()  # likewise
+        if self._streams is not None:
+            self._streams.stop()
         if self._gateway is not None:
             self._gateway.stop()  # before moto: each socket's $disconnect still writes to DynamoDB
         try:
@@ -545,6 +581,8 @@ crochet-messaging dev stack is running (stage {os.environ["STAGE"]}). Ctrl-C sto
               (CORS allows {", ".join(get_settings().allowed_origins)})
   Failures    uploads whose processing fails for good go to sqs://{get_settings().upload_failures_queue},
               whose messages run the app's on_upload_failure, as Lambda does on AWS
+  Stream      the messages table's stream runs the app's on_message_stream (search indexing), as Lambda does on
+              AWS; what it gives up on goes to sqs://{get_settings().stream_failures_queue}
 
 Demo data   users {users}
             patterns {patterns}

@@ -27,7 +27,10 @@
    function's log group (Chalice sets ``log_retention_in_days`` on a log group named after the REST
    handler's resource name, ``...-api_handler``, not after its function, ``crochet-messaging-<stage>``), and
    ``on_upload``'s asynchronous invocations (ASYNC_INVOKE: retries, event age, the upload-failures queue as its
-   dead-letter queue; Chalice has no setting for them either);
+   dead-letter queue; Chalice has no setting for them either), and the messages stream's event source mapping
+   (STREAM_SOURCES: retries, bisect-on-error, record age, the stream-failures queue as its on-failure destination,
+   partial batch responses), whose stream ARN was written into the stage's environment (``MESSAGES_STREAM_ARN``,
+   from the stack's outputs) before ``chalice deploy`` so that Chalice creates the mapping on the right stream;
 6. prints the REST and WebSocket URLs.
 
 Chalice keeps what it created in ``.chalice/deployed/<stage>.json``: keep that file (it is git-ignored).
@@ -93,6 +96,53 @@ ASYNC_INVOKE = {
         dead_letter_queue_arn_output="UploadFailuresQueueArn",
     )
 }
+
+
+@dataclass(frozen=True)
+class StreamSource:
+    """What the event source mapping of a DynamoDB stream consumer needs beyond Chalice's batch size and starting
+    position (Chalice writes none of it): how often a failing batch is retried (bisected around the failing record)
+    before it goes to the on-failure queue, how old a record may get before it does, and partial batch responses."""
+
+    max_retries: int
+    max_record_age_seconds: int
+    bisect_on_error: bool
+    failure_queue_variable: str  # the stage variable naming the on-failure queue
+    failure_queue_arn_output: str  # its ARN among the infrastructure stack's outputs
+    stream_arn_variable: str  # the stage variable the app registers the handler with (recorded by deploy)
+    stream_arn_output: str  # the stream's ARN among the stack's outputs
+    stream_arn_export: str  # the stack's export of it ({stage} filled in), which the packaged template imports
+    failure_queue_arn_export: str
+
+
+# on_message_stream: three retries cover a throttled index write; bisecting isolates a poison record in a batch of
+# 100 (log2 100 < 7 halvings, with partial batch responses naming it directly); an hour-old record is given up rather
+# than holding back a shard (search would lag behind by as much).
+STREAM_SOURCES = {
+    "on_message_stream": StreamSource(
+        max_retries=3,
+        max_record_age_seconds=3600,
+        bisect_on_error=True,
+        failure_queue_variable="STREAM_FAILURES_QUEUE",
+        failure_queue_arn_output="StreamFailuresQueueArn",
+        stream_arn_variable="MESSAGES_STREAM_ARN",
+        stream_arn_output="MessagesStreamArn",
+        stream_arn_export="crochet-messaging-{stage}-messages-stream-arn",
+        failure_queue_arn_export="crochet-messaging-{stage}-stream-failures-queue-arn",
+    )
+}
+
+
+def stream_source_properties(source: StreamSource, failure_queue_arn: Any) -> dict[str, Any]:
+    """The event source mapping's settings (Lambda's CreateEventSourceMapping names; SAM's DynamoDB event takes the
+    same ones, the destination nested alike)."""
+    return {
+        "MaximumRetryAttempts": source.max_retries,
+        "MaximumRecordAgeInSeconds": source.max_record_age_seconds,
+        "BisectBatchOnFunctionError": source.bisect_on_error,
+        "FunctionResponseTypes": ["ReportBatchItemFailures"],
+        "DestinationConfig": {"OnFailure": {"Destination": failure_queue_arn}},
+    }
 
 
 class DeployError(Exception):
@@ -306,6 +356,7 @@ def check_outputs(outputs: dict[str, str], environment: dict[str, str], stage: s
         "AttachmentsBucketName": environment.get("ATTACHMENTS_BUCKET"),
         "AllowedOrigins": ",".join(_origins(environment)),
         "UploadFailuresQueueName": environment.get("UPLOAD_FAILURES_QUEUE"),
+        "StreamFailuresQueueName": environment.get("STREAM_FAILURES_QUEUE"),
     }
     wrong = [
         f"{key}: stack {outputs.get(key)!r}, config {value!r}"
@@ -461,6 +512,41 @@ def apply_async_invoke(lambda_client: Any, deployed: dict[str, Any], outputs: di
         )
 
 
+def record_stream_arns(project: Project, stage: str, outputs: dict[str, str]) -> None:
+    """Each stream consumer is registered with its stream's ARN (``chalice deploy`` creates the event source mapping
+    from it): written into the stage's environment from the stack's outputs, before ``chalice deploy``."""
+    for source in STREAM_SOURCES.values():
+        arn = outputs.get(source.stream_arn_output)
+        if not arn:
+            raise DeployError(f"the stack has no output {source.stream_arn_output}")
+        if project.environment(stage).get(source.stream_arn_variable) != arn:
+            project.set_environment(stage, source.stream_arn_variable, arn)
+
+
+def apply_stream_sources(lambda_client: Any, deployed: dict[str, Any], outputs: dict[str, str]) -> None:
+    """Each stream consumer's event source mapping gets its retries, bisect-on-error, record age, on-failure queue
+    and partial batch responses (``chalice deploy`` creates the mapping with none of them and leaves them alone)."""
+    functions = deployed_functions(deployed)
+    for resource_name, source in STREAM_SOURCES.items():
+        function_name = functions.get(resource_name)
+        if function_name is None:
+            raise DeployError(f"chalice deploy left no function {resource_name}")
+        queue_arn = outputs.get(source.failure_queue_arn_output)
+        stream_arn = outputs.get(source.stream_arn_output)
+        if not queue_arn or not stream_arn:
+            raise DeployError(
+                f"the stack has no output {source.failure_queue_arn_output} or {source.stream_arn_output}"
+            )
+        mappings = lambda_client.list_event_source_mappings(FunctionName=function_name, EventSourceArn=stream_arn)
+        found = mappings.get("EventSourceMappings", [])
+        if not found:
+            raise DeployError(f"chalice deploy left {function_name} without an event source on {stream_arn}")
+        for mapping in found:
+            lambda_client.update_event_source_mapping(
+                UUID=mapping["UUID"], **stream_source_properties(source, queue_arn)
+            )
+
+
 def urls(deployed: dict[str, Any] | None) -> dict[str, str]:
     found = {}
     rest = deployed_resource(deployed, "rest_api")
@@ -523,6 +609,8 @@ def deploy(
     outputs = deploy_stack(aws.client("cloudformation"), stage, origins, out)
     check_outputs(outputs, environment, stage)
 
+    record_stream_arns(project, stage, outputs)
+
     deployed = project.deployed(stage)
     websocket_name = f"{project.app_name()}-{stage}-websocket-api"
     if deployed is None and find_websocket_api(aws.client("apigatewayv2"), websocket_name) is not None:
@@ -552,6 +640,7 @@ def deploy(
     apply_throttling(aws, deployed, project.api_gateway_stage(stage), throttling(stage))
     apply_log_retention(aws.client("logs"), project, stage, deployed)
     apply_async_invoke(aws.client("lambda"), deployed, outputs)
+    apply_stream_sources(aws.client("lambda"), deployed, outputs)
     found = urls(deployed)
     out(f"REST API:      {found.get('rest')}")
     out(f"WebSocket API: {found.get('websocket')}")

@@ -20,6 +20,9 @@ out of CloudFormation output:
   instead of ``${APIHandler}``), so its retention would apply to nothing;
 * ``on_upload``'s asynchronous invocations (``deploy.ASYNC_INVOKE``): its dead-letter queue (``DeadLetterQueue``,
   the stage's upload-failures queue of the infrastructure stack) and retry policy (``EventInvokeConfig``);
+* the messages stream's event source (``deploy.STREAM_SOURCES``): the stream imported from the infrastructure
+  stack's export (Chalice needs the ARN literally, and it exists only once that stack created the table), retries,
+  bisect-on-error, record age, the stream-failures queue as on-failure destination, partial batch responses;
 * ``@app.on_s3_event`` on a bucket of another stack: Chalice refuses it ("CloudFormation does not support
   modifying the event notifications of existing buckets"). The template gets the permission for S3 to
   invoke the function and the notification to configure in ``Metadata.S3Notifications`` and the
@@ -52,7 +55,16 @@ from chalice.cli import factory as chalice_factory
 from chalice.utils import to_cfn_resource_name
 
 from infrastructure import gateway_responses, policy
-from infrastructure.deploy import ASYNC_INVOKE, ROOT, DeployError, Project, check_no_dev_secret, throttling
+from infrastructure.deploy import (
+    ASYNC_INVOKE,
+    ROOT,
+    STREAM_SOURCES,
+    DeployError,
+    Project,
+    check_no_dev_secret,
+    stream_source_properties,
+    throttling,
+)
 from infrastructure.lambda_zips import lean_zips
 
 SYNCHRONOUS_DLQ = (
@@ -62,6 +74,11 @@ SYNCHRONOUS_DLQ = (
 SQS_REDRIVE = (
     "invoked synchronously by its SQS event source mapping: a message it fails on returns to its queue, whose "
     "redrive policy moves it to a dead-letter queue after five receives"
+)
+
+STREAM_DESTINATION = (
+    "invoked synchronously by its DynamoDB stream event source mapping, whose on-failure destination (the "
+    "stream-failures queue) receives what it gave up on; a function DLQ would never receive anything"
 )
 
 
@@ -76,8 +93,11 @@ class StageTemplateGenerator(chalice_package.SAMTemplateGenerator):
             if resource["Type"] == "AWS::Serverless::Function" and name not in self._invoked_by_events:
                 skips = resource.setdefault("Metadata", {}).setdefault("checkov", {}).setdefault("skip", [])
                 events = resource.get("Properties", {}).get("Events", {}).values()
-                polled = any(event.get("Type") == "SQS" for event in events)
-                skips.append({"id": "CKV_AWS_116", "comment": SQS_REDRIVE if polled else SYNCHRONOUS_DLQ})
+                types = {event.get("Type") for event in events}
+                comment = (
+                    STREAM_DESTINATION if "DynamoDB" in types else SQS_REDRIVE if "SQS" in types else SYNCHRONOUS_DLQ
+                )
+                skips.append({"id": "CKV_AWS_116", "comment": comment})
         # Chalice names the REST handler's log group after ``ApiHandler``, then renames the function to
         # ``APIHandler``: the group's ``!Sub /aws/lambda/${ApiHandler}`` points at nothing (cfn-lint E1019).
         for resource in resources_by_name.values():
@@ -122,6 +142,19 @@ class StageTemplateGenerator(chalice_package.SAMTemplateGenerator):
                 "MaximumRetryAttempts": settings.max_retries,
                 "MaximumEventAgeInSeconds": settings.max_event_age_seconds,
             }
+        stage = self._config.chalice_stage
+        for resource_name, source in STREAM_SOURCES.items():
+            function = resources_by_name.get(to_cfn_resource_name(resource_name))
+            if function is None:
+                continue
+            for event in function["Properties"].get("Events", {}).values():
+                if event.get("Type") != "DynamoDB":
+                    continue
+                properties = event["Properties"]
+                properties["Stream"] = {"Fn::ImportValue": source.stream_arn_export.format(stage=stage)}
+                queue = {"Fn::ImportValue": source.failure_queue_arn_export.format(stage=stage)}
+                properties.update(stream_source_properties(source, queue))
+                properties["DestinationConfig"] = {"OnFailure": {"Type": "SQS", "Destination": queue}}
         for resource in resources_by_name.values():
             if resource["Type"] == "AWS::ApiGatewayV2::Stage":
                 resource["Properties"]["DefaultRouteSettings"] = {

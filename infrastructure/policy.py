@@ -81,6 +81,14 @@ STATEMENTS: tuple[Grant, ...] = (
         ["sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:ReceiveMessage", "sqs:SendMessage"],
         ["arn:*:sqs:*:*:{upload_failures_queue}"],
     ),
+    # on_message_stream's event source mapping reads the messages stream with the role, and sends what it gave up on
+    # to the stream-failures queue (its on-failure destination) with it too.
+    Grant(
+        "MessagesStream",
+        ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams"],
+        [f"{TABLES}messages/stream/*"],
+    ),
+    Grant("StreamFailuresQueue", ["sqs:SendMessage"], ["arn:*:sqs:*:*:{stream_failures_queue}"]),
     Grant("WebSocketDelivery", ["execute-api:ManageConnections"], CONNECTIONS),
     Grant("JwtSecret", ["ssm:GetParameter"], ["arn:*:ssm:*:*:parameter{jwt_parameter}"]),
 )
@@ -93,6 +101,7 @@ PLACEHOLDERS = {
     "bucket": "ATTACHMENTS_BUCKET",
     "jwt_parameter": "JWT_SECRET_SSM_PARAMETER (starts with /)",
     "upload_failures_queue": "UPLOAD_FAILURES_QUEUE",
+    "stream_failures_queue": "STREAM_FAILURES_QUEUE",
     "websocket_api": "WEBSOCKET_API_ID (* until infrastructure/deploy.py recorded it)",
     "api_stage": "api_gateway_stage",
 }
@@ -113,6 +122,7 @@ def values(config: dict[str, Any], stage: str, websocket_api: str | None = None)
         "bucket": environment.get("ATTACHMENTS_BUCKET"),
         "jwt_parameter": environment.get("JWT_SECRET_SSM_PARAMETER"),
         "upload_failures_queue": environment.get("UPLOAD_FAILURES_QUEUE"),
+        "stream_failures_queue": environment.get("STREAM_FAILURES_QUEUE"),
         "websocket_api": websocket_api or environment.get("WEBSOCKET_API_ID") or "*",
         "api_stage": scoped.get("api_gateway_stage") or config.get("api_gateway_stage") or "api",
     }

@@ -14,6 +14,8 @@ os.environ.update(
         "AWS_SESSION_TOKEN": "testing",
         "AWS_DEFAULT_REGION": "us-east-1",
         "AWS_REGION": "us-east-1",
+        # botocore sends ARN-bearing DynamoDB Streams calls to an account-based endpoint moto does not answer.
+        "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
         "STAGE": "test",
         "TABLE_PREFIX": "test-",
         "JWT_SECRET": "test-secret-0123456789-0123456789-0123456789",
@@ -43,6 +45,7 @@ for variable in (
     "AWS_ENDPOINT_URL_DYNAMODB",
     "AWS_ENDPOINT_URL_S3",
     "AWS_ENDPOINT_URL_SQS",
+    "AWS_ENDPOINT_URL_DYNAMODB_STREAMS",
     "JWT_JWKS_URL",
     "JWT_ISSUER",
     "JWT_AUDIENCE",

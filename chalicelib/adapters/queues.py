@@ -40,6 +40,13 @@ def upload_failure_queues(settings: Settings) -> QueueShape:
     return QueueShape(settings.upload_failures_queue, 180, RETENTION_SECONDS, dead_letter=dead, max_receive_count=5)
 
 
+def stream_failure_queue(settings: Settings) -> QueueShape:
+    """The on-failure destination of the messages stream's event source (``on_message_stream``): what Lambda gave up
+    on after its retries, as a pointer into the stream (shard, first and last sequence numbers) for an operator to
+    read again within the stream's 24 hours. Nothing consumes it: any message raises an alarm."""
+    return QueueShape(settings.stream_failures_queue, 30, RETENTION_SECONDS)
+
+
 class SqsQueue:
     """One queue by name; ``send`` puts a JSON message on it."""
 

@@ -37,11 +37,12 @@ def test_there_are_alarms_on_the_error_rate_failed_invocations_and_dead_letters(
 ) -> None:
     found = alarms(template, stage)
 
-    assert set(found) == {"ErrorRateAlarm", "LambdaErrorsAlarm", "UploadDeadLettersAlarm"}
+    assert set(found) == {"ErrorRateAlarm", "LambdaErrorsAlarm", "UploadDeadLettersAlarm", "StreamFailuresAlarm"}
     assert {alarm["AlarmName"] for alarm in found.values()} == {
         f"crochet-messaging-{stage}-error-rate",
         f"crochet-messaging-{stage}-lambda-errors",
         f"crochet-messaging-{stage}-upload-dead-letters",
+        f"crochet-messaging-{stage}-stream-failures",
     }
 
 
@@ -129,3 +130,16 @@ def test_dead_letters_are_watched_on_the_upload_functions_queue(template: dict[s
     for name in queues:
         assert {"Fn::GetAtt": [name, "QueueName"]} in watched, f"no alarm on {name}"
     assert dimension["Value"] == {"Fn::GetAtt": ["UploadFailuresDeadLetterQueue", "QueueName"]}
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_what_the_messages_stream_gave_up_on_is_watched(template: dict[str, Any], stage: str) -> None:
+    alarm = alarms(template, stage)["StreamFailuresAlarm"]
+    assert (alarm["Namespace"], alarm["MetricName"]) == ("AWS/SQS", "ApproximateNumberOfMessagesVisible")
+    assert (alarm["ComparisonOperator"], alarm["Threshold"], alarm["Statistic"]) == (
+        "GreaterThanOrEqualToThreshold",
+        1,
+        "Maximum",
+    )
+    (dimension,) = alarm["Dimensions"]
+    assert dimension == {"Name": "QueueName", "Value": {"Fn::GetAtt": ["StreamFailuresQueue", "QueueName"]}}

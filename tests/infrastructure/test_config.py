@@ -22,6 +22,7 @@ FUNCTIONS = {
     "websocket_disconnect",
     "on_upload",
     "on_upload_failure",
+    "on_message_stream",
 }
 # CloudWatch Logs accepts only these retention periods.
 RETENTION_DAYS = frozenset(

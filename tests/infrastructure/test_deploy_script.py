@@ -35,6 +35,7 @@ FUNCTIONS = (
     "websocket_disconnect",
     "on_upload",
     "on_upload_failure",
+    "on_message_stream",
 )
 
 
@@ -94,6 +95,14 @@ class FakeChalice:
                 Handler="app.app",
                 Code={"ZipFile": package.getvalue()},
             )
+        # Chalice creates the stream consumer's event source mapping from the ARN the app registers it with (the
+        # stage's MESSAGES_STREAM_ARN, which deploy records before running Chalice): batch size and position only.
+        boto3.client("lambda").create_event_source_mapping(
+            EventSourceArn=self.project.environment(stage)["MESSAGES_STREAM_ARN"],
+            FunctionName=f"crochet-messaging-{stage}-on_message_stream",
+            BatchSize=100,
+            StartingPosition="LATEST",
+        )
         deployed = {
             "resources": [
                 *functions,
@@ -383,3 +392,47 @@ def test_the_region_comes_from_aws_region_first_and_reaches_chalice(
     assert seen[0]["AWS_DEFAULT_REGION"] == seen[0]["AWS_REGION"] == "eu-west-1"
     # chalice deploy runs with the zips make package builds (bytecode, no SDK in the layer).
     assert commands == [[sys.executable, "-m", "infrastructure.lambda_zips", "deploy", "--stage", "dev"]]
+
+
+def test_the_stream_consumer_gets_retries_bisect_a_failure_queue_and_partial_batch_responses(
+    aws: Aws, project: Project, websocket_stages: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Chalice creates the event source mapping with none of them; deploy sets them, on the stack's stream."""
+    updates: list[dict[str, Any]] = []
+    lambda_client = aws.client("lambda")
+    real_update = lambda_client.update_event_source_mapping
+    monkeypatch.setattr(
+        lambda_client,
+        "update_event_source_mapping",
+        lambda **kwargs: (updates.append(kwargs), real_update(**kwargs))[1],
+    )
+    chalice = FakeChalice(project, aws.region)
+
+    run_deploy("dev", aws, project, chalice, [])
+
+    table = aws.client("dynamodb").describe_table(TableName="crochet-messaging-dev-messages")["Table"]
+    assert table["StreamSpecification"] == {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
+    stream_arn = table["LatestStreamArn"]
+    # recorded before the first chalice deploy: Chalice registers the handler on the stack's stream
+    assert chalice.environments[0]["MESSAGES_STREAM_ARN"] == stream_arn
+    assert project.environment("dev")["MESSAGES_STREAM_ARN"] == stream_arn
+    (mapping,) = lambda_client.list_event_source_mappings(FunctionName="crochet-messaging-dev-on_message_stream")[
+        "EventSourceMappings"
+    ]
+    assert mapping["EventSourceArn"] == stream_arn
+    queue_arn = aws.client("sqs").get_queue_attributes(
+        QueueUrl=aws.client("sqs").get_queue_url(QueueName="crochet-messaging-dev-stream-failures")["QueueUrl"],
+        AttributeNames=["QueueArn"],
+    )["Attributes"]["QueueArn"]
+    source = script.STREAM_SOURCES["on_message_stream"]
+    assert updates == [
+        {
+            "UUID": mapping["UUID"],
+            "MaximumRetryAttempts": source.max_retries,
+            "MaximumRecordAgeInSeconds": source.max_record_age_seconds,
+            "BisectBatchOnFunctionError": True,
+            "FunctionResponseTypes": ["ReportBatchItemFailures"],
+            "DestinationConfig": {"OnFailure": {"Destination": queue_arn}},
+        }
+    ]
+    assert 0 < source.max_retries <= 10 and source.max_record_age_seconds <= 24 * 3600

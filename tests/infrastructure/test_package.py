@@ -29,7 +29,7 @@ from packaging.utils import canonicalize_name
 
 from infrastructure import lambda_layout, lambda_zips
 from infrastructure import policy as policy_template
-from infrastructure.deploy import ASYNC_INVOKE, ROOT, throttling
+from infrastructure.deploy import ASYNC_INVOKE, ROOT, STREAM_SOURCES, throttling
 from infrastructure.gateway_responses import GATEWAY_RESPONSES
 from tests.infrastructure.support import STAGES, cfn_lint, chalice_config, checkov, stage_environment
 
@@ -155,6 +155,7 @@ def test_the_template_carries_the_stages_configuration(packages: dict[str, Packa
         "app.disconnect": "websocket_disconnect",
         "app.on_upload": "on_upload",
         "app.on_upload_failure": "on_upload_failure",
+        "app.on_message_stream": "on_message_stream",
     }
     found = functions(template)
     assert sorted(by_handler[f["Properties"]["Handler"]] for f in found.values()) == sorted(config["lambda_functions"])
@@ -241,6 +242,34 @@ def test_failed_uploads_go_to_the_queue_its_consumer_reads(packages: dict[str, P
     assert source["Properties"]["ScalingConfig"] == {"MaximumConcurrency": 2}
     consumer = chalice_config()["stages"][stage]["lambda_functions"]["on_upload_failure"]
     assert consumer["reserved_concurrency"] >= source["Properties"]["ScalingConfig"]["MaximumConcurrency"]
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_the_messages_stream_source_retries_bisects_reports_items_and_sends_failures_to_its_queue(
+    packages: dict[str, Package], stage: str
+) -> None:
+    """What ``chalice package`` leaves out for a stream source: a poison record would block its shard for 24 h."""
+    resources = packages[stage].template["Resources"]
+    (source,) = resources["OnMessageStream"]["Properties"]["Events"].values()
+    settings = STREAM_SOURCES["on_message_stream"]
+    failures = {"Fn::ImportValue": f"crochet-messaging-{stage}-stream-failures-queue-arn"}
+    assert source["Type"] == "DynamoDB"
+    assert source["Properties"] == {
+        "Stream": {"Fn::ImportValue": f"crochet-messaging-{stage}-messages-stream-arn"},
+        "BatchSize": 100,
+        "StartingPosition": "LATEST",
+        "MaximumBatchingWindowInSeconds": 0,
+        "MaximumRetryAttempts": settings.max_retries,
+        "MaximumRecordAgeInSeconds": settings.max_record_age_seconds,
+        "BisectBatchOnFunctionError": True,
+        "FunctionResponseTypes": ["ReportBatchItemFailures"],
+        "DestinationConfig": {"OnFailure": {"Type": "SQS", "Destination": failures}},
+    }
+    # the role reads the stream and may send to the failure queue
+    role = resources[resources["OnMessageStream"]["Properties"]["Role"]["Fn::GetAtt"][0]]
+    statements = {s["Sid"]: s for p in role["Properties"]["Policies"] for s in p["PolicyDocument"]["Statement"]}
+    assert "dynamodb:GetRecords" in statements["MessagesStream"]["Action"]
+    assert statements["StreamFailuresQueue"]["Resource"] == [f"arn:*:sqs:*:*:crochet-messaging-{stage}-stream-failures"]
 
 
 def distributions(layer: zipfile.ZipFile) -> dict[str, dict[str, Any]]:

@@ -34,6 +34,11 @@ RUNTIME_GRANTS = {
     ("UploadFailuresQueue", "sqs:ReceiveMessage"): "on_upload_failure's SQS event source polls with the role",
     ("UploadFailuresQueue", "sqs:DeleteMessage"): "on_upload_failure's SQS event source deletes what it handled",
     ("UploadFailuresQueue", "sqs:GetQueueAttributes"): "Lambda reads the queue's attributes for the event source",
+    ("MessagesStream", "dynamodb:DescribeStream"): "on_message_stream's event source mapping reads the stream",
+    ("MessagesStream", "dynamodb:GetRecords"): "on_message_stream's event source mapping reads the stream",
+    ("MessagesStream", "dynamodb:GetShardIterator"): "on_message_stream's event source mapping reads the stream",
+    ("MessagesStream", "dynamodb:ListStreams"): "on_message_stream's event source mapping reads the stream",
+    ("StreamFailuresQueue", "sqs:SendMessage"): "the event source mapping sends what it gave up on (on-failure)",
 }
 # sqs:SendMessage is also what Lambda needs with the role to put on_upload's failed invocations on its dead-letter
 # queue; the app's own use (settling tags after a send) is recorded.

@@ -55,10 +55,14 @@ def test_the_stack_creates_what_the_stage_configuration_names(moto: None, stage:
     assert outputs["AllowedOrigins"] == environment["ALLOWED_ORIGINS"]
     assert outputs["UploadFailuresQueueName"] == environment["UPLOAD_FAILURES_QUEUE"]
     queues = boto3.client("sqs").list_queues()["QueueUrls"]
-    assert sorted(url.rsplit("/", 1)[1] for url in queues) == [
-        environment["UPLOAD_FAILURES_QUEUE"],
-        environment["UPLOAD_FAILURES_QUEUE"] + "-dead",
-    ]
+    assert outputs["StreamFailuresQueueName"] == environment["STREAM_FAILURES_QUEUE"]
+    assert sorted(url.rsplit("/", 1)[1] for url in queues) == sorted(
+        [
+            environment["UPLOAD_FAILURES_QUEUE"],
+            environment["UPLOAD_FAILURES_QUEUE"] + "-dead",
+            environment["STREAM_FAILURES_QUEUE"],
+        ]
+    )
     expected = {environment["TABLE_PREFIX"] + short_name(model) for model in ALL_MODELS}
     assert set(boto3.client("dynamodb").list_tables()["TableNames"]) == expected
     assert {outputs[output_key(short_name(model))] for model in ALL_MODELS} == expected

@@ -12,7 +12,7 @@ from moto import mock_aws
 from pynamodb.models import Model
 
 from chalicelib.adapters.files import S3Files
-from chalicelib.adapters.queues import SqsQueue, upload_failure_queues
+from chalicelib.adapters.queues import SqsQueue, stream_failure_queue, upload_failure_queues
 from chalicelib.settings import get_settings
 from infrastructure.deploy import TEMPLATE
 from tests.infrastructure.support import (
@@ -107,13 +107,15 @@ def test_the_shape_comparison_sees_a_difference(template: dict[str, Any]) -> Non
 
 
 @pytest.mark.parametrize("stage", STAGES)
-def test_every_table_is_on_demand_recoverable_streamless_and_protected_in_prod(
+def test_every_table_is_on_demand_recoverable_streamed_as_its_model_and_protected_in_prod(
     template: dict[str, Any], stage: str
 ) -> None:
     for short, table in template_tables(template, stage).items():
         assert table["BillingMode"] == "PAY_PER_REQUEST", short
         assert table["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}, short
-        assert "StreamSpecification" not in table, f"{short}: nothing reads a stream"
+        view = getattr(MODELS[short].Meta, "stream_view_type", None)
+        expected = {"StreamViewType": view} if view else None
+        assert table.get("StreamSpecification") == expected, f"{short}: a stream exactly where the model has one"
         assert "ProvisionedThroughput" not in table, short
         assert table["DeletionProtectionEnabled"] is (stage == "prod"), short
         assert table["_resource"]["UpdateReplacePolicy"] == "Retain", short
@@ -265,11 +267,13 @@ def local_queues(stage: str) -> dict[str, dict[str, Any]]:
     with mock_aws(), pytest.MonkeyPatch.context() as patch:
         patch.setenv("STAGE", stage)
         patch.setenv("UPLOAD_FAILURES_QUEUE", f"crochet-messaging-{stage}-upload-failures")
+        patch.setenv("STREAM_FAILURES_QUEUE", f"crochet-messaging-{stage}-stream-failures")
         get_settings.cache_clear()
         try:
             settings = get_settings()
             queue = SqsQueue(settings, settings.upload_failures_queue)
             queue.ensure(upload_failure_queues(settings))
+            SqsQueue(settings, settings.stream_failures_queue, queue.client).ensure(stream_failure_queue(settings))
             client, found = queue.client, {}
             for url in client.list_queues()["QueueUrls"]:
                 attributes = client.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
@@ -303,3 +307,16 @@ def test_the_stack_outputs_name_the_upload_failure_queues(template: dict[str, An
     assert outputs["UploadFailuresQueueName"]["Value"] == {"Fn::GetAtt": ["UploadFailuresQueue", "QueueName"]}
     assert outputs["UploadFailuresQueueArn"]["Value"] == {"Fn::GetAtt": ["UploadFailuresQueue", "Arn"]}
     assert {"UploadFailuresQueueUrl", "UploadFailuresDeadLetterQueueArn"} <= set(outputs)
+
+
+def test_only_the_messages_table_has_a_stream_and_the_stack_exports_it(template: dict[str, Any]) -> None:
+    streamed = [short for short, model in MODELS.items() if getattr(model.Meta, "stream_view_type", None)]
+    assert streamed == ["messages"]
+    assert MODELS["messages"].Meta.stream_view_type == "NEW_AND_OLD_IMAGES"  # edits need the old words too
+    outputs = template["Outputs"]
+    assert outputs["MessagesStreamArn"]["Value"] == {"Fn::GetAtt": ["MessagesTable", "StreamArn"]}
+    assert outputs["MessagesStreamArn"]["Export"]["Name"] == {
+        "Fn::Sub": "crochet-messaging-${Stage}-messages-stream-arn"
+    }
+    assert outputs["StreamFailuresQueueArn"]["Value"] == {"Fn::GetAtt": ["StreamFailuresQueue", "Arn"]}
+    assert outputs["StreamFailuresQueueName"]["Value"] == {"Fn::GetAtt": ["StreamFailuresQueue", "QueueName"]}

@@ -10,6 +10,7 @@ from pynamodb.attributes import (
     TTLAttribute,
     UnicodeAttribute,
 )
+from pynamodb.constants import STREAM_NEW_AND_OLD_IMAGE
 from pynamodb.models import Model
 
 from chalicelib.adapters.dynamodb.base import table_meta
@@ -23,7 +24,9 @@ class Message(Model):
     messages could change have no ``version``: they read as version 1.
     """
 
-    Meta = table_meta("messages")
+    # The table's stream (both images of every change) feeds on_message_stream's consumers
+    # (chalicelib/entrypoints/message_stream.py): search indexing, and what else needs to follow messages.
+    Meta = table_meta("messages", stream_view_type=STREAM_NEW_AND_OLD_IMAGE)
 
     conversation_id = UnicodeAttribute(hash_key=True)
     seq = NumberAttribute(range_key=True)
