@@ -443,7 +443,8 @@ def test_the_hooks_example_renders_in_chromium(browser: Browser, stack: RunningS
             """
         )
     )
-    (site / "index.html").write_text('<link rel="icon" href="data:," /><div id="root"></div><script type="module" src="./main.tsx"></script>\n')
+    page_html = '<link rel="icon" href="data:," /><div id="root"></div><script type="module" src="./main.tsx"></script>'
+    (site / "index.html").write_text(page_html + "\n")
     defines = {"API_URL": stack.api_url, "WS_URL": stack.ws_url, "TOKEN": stack.token(BOB)}
     dist = CLIENT / "dist"
     (site / "vite.config.mjs").write_text(
