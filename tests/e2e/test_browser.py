@@ -277,7 +277,7 @@ def test_sign_in_narrow_screen_day_separators_header_badge_and_newest_photo_in_v
             last: l.lastElementChild.outerHTML.slice(0, 300)});
     }"""
     if not thumbnail.evaluate(in_view):
-        page.screenshot(path="/tmp/wt19-fail.png")
+        page.screenshot(path=str(tmp_path / "photo-not-in-view.png"))
     assert thumbnail.evaluate(in_view), "the newest photo is not fully in view: " + thumbnail.evaluate(where)
     assert page.evaluate(no_horizontal_scroll), "the chat is wider than the screen"
     # Date separators: one above the first message of each day.
