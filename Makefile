@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 .PHONY: install dev dev-large dev-reset test lint typecheck imports unit integration e2e fuzz bench bench-load token openapi clean
 .PHONY: deploy urls package destroy check-infra webhooks-replay
 .PHONY: asyncapi lint-openapi typecheck-openapi
-.PHONY: scan policies client-js client-js-generate
+.PHONY: scan policies client-js client-js-build client-js-generate
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,10 +24,10 @@ CHROMIUM := /usr/bin/chromium
 $(CHROMIUM):
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 
-dev: install ## Run the whole stack locally on moto (REST API, WebSocket gateway, demo data, tokens); data kept in DEV_DATA_DIR
+dev: install client-js-build ## Run the whole stack locally on moto (REST API, WebSocket gateway, demo data, tokens); data kept in DEV_DATA_DIR
 	$(BIN)/python -m dev.stack
 
-dev-large: install ## make dev with a realistic data set: alice with 10,000 conversations, 100,000 messages with bob
+dev-large: install client-js-build ## make dev with a realistic data set: alice with 10,000 conversations, 100,000 messages with bob
 	DEV_SEED=large $(BIN)/python -m dev.stack
 
 dev-reset: install ## Empty the dev stack's data folder (DEV_DATA_DIR, default .dev/data): the next make dev starts afresh
@@ -52,7 +52,7 @@ unit: install
 integration: install
 	$(BIN)/python -m pytest tests/integration
 
-e2e: install $(CHROMIUM)
+e2e: install $(CHROMIUM) client-js
 	$(BIN)/python -m pytest tests/e2e
 
 # USER is also the login name in every shell: only a USER given on the command line names the token's user.
@@ -104,6 +104,9 @@ $(CLIENT_JS_STAMP): $(CLIENT_JS)/package.json $(CLIENT_JS)/package-lock.json
 
 client-js: $(CLIENT_JS_STAMP) ## The JS client: generated types current, build, unit tests, the React example's build
 	npm run --prefix $(CLIENT_JS) --silent check
+
+client-js-build: $(CLIENT_JS_STAMP) ## Build clients/js/dist (the browser reference client of make dev imports it)
+	npm run --prefix $(CLIENT_JS) --silent build
 
 client-js-generate: $(CLIENT_JS_STAMP) ## Regenerate clients/js/src/generated/ (after make openapi / make asyncapi)
 	npm run --prefix $(CLIENT_JS) --silent generate

@@ -238,7 +238,11 @@ def _load() -> Settings:
         # the response stays under Lambda's 6 MB payload limit (a 502 otherwise).
         page_max_bytes=_int("PAGE_MAX_BYTES", 4_000_000),
         attachments_bucket=env.get("ATTACHMENTS_BUCKET", f"crochet-messaging-{stage}-attachments"),
-        allowed_origins=_list(env.get("ALLOWED_ORIGINS"), "http://localhost:3000,http://127.0.0.1:8000"),
+        allowed_origins=_list(
+            # A frontend's dev server on port 3000 is opened as localhost or as 127.0.0.1: two origins to a browser.
+            env.get("ALLOWED_ORIGINS"),
+            "http://localhost:3000,http://127.0.0.1:3000,http://127.0.0.1:8000",
+        ),
         image_types=_list(env.get("ATTACHMENT_IMAGE_TYPES"), "image/jpeg,image/png,image/webp,image/gif,image/heic"),
         file_types=_list(env.get("ATTACHMENT_FILE_TYPES"), "application/pdf,text/plain,application/zip"),
         image_max_bytes=_int("ATTACHMENT_IMAGE_MAX_BYTES", 10 * 1024 * 1024),

@@ -1,272 +1,250 @@
-// The browser reference client: state, and how the protocol drives it. Read it top to bottom:
+// The browser reference client, on the package: @crochet-messaging/client (clients/js, its built dist/ served at
+// /sdk/ by dev/web_server.py). The protocol is the package's (reconnect, catch-up, the outbox, typing, each
+// message once, the highest version per message); this file only turns MessagingStore's state into the page:
 //
-//   start(user)           sync cursor for "now", conversation list, socket
-//   openConversation(id)  history over REST, then join_conversation for live events
-//   send / sendPhoto      new_message over the socket (REST when it is down), photos via a presigned POST
-//   reading               message_read once incoming messages are on screen
-//   typing                typing_start / typing_stop, throttled
-//   a message's life      reply (replyTo), edit_message, delete_message, add_reaction / remove_reaction
-//   presence              watch_presence for the partners of the listed conversations
-//   server events         one handler per event of docs/websocket.md (keep the highest version per message)
-//   reconnect             re-join, then GET /api/messages/sync from the stored cursor
+//   sign in              a demo user or a pasted token (no silent default user)
+//   the store            MessagingStore: conversations, the open conversation, unread counts, typing, connection
+//   render               the list, the header badge of recent conversations, the messages (date separators)
+//   actions              send, photo (uploadAttachment), reply, edit, delete, react, read (on screen), typing
+//   presence             watchPresence for the partners of the listed conversations
+//   search               the search box, when the API has the search route (OPERATIONS.searchMessages)
 //
 // The dev stack serves config.json: the API and WebSocket URLs and a dev token per demo user.
 
-import { Api, uploadToS3 } from "./api.js";
-import { Socket } from "./socket.js";
+import { MessagingClient, MessagingStore, OPERATIONS } from "/sdk/index.js";
 import * as ui from "./ui.js";
 
 const config = await (await fetch("config.json", { cache: "no-store" })).json();
-
-const state = {
-  me: null, // {id, name, token}
-  api: null,
-  socket: null,
-  conversations: new Map(), // id -> enriched conversation, as in GET /api/messages/conversations
-  totalUnread: 0,
-  openId: null, // the conversation on screen
-  messages: [], // its messages, oldest first (server messages and our own still pending)
-  previews: new Map(), // clientMessageId -> object URL of a photo we sent (shown until the thumbnail exists)
-  outbox: new Map(), // clientMessageId -> new_message frame sent but not yet answered (re-sent after a reconnect)
-  syncCursor: null, // where GET /api/messages/sync continues after a reconnect
-  newestSeen: null, // newest incoming message seen on screen, not yet reported read
-  lastReadSent: null,
-  typingSentAt: 0,
-  typingStopTimer: null,
-  typingHideTimer: null,
-  composing: { mode: "new", message: null }, // or "reply" / "edit" with the message it is about
-};
-
-// Re-send typing_start a little before the server's indicator timeout (timeoutMs) lapses; stop after an idle pause.
-const TYPING_REPEAT_MS = Math.max(500, Math.round(config.typingTimeoutMs * 0.75));
-const TYPING_IDLE_MS = 1500;
 
 // A few of the server's allowed reactions (REACTION_EMOJI) under each message; every allowed one is accepted.
 const PREFERRED_REACTIONS = ["👍", "❤️", "🧶"];
 const allowedReactions = config.reactionEmoji || [];
 const preferred = PREFERRED_REACTIONS.filter((emoji) => allowedReactions.includes(emoji));
 const OFFERED_REACTIONS = preferred.length ? preferred : allowedReactions.slice(0, 3);
+const SESSION_KEY = "crochet-messaging.session";
 
 const userById = (id) => config.users.find((user) => user.id === id);
 const nameOf = (id) => userById(id)?.name || id;
-const newClientMessageId = () => `web-${crypto.randomUUID()}`;
 
-// --- start and switch users -------------------------------------------------------------------------------------
+const app = {
+  me: null, // {id, name}
+  client: null,
+  store: null,
+  unsubscribe: [],
+  rendered: { conversations: null, openId: null, messages: new Map() }, // what is on screen (by identity)
+  previews: new Map(), // clientMessageId -> object URL of a photo we sent (until the thumbnail exists)
+  uploads: new Map(), // clientMessageId -> a photo still uploading (not in the store yet)
+  composing: { mode: "new", message: null },
+  newestSeen: null,
+  lastReadSent: null,
+};
 
-async function start(userId) {
-  stop();
-  state.me = userById(userId) || config.users[0];
-  history.replaceState(null, "", `?user=${encodeURIComponent(state.me.id)}`);
-  ui.renderUserPicker(config.users, state.me.id, (id) => start(id).catch(showError));
-  state.api = new Api(config.apiUrl, state.me.token);
-  // A sync cursor taken before loading anything: after a reconnect, sync returns everything sent since this moment.
-  state.syncCursor = (await state.api.sync()).nextCursor;
-  await loadConversations();
-  renderPatternActions();
-  connectSocket();
+// --- sign in ---------------------------------------------------------------------------------------------------------
+
+// Who uses the page is always a choice: `?user=` (a demo user), the session kept from the last sign-in in this tab,
+// or the sign-in form (a demo user or a pasted JWT).
+function initialSession() {
+  const fromUrl = new URLSearchParams(location.search).get("user");
+  if (fromUrl && userById(fromUrl)) return { userId: fromUrl, token: userById(fromUrl).token };
+  try {
+    const kept = JSON.parse(sessionStorage.getItem(SESSION_KEY) || "null");
+    if (kept?.token) return kept;
+  } catch {
+    // nothing kept
+  }
+  return null;
 }
 
-function stop() {
-  state.socket?.close();
-  state.socket = null;
-  Object.assign(state, { conversations: new Map(), openId: null, messages: [], newestSeen: null, lastReadSent: null });
+function signIn(session) {
+  signOut(false);
+  sessionStorage.setItem(SESSION_KEY, JSON.stringify(session));
+  const client = new MessagingClient({
+    apiUrl: config.apiUrl,
+    wsUrl: config.wsUrl,
+    token: session.token,
+    typingTimeoutMs: config.typingTimeoutMs,
+    uploadProcessingTimeoutMs: 0, // send a photo as soon as it is uploaded: attachment_ready brings its thumbnail
+  });
+  const userId = client.userId;
+  app.me = { id: userId, name: nameOf(userId) };
+  if (session.userId) history.replaceState(null, "", `?user=${encodeURIComponent(session.userId)}`);
+  app.client = client;
+  app.store = new MessagingStore(client);
+  app.unsubscribe = [
+    app.store.subscribe(render),
+    client.on("connected", () => {
+      ui.setConnectionStatus("online", "online");
+      watchInbox();
+    }),
+    client.on("disconnected", ({ willReconnect, retryInMs }) => {
+      ui.setJoined(false);
+      if (!willReconnect) ui.setConnectionStatus("offline", "offline");
+      else ui.setConnectionStatus("reconnecting", `reconnecting in ${Math.ceil((retryInMs || 0) / 1000)} s`);
+    }),
+    client.on("conversation_joined", ({ conversationId }) => {
+      if (conversationId === app.store.getState().currentConversation?.conversation.id) ui.setJoined(true);
+    }),
+    client.on("new_message_notification", (notice) => {
+      const open = app.store.getState().currentConversation?.conversation.id;
+      if (notice.conversationId !== open) ui.toast(`${notice.sender.name}: ${notice.preview || "Photo"}`);
+    }),
+    client.on("error", (error) => showError(error)),
+  ];
+  app.store.start();
+  ui.showSignIn(false);
+  ui.setSignedIn(app.me.name, signOut);
+  ui.setConnectionStatus("connecting", "connecting…");
+  renderPatternActions();
+  ui.setSearchAvailable("searchMessages" in OPERATIONS);
+  client.connect().catch(() => undefined);
+  app.store.loadConversations({ limit: 30 }).then(watchInbox, showError);
+}
+
+function signOut(showForm = true) {
+  for (const off of app.unsubscribe.splice(0)) off();
+  app.store?.dispose();
+  app.client?.disconnect();
+  Object.assign(app, { client: null, store: null, me: null, newestSeen: null, lastReadSent: null });
+  app.rendered = { conversations: null, openId: null, messages: new Map() };
   ui.showConversation(null);
   ui.setTyping(null);
+  if (showForm) {
+    sessionStorage.removeItem(SESSION_KEY);
+    history.replaceState(null, "", location.pathname);
+    ui.setConnectionStatus("offline", "signed out");
+    ui.showSignIn(true, config.users, signIn);
+  }
 }
 
-async function loadConversations() {
-  const page = await state.api.listConversations();
-  state.conversations = new Map(page.conversations.map((conversation) => [conversation.id, conversation]));
-  state.totalUnread = page.totalUnread;
-  renderList();
-  watchInbox();
-}
+// --- presence ----------------------------------------------------------------------------------------------------------
 
-// Online dots for every listed conversation, not only the open one: watch_presence replaces this connection's list
-// and is answered with everyone's presence now; presence_update keeps it current.
+// Online dots for every listed conversation, not only the open one (the store applies the answer and the updates).
 function watchInbox() {
-  const partners = [...new Set([...state.conversations.values()].map((c) => c.otherParticipant.id))];
-  state.socket?.send("watch_presence", { userIds: partners.slice(0, config.presenceWatchMax || 49) });
+  if (!app.client?.isConnected) return;
+  const partners = [...new Set(app.store.getState().conversations.map((c) => c.otherParticipant.id))];
+  app.client.watchPresence(partners.slice(0, config.presenceWatchMax || 49)).catch(() => undefined);
 }
 
-function setPresence(userId, online, lastSeenAt) {
-  for (const conversation of state.conversations.values()) {
-    if (conversation.otherParticipant.id !== userId) continue;
-    Object.assign(conversation.otherParticipant, { online, ...(lastSeenAt && { lastSeenAt }) });
-    if (conversation.id === state.openId) ui.showConversation(conversation);
-  }
-  renderList();
-}
+// --- render: the store's state into the page ----------------------------------------------------------------------------
 
-function renderList() {
-  const sorted = [...state.conversations.values()].sort((a, b) =>
-    (b.lastMessageAt || b.updatedAt).localeCompare(a.lastMessageAt || a.updatedAt),
-  );
-  ui.renderConversationList(sorted, {
-    meId: state.me.id,
-    openId: state.openId,
-    totalUnread: state.totalUnread,
-    onOpen: (id) => openConversation(id).catch(showError),
-  });
-}
-
-// Buyers can ask a pattern's creator: GET /api/messages/pattern/{patternId} gets or creates that conversation.
-function renderPatternActions() {
-  const actions = config.purchases
-    .filter((purchase) => purchase.userId === state.me.id)
-    .map((purchase) => {
-      const pattern = config.patterns.find((p) => p.id === purchase.patternId);
-      return { patternId: pattern.id, title: pattern.title, creatorName: nameOf(pattern.creatorId) };
+function render() {
+  const state = app.store.getState();
+  const current = state.currentConversation;
+  const openId = current?.conversation.id ?? null;
+  if (state.conversations !== app.rendered.conversations || openId !== app.rendered.openId) {
+    const known = new Set((app.rendered.conversations || []).map((c) => c.otherParticipant.id));
+    const partnersChanged = state.conversations.some((c) => !known.has(c.otherParticipant.id));
+    app.rendered.conversations = state.conversations;
+    ui.renderConversationList(state.conversations, {
+      meId: app.me.id,
+      openId,
+      totalUnread: state.unreadCount,
+      onOpen: (id) => openConversation(id).catch(showError),
     });
-  ui.renderPatternActions(actions, (patternId) => openPatternConversation(patternId).catch(showError));
-}
-
-async function openPatternConversation(patternId) {
-  const { conversation } = await state.api.openPatternConversation(patternId);
-  state.conversations.set(conversation.id, { ...state.conversations.get(conversation.id), ...conversation });
-  await openConversation(conversation.id);
-}
-
-// --- the open conversation ---------------------------------------------------------------------------------------
-
-async function openConversation(conversationId) {
-  if (state.openId && state.openId !== conversationId) {
-    stopTyping();
-    state.socket.send("leave_conversation", { conversationId: state.openId });
+    ui.renderRecent(state.conversations, { meId: app.me.id, totalUnread: state.unreadCount, onOpen: (id) => openConversation(id).catch(showError) });
+    if (partnersChanged) watchInbox();
   }
-  Object.assign(state, { openId: conversationId, messages: [], newestSeen: null, lastReadSent: null });
-  compose("new");
-  ui.setJoined(false);
-  ui.setTyping(null);
-  ui.renderMessages([], renderOptions());
-  // Join first, then load the history: a message sent in between arrives live (message_received) and is not
-  // missed; one that is in both is kept once (by id).
-  state.socket.send("join_conversation", { conversationId, requestId: `join-${conversationId}` });
-  const detail = await state.api.openConversation(conversationId);
-  if (state.openId !== conversationId) return; // another conversation was opened meanwhile
-  const arrivedMeanwhile = state.messages;
-  state.messages = detail.messages;
-  state.conversations.set(conversationId, detail.conversation);
-  ui.showConversation(detail.conversation);
-  ui.renderMessages(state.messages, renderOptions());
-  for (const message of arrivedMeanwhile) upsertMessage(message);
-  renderList();
-  document.querySelector("#message-input").focus();
+  if (openId !== app.rendered.openId) {
+    app.rendered.openId = openId;
+    app.rendered.messages = new Map();
+    ui.showConversation(current?.conversation ?? null);
+    ui.renderMessages([], renderOptions());
+  } else if (current) {
+    ui.showConversation(current.conversation);
+  }
+  if (current) renderMessages(current.messages);
+  const typing = state.typingUsers.filter((t) => t.conversationId === openId && t.userId !== app.me.id);
+  ui.setTyping(typing.length ? `${typing.map((t) => nameOf(t.userId)).join(", ")} is typing…` : null);
+}
+
+// Only the messages whose object changed are rendered again (the store replaces what changed, keeps the rest).
+function renderMessages(messages) {
+  const shown = app.rendered.messages;
+  const keys = new Set();
+  for (const message of [...messages, ...app.uploads.values()]) {
+    keys.add(message.key);
+    if (shown.get(message.key) === message) continue;
+    shown.set(message.key, message);
+    ui.upsertMessage(view(message), renderOptions(message));
+    const preview = app.previews.get(message.clientMessageId);
+    if (preview && message.thumbnailUrl) {
+      URL.revokeObjectURL(preview); // the server's thumbnail replaced it
+      app.previews.delete(message.clientMessageId);
+    }
+  }
+  for (const key of [...shown.keys()]) {
+    if (!keys.has(key)) {
+      ui.removeMessage(key);
+      shown.delete(key);
+    }
+  }
+  ui.refreshDaySeparators();
+}
+
+// What ui.js shows of a ChatMessage.
+function view(message) {
+  return {
+    ...message,
+    pending: message.delivery === "pending",
+    failed: message.delivery === "failed",
+    uploading: Boolean(message.uploading),
+  };
 }
 
 function renderOptions(message) {
   return {
-    meId: state.me.id,
-    previewUrl: message?.clientMessageId ? state.previews.get(message.clientMessageId) : undefined,
+    meId: app.me?.id,
+    previewUrl: message?.clientMessageId ? app.previews.get(message.clientMessageId) : undefined,
     onObserve: observeForReading,
     nameOf,
     reactionEmoji: OFFERED_REACTIONS,
     actions: {
       onReply: (m) => compose("reply", m),
       onEdit: (m) => compose("edit", m),
-      onDelete: deleteMessage,
-      onReact: react,
+      onDelete: (m) => app.store.deleteMessage(m.id).catch(showError),
+      onReact: (m, emoji, add) => (add ? app.store.addReaction(m.id, emoji) : app.store.removeReaction(m.id, emoji)).catch(showError),
     },
   };
 }
 
-// Add or replace one message of the open conversation; others are ignored (the list shows their previews).
-// De-duplicated by id (sync and live delivery can overlap) or by clientMessageId (our pending copy). Events and sync
-// can arrive in any order: a message older than the one shown (a lower version) is ignored.
-function upsertMessage(message) {
-  if (message.conversationId !== state.openId) return;
-  const index = state.messages.findIndex(
-    (m) =>
-      (message.id && m.id === message.id) || (message.clientMessageId && m.clientMessageId === message.clientMessageId),
-  );
-  const current = index >= 0 ? state.messages[index] : null;
-  if (current?.version && message.version && message.version < current.version) return;
-  // A stored message replaces the one shown whole (a tombstone has no attachment left); a pending copy is merged.
-  const stored = current && !(current.id && message.version) ? { ...current, ...message } : message;
-  if (index >= 0) state.messages[index] = stored;
-  else state.messages.push(stored);
-  ui.upsertMessage(stored, renderOptions(stored));
-  if (stored.thumbnailUrl && state.previews.has(stored.clientMessageId)) {
-    URL.revokeObjectURL(state.previews.get(stored.clientMessageId)); // the server's thumbnail replaced it
-    state.previews.delete(stored.clientMessageId);
-  }
-}
-
-// A change of a message: what the list shows of it follows when it is the conversation's last message.
-function messageChanged(message) {
-  upsertMessage(message);
-  previewChanged(message);
-}
-
-function previewChanged(message) {
-  const conversation = state.conversations.get(message.conversationId);
-  if (conversation?.lastMessage?.id !== message.id) return;
-  Object.assign(conversation.lastMessage, {
-    content: message.content,
-    editedAt: message.editedAt,
-    isDeleted: message.isDeleted || undefined,
+// Buyers can ask a pattern's creator: createPatternConversation gets or creates that conversation.
+function renderPatternActions() {
+  const actions = config.purchases
+    .filter((purchase) => purchase.userId === app.me.id)
+    .map((purchase) => {
+      const pattern = config.patterns.find((p) => p.id === purchase.patternId);
+      return { patternId: pattern.id, title: pattern.title, creatorName: nameOf(pattern.creatorId) };
+    });
+  ui.renderPatternActions(actions, async (patternId) => {
+    try {
+      const conversation = await app.store.createPatternConversation(patternId);
+      await openConversation(conversation.id);
+    } catch (error) {
+      showError(error);
+    }
   });
-  renderList();
 }
 
-// The list shows each conversation's newest message.
-function updatePreview(message) {
-  const conversation = state.conversations.get(message.conversationId);
-  if (!conversation) return;
-  conversation.lastMessage = {
-    id: message.id,
-    senderId: message.senderId,
-    content: message.content,
-    sentAt: message.sentAt,
-    attachmentType: message.attachmentType,
-  };
-  conversation.lastMessageAt = message.sentAt;
-  renderList();
-}
+// --- the open conversation ---------------------------------------------------------------------------------------------
 
-// --- sending -------------------------------------------------------------------------------------------------------
-
-// The clientMessageId makes sending idempotent: a retry of the same message (after a reconnect, or over REST) is
-// answered with the original message and stores nothing twice.
-async function send({ conversationId, clientMessageId, content, attachmentId, replyTo }) {
-  const message = {
-    conversationId,
-    content,
-    clientMessageId,
-    ...(attachmentId && { attachment: { attachmentId } }),
-    ...(replyTo && { replyTo: { messageId: replyTo.id } }),
-  };
-  // new_message is answered with message_sent (matched by clientMessageId); an error echoes the requestId. Until
-  // then it stays in the outbox: if the socket drops first, it is sent again once reconnected.
-  const frame = { ...message, requestId: clientMessageId };
-  state.outbox.set(clientMessageId, frame);
-  if (state.socket.send("new_message", frame)) return;
-  // Socket down: POST /api/messages stores the very same message.
-  state.outbox.delete(clientMessageId);
-  try {
-    const { message: sent } = await state.api.sendMessage(message);
-    onMessageSent({ message: sent });
-  } catch (error) {
-    markFailed(clientMessageId);
-    showError(error);
-  }
-}
-
-function sendText(content) {
-  const { mode, message } = state.composing;
+async function openConversation(conversationId) {
+  app.store.stopTyping();
+  Object.assign(app, { newestSeen: null, lastReadSent: null });
   compose("new");
-  if (mode === "edit") return editMessage(message, content);
-  const replyTo = mode === "reply" ? message : null;
-  const clientMessageId = newClientMessageId();
-  showPending({ clientMessageId, content, replyTo });
-  send({ conversationId: state.openId, clientMessageId, content, replyTo });
+  ui.setJoined(false);
+  ui.showChatOnNarrowScreens(true);
+  await app.store.loadConversation(conversationId); // joins the room first, then reads the history
+  if (app.store.getState().currentConversation?.conversation.id !== conversationId) return;
+  ui.setJoined(app.client.joinedConversations.includes(conversationId) && app.client.isConnected);
+  ui.scrollToNewest();
+  document.querySelector("#message-input").focus();
 }
 
-// --- a message's life: reply, edit, delete, react ----------------------------------------------------------------
+// --- sending, a message's life ----------------------------------------------------------------------------------------
 
 // The composer writes a new message, a reply quoting one (replyTo), or a new text for one of ours.
 function compose(mode, message = null) {
-  state.composing = { mode, message };
+  app.composing = { mode, message };
   const input = document.querySelector("#message-input");
   if (mode === "edit") input.value = message.content;
   const text =
@@ -279,73 +257,56 @@ function compose(mode, message = null) {
   if (mode !== "new") input.focus();
 }
 
-// Each change goes over the socket when it is open (answered by its own event), else through its REST twin, which
-// answers the same message.
-function change(action, fields, rest) {
-  if (state.socket.send(action, { ...fields, requestId: `${action}-${fields.messageId}` })) return;
-  rest().then(({ message }) => messageChanged(message), showError);
+function sendText(content) {
+  const { mode, message } = app.composing;
+  compose("new");
+  if (mode === "edit") {
+    if (content !== message.content) app.store.editMessage(message.id, content).catch(showError);
+    return;
+  }
+  const sending = mode === "reply" ? app.store.reply(message.id, content) : app.store.sendMessage(content);
+  sending.catch(showError); // shown as "Not sent" by the store
 }
 
-function editMessage(message, content) {
-  if (content === message.content) return;
-  change("edit_message", { messageId: message.id, content }, () => state.api.editMessage(message.id, content));
-}
-
-function deleteMessage(message) {
-  change("delete_message", { messageId: message.id }, () => state.api.deleteMessage(message.id));
-}
-
-function react(message, emoji, add) {
-  change(add ? "add_reaction" : "remove_reaction", { messageId: message.id, emoji }, () =>
-    state.api.react(message.id, emoji, add),
-  );
-}
-
-// A photo: (1) POST /api/attachments for a presigned POST, (2) the browser uploads straight to S3, (3) the message
-// carries {attachmentId}. The server makes a metadata-free copy and a thumbnail after the upload (S3 event): the
-// message comes back with thumbnailUrl, or as "processing" until attachment_ready.
+// A photo: uploadAttachment (presigned POST straight to the bucket, then processed), then a message with it. Until
+// the upload is done it is shown from the local file; then the store's optimistic copy takes over (same key).
 async function sendPhoto(file, caption) {
-  const conversationId = state.openId;
-  const clientMessageId = newClientMessageId();
-  state.previews.set(clientMessageId, URL.createObjectURL(file));
-  showPending({ clientMessageId, content: caption, attachmentType: "image", uploading: true });
+  const conversationId = app.store.getState().currentConversation?.conversation.id;
+  if (!conversationId) return;
+  const clientMessageId = `web-${crypto.randomUUID()}`;
+  app.previews.set(clientMessageId, URL.createObjectURL(file));
+  const placeholder = {
+    key: clientMessageId,
+    clientMessageId,
+    conversationId,
+    senderId: app.me.id,
+    content: caption,
+    attachmentType: "image",
+    sentAt: new Date().toISOString(),
+    delivery: "pending",
+    uploading: true,
+    reactions: [],
+    version: 0,
+  };
+  app.uploads.set(clientMessageId, placeholder);
+  render();
   try {
-    const ticket = await state.api.requestUpload(conversationId, file);
-    await uploadToS3(ticket.upload, file);
-    showPending({ clientMessageId, content: caption, attachmentType: "image" });
-    await send({ conversationId, clientMessageId, content: caption, attachmentId: ticket.attachmentId });
+    const attachment = await app.client.uploadAttachment(file, { conversationId });
+    app.uploads.delete(clientMessageId);
+    app.rendered.messages.delete(clientMessageId);
+    await app.store.sendMessage({ conversationId, content: caption, attachment, clientMessageId });
   } catch (error) {
-    markFailed(clientMessageId);
+    const upload = app.uploads.get(clientMessageId);
+    if (upload) app.uploads.set(clientMessageId, { ...upload, delivery: "failed", uploading: false });
+    render();
     showError(error);
   }
 }
 
-function showPending({ clientMessageId, content, attachmentType, uploading = false, replyTo = null }) {
-  upsertMessage({
-    clientMessageId,
-    conversationId: state.openId,
-    senderId: state.me.id,
-    content,
-    attachmentType,
-    ...(replyTo && {
-      replyTo: { id: replyTo.id, senderId: replyTo.senderId, content: replyTo.content, isDeleted: false },
-    }),
-    sentAt: new Date().toISOString(),
-    pending: true,
-    uploading,
-  });
-}
+// --- reading -----------------------------------------------------------------------------------------------------------
 
-function markFailed(clientMessageId) {
-  state.outbox.delete(clientMessageId);
-  const message = state.messages.find((m) => m.clientMessageId === clientMessageId);
-  if (message) upsertMessage({ ...message, pending: false, failed: true });
-}
-
-// --- reading -------------------------------------------------------------------------------------------------------
-
-// Incoming unread messages are watched; once one is on screen (and the tab is visible), message_read reports the
-// newest one seen. Receipts are a read position: reading a message reads everything before it.
+// Incoming unread messages are watched; once one is on screen (and the tab is visible), the newest one seen is
+// reported read. Receipts are a read position: reading a message reads everything before it.
 const readObserver = new IntersectionObserver(
   (entries) => {
     for (const entry of entries) {
@@ -358,249 +319,95 @@ const readObserver = new IntersectionObserver(
 );
 
 function observeForReading(node, message) {
-  if (message.id && message.senderId !== state.me.id && !message.isRead) readObserver.observe(node);
+  if (message.id && message.senderId !== app.me?.id && !message.isRead) readObserver.observe(node);
 }
 
 function position(messageId) {
-  return state.messages.findIndex((m) => m.id === messageId);
+  return (app.store?.getState().currentConversation?.messages ?? []).findIndex((m) => m.id === messageId);
 }
 
 function noteSeen(messageId) {
-  if (position(messageId) > position(state.newestSeen)) state.newestSeen = messageId;
+  if (position(messageId) > position(app.newestSeen)) app.newestSeen = messageId;
   reportRead();
 }
 
 function reportRead() {
-  const messageId = state.newestSeen;
-  if (!messageId || document.visibilityState !== "visible") return;
-  if (position(messageId) <= position(state.lastReadSent)) return;
-  state.lastReadSent = messageId;
-  if (!state.socket.send("message_read", { messageId })) {
-    state.api.markRead(messageId).then(onReadUpdated, showError); // the REST twin answers the same fields
-  }
+  const messageId = app.newestSeen;
+  if (!app.store || !messageId || document.visibilityState !== "visible") return;
+  if (position(messageId) <= position(app.lastReadSent)) return;
+  app.lastReadSent = messageId;
+  app.store.markAsRead(messageId).catch(showError);
 }
 
 document.addEventListener("visibilitychange", reportRead);
 
-// --- typing --------------------------------------------------------------------------------------------------------
+// --- search ------------------------------------------------------------------------------------------------------------
 
-function onComposerInput(text) {
-  if (!state.openId) return;
-  clearTimeout(state.typingStopTimer);
-  if (!text) return stopTyping();
-  if (Date.now() - state.typingSentAt > TYPING_REPEAT_MS) {
-    state.socket.send("typing_start", { conversationId: state.openId });
-    state.typingSentAt = Date.now();
+async function search(q) {
+  if (!q) return ui.renderSearchResults(null);
+  try {
+    const { results } = await app.client.request("searchMessages", { query: { q, limit: 20 } });
+    ui.renderSearchResults(results, { nameOf, onOpen: (id) => openConversation(id).catch(showError) });
+  } catch (error) {
+    showError(error);
   }
-  state.typingStopTimer = setTimeout(stopTyping, TYPING_IDLE_MS);
 }
 
-function stopTyping() {
-  clearTimeout(state.typingStopTimer);
-  if (!state.typingSentAt || !state.openId) return;
-  state.typingSentAt = 0;
-  state.socket.send("typing_stop", { conversationId: state.openId });
-}
-
-// --- server events (docs/websocket.md, "Server events") -------------------------------------------------------------
-
-const events = {
-  // Answers to our own actions.
-  conversation_joined({ conversationId }) {
-    if (conversationId === state.openId) ui.setJoined(true);
-  },
-  message_sent: onMessageSent,
-  read_updated: onReadUpdated,
-  pong() {},
-  message_edited: ({ message }) => messageChanged(message),
-  message_removed: ({ message }) => messageChanged(message),
-  reaction_added: ({ message }) => messageChanged(message),
-  reaction_removed: ({ message }) => messageChanged(message),
-  presence_watched({ presence }) {
-    for (const { userId, online, lastSeenAt } of presence) setPresence(userId, online, lastSeenAt);
-  },
-
-  // Someone else changed a message: an edit (or a reply whose quoted message changed), a deletion, a reaction.
-  message_updated: ({ message }) => messageChanged(message),
-  message_deleted({ conversationId, messageId, deletedAt, version }) {
-    const shown = state.messages.find((m) => m.id === messageId);
-    const tombstone = { isDeleted: true, deletedAt, version, content: "", reactions: [] };
-    // Only what a tombstone keeps (no attachment, no quote); a message not on screen only changes the list's preview.
-    if (shown) {
-      const { id, senderId, recipientId, sentAt, isRead, readAt, clientMessageId } = shown;
-      upsertMessage({ id, conversationId, senderId, recipientId, sentAt, isRead, readAt, clientMessageId, ...tombstone });
-    }
-    previewChanged({ id: messageId, conversationId, ...tombstone });
-  },
-  reaction_updated({ conversationId, messageId, reactions, version }) {
-    const shown = state.messages.find((m) => m.id === messageId);
-    if (shown) messageChanged({ ...shown, conversationId, reactions, version });
-  },
-
-  // A message in a conversation this connection joined (not the one that sent it).
-  message_received(message) {
-    upsertMessage(message);
-    if (message.conversationId === state.openId && message.senderId !== state.me.id) hideTyping();
-    updatePreview(message);
-  },
-
-  // To every connection of the recipient, joined or not: badges, previews, the total.
-  new_message_notification(notice) {
-    const conversation = state.conversations.get(notice.conversationId);
-    if (!conversation) return void loadConversations().catch(showError); // a conversation we have not listed yet
-    conversation.unreadCount = notice.unreadCount;
-    state.totalUnread = notice.totalUnread;
-    updatePreview({
-      id: notice.messageId,
-      conversationId: notice.conversationId,
-      senderId: notice.sender.id,
-      content: notice.preview,
-      sentAt: notice.sentAt,
-      attachmentType: notice.attachmentType,
-    });
-  },
-
-  // Someone wrote to us first in a new conversation.
-  notification(notice) {
-    if (notice.type === "conversation_opened") loadConversations().catch(showError);
-  },
-
-  // The other participant read our messages up to lastReadMessageId. (Our own reads come back as read_updated.)
-  message_read_update({ conversationId, readerId, lastReadMessageId, readAt }) {
-    if (readerId === state.me.id || conversationId !== state.openId) return;
-    const upTo = position(lastReadMessageId);
-    state.messages.forEach((message, index) => {
-      if (message.senderId !== state.me.id || !message.id || message.isRead) return;
-      // Everything up to that message is read (by position; by time if it is not on screen).
-      if (upTo >= 0 ? index <= upTo : message.sentAt <= readAt) upsertMessage({ ...message, isRead: true });
-    });
-  },
-
-  user_typing({ conversationId, userId, timeoutMs }) {
-    if (conversationId !== state.openId || userId === state.me.id) return;
-    ui.setTyping(`${nameOf(userId)} is typing…`);
-    // No typing_stop may ever come (a closed tab): the indicator expires by itself after timeoutMs.
-    clearTimeout(state.typingHideTimer);
-    state.typingHideTimer = setTimeout(hideTyping, timeoutMs);
-  },
-  user_stopped_typing({ conversationId }) {
-    if (conversationId === state.openId) hideTyping();
-  },
-
-  // A user's first connection opened or their last one closed (sent to connections joined to a conversation
-  // with them, and to those watching them: watch_presence).
-  presence_update({ userId, online, lastSeenAt }) {
-    setPresence(userId, online, lastSeenAt);
-  },
-
-  // An image sent before its processing finished now has its URLs (or was rejected).
-  attachment_ready({ message }) {
-    upsertMessage(message);
-  },
-
-  error({ code, message, action, requestId }) {
-    if (action === "new_message" && requestId) markFailed(requestId);
-    showError({ code, message });
-  },
-};
-
-function onMessageSent({ message }) {
-  state.outbox.delete(message.clientMessageId);
-  // Replaces our pending copy (same clientMessageId) with the stored message: id, sentAt, attachment state.
-  upsertMessage({ ...message, pending: false, failed: false, uploading: false });
-  updatePreview(message);
-}
-
-function onReadUpdated({ conversationId, unreadCount, totalUnread }) {
-  const conversation = state.conversations.get(conversationId);
-  if (conversation) conversation.unreadCount = unreadCount;
-  state.totalUnread = totalUnread;
-  renderList();
-}
-
-function hideTyping() {
-  clearTimeout(state.typingHideTimer);
-  ui.setTyping(null);
-}
-
-// --- the socket, reconnect and catch-up ----------------------------------------------------------------------------
-
-function connectSocket() {
-  const socket = new Socket(config.wsUrl, state.me.token);
-  state.socket = socket;
-  for (const [event, handler] of Object.entries(events)) socket.on(event, handler);
-  socket.on("open", ({ reconnected }) => onSocketOpen(socket, reconnected).catch(showError));
-  socket.on("close", ({ retryInMs }) => {
-    ui.setJoined(false);
-    if (retryInMs === null) ui.setConnectionStatus("offline", "offline");
-    else ui.setConnectionStatus("reconnecting", `reconnecting in ${Math.ceil(retryInMs / 1000)} s`);
-  });
-  ui.setConnectionStatus("connecting", "connecting…");
-  socket.connect();
-}
-
-async function onSocketOpen(socket, reconnected) {
-  ui.setConnectionStatus("online", "online");
-  watchInbox(); // a new connection watches nobody yet
-  // A new connection is in no room: join the open conversation again.
-  if (state.openId) {
-    socket.send("join_conversation", { conversationId: state.openId, requestId: `join-${state.openId}` });
-  }
-  if (!reconnected) return;
-  // Sends the old socket never answered: same clientMessageId, so one that was stored is answered as a duplicate.
-  for (const frame of state.outbox.values()) socket.send("new_message", frame);
-  await catchUp();
-}
-
-// GET /api/messages/sync from the stored cursor, page by page while hasMore: the messages sent while we were away,
-// oldest first (delivery is at least once: upsertMessage de-duplicates by id).
-async function catchUp() {
-  const missed = [];
-  let hasMore = true;
-  while (hasMore) {
-    const page = await state.api.sync(state.syncCursor);
-    missed.push(...page.messages);
-    state.syncCursor = page.nextCursor; // stored for the next reconnect
-    hasMore = page.hasMore;
-  }
-  // page.conversations has the touched conversations enriched (unreadCount, lastMessage) for clients that keep a
-  // cache; this one simply reloads its list, which also brings the exact totalUnread. Before showing the missed
-  // messages: showing them reads them, and the read must not be overwritten by an older list.
-  await loadConversations();
-  for (const message of missed) upsertMessage(message); // only the open conversation's are shown
-}
-
-// --- wiring --------------------------------------------------------------------------------------------------------
+// --- wiring ------------------------------------------------------------------------------------------------------------
 
 function showError(error) {
-  console.error(error);
-  ui.toast(error.code ? `${error.code}: ${error.message}` : String(error.message || error));
+  console.warn(error);
+  ui.toast(error?.code ? `${error.code}: ${error.message}` : String(error?.message || error));
 }
 
 const input = document.querySelector("#message-input");
-input.addEventListener("input", () => onComposerInput(input.value.trim()));
-input.addEventListener("blur", stopTyping);
+input.addEventListener("input", () => {
+  if (!app.store) return;
+  if (input.value.trim()) app.store.startTyping();
+  else app.store.stopTyping();
+});
+input.addEventListener("blur", () => app.store?.stopTyping());
 
 document.querySelector("#composer").addEventListener("submit", (event) => {
   event.preventDefault();
   const content = input.value.trim();
-  if (!content || !state.openId) return;
+  if (!content || !app.store?.getState().currentConversation) return;
   input.value = "";
-  stopTyping();
   sendText(content);
 });
 
 document.querySelector("#photo-input").addEventListener("change", (event) => {
   const [file] = event.target.files;
   event.target.value = ""; // the same file can be picked again
-  if (!file || !state.openId) return;
+  if (!file || !app.store) return;
   const caption = input.value.trim();
   input.value = "";
-  stopTyping();
   sendPhoto(file, caption);
 });
 
-// For poking at the client from the browser console (and for the e2e test): devClient.socket.close(), ...
-window.devClient = { config, state, start, catchUp };
+document.querySelector("#search-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  search(document.querySelector("#search-input").value.trim());
+});
 
-start(new URLSearchParams(location.search).get("user") || config.users[0].id).catch(showError);
+document.querySelector("#back-to-list").addEventListener("click", () => {
+  app.store?.closeConversation();
+  ui.showChatOnNarrowScreens(false);
+});
+
+// For poking at the client from the browser console (and for the e2e test): devClient.client.disconnect(), ...
+window.devClient = {
+  config,
+  get client() {
+    return app.client;
+  },
+  get store() {
+    return app.store;
+  },
+  signIn,
+  signOut,
+};
+
+const session = initialSession();
+if (session) signIn(session);
+else signOut(true);

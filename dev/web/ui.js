@@ -30,12 +30,38 @@ export function presenceText(participant) {
 
 // --- header ---
 
-export function renderUserPicker(users, currentId, onPick) {
-  const select = $("#user-select");
-  select.replaceChildren(
-    ...users.map((user) => el("option", { value: user.id, selected: user.id === currentId }, user.name)),
+// The sign-in step: a demo user of the dev stack (its dev token), or any JWT pasted in.
+export function showSignIn(visible, users = [], onSignIn = () => undefined) {
+  const form = $("#sign-in");
+  form.hidden = !visible;
+  $(".layout").hidden = visible;
+  $("#signed-in").hidden = visible;
+  $(".notifications").hidden = visible;
+  $("#search-form").hidden = true; // shown again once signed in, when the API has search
+  if (!visible) return;
+  $("#sign-in-users").replaceChildren(
+    ...users.map((user) =>
+      el(
+        "li",
+        {},
+        el(
+          "button",
+          { type: "button", class: "sign-in-user", dataset: { userId: user.id }, onclick: () => onSignIn({ userId: user.id, token: user.token }) },
+          `Sign in as ${user.name}`,
+        ),
+      ),
+    ),
   );
-  select.onchange = () => onPick(select.value);
+  form.onsubmit = (event) => {
+    event.preventDefault();
+    const token = $("#sign-in-token").value.trim();
+    if (token) onSignIn({ token });
+  };
+}
+
+export function setSignedIn(name, onSignOut) {
+  $("#signed-in-name").textContent = name;
+  $("#sign-out").onclick = () => onSignOut();
 }
 
 export function setConnectionStatus(state, text) {
@@ -131,6 +157,85 @@ export function renderConversationList(conversations, { meId, openId, totalUnrea
   document.title = `${totalUnread ? `(${totalUnread}) ` : ""}crochet-messaging · dev client`;
 }
 
+// The header's MessageNotifications: the unread total, and the most recent conversations one click away.
+const RECENT_COUNT = 5;
+export function renderRecent(conversations, { meId, totalUnread, onOpen }) {
+  const button = $("#notifications-button");
+  const badge = $("#notifications-count");
+  badge.hidden = !totalUnread;
+  badge.textContent = String(totalUnread || 0);
+  button.setAttribute("aria-label", `Messages${totalUnread ? `, ${totalUnread} unread` : ""}`);
+  const menu = $("#notifications-menu");
+  const recent = conversations.slice(0, RECENT_COUNT).map((conversation) =>
+    el(
+      "li",
+      {},
+      el(
+        "button",
+        {
+          type: "button",
+          class: `recent${conversation.unreadCount ? " unread" : ""}`,
+          dataset: { conversationId: conversation.id },
+          onclick: () => {
+            menu.hidden = true;
+            button.setAttribute("aria-expanded", "false");
+            onOpen(conversation.id);
+          },
+        },
+        el("strong", {}, conversation.otherParticipant.name),
+        el("span", { class: "topic" }, conversationTitle(conversation)),
+        el("span", { class: "preview" }, preview(conversation, meId)),
+        conversation.unreadCount ? el("span", { class: "badge" }, String(conversation.unreadCount)) : null,
+      ),
+    ),
+  );
+  menu.replaceChildren(...(recent.length ? recent : [el("li", { class: "no-conversations" }, "No messages yet")]));
+  button.onclick = () => {
+    menu.hidden = !menu.hidden;
+    button.setAttribute("aria-expanded", String(!menu.hidden));
+  };
+}
+
+// --- search ---
+
+export function setSearchAvailable(available) {
+  $("#search-form").hidden = !available;
+}
+
+export function renderSearchResults(results, { nameOf, onOpen } = {}) {
+  const list = $("#search-results");
+  list.hidden = results === null;
+  if (results === null) return list.replaceChildren();
+  const items = results.map(({ message, conversation, highlights }) => {
+    const text = message.content;
+    const parts = [];
+    let at = 0;
+    for (const { start, end } of highlights || []) {
+      parts.push(text.slice(at, start), el("mark", {}, text.slice(start, end)));
+      at = end;
+    }
+    parts.push(text.slice(at));
+    return el(
+      "li",
+      {},
+      el(
+        "button",
+        { type: "button", class: "search-result", dataset: { conversationId: conversation.id, messageId: message.id }, onclick: () => onOpen(conversation.id) },
+        el("strong", {}, nameOf(message.senderId)),
+        el("span", { class: "topic" }, conversationTitle(conversation)),
+        el("span", { class: "snippet" }, ...parts),
+      ),
+    );
+  });
+  list.replaceChildren(...(items.length ? items : [el("li", { class: "no-conversations" }, "No messages found")]));
+}
+
+// --- narrow screens: the list or the chat, one at a time ---
+
+export function showChatOnNarrowScreens(chat) {
+  document.body.dataset.view = chat ? "chat" : "list";
+}
+
 // --- the open conversation ---
 
 export function showConversation(conversation) {
@@ -161,13 +266,10 @@ function attachmentBlock(message, previewUrl) {
     return el(
       "a",
       { class: "photo", href: message.attachmentUrl, target: "_blank", rel: "noopener" },
-      el("img", {
-        class: "thumbnail",
-        src: message.thumbnailUrl,
-        alt: message.attachmentName || "photo",
-        width: message.width,
-        height: message.height,
-      }),
+      reserveSize(
+        el("img", { class: "thumbnail", src: message.thumbnailUrl, alt: message.attachmentName || "photo" }),
+        message,
+      ),
     );
   }
   if (message.attachmentStatus === "rejected")
@@ -186,6 +288,18 @@ function attachmentBlock(message, previewUrl) {
     );
   }
   return null;
+}
+
+// A thumbnail's box is reserved before it loads (no scroll jump while images load): the image's size fitted into
+// the bubble, its aspect ratio kept when a narrow screen shrinks it. (Set through the CSSOM: the page's CSP allows
+// no inline style attributes.)
+const PHOTO_BOX_PX = 240;
+function reserveSize(img, { width, height }) {
+  const [w, h] = width && height ? [width, height] : [4, 3];
+  const scale = Math.min(PHOTO_BOX_PX / w, PHOTO_BOX_PX / h, width ? 1 : Infinity);
+  img.style.width = `${Math.round(w * scale)}px`;
+  img.style.aspectRatio = `${w} / ${h}`;
+  return img;
 }
 
 // What a reply quotes, as the server shows it now (README.md, "A message's life").
@@ -261,6 +375,8 @@ export function messageElement(message, { meId, previewUrl, onObserve, actions, 
     {
       class: classes,
       dataset: {
+        key: message.key || message.id || message.clientMessageId || "",
+        sentAt: message.sentAt || "",
         messageId: message.id || "",
         clientMessageId: message.clientMessageId || "",
         version: String(message.version || 0),
@@ -291,25 +407,74 @@ export function setComposerMode(mode, { text, onCancel } = {}) {
   $("#send-button").textContent = mode === "edit" ? "Save" : "Send";
 }
 
-// Put one message in the list: replace its element (same id, or same clientMessageId while it was pending), or
-// append it.
+// Put one message in the list: replace its element (same key: the optimistic copy and the stored message share
+// it), or insert it in time order (pending ones at the end).
 export function upsertMessage(message, options) {
   const list = $("#message-list");
   const nearBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 80;
   const node = messageElement(message, options);
-  const existing =
-    (message.id && list.querySelector(`[data-message-id="${CSS.escape(message.id)}"]`)) ||
-    (message.clientMessageId &&
-      list.querySelector(`[data-client-message-id="${CSS.escape(message.clientMessageId)}"]`));
+  const existing = list.querySelector(`.message[data-key="${CSS.escape(node.dataset.key)}"]`);
   if (existing) existing.replaceWith(node);
-  else list.append(node);
+  else {
+    const later = message.pending
+      ? null
+      : [...list.querySelectorAll(".message")].find((other) => other.classList.contains("pending") || other.dataset.sentAt > node.dataset.sentAt);
+    list.insertBefore(node, later || null);
+  }
   if (nearBottom || message.senderId === options.meId) list.scrollTop = list.scrollHeight;
+}
+
+export function removeMessage(key) {
+  $("#message-list").querySelector(`.message[data-key="${CSS.escape(key)}"]`)?.remove();
 }
 
 export function renderMessages(messages, options) {
   const list = $("#message-list");
   list.replaceChildren(...messages.map((message) => messageElement(message, options)));
+  refreshDaySeparators();
   list.scrollTop = list.scrollHeight;
+}
+
+// Pinned to the newest message while the reader is at the bottom: when the list's box changes (a header that
+// wraps, the typing line, a narrow screen turning), it stays at the bottom.
+const messageList = $("#message-list");
+let pinned = true;
+messageList.addEventListener("scroll", () => {
+  pinned = messageList.scrollHeight - messageList.scrollTop - messageList.clientHeight < 8;
+});
+new ResizeObserver(() => {
+  if (pinned) messageList.scrollTop = messageList.scrollHeight;
+}).observe(messageList);
+
+export function scrollToNewest() {
+  const list = $("#message-list");
+  list.scrollTop = list.scrollHeight;
+}
+
+// A date line above the first message of each day ("Today", "Yesterday", or the date), in the reader's time zone.
+function dayLabel(iso) {
+  const day = new Date(iso);
+  const today = new Date();
+  const yesterday = new Date(today);
+  yesterday.setDate(today.getDate() - 1);
+  if (day.toDateString() === today.toDateString()) return "Today";
+  if (day.toDateString() === yesterday.toDateString()) return "Yesterday";
+  return day.toLocaleDateString([], { weekday: "short", day: "numeric", month: "short", year: "numeric" });
+}
+
+export function refreshDaySeparators() {
+  const list = $("#message-list");
+  const bottom = list.scrollHeight - list.scrollTop - list.clientHeight;
+  for (const separator of list.querySelectorAll(".day-separator")) separator.remove();
+  let previous = null;
+  for (const node of list.querySelectorAll(".message")) {
+    const sentAt = node.dataset.sentAt;
+    if (!sentAt) continue;
+    const day = new Date(sentAt).toDateString();
+    if (day !== previous) node.before(el("li", { class: "day-separator", role: "separator" }, el("span", {}, dayLabel(sentAt))));
+    previous = day;
+  }
+  list.scrollTop = list.scrollHeight - list.clientHeight - bottom; // the same distance from the bottom as before
 }
 
 export function setTyping(text) {

@@ -31,6 +31,29 @@ class Caller:
     def send_to(self, recipient_id: str, content: str) -> requests.Response:
         return self.request("POST", "/api/messages", {"recipientId": recipient_id, "content": content})
 
+    def send_photo(self, conversation_id: str, png: bytes, file_name: str, caption: str = "") -> requests.Response:
+        """A photo message: the presigned POST, the file straight to the bucket, then the message with it."""
+        size = len(png)
+        ticket = json_of(
+            self.request(
+                "POST",
+                "/api/attachments",
+                {"conversationId": conversation_id, "fileName": file_name, "contentType": "image/png", "size": size},
+            ),
+            201,
+        )
+        upload = ticket["upload"]
+        stored = requests.post(
+            upload["url"], data=upload["fields"], files={"file": (file_name, png, "image/png")}, timeout=TIMEOUT_SECONDS
+        )
+        stored.raise_for_status()
+        body = {
+            "conversationId": conversation_id,
+            "content": caption,
+            "attachment": {"attachmentId": ticket["attachmentId"]},
+        }
+        return self.request("POST", "/api/messages", body)
+
     def list_conversations(self) -> requests.Response:
         return self.request("GET", "/api/messages/conversations")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -13,13 +14,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from chalicelib.auth.tokens import issue_token
 from tests.e2e.api_client import Caller
 from tests.e2e.ws_client import LiveSocket, open_socket
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
 
 ROOT = Path(__file__).resolve().parents[2]
 READY_TIMEOUT_SECONDS = 60
@@ -159,3 +163,53 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
     """One dev stack for the module."""
     with start_stack(tmp_path_factory.mktemp("dev-stack")) as running:
         yield running
+
+
+# --- headless Chromium (tests/e2e/test_browser.py, test_js_client.py, test_readme_examples.py) ----------------------
+# The system Chromium (Debian's ``chromium`` package) through Playwright's Python package; Playwright's own browser
+# download is never used. Every wait is bounded (``WAIT_MS``).
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+INSTALL_HINT = "pip install playwright; apt-get install -y chromium (never `playwright install`)"
+WAIT_MS = 10_000
+LAUNCH_TIMEOUT_MS = 30_000
+
+
+def require_browser() -> None:
+    """Skip without Playwright or the system Chromium; under CI (``CI`` set) that is a failure instead."""
+    missing = []
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        missing.append("the playwright package")
+    if not (os.path.exists(CHROMIUM) or shutil.which("chromium")):
+        missing.append(CHROMIUM)
+    if missing:
+        reason = f"missing {' and '.join(missing)}: {INSTALL_HINT}"
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """One headless Chromium per test module."""
+    require_browser()
+    from playwright.sync_api import expect, sync_playwright
+
+    expect.set_options(timeout=WAIT_MS)
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=LAUNCH_TIMEOUT_MS)
+        try:
+            yield launched
+        finally:
+            launched.close()

@@ -1,14 +1,12 @@
 """The browser reference client (dev/web/) in headless Chromium: two users chatting live through the dev stack.
 
-Drives the system Chromium (Debian's ``chromium`` package) with Playwright's Python package; Playwright's own
-browser download is never used. Every wait is bounded (``WAIT_MS``).
+Drives the system Chromium (the ``browser`` fixture of tests/e2e/conftest.py). Every wait is bounded (``WAIT_MS``).
 """
 
 from __future__ import annotations
 
 import os
 import re
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +17,9 @@ import pytest
 from dev.seed import ALICE, AMIGURUMI_FOX, BOB, CAROL, USERS
 from tests.e2e.api_client import Caller
 from tests.e2e.conftest import RunningStack, start_stack
+from dev.seed import ALICE, BOB, CAROL, USERS
+from tests.e2e.api_client import json_of
+from tests.e2e.conftest import WAIT_MS, RunningStack, start_stack
 from tests.e2e.images import png_bytes
 
 if TYPE_CHECKING:
@@ -26,36 +27,7 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-INSTALL_HINT = "pip install playwright; apt-get install -y chromium (never `playwright install`)"
-WAIT_MS = 10_000
-LAUNCH_TIMEOUT_MS = 30_000
 S3_EVENT_DELAY_SECONDS = "1.5"
-
-
-def require_browser() -> None:
-    """Skip without Playwright or the system Chromium; under CI (``CI`` set) that is a failure instead."""
-    missing = []
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        missing.append("the playwright package")
-    if not (os.path.exists(CHROMIUM) or shutil.which("chromium")):
-        missing.append(CHROMIUM)
-    if missing:
-        reason = f"missing {' and '.join(missing)}: {INSTALL_HINT}"
-        if os.environ.get("CI"):
-            pytest.fail(reason)
-        pytest.skip(reason)
 
 
 @pytest.fixture(scope="module")
@@ -65,20 +37,6 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
     workdir = tmp_path_factory.mktemp("browser-stack")
     with start_stack(workdir, DEV_S3_EVENT_DELAY_SECONDS=S3_EVENT_DELAY_SECONDS) as running:
         yield running
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    require_browser()
-    from playwright.sync_api import expect, sync_playwright
-
-    expect.set_options(timeout=WAIT_MS)
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=LAUNCH_TIMEOUT_MS)
-        try:
-            yield launched
-        finally:
-            launched.close()
 
 
 @dataclass
@@ -179,14 +137,14 @@ def test_two_users_chat_live_in_the_browser(browser: Browser, stack: RunningStac
 
     # Bob's socket goes away: alice sees him offline (presence_update), and what she writes meanwhile reaches him
     # through GET /api/messages/sync when his client reconnects.
-    bob.page.evaluate("devClient.state.socket.close()")
+    bob.page.evaluate("devClient.client.disconnect()")
     expect(bob.page.locator("#connection-status")).to_have_attribute("data-state", "offline")
     expect(alice.page.locator("#chat-presence")).to_contain_text("last seen")
     send(alice, "A 4 mm hook, same as the squares.")
     answer = alice.page.locator(".message.mine", has_text="A 4 mm hook")
     expect(answer.locator(".receipt")).to_have_text("Sent")
     assert bob.page.locator(".message", has_text="A 4 mm hook").count() == 0
-    bob.page.evaluate("devClient.state.socket.connect()")
+    bob.page.evaluate("devClient.client.connect()")
     expect(bob.page.locator(".message.theirs", has_text="A 4 mm hook")).to_be_visible()
     expect(alice.page.locator("#chat-presence")).to_have_text("online")
     expect(answer.locator(".receipt")).to_have_text("Read")  # bob read it after catching up
@@ -264,3 +222,82 @@ def test_edits_tombstones_reactions_and_quotes_in_the_browser(
         tab.page.screenshot(path=str(screenshots / f"lifecycle-{tab.user}.png"))
 
     assert alice.errors == [] and bob.errors == [] and carol.errors == [], (alice.errors, bob.errors, carol.errors)
+
+
+def test_sign_in_narrow_screen_day_separators_header_badge_and_newest_photo_in_view(
+    browser: Browser, stack: RunningStack, tmp_path: Path
+) -> None:
+    from playwright.sync_api import expect
+
+    # Carol sends alice a photo and two lines (over REST, before alice opens this page; alice's tab of the test
+    # before has another conversation open, so nothing reads these).
+    caller = stack.caller(CAROL)
+    json_of(caller.send_to(ALICE, "A photo of the border, coming up."), 201)
+    direct_id = json_of(caller.send_to(ALICE, "First a line."), 201)["conversation"]["id"]
+    json_of(caller.send_photo(direct_id, png_bytes(640, 480), "border.png"), 201)
+
+    # No silent default user: without ?user= the page asks who signs in, on a 360 px wide phone screen.
+    context = browser.new_context(viewport={"width": 360, "height": 640})
+    context.set_default_timeout(WAIT_MS)
+    tab = Tab(ALICE, context.new_page())
+    tab.page.on("pageerror", lambda error: tab.errors.append(f"page error: {error}"))
+    tab.page.on("console", lambda message: tab.errors.append(message.text) if message.type == "error" else None)
+    page = tab.page
+    page.goto(stack.web_url + "/")
+    expect(page.locator("#sign-in")).to_be_visible()
+    expect(page.locator(".layout")).to_be_hidden()
+    expect(page.locator("#connection-status")).not_to_have_attribute("data-state", "online")
+    page.get_by_role("button", name=f"Sign in as {USERS[ALICE]}").click()
+    expect(page.locator("#connection-status")).to_have_attribute("data-state", "online")
+    expect(page.locator("#signed-in-name")).to_have_text(USERS[ALICE])
+    no_horizontal_scroll = "document.documentElement.scrollWidth <= window.innerWidth"
+    assert page.evaluate(no_horizontal_scroll), "the list is wider than the screen"
+
+    # The header badge (the seed's MessageNotifications): the unread total and the recent conversations.
+    badge = page.get_by_test_id("unread-count")
+    expect(badge).to_be_visible()
+    assert int(badge.inner_text()) >= 3, badge.inner_text()
+    page.locator("#notifications-button").click()
+    recent = page.locator("#notifications-menu .recent").first
+    expect(recent).to_contain_text(USERS[CAROL])
+    expect(recent.locator(".badge")).to_be_visible()
+    recent.click()  # quick navigation: opens the newest conversation
+
+    # On a narrow screen the chat replaces the list; the newest photo is fully in view once its image has loaded,
+    # and its box was reserved before (the list did not scroll away from the bottom while it loaded).
+    expect(page.locator("#chat")).to_be_visible()
+    expect(page.locator(".sidebar")).to_be_hidden()
+    thumbnail = page.locator(".message.theirs img.thumbnail").last
+    expect(thumbnail).to_be_visible()
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=thumbnail.element_handle())
+    assert thumbnail.evaluate("img => img.getBoundingClientRect().height") > 50
+    in_view = """img => {
+        const box = img.getBoundingClientRect(), list = document.querySelector('#message-list').getBoundingClientRect();
+        return box.top >= list.top - 1 && box.bottom <= list.bottom + 1;
+    }"""
+    where = """img => {
+        const box = img.getBoundingClientRect(), l = document.querySelector('#message-list');
+        const list = l.getBoundingClientRect();
+        return JSON.stringify({top: box.top, bottom: box.bottom, listTop: list.top, listBottom: list.bottom,
+            scrollTop: l.scrollTop, scrollHeight: l.scrollHeight, clientHeight: l.clientHeight,
+            last: l.lastElementChild.outerHTML.slice(0, 300)});
+    }"""
+    if not thumbnail.evaluate(in_view):
+        page.screenshot(path=str(tmp_path / "photo-not-in-view.png"))
+    assert thumbnail.evaluate(in_view), "the newest photo is not fully in view: " + thumbnail.evaluate(where)
+    assert page.evaluate(no_horizontal_scroll), "the chat is wider than the screen"
+    # Date separators: one above the first message of each day.
+    expect(page.locator("#message-list .day-separator").last).to_have_text("Today")
+    page.screenshot(path=str(tmp_path / "narrow-chat.png"))
+    # Reading the conversation clears its badge; back to the list.
+    expect(page.locator("#notifications-menu .recent").first.locator(".badge")).to_have_count(0)
+    page.locator("#back-to-list").click()
+    expect(page.locator(".sidebar")).to_be_visible()
+
+    # Signing out forgets the user: a reload asks again.
+    page.locator("#sign-out").click()
+    expect(page.locator("#sign-in")).to_be_visible()
+    page.reload()
+    expect(page.locator("#sign-in")).to_be_visible()
+    page.screenshot(path=str(tmp_path / "narrow.png"))
+    assert tab.errors == [], tab.errors

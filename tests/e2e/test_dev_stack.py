@@ -117,9 +117,18 @@ def test_the_web_client_is_served_with_its_config(stack: RunningStack) -> None:
     page = requests.get(stack.web_url + "/", timeout=10)
     assert page.status_code == 200
     assert page.headers["Content-Type"].startswith("text/html")
-    assert '<script type="module" src="app.js">' in page.text
+    assert '<script type="module" src="boot.js">' in page.text
     script = requests.get(stack.web_url + "/app.js", timeout=10)
     assert script.headers["Content-Type"].startswith("text/javascript")  # browsers refuse modules of other types
+    assert 'from "/sdk/index.js"' in script.text  # the package, not a copy of the protocol
+    for gone in ("/api.js", "/socket.js"):
+        assert requests.get(stack.web_url + gone, timeout=10).status_code == 404, gone
+    sdk_dist = ROOT / "clients" / "js" / "dist" / "index.js"
+    if sdk_dist.exists():  # built by make client-js / make dev
+        sdk = requests.get(stack.web_url + "/sdk/index.js", timeout=10)
+        assert sdk.status_code == 200
+        assert sdk.headers["Content-Type"].startswith("text/javascript")
+        assert sdk.text == sdk_dist.read_text()
     config = requests.get(stack.web_url + "/config.json", timeout=10).json()
     assert (config["apiUrl"], config["wsUrl"]) == (stack.api_url, stack.ws_url)
     assert [user["id"] for user in config["users"]] == list(USERS)
@@ -130,7 +139,17 @@ def test_the_web_client_is_served_with_its_config(stack: RunningStack) -> None:
         )
         assert response.status_code == 200, (user_id, response.text)
     # Nothing but dev/web/: no directory listings, no way out of it.
-    for path in ("/../stack.py", "/%2e%2e/stack.py", "/..%2fstack.py", "/no-such-dir/", "/missing.js"):
+    for path in (
+        "/../stack.py",
+        "/%2e%2e/stack.py",
+        "/..%2fstack.py",
+        "/no-such-dir/",
+        "/missing.js",
+        "/sdk/../package.json",
+        "/sdk/%2e%2e/package.json",
+        "/sdk/..%2fpackage.json",
+        "/sdk/",
+    ):
         assert requests.get(stack.web_url + path, timeout=10).status_code == 404, path
 
 

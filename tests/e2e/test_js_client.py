@@ -27,9 +27,8 @@ import pytest
 import requests
 
 from dev.seed import ALICE, BOB, USERS
-from tests.e2e.conftest import JWT_SECRET, ROOT, RunningStack, free_port, start_stack
+from tests.e2e.conftest import JWT_SECRET, ROOT, WAIT_MS, RunningStack, free_port, start_stack
 from tests.e2e.images import png_bytes
-from tests.e2e.test_browser import CHROMIUM, CHROMIUM_ARGS, LAUNCH_TIMEOUT_MS, WAIT_MS, require_browser
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Locator, Page
@@ -120,20 +119,6 @@ def example_url(stack: RunningStack, example_port: int, tmp_path_factory: pytest
         server.shutdown()
         server.server_close()
         thread.join(5)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    require_browser()
-    from playwright.sync_api import expect, sync_playwright
-
-    expect.set_options(timeout=WAIT_MS)
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=LAUNCH_TIMEOUT_MS)
-        try:
-            yield launched
-        finally:
-            launched.close()
 
 
 @dataclass
@@ -242,6 +227,23 @@ def test_react_example_chats_live_in_the_browser(
     assert len(bob.connection_ids) >= 2
     bob.page.wait_for_timeout(300)
     expect(bob.page.locator(".message.theirs", has_text=answer)).to_have_count(1)
+
+    # A reaction, an edit and a deletion (useMessaging's editMessage, addReaction, deleteMessage): the other side
+    # follows each, with the message's version growing.
+    bobs_copy = bob.page.locator(".message.theirs", has_text=answer)
+    bobs_copy.locator("button.react").click()
+    alices_copy = alice.page.locator(".message.mine", has_text=answer)
+    expect(alices_copy.locator('.reaction[data-emoji="🧶"]')).to_have_text("🧶 1")
+    alice.page.once("dialog", lambda dialog: dialog.accept("A 4 mm hook, like the squares."))
+    alices_copy.locator("button.edit").click()
+    edited = bob.page.locator(".message.theirs", has_text="A 4 mm hook, like the squares.")
+    expect(edited.locator(".edited")).to_have_text("edited")
+    expect(edited.locator('.reaction[data-emoji="🧶"]')).to_have_text("🧶 1")  # the edit kept the reaction
+    alice.page.locator(".message.mine", has_text="A 4 mm hook, like the squares.").locator("button.delete").click()
+    message_id = edited.get_attribute("data-message-id")
+    tombstone = bob.page.locator(f'.message[data-message-id="{message_id}"]')
+    expect(tombstone.locator(".tombstone")).to_have_text("message deleted")
+    assert int(tombstone.get_attribute("data-version") or 0) >= 4  # sent, reacted, edited, deleted
 
     screenshots = Path(os.environ.get("E2E_SCREENSHOT_DIR") or tmp_path)
     screenshots.mkdir(parents=True, exist_ok=True)

@@ -116,3 +116,10 @@ def test_a_lambda_without_a_secret_fails_its_cold_start() -> None:
 
     assert completed.returncode != 0
     assert "ConfigurationError: stage 'staging' names no JWT secret" in completed.stderr
+
+
+def test_the_default_cors_origins_cover_a_frontend_dev_server_by_either_name(env: pytest.MonkeyPatch) -> None:
+    env.delenv("ALLOWED_ORIGINS", raising=False)
+    origins = get_settings().allowed_origins
+    assert "http://localhost:3000" in origins
+    assert "http://127.0.0.1:3000" in origins  # the same server, a different origin to the browser's CORS check

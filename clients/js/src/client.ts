@@ -22,8 +22,12 @@ import type {
   LoadConversationOptions,
   LoadConversationsOptions,
   Message,
+  MessageChange,
+  MessageChangeEvent,
   OperationId,
   PatternConversation,
+  QueryOf,
+  ResponseOf,
   SendMessageInput,
   SentMessage,
   ServerEventMap,
@@ -363,9 +367,54 @@ export class MessagingClient {
     }
   }
 
+  /** `GET /api/messages`: the seed's inbox, a page of conversations (the same entries as `loadConversations`). */
+  listInbox(options: QueryOf<"listInbox"> = {}): Promise<ResponseOf<"listInbox">> {
+    return this.request("listInbox", { query: options });
+  }
+
+  // --- REST or socket: changes of a message (docs/websocket.md, "Edits, deletions, reactions and quotes") --------
+  // Each goes over the socket when it is open (answered by message_edited, message_removed, reaction_added,
+  // reaction_removed), else over REST; either way the answer's event reaches `on()` handlers (and MessagingStore),
+  // and the promise resolves with the message as it is after the change (keep the highest `version` per id).
+  // All four are idempotent (the same text again, a reaction already there or gone, a second deletion change
+  // nothing), so REST retries them.
+
+  /** The sender replaces a message's text (within the edit window; `edit_window_passed` after it). */
+  editMessage(messageId: string, content: string, options: SendOptions = {}): Promise<MessageChange> {
+    return this.change("edit_message", "message_edited", { messageId, content }, options, () =>
+      this.request("editMessage", { path: { messageId }, body: { content } }),
+    );
+  }
+
+  /** The sender deletes a message: it becomes a tombstone (`isDeleted`, `content: ""`). */
+  deleteMessage(messageId: string, options: SendOptions = {}): Promise<MessageChange> {
+    return this.change("delete_message", "message_removed", { messageId }, options, () =>
+      this.request("deleteMessage", { path: { messageId } }),
+    );
+  }
+
+  /** React to a message with an emoji (the caller's reaction; already there: nothing changes). */
+  addReaction(messageId: string, emoji: string, options: SendOptions = {}): Promise<MessageChange> {
+    return this.change("add_reaction", "reaction_added", { messageId, emoji }, options, () =>
+      this.request("addReaction", { path: { messageId, emoji } }),
+    );
+  }
+
+  /** Take the caller's reaction back. */
+  removeReaction(messageId: string, emoji: string, options: SendOptions = {}): Promise<MessageChange> {
+    return this.change("remove_reaction", "reaction_removed", { messageId, emoji }, options, () =>
+      this.request("removeReaction", { path: { messageId, emoji } }),
+    );
+  }
+
+  /** `presence_update` for these users on this connection (the partners of the list on screen, at most 49); each
+   * call replaces the previous list. Resolves with who is online now. Needs the open socket. */
+  watchPresence(userIds: string[]): Promise<ServerEventMap["presence_watched"]> {
+    return this.ask<ServerEventMap["presence_watched"]>("watch_presence", { userIds });
+  }
+
   // Later issues add their REST calls here, one line each on top of `request` (types come from the regenerated
-  // src/generated/openapi.ts), for example:
-  //   editMessage(messageId: string, body: BodyOf<"editMessage">) { return this.request("editMessage", { path: { messageId }, body }); }
+  // src/generated/openapi.ts).
 
   // --- real time ---------------------------------------------------------------------------------------------------
 
@@ -475,6 +524,29 @@ export class MessagingClient {
     const run = this.catchUpChain.then(() => this.runCatchUp());
     this.catchUpChain = run.catch(() => undefined);
     return run;
+  }
+
+  // --- internals: message changes ---------------------------------------------------------------------------------
+
+  private async change(
+    action: "edit_message" | "delete_message" | "add_reaction" | "remove_reaction",
+    answer: MessageChangeEvent,
+    fields: Record<string, unknown>,
+    options: SendOptions,
+    overRest: () => Promise<MessageChange>,
+  ): Promise<MessageChange> {
+    const via = options.via ?? "auto";
+    if (via === "socket" || (via === "auto" && this.connection.isOpen)) {
+      try {
+        const { requestId: _requestId, ...changed } = await this.ask<ServerEventMap[MessageChangeEvent]>(action, fields);
+        return changed; // its event went to the handlers as it came
+      } catch (error) {
+        if (via === "socket" || !(error instanceof MessagingApiError) || !error.retryable) throw error;
+      }
+    }
+    const changed = await overRest();
+    this.emit(answer, changed);
+    return changed;
   }
 
   // --- internals: catch-up ---------------------------------------------------------------------------------------
@@ -678,6 +750,11 @@ export class MessagingClient {
       }
       case "conversation_left":
       case "pong":
+      case "presence_watched":
+      case "message_edited":
+      case "message_removed":
+      case "reaction_added":
+      case "reaction_removed":
         this.answer(data as { requestId?: string });
         return this.emit(event, data as never);
       case "read_updated":

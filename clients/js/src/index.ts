@@ -10,8 +10,8 @@ export type {
   Transport,
   UploadOptions,
 } from "./client.js";
-export { MessagingStore, mergeMessages } from "./store.js";
-export type { ChatMessage, CurrentConversation, Delivery, MessagingState, StoreSendInput, TypingUser } from "./store.js";
+export { MessagingStore, MESSAGING_ACTIONS, bindActions, mergeMessages } from "./store.js";
+export type { ChatMessage, CurrentConversation, Delivery, MessagingActions, MessagingState, StoreSendInput, TypingUser } from "./store.js";
 export { MessagingApiError } from "./errors.js";
 export type { ClientErrorCode } from "./errors.js";
 export { backoffDelay } from "./backoff.js";

@@ -11,23 +11,10 @@ import {
   useSyncExternalStore,
   type ReactNode,
 } from "react";
-import { MessagingClient, type MarkAsReadOptions, type MessagingClientOptions, type ReadState, type SendOptions } from "./client.js";
-import { MessagingStore, type MessagingState, type StoreSendInput } from "./store.js";
+import { MessagingClient, type MessagingClientOptions } from "./client.js";
+import { MessagingStore, bindActions, type MessagingActions, type MessagingState } from "./store.js";
 import type { MessagingApiError } from "./errors.js";
-import type {
-  ClientEventMap,
-  ClientEventName,
-  ConversationDetail,
-  ConversationPage,
-  EnrichedConversation,
-  EventHandler,
-  LoadConversationOptions,
-  LoadConversationsOptions,
-  Message,
-  SendMessageInput,
-  SentMessage,
-  ServerEventMap,
-} from "./types.js";
+import type { ClientEventMap, ClientEventName, EventHandler, Message, ServerEventMap } from "./types.js";
 
 interface Messaging {
   client: MessagingClient;
@@ -91,39 +78,17 @@ export function useMessagingClient(): MessagingClient {
   return useMessagingContext("useMessagingClient").client;
 }
 
-export interface MessagingContextValue extends MessagingState {
-  loadConversations(options?: LoadConversationsOptions): Promise<ConversationPage>;
-  loadConversation(conversationId: string, options?: LoadConversationOptions): Promise<ConversationDetail>;
-  closeConversation(): void;
-  sendMessage(input: StoreSendInput, options?: SendOptions): Promise<SentMessage>;
-  markAsRead(messageId?: string, options?: MarkAsReadOptions): Promise<ReadState>;
-  createPatternConversation(patternId: string, creatorId?: string): Promise<EnrichedConversation>;
-  startTyping(conversationId?: string): void;
-  stopTyping(conversationId?: string): void;
+export interface MessagingContextValue extends MessagingState, MessagingActions {
   client: MessagingClient;
 }
 
 /** The seed's MessagingContext: `{conversations, currentConversation, unreadCount, isConnected, typingUsers, ...}`
- * and its actions; re-renders when the socket's events change any of it. */
+ * and its actions (MESSAGING_ACTIONS: the seed's, plus edits, deletions, reactions and replies); re-renders when
+ * the socket's events change any of it. */
 export function useMessaging(): MessagingContextValue {
   const { client, store } = useMessagingContext("useMessaging");
   const state = useSyncExternalStore(store.subscribe, store.getState, store.getState);
-  const actions = useMemo(
-    () => ({
-      loadConversations: (options?: LoadConversationsOptions) => store.loadConversations(options),
-      loadConversation: (conversationId: string, options?: LoadConversationOptions) =>
-        store.loadConversation(conversationId, options),
-      closeConversation: () => store.closeConversation(),
-      sendMessage: (input: StoreSendInput, options?: SendOptions) => store.sendMessage(input, options),
-      markAsRead: (messageId?: string, options?: MarkAsReadOptions) => store.markAsRead(messageId, options),
-      createPatternConversation: (patternId: string, creatorId?: string) =>
-        store.createPatternConversation(patternId, creatorId),
-      startTyping: (conversationId?: string) => store.startTyping(conversationId),
-      stopTyping: (conversationId?: string) => store.stopTyping(conversationId),
-      client,
-    }),
-    [client, store],
-  );
+  const actions = useMemo(() => ({ ...bindActions(store), client }), [client, store]);
   return { ...state, ...actions };
 }
 
@@ -137,15 +102,13 @@ export interface UseWebSocketOptions {
   events?: { [E in ClientEventName]?: EventHandler<E> };
 }
 
-export interface UseWebSocketResult {
+/** The seed's useWebSocket result: the connection's status and the client's real-time calls (bound). */
+export interface UseWebSocketResult
+  extends Pick<MessagingClient, "joinConversation" | "leaveConversation" | "sendMessage" | "startTyping" | "stopTyping"> {
   isConnected: boolean;
   connectionError: MessagingApiError | null;
-  joinConversation(conversationId: string): Promise<void>;
-  leaveConversation(conversationId: string): Promise<void>;
-  sendMessage(input: SendMessageInput, options?: SendOptions): Promise<SentMessage>;
-  markMessageAsRead(messageId: string, options?: MarkAsReadOptions): Promise<ReadState>;
-  startTyping(conversationId: string): void;
-  stopTyping(conversationId: string): void;
+  /** `MessagingClient.markAsRead`, under the seed's name. */
+  markMessageAsRead: MessagingClient["markAsRead"];
 }
 
 const SEED_HANDLERS = {
@@ -182,16 +145,16 @@ export function useWebSocket(options: UseWebSocketOptions = {}): UseWebSocketRes
   const connectionError = useSyncExternalStore(store.subscribe, () => store.getState().connectionError, () => null);
   const actions = useMemo(
     () => ({
-      joinConversation: (conversationId: string) => client.joinConversation(conversationId),
-      leaveConversation: (conversationId: string) => client.leaveConversation(conversationId),
-      sendMessage: (input: SendMessageInput, sendOptions?: SendOptions) => client.sendMessage(input, sendOptions),
-      markMessageAsRead: (messageId: string, readOptions?: MarkAsReadOptions) => client.markAsRead(messageId, readOptions),
-      startTyping: (conversationId: string) => client.startTyping(conversationId),
-      stopTyping: (conversationId: string) => client.stopTyping(conversationId),
+      joinConversation: client.joinConversation.bind(client),
+      leaveConversation: client.leaveConversation.bind(client),
+      sendMessage: client.sendMessage.bind(client),
+      markMessageAsRead: client.markAsRead.bind(client),
+      startTyping: client.startTyping.bind(client),
+      stopTyping: client.stopTyping.bind(client),
     }),
     [client],
   );
   return { isConnected, connectionError, ...actions };
 }
 
-export type { MessagingState, ChatMessage, CurrentConversation, TypingUser, Delivery, StoreSendInput } from "./store.js";
+export type { MessagingState, MessagingActions, ChatMessage, CurrentConversation, TypingUser, Delivery, StoreSendInput } from "./store.js";

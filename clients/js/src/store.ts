@@ -5,7 +5,11 @@
 //   presence_update and catch-up (`synced`), whichever comes first; message_sent's conversation is not enriched, so
 //   it is merged into the entry, never put in its place;
 // - an optimistic message (delivery "pending", keyed by its clientMessageId) becomes the stored one when
-//   message_sent (or the REST answer) brings it, or "failed" with the error; its `key` never changes.
+//   message_sent (or the REST answer) brings it, or "failed" with the error; its `key` never changes;
+// - edits, deletions and reactions (message_updated, message_deleted, reaction_updated, the answers to our own
+//   changes, and the copies catch-up brings) keep the highest `version` per message id, whatever order they come
+//   in; a deleted message stays in place as a tombstone, and the list's preview follows its conversation's last
+//   message.
 
 import { MessagingApiError } from "./errors.js";
 import { newClientMessageId } from "./ids.js";
@@ -18,6 +22,7 @@ import type {
   LoadConversationOptions,
   LoadConversationsOptions,
   Message,
+  MessageChange,
   SendMessageInput,
   SentMessage,
   ServerEventMap,
@@ -65,6 +70,33 @@ export interface MessagingState {
 
 /** What `sendMessage` of the store takes: the client's input, its conversation defaulting to the open one. */
 export type StoreSendInput = string | (SendMessageInput & { conversationId?: string | null });
+
+/** The store's methods that `useMessaging()` hands out (bound): the seed's MessagingContext actions and the
+ * message changes of issue 15. One list, so the hook, its type and the store cannot disagree. */
+export const MESSAGING_ACTIONS = [
+  "loadConversations",
+  "loadConversation",
+  "closeConversation",
+  "sendMessage",
+  "markAsRead",
+  "createPatternConversation",
+  "editMessage",
+  "deleteMessage",
+  "addReaction",
+  "removeReaction",
+  "reply",
+  "startTyping",
+  "stopTyping",
+] as const satisfies readonly (keyof MessagingStore)[];
+
+export type MessagingActions = Pick<MessagingStore, (typeof MESSAGING_ACTIONS)[number]>;
+
+/** The actions, bound to a store (what `useMessaging()` returns next to the state). */
+export function bindActions(store: MessagingStore): MessagingActions {
+  const bound: Partial<Record<(typeof MESSAGING_ACTIONS)[number], unknown>> = {};
+  for (const name of MESSAGING_ACTIONS) bound[name] = (store[name] as (...args: unknown[]) => unknown).bind(store);
+  return bound as MessagingActions;
+}
 
 const initialState: MessagingState = {
   conversations: [],
@@ -116,7 +148,14 @@ export class MessagingStore {
     on("user_typing", () => this.set({ typingUsers: this.client.typingUsers() }));
     on("user_stopped_typing", () => this.set({ typingUsers: this.client.typingUsers() }));
     on("presence_update", (presence) => this.onPresence(presence));
-    on("attachment_ready", ({ message }) => this.upsertCurrent(this.chat(message)));
+    on("presence_watched", ({ presence }) => presence.forEach((watched) => this.onPresence(watched)));
+    on("attachment_ready", ({ message }) => this.onChanged(message));
+    on("message_updated", ({ message }) => this.onChanged(message));
+    for (const answer of ["message_edited", "message_removed", "reaction_added", "reaction_removed"] as const) {
+      on(answer, ({ message }) => this.onChanged(message));
+    }
+    on("message_deleted", (deleted) => this.onDeleted(deleted));
+    on("reaction_updated", (update) => this.onReactions(update));
     on("synced", (synced) => this.onSynced(synced));
     this.set({ isConnected: this.client.isConnected });
   }
@@ -246,6 +285,29 @@ export class MessagingStore {
     return conversation;
   }
 
+  /** Edit one of our messages; the open conversation and the list's preview show the new text. */
+  editMessage(messageId: string, content: string, options?: SendOptions): Promise<MessageChange> {
+    return this.client.editMessage(messageId, content, options).then((changed) => this.applied(changed));
+  }
+
+  /** Delete one of our messages: a tombstone in its place. */
+  deleteMessage(messageId: string, options?: SendOptions): Promise<MessageChange> {
+    return this.client.deleteMessage(messageId, options).then((changed) => this.applied(changed));
+  }
+
+  addReaction(messageId: string, emoji: string, options?: SendOptions): Promise<MessageChange> {
+    return this.client.addReaction(messageId, emoji, options).then((changed) => this.applied(changed));
+  }
+
+  removeReaction(messageId: string, emoji: string, options?: SendOptions): Promise<MessageChange> {
+    return this.client.removeReaction(messageId, emoji, options).then((changed) => this.applied(changed));
+  }
+
+  /** Reply to a message of the open conversation (it is quoted: `replyTo`). */
+  reply(messageId: string, content: string, options?: SendOptions): Promise<SentMessage> {
+    return this.sendMessage({ content, replyTo: { messageId } }, options);
+  }
+
   startTyping(conversationId?: string): void {
     const id = conversationId ?? this.state.currentConversation?.conversation.id;
     if (id) this.client.startTyping(id);
@@ -328,12 +390,17 @@ export class MessagingStore {
     }
   }
 
-  private onPresence(presence: ServerEventMap["presence_update"]): void {
+  /** A presence_update, or one user of a watch_presence answer (which has no lastSeenAt for a user never seen). */
+  private onPresence(presence: { userId: string; online: boolean; lastSeenAt?: string }): void {
     const change = (conversation: EnrichedConversation): EnrichedConversation =>
       conversation.otherParticipant.id === presence.userId
         ? {
             ...conversation,
-            otherParticipant: { ...conversation.otherParticipant, online: presence.online, lastSeenAt: presence.lastSeenAt },
+            otherParticipant: {
+              ...conversation.otherParticipant,
+              online: presence.online,
+              ...(presence.lastSeenAt ? { lastSeenAt: presence.lastSeenAt } : {}),
+            },
           }
         : conversation;
     const current = this.state.currentConversation;
@@ -341,6 +408,52 @@ export class MessagingStore {
       conversations: this.state.conversations.map(change),
       currentConversation: current ? { ...current, conversation: change(current.conversation) } : null,
     });
+  }
+
+  /** A message in a newer version (edited, deleted, reacted to, processed, its quote changed). */
+  private onChanged(message: Message): void {
+    this.upsertCurrent(this.chat(message));
+    this.previewChanged(message.conversationId, message.id, {
+      content: message.content,
+      ...(message.editedAt ? { editedAt: message.editedAt } : {}),
+      ...(message.isDeleted ? { isDeleted: true } : {}),
+    });
+  }
+
+  private applied(changed: MessageChange): MessageChange {
+    this.onChanged(changed.message);
+    return changed;
+  }
+
+  private onDeleted(deleted: ServerEventMap["message_deleted"]): void {
+    const known = this.currentMessage(deleted.conversationId, deleted.messageId);
+    if (known && known.version <= deleted.version) {
+      const tombstone: ChatMessage = { ...withoutAttachment(known), content: "", isDeleted: true, deletedAt: deleted.deletedAt, reactions: [], version: deleted.version };
+      delete tombstone.replyTo;
+      this.upsertCurrent(tombstone);
+    }
+    this.previewChanged(deleted.conversationId, deleted.messageId, { content: "", isDeleted: true });
+  }
+
+  private onReactions(update: ServerEventMap["reaction_updated"]): void {
+    const known = this.currentMessage(update.conversationId, update.messageId);
+    if (known && known.version <= update.version) this.upsertCurrent({ ...known, reactions: update.reactions, version: update.version });
+  }
+
+  private currentMessage(conversationId: string, messageId: string): ChatMessage | undefined {
+    const current = this.state.currentConversation;
+    if (current?.conversation.id !== conversationId) return undefined;
+    return current.messages.find((m) => m.id === messageId);
+  }
+
+  /** The list entry whose last message this is shows it as it is now. */
+  private previewChanged(conversationId: string, messageId: string, fields: Partial<NonNullable<EnrichedConversation["lastMessage"]>>): void {
+    const known = this.find(conversationId);
+    if (!known?.lastMessage || known.lastMessage.id !== messageId) return;
+    const lastMessage = { ...known.lastMessage, ...fields };
+    if (!fields.isDeleted) delete lastMessage.isDeleted;
+    if (fields.isDeleted) delete lastMessage.attachmentType;
+    this.set({ conversations: this.upsertConversation({ ...known, lastMessage }) });
   }
 
   private onSynced({ conversations }: ClientEventMap["synced"]): void {
@@ -457,16 +570,25 @@ function upsert(list: EnrichedConversation[], conversation: EnrichedConversation
   return copy;
 }
 
+const ATTACHMENT_FIELDS = ["attachmentId", "attachmentType", "attachmentName", "attachmentSize", "attachmentStatus", "attachmentUrl", "thumbnailUrl", "width", "height"] as const;
+
+function withoutAttachment(message: ChatMessage): ChatMessage {
+  const copy = { ...message };
+  for (const field of ATTACHMENT_FIELDS) delete copy[field];
+  return copy;
+}
+
 function pickAttachment(attachment: object): Partial<ChatMessage> {
   const source = attachment as Partial<ChatMessage>;
   const picked: Partial<ChatMessage> = {};
-  for (const field of ["attachmentId", "attachmentType", "attachmentName", "attachmentSize", "attachmentStatus", "attachmentUrl", "thumbnailUrl", "width", "height"] as const) {
+  for (const field of ATTACHMENT_FIELDS) {
     if (source[field] !== undefined) (picked as Record<string, unknown>)[field] = source[field];
   }
   return picked;
 }
 
-/** Messages by id or clientMessageId (a later copy replaces an earlier one, keeping its `key`), oldest first. */
+/** Messages by id or clientMessageId (a later copy replaces an earlier one, keeping its `key`, unless its `version`
+ * is lower: the highest version per id wins, an equal one replaces), oldest first. */
 export function mergeMessages(existing: ChatMessage[], incoming: ChatMessage[]): ChatMessage[] {
   const result = [...existing];
   for (const message of incoming) {
@@ -481,6 +603,7 @@ export function mergeMessages(existing: ChatMessage[], incoming: ChatMessage[]):
     }
     const previous = result[index] as ChatMessage;
     if (previous.delivery === "sent" && message.delivery === "pending") continue; // never back to pending
+    if (previous.delivery === "sent" && message.delivery === "sent" && message.version < previous.version) continue; // an older copy
     if (previous.delivery === "sent" && message.delivery === "failed") continue; // stored after all
     const merged: ChatMessage = { ...previous, ...message, key: previous.key };
     if (merged.delivery === "sent") delete merged.error;

@@ -54,6 +54,10 @@ export type SyncPage = ResponseOf<"syncChanges">;
 export type ReadReceipt = ResponseOf<"markRead">;
 export type PatternConversation = ResponseOf<"getPatternConversation">;
 export type UploadTicket = ResponseOf<"createUpload">;
+/** What an edit, a deletion or a reaction answers (REST and socket alike): the message after the change. */
+export type MessageChange = ResponseOf<"editMessage">;
+/** The socket's answers to the four changes of a message; `on()` handlers get them for REST calls too. */
+export type MessageChangeEvent = "message_edited" | "message_removed" | "reaction_added" | "reaction_removed";
 
 /** What `sendMessage` takes: the fields of `POST /api/messages`; `clientMessageId` is generated when left out, and
  * `attachment` may be what `uploadAttachment` resolved with (only its `attachmentId` is sent). */

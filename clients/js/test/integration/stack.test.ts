@@ -12,7 +12,7 @@ import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import WebSocket from "ws";
-import { MessagingClient, type Message, type ClientEventMap, type ClientEventName, type MessagingClientOptions, type WebSocketConstructor } from "@crochet-messaging/client";
+import { MessagingApiError, MessagingClient, type Message, type ClientEventMap, type ClientEventName, type MessagingClientOptions, type WebSocketConstructor } from "@crochet-messaging/client";
 
 const env = process.env;
 const apiUrl = env["MESSAGING_API_URL"];
@@ -72,7 +72,7 @@ function participant(userId: string, options: Partial<MessagingClientOptions> = 
     (events as Record<string, unknown>)[event] = list;
     client.on(event, (data) => list.push(data));
   };
-  for (const event of ["message_received", "message_sent", "new_message_notification", "message_read_update", "read_updated", "user_typing", "user_stopped_typing", "connected", "disconnected", "synced", "attachment_ready"] as const) {
+  for (const event of ["message_received", "message_sent", "new_message_notification", "message_read_update", "read_updated", "user_typing", "user_stopped_typing", "connected", "disconnected", "synced", "attachment_ready", "message_updated", "message_deleted", "reaction_updated", "message_edited"] as const) {
     record(event);
   }
   return {
@@ -156,6 +156,41 @@ test("receipts: the reader gets its counts, the sender gets message_read_update"
     "bob's message_read_update",
   );
   assert.equal(alice.seen("read_updated").filter((r) => r.lastReadMessageId === last.id).length, 1);
+});
+
+test("a reply, an edit, a reaction and a deletion reach the other side with growing versions", { skip }, async () => {
+  const question = await bob.client.sendMessage({ conversationId, content: "Is the border in DK?" });
+  const reply = await alice.client.sendMessage({ conversationId, content: "Yes, DK.", replyTo: { messageId: question.message.id } });
+  assert.equal(reply.message.replyTo?.id, question.message.id);
+  await until(() => bob.seen("message_received").some((m) => m.id === reply.message.id), "the reply");
+  // Over the socket: the sender gets the answer (message_edited), the other side message_updated.
+  const edited = await bob.client.editMessage(question.message.id, "Is the border in DK weight?");
+  assert.equal(edited.message.content, "Is the border in DK weight?");
+  assert.ok(edited.message.version > question.message.version);
+  assert.ok(edited.message.editedAt);
+  await until(() => alice.seen("message_updated").some((u) => u.message.id === question.message.id && u.message.version === edited.message.version), "alice's message_updated");
+  // The reply quoting it follows: its quote shows the new text.
+  await until(() => alice.seen("message_updated").some((u) => u.message.id === reply.message.id && u.message.replyTo?.content === "Is the border in DK weight?"), "the reply's new quote");
+  // Over REST: the reaction, and the other side's reaction_updated carries the whole list.
+  const reacted = await alice.client.addReaction(question.message.id, "🧶", { via: "rest" });
+  assert.deepEqual(reacted.message.reactions.map((r) => [r.emoji, r.userIds]), [["🧶", ["alice"]]]);
+  await until(() => bob.seen("reaction_updated").some((r) => r.messageId === question.message.id && r.action === "added"), "bob's reaction_updated");
+  const again = await alice.client.addReaction(question.message.id, "🧶", { via: "rest" }); // idempotent
+  assert.equal(again.message.version, reacted.message.version);
+  await alice.client.removeReaction(question.message.id, "🧶");
+  // The sender deletes it: a tombstone on both sides.
+  const removed = await bob.client.deleteMessage(question.message.id);
+  assert.equal(removed.message.isDeleted, true);
+  assert.equal(removed.message.content, "");
+  await until(() => alice.seen("message_deleted").some((d) => d.messageId === question.message.id && d.version === removed.message.version), "alice's message_deleted");
+  // A stranger's attempt is refused with the stable code of the one error shape.
+  await assert.rejects(alice.client.editMessage(reply.message.id + "x", "nope", { via: "rest" }), (error: unknown) => {
+    assert.ok(error instanceof MessagingApiError);
+    assert.equal(error.status, 404);
+    assert.equal(error.code, "not_found");
+    return true;
+  });
+  await assert.rejects(bob.client.editMessage(reply.message.id, "not mine"), { code: "not_sender" });
 });
 
 test("the server drops a socket: the client reconnects, re-joins and catches up, each missed message once", { skip }, async () => {

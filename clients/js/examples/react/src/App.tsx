@@ -228,23 +228,68 @@ function Chat({ meId, nameOf }: { meId: string; nameOf: (id: string) => string }
   );
 }
 
+/** One message: its photo, text, receipt; "edited" and a tombstone; reactions (🧶 toggles ours); edit and delete of
+ * our own (the store keeps the highest version of each message, so events in any order show the latest). */
 function MessageItem({ message, mine }: { message: ChatMessage; mine: boolean }) {
+  const { editMessage, deleteMessage, addReaction, removeReaction, client } = useMessaging();
+  const me = client.userId;
   const receipt =
     message.delivery === "pending" ? "Sending…" : message.delivery === "failed" ? "Failed" : message.isRead ? "Read" : "Sent";
+  const yarn = message.reactions.find((reaction) => reaction.emoji === "🧶");
+  const reacted = Boolean(me && yarn?.userIds.includes(me));
+  const stored = message.id !== undefined && message.delivery === "sent" && !message.isDeleted;
+  const edit = () => {
+    const content = window.prompt("Edit your message", message.content);
+    if (content && content !== message.content && message.id) void editMessage(message.id, content).catch(() => undefined);
+  };
   return (
     <li
-      className={`message ${mine ? "mine" : "theirs"}`}
+      className={`message ${mine ? "mine" : "theirs"}${message.isDeleted ? " deleted" : ""}`}
       data-message-id={message.id}
       data-delivery={message.delivery}
+      data-version={message.version}
     >
-      {message.attachmentType === "image" &&
-        (message.thumbnailUrl ? (
-          <img className="thumbnail" src={message.thumbnailUrl} alt={message.attachmentName ?? "photo"} />
-        ) : (
-          <span className="photo placeholder">{message.attachmentStatus === "rejected" ? "rejected" : "processing…"}</span>
-        ))}
-      {message.content && <span className="content">{message.content}</span>}
+      {message.isDeleted ? (
+        <span className="tombstone">message deleted</span>
+      ) : (
+        <>
+          {message.attachmentType === "image" &&
+            (message.thumbnailUrl ? (
+              <img className="thumbnail" src={message.thumbnailUrl} alt={message.attachmentName ?? "photo"} />
+            ) : (
+              <span className="photo placeholder">{message.attachmentStatus === "rejected" ? "rejected" : "processing…"}</span>
+            ))}
+          {message.content && <span className="content">{message.content}</span>}
+          {message.editedAt && <span className="edited">edited</span>}
+          {message.reactions.map((reaction) => (
+            <span key={reaction.emoji} className="reaction" data-emoji={reaction.emoji}>
+              {reaction.emoji} {reaction.count}
+            </span>
+          ))}
+        </>
+      )}
       {mine && <span className="receipt">{receipt}</span>}
+      {stored && message.id && (
+        <span className="actions">
+          <button
+            type="button"
+            className="react"
+            onClick={() => void (reacted ? removeReaction(message.id!, "🧶") : addReaction(message.id!, "🧶")).catch(() => undefined)}
+          >
+            {reacted ? "Un-🧶" : "🧶"}
+          </button>
+          {mine && (
+            <button type="button" className="edit" onClick={edit}>
+              Edit
+            </button>
+          )}
+          {mine && (
+            <button type="button" className="delete" onClick={() => void deleteMessage(message.id!).catch(() => undefined)}>
+              Delete
+            </button>
+          )}
+        </span>
+      )}
     </li>
   );
 }
