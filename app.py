@@ -18,14 +18,22 @@ from chalice.app import Chalice, DynamoDBEvent, S3Event, SQSEvent, WebsocketEven
 
 from chalicelib import logs  # noqa: E402
 from chalicelib.entrypoints import digests as email_digests  # noqa: E402
-from chalicelib.entrypoints import message_stream, upload_failures, uploads  # noqa: E402
-from chalicelib.entrypoints.http import attachments, docs, internal, me, messages  # noqa: E402
-from chalicelib.entrypoints.http import attachments, docs, internal, messages, moderation  # noqa: E402
+from chalicelib.entrypoints import (  # noqa: E402
+    message_stream,
+    push_queue,
+    upload_failures,
+    uploads,
+)
 from chalicelib.entrypoints import webhooks as webhook_deliveries  # noqa: E402
-from chalicelib.entrypoints.http import attachments, docs, internal, messages  # noqa: E402
+from chalicelib.entrypoints.http import (  # noqa: E402
+    attachments,
+    docs,
+    internal,
+    me,
+    messages,
+    moderation,
+)
 from chalicelib.entrypoints.http import notifications as notification_routes  # noqa: E402
-from chalicelib.entrypoints import message_stream, push_queue, upload_failures, uploads  # noqa: E402
-from chalicelib.entrypoints.http import attachments, docs, internal, messages  # noqa: E402
 from chalicelib.entrypoints.http import push as push_routes  # noqa: E402
 from chalicelib.entrypoints.ws import dispatcher as socket  # noqa: E402
 from chalicelib.settings import get_settings  # noqa: E402
@@ -33,8 +41,14 @@ from chalicelib.settings import get_settings  # noqa: E402
 logs.configure()
 app = Chalice(app_name="crochet-messaging", configure_logs=False)
 app.experimental_feature_flags.update(["WEBSOCKETS"])
-for blueprint in (messages.blueprint, attachments.blueprint, internal.blueprint, docs.blueprint, me.blueprint):
-for blueprint in (messages.blueprint, attachments.blueprint, internal.blueprint, docs.blueprint, moderation.blueprint):
+for blueprint in (
+    messages.blueprint,
+    attachments.blueprint,
+    internal.blueprint,
+    docs.blueprint,
+    me.blueprint,
+    moderation.blueprint,
+):
     app.register_blueprint(blueprint, url_prefix="/api")
 app.register_blueprint(notification_routes.blueprint, url_prefix="/api")
 app.register_blueprint(push_routes.blueprint, url_prefix="/api")
@@ -84,6 +98,8 @@ def on_webhook(event: SQSEvent) -> None:
 @app.on_sqs_message(queue=get_settings().digest_queue, batch_size=1, maximum_concurrency=2)
 def on_email_digest(event: SQSEvent) -> None:
     email_digests.on_messages(record.to_dict() for record in event)
+
+
 # Web Push (chalicelib/entrypoints/push_queue.py): one push job per invocation (a job retried after a 429 or 5xx
 # never drags others along); at most five at once, within the function's reserved concurrency.
 @app.on_sqs_message(queue=get_settings().push_queue, batch_size=1, maximum_concurrency=5)

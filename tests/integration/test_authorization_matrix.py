@@ -654,6 +654,9 @@ PROBES = [
             lambda i: {"reason": "spam"},
         ),
         id="report a message",
+    ),
+    pytest.param(
+        Probe(
             "DELETE",
             lambda i: f"/api/push/subscriptions/{i}",
             lambda w: w.push_subscription_id,

@@ -36,7 +36,7 @@ from chalicelib.domain.moderation import (
     ReportRecord,
     Resolution,
     audit_scopes,
-from chalicelib.domain.messages import MessageRecord, Reaction, ReplyRef, TimelineRecord
+)
 from chalicelib.domain.notifications import (
     DELAY_MINUTES_MAX,
     DELAY_MINUTES_MIN,
