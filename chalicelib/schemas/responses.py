@@ -458,6 +458,8 @@ class InternalUserOut(UserOut):
     """What the platform stored (its own copy, email included: only the service role ever sees this)."""
 
     email: str | None = None
+
+
 class VapidPublicKeyOut(ResponseModel):
     """``GET /api/push/vapid-public-key``: the application server key browsers subscribe with
     (``PushManager.subscribe({userVisibleOnly: true, applicationServerKey})``)."""

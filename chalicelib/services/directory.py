@@ -121,22 +121,15 @@ def upsert_user(user_id: str, request: UpsertUserRequest) -> InternalUserOut:
             if request.accepts_direct_messages
             else UserProfile.accepts_direct_messages.remove()
         )
+    actions.append(UserProfile.email.set(request.email) if request.email else UserProfile.email.remove())
     profile.update(actions=actions)
-    return UserOut(
+    return InternalUserOut(
         id=user_id,
         name=request.name,
         avatar_url=request.avatar_url,
         accepts_direct_messages=bool(profile.accepts_direct_messages),
+        email=request.email,
     )
-    profile.update(
-        actions=[
-            UserProfile.name.set(request.name),
-            UserProfile.avatar_url.set(request.avatar_url) if request.avatar_url else UserProfile.avatar_url.remove(),
-            UserProfile.email.set(request.email) if request.email else UserProfile.email.remove(),
-            UserProfile.updated_at.set(now_iso()),
-        ]
-    )
-    return InternalUserOut(id=user_id, name=request.name, avatar_url=request.avatar_url, email=request.email)
 
 
 def upsert_pattern(pattern_id: str, request: UpsertPatternRequest) -> PatternOut:
