@@ -24,14 +24,20 @@ from chalicelib.services.messaging import Messaging
 from chalicelib.services.moderation import Moderation
 from chalicelib.services.notify import Notifier
 from chalicelib.services.organizing import Organizing
-from chalicelib.services.ports import Clock, Connections, Files, Queue
-from chalicelib.services.ports import Clock, Connections, Files, Mailer, Queue, WebhookSender, WorkQueue
-from chalicelib.services.presenters import Presenter
-from chalicelib.services.search import Search
-from chalicelib.services.suspensions import ACTIVE, Suspensions
-from chalicelib.services.ports import Clock, Connections, Files, PushSender, Queue, RetryQueue
+from chalicelib.services.ports import (
+    Clock,
+    Connections,
+    Files,
+    Mailer,
+    PushSender,
+    Queue,
+    WebhookSender,
+    WorkQueue,
+)
 from chalicelib.services.presenters import Presenter
 from chalicelib.services.push import Push
+from chalicelib.services.search import Search
+from chalicelib.services.suspensions import ACTIVE, Suspensions
 from chalicelib.services.sync import Sync
 from chalicelib.services.webhooks import Webhooks
 from chalicelib.settings import Settings, get_settings
@@ -55,7 +61,7 @@ class Services:
     moderation: Moderation
     suspensions: Suspensions  # the container's list of suspended users (the REST check)
     push: Push  # Web Push: subscriptions, the stream's decision, the push queue's sends
-    push_queue: RetryQueue
+    push_queue: WorkQueue
     signing_keys: SigningKeys | None = None  # JWKS mode: the identity provider's keys (None: fetched by URL)
     failures: Queue | None = None  # the upload-failures queue (on_upload's dead-letter queue)
     webhooks: Webhooks | None = None  # events to the platform (issue 18)
@@ -75,7 +81,7 @@ def build(
     digest_queue: WorkQueue | None = None,
     mailer: Mailer | None = None,
     push_sender: PushSender | None = None,
-    push_queue: RetryQueue | None = None,
+    push_queue: WorkQueue | None = None,
 ) -> Services:
     """The use cases over the given adapters (the real ones for what is not given)."""
     settings = settings or get_settings()

@@ -117,6 +117,7 @@ class _Handler(SimpleHTTPRequestHandler):
         self._csp_override = csp
         self.end_headers()
         self.wfile.write(body)
+
     def translate_path(self, path: str) -> str:
         """``/sdk/...`` from the package's dist/ (nothing above it), everything else from dev/web/."""
         route = path.split("?", 1)[0].split("#", 1)[0]

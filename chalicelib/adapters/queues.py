@@ -55,6 +55,8 @@ def webhook_queues(settings: Settings) -> QueueShape:
     dead = QueueShape(f"{settings.webhook_queue}-dead", 30, RETENTION_SECONDS)
     attempts = len(settings.webhook_retry_seconds) + 1
     return QueueShape(settings.webhook_queue, 180, RETENTION_SECONDS, dead_letter=dead, max_receive_count=attempts)
+
+
 def push_queues(settings: Settings) -> QueueShape:
     """The Web Push queue (the messages-table stream consumer enqueues, ``on_push`` sends) and its dead letters.
 
@@ -110,24 +112,6 @@ class SqsQueue:
                 raise RuntimeError(
                     f"SQS refused {len(failed)} of {len(entries)} message(s) on {self.name}: {failed[0]}"
                 )
-
-    def retry_later(self, receipt_handle: str, seconds: int) -> None:
-        self.client.change_message_visibility(
-            QueueUrl=self.url, ReceiptHandle=receipt_handle, VisibilityTimeout=seconds
-        )
-
-    def send_batch(self, bodies: list[dict[str, Any]]) -> None:
-        if not bodies:
-            return
-        response = self.client.send_message_batch(
-            QueueUrl=self.url,
-            Entries=[
-                {"Id": str(index), "MessageBody": json.dumps(body, separators=(",", ":"))}
-                for index, body in enumerate(bodies)
-            ],
-        )
-        if response.get("Failed"):
-            raise RuntimeError(f"{len(response['Failed'])} message(s) not accepted by {self.name}")
 
     def retry_later(self, receipt_handle: str, seconds: int) -> None:
         """A received message becomes visible again in ``seconds`` (its consumer then raises, so it is not deleted)."""

@@ -33,20 +33,19 @@ logger = logging.getLogger(__name__)
 Consumer = Callable[[Sequence[MessageChange]], Iterable[str]]
 
 
-# (name, consumer): every change of the messages table goes to each, in this order. Issue 17 adds search indexing,
-# issue 18 the offline notifications; each appends its line.
-CONSUMERS: list[tuple[str, Consumer]] = [
-    ("search_index", lambda changes: services().search.index(changes)),
-]
-CONSUMERS: list[tuple[str, Consumer]] = []
-CONSUMERS.append(("webhooks", offline.webhooks))  # issue 18
-CONSUMERS.append(("email digests", offline.email_digests))  # issue 18
 def _push(changes: Sequence[MessageChange]) -> Iterable[str]:
-    """Issue 18's Web Push: new messages to recipients who are not in the room (``services.push``)."""
+    """Web Push: new messages to recipients who are not in the room (``services.push``)."""
     return services().push.on_changes(changes)
 
 
-CONSUMERS: list[tuple[str, Consumer]] = [("push", _push)]
+# (name, consumer): every change of the messages table goes to each, in this order (one stream reader: AWS
+# advises at most two per shard).
+CONSUMERS: list[tuple[str, Consumer]] = [
+    ("search_index", lambda changes: services().search.index(changes)),
+    ("webhooks", offline.webhooks),
+    ("email digests", offline.email_digests),
+    ("push", _push),
+]
 
 
 def on_records(records: Iterable[Mapping[str, Any]]) -> dict[str, list[dict[str, str]]]:

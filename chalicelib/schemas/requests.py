@@ -8,8 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, StrictBool, StringConstraints, field_validator, model_validator
 
-from chalicelib.domain import notifications, profiles
-from chalicelib.domain import profiles, push
+from chalicelib.domain import notifications, profiles, push
 from chalicelib.schemas.base import EntityId, OpaqueId, RequestModel
 from chalicelib.settings import get_settings
 
@@ -287,6 +286,8 @@ class ConversationSettingsRequest(RequestModel):
     @property
     def muted_until_iso(self) -> str | None:
         return utc_timestamp(self.muted_until) if self.muted_until is not None else None
+
+
 # --- reports and moderation (issue 16) ----------------------------------------------------------------------
 
 ReportReason = Literal["spam", "harassment", "scam", "off_platform_payment", "inappropriate", "other"]
@@ -345,6 +346,8 @@ class ResolutionRequest(RequestModel):
     @classmethod
     def _at_most_max(cls, value: int | None) -> int | None:
         return _at_most(value, get_settings().suspension_max_days)
+
+
 # --- notification preferences (issue 18) ---------------------------------------------------------------
 
 ClockTime = Annotated[str, StringConstraints(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
@@ -396,6 +399,8 @@ class UnsubscribeQuery(RequestModel):
     """``POST /api/notifications/unsubscribe?token=...``: the token of an email digest's ``List-Unsubscribe``."""
 
     token: Annotated[str, StringConstraints(min_length=1, max_length=notifications.TOKEN_MAX_CHARS)]
+
+
 def _p256dh(value: str) -> str:
     problem = push.p256_point_problem(value)
     if problem:

@@ -421,6 +421,8 @@ class AuditPageOut(ResponseModel):
 
     entries: list[AuditEntryOut]
     next_cursor: str | None
+
+
 # --- notification preferences (issue 18) ---------------------------------------------------------------
 
 

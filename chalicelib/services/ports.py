@@ -60,7 +60,7 @@ class Queue(Protocol):
 
 
 class WorkQueue(Protocol):
-    """A queue of asynchronous work (digests, webhooks): delayed sends, batches, retries with a backoff."""
+    """A queue of asynchronous work (digests, webhooks, push): delayed sends, batches, retries with a backoff."""
 
     def send(self, body: dict[str, Any], delay_seconds: int = 0) -> None: ...
 
@@ -98,14 +98,3 @@ class PushSender(Protocol):
 
     def send(self, target: PushTarget, payload: bytes, *, ttl: int, urgency: str, topic: str) -> PushResult:
         """Never raises for the push service's answer: a status (0 when it was not reached)."""
-
-
-class RetryQueue(Protocol):
-    """A queue whose consumer may put a received message back for later (SQS visibility)."""
-
-    def send(self, body: dict[str, Any]) -> None: ...
-
-    def send_batch(self, bodies: list[dict[str, Any]]) -> None:
-        """At most ten messages in one request; raises when any was not accepted."""
-
-    def retry_later(self, receipt_handle: str, seconds: int) -> None: ...

@@ -42,7 +42,7 @@ from chalicelib.schemas.requests import PushSubscriptionRequest
 from chalicelib.schemas.responses import PushSubscriptionOut, VapidPublicKeyOut
 from chalicelib.services.directory import Directory
 from chalicelib.services.message_stream import MessageChange
-from chalicelib.services.ports import Clock, PushSender, RetryQueue
+from chalicelib.services.ports import Clock, PushSender, WorkQueue
 from chalicelib.settings import get_settings
 
 logger = logging.getLogger(__name__)
@@ -94,7 +94,7 @@ def _cancelled(exc: TransactWriteError) -> list[bool]:
 class Push:
     """Subscriptions, the decision to push, and pushing (module docstring)."""
 
-    def __init__(self, sender: PushSender, queue: RetryQueue, clock: Clock) -> None:
+    def __init__(self, sender: PushSender, queue: WorkQueue, clock: Clock) -> None:
         self.sender = sender
         self.queue = queue
         self.clock = clock
@@ -205,7 +205,7 @@ class Push:
         for start in range(0, len(pending), SQS_BATCH):
             chunk = pending[start : start + SQS_BATCH]
             try:
-                self.queue.send_batch([job for _, job in chunk])
+                self.queue.send_many([job for _, job in chunk])
             except Exception:  # the queue failed: these records are retried by the stream
                 logger.exception("enqueuing push jobs failed", extra={"jobs": len(chunk)})
                 failed += [sequence for sequence, _ in chunk]

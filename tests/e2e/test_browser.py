@@ -15,10 +15,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from dev.seed import ALICE, AMIGURUMI_FOX, BOB, CAROL, USERS
-from tests.e2e.api_client import Caller
-from tests.e2e.conftest import RunningStack, start_stack
-from dev.seed import ALICE, BOB, CAROL, USERS
-from tests.e2e.api_client import json_of
+from tests.e2e.api_client import Caller, json_of
 from tests.e2e.conftest import WAIT_MS, RunningStack, start_stack
 from tests.e2e.images import png_bytes
 

@@ -44,7 +44,6 @@ def test_there_are_alarms_on_the_error_rate_failed_invocations_and_dead_letters(
         "DigestDeadLettersAlarm",
         "WebhookDeadLettersAlarm",
         "StreamFailuresAlarm",
-        "StreamFailuresAlarm",
         "PushDeadLettersAlarm",
     }
     assert {alarm["AlarmName"] for alarm in found.values()} == {

@@ -10,8 +10,7 @@ from chalice.config import Config
 from chalice.deploy import models
 from chalice.deploy.appgraph import ApplicationGraphBuilder, DependencyBuilder
 
-from chalicelib.adapters.queues import digest_queues, upload_failure_queues, webhook_queues
-from chalicelib.adapters.queues import push_queues, upload_failure_queues
+from chalicelib.adapters.queues import digest_queues, push_queues, upload_failure_queues, webhook_queues
 from chalicelib.settings import get_settings
 from infrastructure.deploy import ROOT, Project
 from tests.infrastructure.support import STAGES, chalice_config, stage_environment
@@ -171,6 +170,8 @@ def test_the_notification_consumers_fit_their_queues(stage: str) -> None:
     assert environment["DIGEST_QUEUE"] == f"crochet-messaging-{stage}-email-digests"
     assert environment["WEBHOOK_QUEUE"] == f"crochet-messaging-{stage}-webhooks"
     assert environment["WEBHOOK_SECRET_SSM_PARAMETER"].startswith("/")
+
+
 def test_the_push_consumer_finishes_within_its_queues_visibility_timeout(stage: str) -> None:
     queue = push_queues(get_settings())
     built = functions(stage)["on_push"]

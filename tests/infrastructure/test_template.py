@@ -15,11 +15,11 @@ from chalicelib.adapters.files import S3Files
 from chalicelib.adapters.queues import (
     SqsQueue,
     digest_queues,
+    push_queues,
     stream_failure_queue,
     upload_failure_queues,
     webhook_queues,
 )
-from chalicelib.adapters.queues import SqsQueue, push_queues, stream_failure_queue, upload_failure_queues
 from chalicelib.settings import get_settings
 from infrastructure.deploy import TEMPLATE
 from tests.infrastructure.support import (

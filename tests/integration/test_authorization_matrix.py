@@ -26,9 +26,8 @@ from app import app
 from chalicelib.adapters.dynamodb import Attachment, Connection, Conversation, Message, UserProfile, rate_limits
 from chalicelib.domain.connections import parse_connections, parse_room
 from chalicelib.domain.ids import conversation_id_for, message_id_for, parse_message_id
-from chalicelib.entrypoints.http.routing import MODERATOR, PUBLIC, SERVICE, USER, route_specs
 from chalicelib.domain.notifications import unsubscribe_token
-from chalicelib.entrypoints.http.routing import PUBLIC, SERVICE, USER, route_specs
+from chalicelib.entrypoints.http.routing import MODERATOR, PUBLIC, SERVICE, USER, route_specs
 from chalicelib.entrypoints.ws.dispatcher import ACTIONS
 from chalicelib.settings import get_settings
 from tests.integration.conftest import Api, Response, token_for
@@ -127,6 +126,7 @@ class World:
         response = self.api.call("POST", f"/api/messages/{self.message_id}/report", "alice", {"reason": "spam"})
         assert response.status == 201, response.body
         return str(response.body["report"]["id"])
+
     def push_subscription_id(self) -> str:
         """Bob's browser push subscription."""
         response = self.api.call("PUT", "/api/push/subscriptions", "bob", push_subscription_body())

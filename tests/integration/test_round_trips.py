@@ -17,8 +17,7 @@ import pytest
 from chalicelib.domain.ids import conversation_id_for, message_id_for
 from chalicelib.domain.notifications import unsubscribe_token
 from chalicelib.settings import get_settings
-from tests.integration.conftest import Api, DynamoCalls, StreamDrain
-from tests.integration.conftest import Api, DynamoCalls, token_for
+from tests.integration.conftest import Api, DynamoCalls, StreamDrain, token_for
 from tests.integration.factories import seed_conversation, seed_inbox
 from tests.integration.push_support import Browser
 from tests.integration.sockets import Sockets
@@ -134,6 +133,8 @@ def _blocked_by_bob(world: World) -> str:
     user = _stranger(world)
     assert world.api.call("PUT", f"/api/me/blocks/{user}", "bob").status == 201
     return user
+
+
 def _as_moderator(world: World, method: str, path: str, body: object = None) -> Callable[[], object]:
     headers = {"Authorization": f"Bearer {token_for('mod1', role='moderator')}"}
     return lambda: world.api.call(method, path, body=body, headers=headers)
@@ -156,6 +157,8 @@ def _resolution(world: World, action: str, sender: str = "bob", **fields: object
     report_id = _reported(world, sender)
     body = {"action": action, "note": "checked", **fields}
     return _as_moderator(world, "POST", f"/api/moderation/reports/{report_id}/resolution", body)
+
+
 def _push_subscription(world: World, user: str = "alice") -> dict[str, object]:
     """A browser subscription of ``user``'s, not registered yet."""
     return Browser(f"https://fcm.googleapis.com/fcm/send/device-{next(_unique)}").subscription()

@@ -9,9 +9,9 @@ from chalicelib.adapters.dynamodb.contacts import Contact
 from chalicelib.adapters.dynamodb.conversations import Conversation, Membership
 from chalicelib.adapters.dynamodb.limits import RateCounter
 from chalicelib.adapters.dynamodb.messages import IdempotencyRecord, Message
-from chalicelib.adapters.dynamodb.search import SearchTerm
 from chalicelib.adapters.dynamodb.moderation import ModerationItem
 from chalicelib.adapters.dynamodb.push import PushSubscription
+from chalicelib.adapters.dynamodb.search import SearchTerm
 from chalicelib.adapters.dynamodb.timelines import TimelineEntry
 from chalicelib.adapters.dynamodb.users import UserProfile
 

@@ -812,6 +812,8 @@ def write_suspension(transaction: TransactWrite, user_id: str, until: str, repor
             suspended_until=until,
         )
     )
+
+
 # --- notification preferences (issue 18) ---------------------------------------------------------------
 
 

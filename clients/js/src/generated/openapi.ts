@@ -78,7 +78,10 @@ export interface paths {
             cookie?: never;
         };
         get?: never;
-        /** Store the platform's profile of a user */
+        /**
+         * Store the platform's profile of a user
+         * @description `email` is where the user's email digests go; it is answered here, to the platform, and to nobody else.
+         */
         put: operations["putUser"];
         post?: never;
         delete?: never;
@@ -120,6 +123,27 @@ export interface paths {
         post?: never;
         /** Unblock a user (idempotent: a user who is not blocked is already unblocked) */
         delete: operations["unblockUser"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/me/notification-preferences": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The caller's notification preferences: email digests, Web Push, quiet hours (defaults until set) */
+        get: operations["getNotificationPreferences"];
+        /**
+         * Replace the caller's notification preferences
+         * @description `email.delayMinutes` is 1-1440 (default 10); `quietHours` is `{start, end, timeZone}` (24-hour `HH:MM`, an IANA time zone, may span midnight) or null. What the body leaves out takes its default; a value outside its rules is a 400 `invalid_request` naming the field.
+         */
+        put: operations["putNotificationPreferences"];
+        post?: never;
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -319,6 +343,123 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/messages/{messageId}/report": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Report a message to the moderators (a participant, not its sender: `403 own_message`; not a deleted one:
+         * @description `409 message_deleted`). 201 with a new report; the same reporter reporting the same message again gets 200 with the same report. The report keeps the message as it is now (text, earlier texts, attachment), whatever later edits or deletions do. Limited per user (`RATE_LIMIT_REPORT`).
+         */
+        post: operations["reportMessage"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/moderation/audit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The audit log, newest first: everything, or one conversation's (`conversationId`), one moderator's
+         * @description (`moderatorId`), or both; paginated. Reading it is audited too.
+         */
+        get: operations["listAudit"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/moderation/reports": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Reports by status: `open` (the default) oldest first, `resolved` newest first; paginated. Audited */
+        get: operations["listReports"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/moderation/reports/{reportId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A report, its evidence snapshot and the conversation's messages around the reported one. Readable while open
+         * @description and for `MODERATION_ACCESS_DAYS` (30) after its resolution (`403 moderation_window_passed`). Audited.
+         */
+        get: operations["getReport"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/moderation/reports/{reportId}/resolution": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Resolve an open report once (`409 report_resolved` after): `dismiss`; `delete_message` (a tombstone for
+         * @description everyone, `message_deleted` to both participants, in the resolution's transaction); `suspend_user` for `suspendDays` (the sender's REST calls answer `403 account_suspended`, `$connect` is refused, live connections are closed). Audited with the decision.
+         */
+        post: operations["resolveReport"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/notifications/unsubscribe": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Turn off email digests for the user the token was issued to (the digest's one-click `List-Unsubscribe`)
+         * @description No login: the signed `token` of the digest's `List-Unsubscribe` header is the proof. Idempotent. The body (RFC 8058's `List-Unsubscribe=One-Click` form) is not read. A token this service did not issue is a 400 `invalid_unsubscribe_token`.
+         */
+        post: operations["unsubscribeEmail"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/openapi.json": {
         parameters: {
             query?: never;
@@ -328,6 +469,63 @@ export interface paths {
         };
         /** This API's OpenAPI 3.1 document */
         get: operations["getOpenApiDocument"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/push/subscriptions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Register this browser's push subscription (`PushSubscription.toJSON()`)
+         * @description `201` when new; the same endpoint again answers `200` with the same id (its keys are updated). The endpoint must be `https` on a browser push service (`PUSH_ALLOWED_HOSTS`; `400 push_endpoint_not_allowed`); `keys.p256dh` a P-256 point and `keys.auth` 16 bytes, base64url (`400 invalid_request`). At most `PUSH_MAX_SUBSCRIPTIONS` (10) per user: `409 too_many_push_subscriptions`.
+         */
+        put: operations["putPushSubscription"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/push/subscriptions/{subscriptionId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Remove one of the caller's push subscriptions (on logout, or when the user turns notifications off here) */
+        delete: operations["deletePushSubscription"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/push/vapid-public-key": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The VAPID public key (base64url, an uncompressed P-256 point) to subscribe with
+         * @description Pass it as `applicationServerKey` to `PushManager.subscribe({userVisibleOnly: true, applicationServerKey})`.
+         */
+        get: operations["getVapidPublicKey"];
         put?: never;
         post?: never;
         delete?: never;
@@ -365,6 +563,32 @@ export interface components {
          */
         AttachmentRef: {
             attachmentId: string;
+        };
+        /**
+         * AuditEntryOut
+         * @description One thing a moderator did or read, written before anything was shown.
+         */
+        AuditEntryOut: {
+            /** @enum {string} */
+            action: "list_reports" | "read_report" | "resolve_report" | "read_audit";
+            /** Format: date-time */
+            at: string;
+            conversationId?: string;
+            details: {
+                [key: string]: string | number | null;
+            };
+            id: string;
+            messageId?: string;
+            moderatorId: string;
+            reportId?: string;
+        };
+        /**
+         * AuditPageOut
+         * @description `GET /api/moderation/audit`: newest first; `nextCursor` null at the end.
+         */
+        AuditPageOut: {
+            entries: components["schemas"]["AuditEntryOut"][];
+            nextCursor: string | null;
         };
         /**
          * BlockOut
@@ -459,12 +683,34 @@ export interface components {
             requestsCount: number;
             totalUnread: number;
         };
+        /** EarlierVersionOut */
+        EarlierVersionOut: {
+            content: string;
+            /** Format: date-time */
+            since: string;
+            version: number;
+        };
         /**
          * EditMessageRequest
          * @description `PATCH /api/messages/{id}`: the new text, under the same rules as a send's (it may be empty only for a message with an attachment).
          */
         EditMessageRequest: {
             content: string;
+        };
+        /** EmailPreferencesOut */
+        EmailPreferencesOut: {
+            delayMinutes: number;
+            enabled: boolean;
+        };
+        /**
+         * EmailPreferencesRequest
+         * @description Email digests: on or off, and how long a message waits unread before it is mailed.
+         */
+        EmailPreferencesRequest: {
+            /** @description Default: `10`. */
+            delayMinutes?: number;
+            /** @description Default: `true`. */
+            enabled?: boolean;
         };
         /** EnrichedConversationOut */
         EnrichedConversationOut: {
@@ -498,14 +744,20 @@ export interface components {
          * @description Every `error.code` the API and the socket answer with.
          * @enum {string}
          */
-        ErrorCode: "invalid_request" | "invalid_json" | "invalid_cursor" | "invalid_query" | "invalid_frame" | "unknown_action" | "self_conversation" | "creator_mismatch" | "attachment_not_found" | "attachment_not_uploaded" | "attachment_rejected" | "attachment_type_mismatch" | "attachment_size_mismatch" | "unsupported_attachment_type" | "too_many_rooms" | "invalid_reply" | "invalid_reaction" | "too_many_connections" | "unauthorized" | "token_expired" | "forbidden" | "purchase_required" | "not_pattern_creator" | "not_recipient" | "not_sender" | "edit_window_passed" | "service_role_required" | "user_token_required" | "not_found" | "conflict" | "idempotency_key_reused" | "attachment_already_used" | "message_deleted" | "too_many_reactions" | "payload_too_large" | "attachment_too_large" | "unsupported_media_type" | "rate_limited" | "temporarily_unavailable" | "storage_unavailable" | "contention" | "internal_error";
-        ErrorCode: "invalid_request" | "invalid_json" | "invalid_cursor" | "invalid_frame" | "unknown_action" | "self_conversation" | "creator_mismatch" | "attachment_not_found" | "attachment_not_uploaded" | "attachment_rejected" | "attachment_type_mismatch" | "attachment_size_mismatch" | "unsupported_attachment_type" | "too_many_rooms" | "invalid_reply" | "invalid_reaction" | "too_many_connections" | "unauthorized" | "token_expired" | "forbidden" | "purchase_required" | "not_pattern_creator" | "not_recipient" | "not_sender" | "edit_window_passed" | "service_role_required" | "user_token_required" | "recipient_unavailable" | "not_found" | "conflict" | "idempotency_key_reused" | "attachment_already_used" | "message_deleted" | "too_many_reactions" | "payload_too_large" | "attachment_too_large" | "unsupported_media_type" | "rate_limited" | "temporarily_unavailable" | "storage_unavailable" | "contention" | "internal_error";
+        ErrorCode: "invalid_request" | "invalid_json" | "invalid_cursor" | "invalid_query" | "invalid_frame" | "unknown_action" | "self_conversation" | "creator_mismatch" | "attachment_not_found" | "attachment_not_uploaded" | "attachment_rejected" | "attachment_type_mismatch" | "attachment_size_mismatch" | "unsupported_attachment_type" | "too_many_rooms" | "invalid_reply" | "invalid_reaction" | "too_many_connections" | "unauthorized" | "token_expired" | "forbidden" | "purchase_required" | "not_pattern_creator" | "not_recipient" | "not_sender" | "edit_window_passed" | "service_role_required" | "user_token_required" | "recipient_unavailable" | "not_found" | "conflict" | "idempotency_key_reused" | "attachment_already_used" | "message_deleted" | "too_many_reactions" | "payload_too_large" | "attachment_too_large" | "unsupported_media_type" | "rate_limited" | "temporarily_unavailable" | "storage_unavailable" | "contention" | "internal_error" | "own_message" | "report_resolved" | "moderation_window_passed" | "moderator_role_required" | "account_suspended" | "audit_unavailable" | "invalid_unsubscribe_token" | "push_endpoint_not_allowed" | "too_many_push_subscriptions";
         /**
          * ErrorOut
          * @description Every error: a stable machine-readable `code` and a human message.
          */
         ErrorOut: {
             error: components["schemas"]["ErrorBody"];
+        };
+        /** EvidenceAttachmentOut */
+        EvidenceAttachmentOut: {
+            contentType?: string;
+            kind: string;
+            name?: string;
+            size?: number;
         };
         /**
          * HighlightOut
@@ -514,6 +766,18 @@ export interface components {
         HighlightOut: {
             end: number;
             start: number;
+        };
+        /**
+         * InternalUserOut
+         * @description What the platform stored (its own copy, email included: only the service role ever sees this).
+         */
+        InternalUserOut: {
+            /** @default false */
+            acceptsDirectMessages: boolean;
+            avatarUrl?: string;
+            email?: string;
+            id: string;
+            name: string;
         };
         /**
          * LastMessageOut
@@ -585,6 +849,60 @@ export interface components {
             version: number;
             width?: number;
         };
+        /**
+         * ModeratedMessageOut
+         * @description A message of the reported conversation as it is now (a deleted one is a tombstone).
+         */
+        ModeratedMessageOut: {
+            attachment?: components["schemas"]["EvidenceAttachmentOut"];
+            content: string;
+            /** Format: date-time */
+            editedAt?: string;
+            id: string;
+            isDeleted: boolean;
+            recipientId: string;
+            senderId: string;
+            /** Format: date-time */
+            sentAt: string;
+            version: number;
+        };
+        /**
+         * ModerationReportOut
+         * @description A report as moderators see it: who reported whom, in the reporter's words, and how it was resolved.
+         */
+        ModerationReportOut: {
+            conversationId: string;
+            /** Format: date-time */
+            createdAt: string;
+            details?: string;
+            id: string;
+            messageId: string;
+            /** @enum {string} */
+            reason: "spam" | "harassment" | "scam" | "off_platform_payment" | "inappropriate" | "other";
+            reportedUserId: string;
+            reporterId: string;
+            resolution?: components["schemas"]["ResolutionOut"];
+            /** @enum {string} */
+            status: "open" | "resolved";
+        };
+        /**
+         * NotificationPreferencesOut
+         * @description The caller's notification preferences (defaults for what they never set); `quietHours` is null when off.
+         */
+        NotificationPreferencesOut: {
+            email: components["schemas"]["EmailPreferencesOut"];
+            push: components["schemas"]["PushPreferencesOut"];
+            quietHours: components["schemas"]["QuietHoursOut"] | null;
+        };
+        /**
+         * NotificationPreferencesRequest
+         * @description `PUT /api/me/notification-preferences`: the whole set (what is left out takes its default).
+         */
+        NotificationPreferencesRequest: {
+            email?: components["schemas"]["EmailPreferencesRequest"];
+            push?: components["schemas"]["PushPreferencesRequest"];
+            quietHours?: components["schemas"]["QuietHoursRequest"] | null;
+        };
         /** ParticipantOut */
         ParticipantOut: {
             avatarUrl?: string;
@@ -620,6 +938,62 @@ export interface components {
             /** Format: date-time */
             purchasedAt: string;
             userId: string;
+        };
+        /**
+         * PushKeysRequest
+         * @description A browser's `PushSubscription.toJSON().keys`: its P-256 public key and its 16-byte auth secret.
+         */
+        PushKeysRequest: {
+            /** @description the subscription's authentication secret (16 bytes), base64url */
+            auth: string;
+            /** @description the subscription's uncompressed P-256 public key (65 bytes), base64url */
+            p256dh: string;
+        };
+        /** PushPreferencesOut */
+        PushPreferencesOut: {
+            enabled: boolean;
+            showPreview: boolean;
+        };
+        /**
+         * PushPreferencesRequest
+         * @description Web Push: on or off, and whether notifications (and digests) show the message's text.
+         */
+        PushPreferencesRequest: {
+            /** @description Default: `true`. */
+            enabled?: boolean;
+            /** @description Default: `true`. */
+            showPreview?: boolean;
+        };
+        /**
+         * PushSubscriptionOut
+         * @description A push subscription of the caller: its id (the same for the same endpoint).
+         */
+        PushSubscriptionOut: {
+            id: string;
+        };
+        /**
+         * PushSubscriptionRequest
+         * @description `PUT /api/push/subscriptions`: what `PushSubscription.toJSON()` gives (`expirationTime` is accepted and ignored: push services answer 404/410 once a subscription expired, and it is forgotten then).
+         */
+        PushSubscriptionRequest: {
+            endpoint: string;
+            expirationTime?: number | null;
+            keys: components["schemas"]["PushKeysRequest"];
+        };
+        /** QuietHoursOut */
+        QuietHoursOut: {
+            end: string;
+            start: string;
+            timeZone: string;
+        };
+        /**
+         * QuietHoursRequest
+         * @description No digest between `start` and `end` (24-hour `HH:MM`, local time of the IANA `timeZone`); a window may span midnight (22:00-07:00). A digest due meanwhile is sent when they end.
+         */
+        QuietHoursRequest: {
+            end: string;
+            start: string;
+            timeZone: string;
         };
         /**
          * ReactionOut
@@ -660,6 +1034,83 @@ export interface components {
             id: string;
             isDeleted: boolean;
             senderId: string;
+        };
+        /**
+         * ReportCreatedOut
+         * @description `POST /api/messages/{id}/report`: 201 for a new report, 200 with the same report when made again.
+         */
+        ReportCreatedOut: {
+            report: components["schemas"]["ReportOut"];
+        };
+        /**
+         * ReportDetailOut
+         * @description `GET /api/moderation/reports/{id}`: the report, its evidence, and the messages around the reported one (oldest first, the reported one among them).
+         */
+        ReportDetailOut: {
+            messages: components["schemas"]["ModeratedMessageOut"][];
+            report: components["schemas"]["ModerationReportOut"];
+            snapshot: components["schemas"]["SnapshotOut"];
+        };
+        /**
+         * ReportOut
+         * @description A report as its reporter sees it.
+         */
+        ReportOut: {
+            conversationId: string;
+            /** Format: date-time */
+            createdAt: string;
+            id: string;
+            messageId: string;
+            /** @enum {string} */
+            reason: "spam" | "harassment" | "scam" | "off_platform_payment" | "inappropriate" | "other";
+            /** @enum {string} */
+            status: "open" | "resolved";
+        };
+        /**
+         * ReportRequest
+         * @description `POST /api/messages/{id}/report`: why, and in the reporter's words (at most 1,000 characters).
+         */
+        ReportRequest: {
+            details?: string | null;
+            /** @enum {string} */
+            reason: "spam" | "harassment" | "scam" | "off_platform_payment" | "inappropriate" | "other";
+        };
+        /**
+         * ReportsPageOut
+         * @description `GET /api/moderation/reports`: one page; `nextCursor` null at the end.
+         */
+        ReportsPageOut: {
+            nextCursor: string | null;
+            reports: components["schemas"]["ModerationReportOut"][];
+        };
+        /** ResolutionOut */
+        ResolutionOut: {
+            /** @enum {string} */
+            action: "dismiss" | "delete_message" | "suspend_user";
+            moderatorId: string;
+            note: string;
+            /** Format: date-time */
+            resolvedAt: string;
+            suspendDays?: number;
+            /** Format: date-time */
+            suspendedUntil?: string;
+        };
+        /**
+         * ResolutionRequest
+         * @description `POST /api/moderation/reports/{id}/resolution`: what was decided and why; `suspendDays` with `suspend_user` only (1 to `SUSPENSION_MAX_DAYS`).
+         */
+        ResolutionRequest: {
+            /** @enum {string} */
+            action: "dismiss" | "delete_message" | "suspend_user";
+            note: string;
+            suspendDays?: number | null;
+        };
+        /**
+         * ResolvedReportOut
+         * @description `POST /api/moderation/reports/{id}/resolution`.
+         */
+        ResolvedReportOut: {
+            report: components["schemas"]["ModerationReportOut"];
         };
         /**
          * SearchOut
@@ -708,6 +1159,24 @@ export interface components {
             settings: components["schemas"]["ConversationSettingsOut"];
         };
         /**
+         * SnapshotOut
+         * @description The reported message as it was when reported (no later edit or deletion changes it): its text, the texts earlier edits replaced (oldest first), its attachment and the stored objects' keys.
+         */
+        SnapshotOut: {
+            attachment?: components["schemas"]["EvidenceAttachmentOut"];
+            attachmentKeys: string[];
+            content: string;
+            earlierVersions: components["schemas"]["EarlierVersionOut"][];
+            /** Format: date-time */
+            editedAt?: string;
+            messageId: string;
+            recipientId: string;
+            senderId: string;
+            /** Format: date-time */
+            sentAt: string;
+            version: number;
+        };
+        /**
          * SyncOut
          * @description `GET /api/messages/sync`: what changed since the cursor.
          */
@@ -716,6 +1185,13 @@ export interface components {
             hasMore: boolean;
             messages: components["schemas"]["MessageOut"][];
             nextCursor: string;
+        };
+        /**
+         * UnsubscribedOut
+         * @description `POST /api/notifications/unsubscribe`: the token's user gets no more email digests (again: the same).
+         */
+        UnsubscribedOut: {
+            unsubscribed: boolean;
         };
         /** UploadFormOut */
         UploadFormOut: {
@@ -761,15 +1237,15 @@ export interface components {
         UpsertUserRequest: {
             acceptsDirectMessages?: boolean | null;
             avatarUrl?: string | null;
+            email?: string | null;
             name: string;
         };
-        /** UserOut */
-        UserOut: {
-            /** @default false */
-            acceptsDirectMessages: boolean;
-            avatarUrl?: string;
-            id: string;
-            name: string;
+        /**
+         * VapidPublicKeyOut
+         * @description `GET /api/push/vapid-public-key`: the application server key browsers subscribe with (`PushManager.subscribe({userVisibleOnly: true, applicationServerKey})`).
+         */
+        VapidPublicKeyOut: {
+            publicKey: string;
         };
     };
     responses: never;
@@ -869,7 +1345,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Temporarily unavailable (`temporarily_unavailable`, `storage_unavailable`, `contention`): retry the same request */
+            /** @description Temporarily unavailable (`temporarily_unavailable`, `storage_unavailable`, `contention`, `audit_unavailable`): retry the same request */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -938,7 +1414,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Temporarily unavailable (`temporarily_unavailable`, `storage_unavailable`, `contention`): retry the same request */
+            /** @description Temporarily unavailable (`temporarily_unavailable`, `storage_unavailable`, `contention`, `audit_unavailable`): retry the same request */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1029,7 +1505,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Temporarily unavailable (`temporarily_unavailable`, `storage_unavailable`, `contention`): retry the same request */
+            /** @description Temporarily unavailable (`temporarily_unavailable`, `storage_unavailable`, `contention`, `audit_unavailable`): retry the same request */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1099,7 +1575,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Temporarily unavailable (`temporarily_unavailable`, `storage_unavailable`, `contention`): retry the same request */
+            /** @description Temporarily unavailable (`temporarily_unavailable`, `storage_unavailable`, `contention`, `audit_unavailable`): retry the same request */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1131,7 +1607,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["UserOut"];
+                    "application/json": components["schemas"]["InternalUserOut"];
                 };
             };
             /** @description Invalid request: `invalid_request` with field `details`, or a specific code */
@@ -1190,7 +1666,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Temporarily unavailable (`temporarily_unavailable`, `storage_unavailable`, `contention`): retry the same request */
+            /** @description Temporarily unavailable (`temporarily_unavailable`, `storage_unavailable`, `contention`, `audit_unavailable`): retry the same request */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1260,7 +1736,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Temporarily unavailable (`temporarily_unavailable`, `storage_unavailable`, `contention`): retry the same request */
+            /** @description Temporarily unavailable (`temporarily_unavailable`, `storage_unavailable`, `contention`, `audit_unavailable`): retry the same request */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1349,7 +1825,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Temporarily unavailable (`temporarily_unavailable`, `storage_unavailable`, `contention`): retry the same request */
+            /** @description Temporarily unavailable (`temporarily_unavailable`, `storage_unavailable`, `contention`, `audit_unavailable`): retry the same request */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1429,7 +1905,154 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Temporarily unavailable (`temporarily_unavailable`, `storage_unavailable`, `contention`): retry the same request */
+            /** @description Temporarily unavailable (`temporarily_unavailable`, `storage_unavailable`, `contention`, `audit_unavailable`): retry the same request */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    getNotificationPreferences: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotificationPreferencesOut"];
+                };
+            };
+            /** @description Missing or invalid bearer token (`unauthorized`) */
+            401: {
+                headers: {
+                    /** @description Bearer */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not allowed: a reason code such as `purchase_required` or `user_token_required` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not found, or not the caller's (`not_found`): the two are indistinguishable */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Temporarily unavailable (`temporarily_unavailable`, `storage_unavailable`, `contention`, `audit_unavailable`): retry the same request */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    putNotificationPreferences: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NotificationPreferencesRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotificationPreferencesOut"];
+                };
+            };
+            /** @description Invalid request: `invalid_request` with field `details`, or a specific code */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Missing or invalid bearer token (`unauthorized`) */
+            401: {
+                headers: {
+                    /** @description Bearer */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not allowed: a reason code such as `purchase_required` or `user_token_required` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not found, or not the caller's (`not_found`): the two are indistinguishable */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Too large (`payload_too_large`, `attachment_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description The body is not JSON (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Temporarily unavailable (`temporarily_unavailable`, `storage_unavailable`, `contention`, `audit_unavailable`): retry the same request */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1511,7 +2134,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Temporarily unavailable (`temporarily_unavailable`, `storage_unavailable`, `contention`): retry the same request */
+            /** @description Temporarily unavailable (`temporarily_unavailable`, `storage_unavailable`, `contention`, `audit_unavailable`): retry the same request */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1629,7 +2252,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Temporarily unavailable (`temporarily_unavailable`, `storage_unavailable`, `contention`): retry the same request */
+            /** @description Temporarily unavailable (`temporarily_unavailable`, `storage_unavailable`, `contention`, `audit_unavailable`): retry the same request */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1700,7 +2323,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Temporarily unavailable (`temporarily_unavailable`, `storage_unavailable`, `contention`): retry the same request */
+            /** @description Temporarily unavailable (`temporarily_unavailable`, `storage_unavailable`, `contention`, `audit_unavailable`): retry the same request */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1784,7 +2407,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Temporarily unavailable (`temporarily_unavailable`, `storage_unavailable`, `contention`): retry the same request */
+            /** @description Temporarily unavailable (`temporarily_unavailable`, `storage_unavailable`, `contention`, `audit_unavailable`): retry the same request */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1886,7 +2509,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Temporarily unavailable (`temporarily_unavailable`, `storage_unavailable`, `contention`): retry the same request */
+            /** @description Temporarily unavailable (`temporarily_unavailable`, `storage_unavailable`, `contention`, `audit_unavailable`): retry the same request */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1977,7 +2600,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Temporarily unavailable (`temporarily_unavailable`, `storage_unavailable`, `contention`): retry the same request */
+            /** @description Temporarily unavailable (`temporarily_unavailable`, `storage_unavailable`, `contention`, `audit_unavailable`): retry the same request */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2061,7 +2684,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Temporarily unavailable (`temporarily_unavailable`, `storage_unavailable`, `contention`): retry the same request */
+            /** @description Temporarily unavailable (`temporarily_unavailable`, `storage_unavailable`, `contention`, `audit_unavailable`): retry the same request */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2142,7 +2765,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Temporarily unavailable (`temporarily_unavailable`, `storage_unavailable`, `contention`): retry the same request */
+            /** @description Temporarily unavailable (`temporarily_unavailable`, `storage_unavailable`, `contention`, `audit_unavailable`): retry the same request */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2222,7 +2845,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Temporarily unavailable (`temporarily_unavailable`, `storage_unavailable`, `contention`): retry the same request */
+            /** @description Temporarily unavailable (`temporarily_unavailable`, `storage_unavailable`, `contention`, `audit_unavailable`): retry the same request */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2333,7 +2956,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Temporarily unavailable (`temporarily_unavailable`, `storage_unavailable`, `contention`): retry the same request */
+            /** @description Temporarily unavailable (`temporarily_unavailable`, `storage_unavailable`, `contention`, `audit_unavailable`): retry the same request */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2423,7 +3046,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Temporarily unavailable (`temporarily_unavailable`, `storage_unavailable`, `contention`): retry the same request */
+            /** @description Temporarily unavailable (`temporarily_unavailable`, `storage_unavailable`, `contention`, `audit_unavailable`): retry the same request */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2513,7 +3136,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Temporarily unavailable (`temporarily_unavailable`, `storage_unavailable`, `contention`): retry the same request */
+            /** @description Temporarily unavailable (`temporarily_unavailable`, `storage_unavailable`, `contention`, `audit_unavailable`): retry the same request */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2615,7 +3238,461 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Temporarily unavailable (`temporarily_unavailable`, `storage_unavailable`, `contention`): retry the same request */
+            /** @description Temporarily unavailable (`temporarily_unavailable`, `storage_unavailable`, `contention`, `audit_unavailable`): retry the same request */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    reportMessage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                messageId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReportRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReportCreatedOut"];
+                };
+            };
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReportCreatedOut"];
+                };
+            };
+            /** @description Invalid request: `invalid_request` with field `details`, or a specific code */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Missing or invalid bearer token (`unauthorized`) */
+            401: {
+                headers: {
+                    /** @description Bearer */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not allowed: a reason code such as `purchase_required` or `user_token_required` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not found, or not the caller's (`not_found`): the two are indistinguishable */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Conflict (`idempotency_key_reused`, `attachment_already_used`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Too large (`payload_too_large`, `attachment_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description The body is not JSON (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Rate limited (`rate_limited`): retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Temporarily unavailable (`temporarily_unavailable`, `storage_unavailable`, `contention`, `audit_unavailable`): retry the same request */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    listAudit: {
+        parameters: {
+            query?: {
+                conversationId?: string;
+                moderatorId?: string;
+                limit?: number;
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditPageOut"];
+                };
+            };
+            /** @description Invalid request: `invalid_request` with field `details`, or a specific code */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Missing or invalid bearer token (`unauthorized`) */
+            401: {
+                headers: {
+                    /** @description Bearer */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not allowed: a reason code such as `purchase_required` or `user_token_required` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Temporarily unavailable (`temporarily_unavailable`, `storage_unavailable`, `contention`, `audit_unavailable`): retry the same request */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    listReports: {
+        parameters: {
+            query?: {
+                status?: "open" | "resolved";
+                limit?: number;
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReportsPageOut"];
+                };
+            };
+            /** @description Invalid request: `invalid_request` with field `details`, or a specific code */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Missing or invalid bearer token (`unauthorized`) */
+            401: {
+                headers: {
+                    /** @description Bearer */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not allowed: a reason code such as `purchase_required` or `user_token_required` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Temporarily unavailable (`temporarily_unavailable`, `storage_unavailable`, `contention`, `audit_unavailable`): retry the same request */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    getReport: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                reportId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReportDetailOut"];
+                };
+            };
+            /** @description Invalid request: `invalid_request` with field `details`, or a specific code */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Missing or invalid bearer token (`unauthorized`) */
+            401: {
+                headers: {
+                    /** @description Bearer */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not allowed: a reason code such as `purchase_required` or `user_token_required` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not found, or not the caller's (`not_found`): the two are indistinguishable */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Temporarily unavailable (`temporarily_unavailable`, `storage_unavailable`, `contention`, `audit_unavailable`): retry the same request */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    resolveReport: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                reportId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ResolutionRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ResolvedReportOut"];
+                };
+            };
+            /** @description Invalid request: `invalid_request` with field `details`, or a specific code */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Missing or invalid bearer token (`unauthorized`) */
+            401: {
+                headers: {
+                    /** @description Bearer */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not allowed: a reason code such as `purchase_required` or `user_token_required` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not found, or not the caller's (`not_found`): the two are indistinguishable */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Conflict (`idempotency_key_reused`, `attachment_already_used`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Too large (`payload_too_large`, `attachment_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description The body is not JSON (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Temporarily unavailable (`temporarily_unavailable`, `storage_unavailable`, `contention`, `audit_unavailable`): retry the same request */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    unsubscribeEmail: {
+        parameters: {
+            query: {
+                token: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnsubscribedOut"];
+                };
+            };
+            /** @description Invalid request: `invalid_request` with field `details`, or a specific code */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Temporarily unavailable (`temporarily_unavailable`, `storage_unavailable`, `contention`, `audit_unavailable`): retry the same request */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2644,7 +3721,241 @@ export interface operations {
                     "application/json": Record<string, never>;
                 };
             };
-            /** @description Temporarily unavailable (`temporarily_unavailable`, `storage_unavailable`, `contention`): retry the same request */
+            /** @description Temporarily unavailable (`temporarily_unavailable`, `storage_unavailable`, `contention`, `audit_unavailable`): retry the same request */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    putPushSubscription: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PushSubscriptionRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PushSubscriptionOut"];
+                };
+            };
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PushSubscriptionOut"];
+                };
+            };
+            /** @description Invalid request: `invalid_request` with field `details`, or a specific code */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Missing or invalid bearer token (`unauthorized`) */
+            401: {
+                headers: {
+                    /** @description Bearer */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not allowed: a reason code such as `purchase_required` or `user_token_required` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not found, or not the caller's (`not_found`): the two are indistinguishable */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Conflict (`idempotency_key_reused`, `attachment_already_used`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Too large (`payload_too_large`, `attachment_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description The body is not JSON (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Temporarily unavailable (`temporarily_unavailable`, `storage_unavailable`, `contention`, `audit_unavailable`): retry the same request */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    deletePushSubscription: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                subscriptionId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PushSubscriptionOut"];
+                };
+            };
+            /** @description Invalid request: `invalid_request` with field `details`, or a specific code */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Missing or invalid bearer token (`unauthorized`) */
+            401: {
+                headers: {
+                    /** @description Bearer */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not allowed: a reason code such as `purchase_required` or `user_token_required` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not found, or not the caller's (`not_found`): the two are indistinguishable */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Temporarily unavailable (`temporarily_unavailable`, `storage_unavailable`, `contention`, `audit_unavailable`): retry the same request */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    getVapidPublicKey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VapidPublicKeyOut"];
+                };
+            };
+            /** @description Missing or invalid bearer token (`unauthorized`) */
+            401: {
+                headers: {
+                    /** @description Bearer */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not allowed: a reason code such as `purchase_required` or `user_token_required` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not found, or not the caller's (`not_found`): the two are indistinguishable */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Temporarily unavailable (`temporarily_unavailable`, `storage_unavailable`, `contention`, `audit_unavailable`): retry the same request */
             503: {
                 headers: {
                     [name: string]: unknown;
