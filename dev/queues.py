@@ -13,8 +13,6 @@ the queue's dead-letter queue, as on AWS (moto implements both).
 from __future__ import annotations
 
 import logging
-import threading
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -22,13 +20,14 @@ from typing import TYPE_CHECKING, Any
 from chalice.app import SQSEventConfig
 from chalice.local import LambdaContext
 
+from dev.pollers import SourcePollers
+
 if TYPE_CHECKING:
     from chalice import Chalice
 
 logger = logging.getLogger(__name__)
 
 WAIT_SECONDS = 1  # long-poll wait: how soon stop() is noticed
-STOP_TIMEOUT_SECONDS = 10
 LAMBDA_MEMORY_MB = 128
 LAMBDA_TIMEOUT_SECONDS = 60
 
@@ -85,32 +84,22 @@ def sqs_event(messages: Iterable[dict[str, Any]], queue_arn: str, region: str) -
     }
 
 
-class QueuePoller:
+class QueuePoller(SourcePollers):
     """Invokes the app's SQS handlers for the messages of their queues, between ``start()`` and ``stop()``."""
 
+    thread_prefix = "sqs"
+
     def __init__(self, app: Chalice, queue_sources: list[Source], *, client: Any, stage: str, region: str) -> None:
+        super().__init__(queue_sources)
         self.app = app
-        self.sources = queue_sources
         self.client = client
         self.stage = stage
         self.region = region
-        self._stopping = threading.Event()
-        self._threads: list[threading.Thread] = []
 
     def start(self) -> None:
-        for source in self.sources:
-            thread = threading.Thread(target=self._run, args=(source,), name=f"sqs-{source.handler_name}", daemon=True)
-            thread.start()
-            self._threads.append(thread)
+        super().start()
         names = ", ".join(f"{s.handler_name} ({s.queue_url.rsplit('/', 1)[-1]})" for s in self.sources)
         logger.info("SQS event sources emulated for %s", names or "no handler")
-
-    def stop(self) -> None:
-        """Stop polling; a batch being handled finishes first (bounded)."""
-        self._stopping.set()
-        deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
-        for thread in self._threads:
-            thread.join(max(deadline - time.monotonic(), 0))
 
     def _run(self, source: Source) -> None:
         while not self._stopping.is_set():

@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, nullcontext
@@ -33,13 +31,14 @@ from typing import TYPE_CHECKING, Any
 from chalice.app import DynamoDBEventConfig
 from chalice.local import LambdaContext
 
+from dev.pollers import SourcePollers
+
 if TYPE_CHECKING:
     from chalice import Chalice
 
 logger = logging.getLogger(__name__)
 
 IDLE_SECONDS = 0.2  # between polls of an empty stream: how soon a send is indexed, and stop() noticed
-STOP_TIMEOUT_SECONDS = 10
 LAMBDA_MEMORY_MB = 256
 LAMBDA_TIMEOUT_SECONDS = 60
 
@@ -131,8 +130,10 @@ def _arrival(record: dict[str, Any]) -> str:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-class StreamPoller:
+class StreamPoller(SourcePollers):
     """Invokes the app's stream handlers for the records of their streams, between ``start()`` and ``stop()``."""
+
+    thread_prefix = "stream"
 
     def __init__(
         self,
@@ -145,33 +146,19 @@ class StreamPoller:
         region: str,
         lock: Callable[[], AbstractContextManager[Any]] = nullcontext,
     ) -> None:
+        super().__init__(stream_sources)
         self.app = app
-        self.sources = stream_sources
         self.streams = streams
         self.sqs = sqs
         self.stage = stage
         self.region = region
         self.lock = lock
         self._shards: dict[tuple[str, str], _Shard] = {}
-        self._stopping = threading.Event()
-        self._threads: list[threading.Thread] = []
 
     def start(self) -> None:
-        for source in self.sources:
-            thread = threading.Thread(
-                target=self._run, args=(source,), name=f"stream-{source.handler_name}", daemon=True
-            )
-            thread.start()
-            self._threads.append(thread)
+        super().start()
         names = ", ".join(f"{s.handler_name} ({table_of(s.stream_arn)})" for s in self.sources)
         logger.info("DynamoDB stream event sources emulated for %s", names or "no handler")
-
-    def stop(self) -> None:
-        """Stop polling; a batch being handled finishes first (bounded)."""
-        self._stopping.set()
-        deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
-        for thread in self._threads:
-            thread.join(max(deadline - time.monotonic(), 0))
 
     def _run(self, source: Source) -> None:
         while not self._stopping.is_set():
