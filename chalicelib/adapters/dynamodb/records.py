@@ -432,14 +432,14 @@ def write_send(transaction: TransactWrite, plan: SendPlan) -> None:
     write_claims(transaction, plan.claims)
 
 
-def write_counters(transaction: TransactWrite, unread: Mapping[str, int], requests: Mapping[str, int]) -> None:
+def write_counters(transaction: TransactWrite, unread: Mapping[str, int], request_counts: Mapping[str, int]) -> None:
     """Move users' total unread (inbox conversations only) and requests count, one update per user."""
-    for user in sorted(set(unread) | set(requests)):
+    for user in sorted(set(unread) | set(request_counts)):
         actions: list[Any] = []
         if unread.get(user):
             actions.append(UserProfile.total_unread.add(unread[user]))
-        if requests.get(user):
-            actions.append(UserProfile.requests_count.add(requests[user]))
+        if request_counts.get(user):
+            actions.append(UserProfile.requests_count.add(request_counts[user]))
         if actions:
             transaction.update(UserProfile(user), actions=actions)
 
