@@ -127,6 +127,18 @@ def _at_most(limit: int | None, maximum: int) -> int | None:
     return limit
 
 
+def _limited_by(setting: str) -> Any:
+    """The per-request check of a ``limit`` against the configured page maximum ``setting``."""
+    return AfterValidator(lambda limit: _at_most(limit, getattr(get_settings(), setting)))
+
+
+# ``limit`` of a list: at least 1, at most the configured maximum (documented in the schema and checked per request).
+ConversationsLimit = Annotated[int | None, _page_limit("conversations_page_max"), _limited_by("conversations_page_max")]
+SearchLimit = Annotated[int | None, _page_limit("search_page_max"), _limited_by("search_page_max")]
+SyncLimit = Annotated[int | None, _page_limit("sync_page_max"), _limited_by("sync_page_max")]
+ModerationLimit = Annotated[int | None, _page_limit("moderation_page_max"), _limited_by("moderation_page_max")]
+
+
 Folder = Literal["inbox", "archived", "requests"]
 
 
@@ -134,26 +146,16 @@ class PageQuery(RequestModel):
     """``limit`` and ``cursor`` of a conversation list, and which of the caller's folders it lists (``inbox``: not
     archived, not a message request waiting for the caller; ``archived``; ``requests``)."""
 
-    limit: int | None = _page_limit("conversations_page_max")
+    limit: ConversationsLimit = None
     cursor: Cursor | None = None
     folder: Folder = "inbox"
-
-    @field_validator("limit")
-    @classmethod
-    def _within_page_max(cls, value: int | None) -> int | None:
-        return _at_most(value, get_settings().conversations_page_max)
 
 
 class BlocksQuery(RequestModel):
     """``limit`` and ``cursor`` of ``GET /api/me/blocks``."""
 
-    limit: int | None = _page_limit("conversations_page_max")
+    limit: ConversationsLimit = None
     cursor: Cursor | None = None
-
-    @field_validator("limit")
-    @classmethod
-    def _within_page_max(cls, value: int | None) -> int | None:
-        return _at_most(value, get_settings().conversations_page_max)
 
 
 class SearchQuery(RequestModel):
@@ -162,13 +164,8 @@ class SearchQuery(RequestModel):
 
     q: str | None = Field(default=None, description="the words to find (1-200 characters); the last one is a prefix")
     conversation_id: OpaqueId | None = None
-    limit: int | None = _page_limit("search_page_max")
+    limit: SearchLimit = None
     cursor: Cursor | None = None
-
-    @field_validator("limit")
-    @classmethod
-    def _within_page_max(cls, value: int | None) -> int | None:
-        return _at_most(value, get_settings().search_page_max)
 
 
 class HistoryQuery(RequestModel):
@@ -218,12 +215,7 @@ class SyncQuery(RequestModel):
     """``GET /api/messages/sync``: ``since`` is the ``nextCursor`` of the previous sync."""
 
     since: Cursor | None = None
-    limit: int | None = _page_limit("sync_page_max")
-
-    @field_validator("limit")
-    @classmethod
-    def _within_page_max(cls, value: int | None) -> int | None:
-        return _at_most(value, get_settings().sync_page_max)
+    limit: SyncLimit = None
 
 
 class PatternConversationQuery(RequestModel):
@@ -311,13 +303,8 @@ class ReportsQuery(RequestModel):
     """``GET /api/moderation/reports``: open reports oldest first (the default), or resolved ones newest first."""
 
     status: Literal["open", "resolved"] = "open"
-    limit: int | None = _page_limit("moderation_page_max")
+    limit: ModerationLimit = None
     cursor: Cursor | None = None
-
-    @field_validator("limit")
-    @classmethod
-    def _within_page_max(cls, value: int | None) -> int | None:
-        return _at_most(value, get_settings().moderation_page_max)
 
 
 class AuditQuery(RequestModel):
@@ -325,13 +312,8 @@ class AuditQuery(RequestModel):
 
     conversation_id: OpaqueId | None = None
     moderator_id: EntityId | None = None
-    limit: int | None = _page_limit("moderation_page_max")
+    limit: ModerationLimit = None
     cursor: Cursor | None = None
-
-    @field_validator("limit")
-    @classmethod
-    def _within_page_max(cls, value: int | None) -> int | None:
-        return _at_most(value, get_settings().moderation_page_max)
 
 
 class ResolutionRequest(RequestModel):
