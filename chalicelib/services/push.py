@@ -32,6 +32,7 @@ from pynamodb.transactions import TransactWrite
 from chalicelib.adapters.dynamodb import Conversation, Membership, PushSubscription, UserProfile
 from chalicelib.adapters.dynamodb.batch import Key, batch_get
 from chalicelib.adapters.dynamodb.push import COUNT_KEY, SENT_PREFIX
+from chalicelib.adapters.dynamodb.records import notification_preferences
 from chalicelib.domain import push
 from chalicelib.domain.clock import epoch_seconds, iso
 from chalicelib.domain.connections import expired, parse_room
@@ -61,17 +62,15 @@ class PushPreferences:
 
 
 def push_preferences(user_id: str, profile: UserProfile | None) -> PushPreferences:
-    """The user's push preferences, from their profile item (read in the decision's BatchGetItem anyway). The
-    preferences endpoint is built on another branch (issue 18, email and webhooks), which keeps them on the profile:
-    until it is merged every user has the defaults, and wiring it is this function's body."""
-    return PushPreferences()
+    """The user's push preferences, from their profile item (read in the decision's BatchGetItem anyway)."""
+    preferences = notification_preferences(profile)
+    return PushPreferences(enabled=preferences.push_enabled, show_preview=preferences.push_show_preview)
 
 
 def conversation_muted(user_id: str, conversation_id: str, membership: Membership | None, at: str) -> bool:
-    """Whether the user had muted the conversation at ``at`` (issue 16's conversation settings, on another branch,
-    kept on the user's membership, which the decision's BatchGetItem reads): not stored yet, so never; wiring it is
-    this function's body."""
-    return False
+    """Whether the user had muted the conversation at ``at`` (the member's settings, on the membership the decision's
+    BatchGetItem reads)."""
+    return membership is not None and membership.muted_until is not None and membership.muted_until > at
 
 
 class RetryLater(Exception):

@@ -17,7 +17,7 @@ from moto import mock_aws
 from chalicelib import bootstrap
 from chalicelib.adapters.dynamodb.tables import create_tables, reset_connections
 from chalicelib.adapters.files import S3Files
-from chalicelib.adapters.queues import SqsQueue, push_queues, upload_failure_queues
+from chalicelib.adapters.queues import SqsQueue, digest_queues, push_queues, upload_failure_queues, webhook_queues
 from chalicelib.auth.tokens import issue_token
 from chalicelib.bootstrap import Services
 from chalicelib.services import suspensions
@@ -37,7 +37,13 @@ reset_connections()
 # One S3 adapter for the bucket's setup: building boto3 clients is slow, and they follow mock_aws() anyway.
 BUCKET = S3Files(get_settings())
 UPLOAD_FAILURES = SqsQueue(get_settings(), get_settings().upload_failures_queue)
-PUSH_QUEUE = SqsQueue(get_settings(), get_settings().push_queue)
+# Every queue an @app.on_sqs_message handler reads, as the template declares them (dev.queues.sources finds them all).
+QUEUES = (
+    (UPLOAD_FAILURES, upload_failure_queues),
+    (SqsQueue(get_settings(), get_settings().push_queue), push_queues),
+    (SqsQueue(get_settings(), get_settings().digest_queue), digest_queues),
+    (SqsQueue(get_settings(), get_settings().webhook_queue), webhook_queues),
+)
 
 
 @pytest.fixture(autouse=True)
@@ -59,9 +65,9 @@ def aws() -> Iterator[None]:
     with mock_aws():
         create_tables()
         BUCKET.ensure_bucket(get_settings().allowed_origins)
-        UPLOAD_FAILURES.ensure(upload_failure_queues(get_settings()))
+        for queue, shape in QUEUES:
+            queue.ensure(shape(get_settings()))
         suspensions.ACTIVE.reset()  # fresh tables: nobody is suspended
-        PUSH_QUEUE.ensure(push_queues(get_settings()))
         yield
 
 

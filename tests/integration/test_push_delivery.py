@@ -25,7 +25,6 @@ from chalicelib.domain.ids import parse_message_id
 from chalicelib.domain.messages import MessageRecord
 from chalicelib.services import push as push_service_module
 from chalicelib.services.message_stream import MessageChange
-from chalicelib.services.push import PushPreferences
 from chalicelib.settings import get_settings
 from dev.queues import QueuePoller, Source, sources
 from tests.integration.conftest import Api, DynamoCalls
@@ -57,6 +56,11 @@ class Pushing:
         response = self.api.call("PUT", "/api/push/subscriptions", user, browser.subscription())
         assert response.status == 201, response.body
         return browser
+
+    def prefer(self, user: str, **preferences: Any) -> None:
+        """``PUT /api/me/notification-preferences`` (what is left out keeps its default)."""
+        response = self.api.call("PUT", "/api/me/notification-preferences", user, preferences)
+        assert response.status == 200, response.body
 
     def send(self, sender: str, content: str = "Which hook size for the border?", **fields: Any) -> str:
         fields = fields or {"recipientId": "alice" if sender == "bob" else "bob", "patternId": "p1"}
@@ -181,17 +185,20 @@ def test_no_push_while_the_recipient_is_in_the_room(pushing: Pushing, sockets: S
     assert pushing.queued() == 1
 
 
-def test_no_push_for_a_muted_conversation(pushing: Pushing, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_push_for_a_muted_conversation(pushing: Pushing) -> None:
     pushing.subscribe("bob", "bob-laptop")
-    monkeypatch.setattr(push_service_module, "conversation_muted", lambda user, *rest: user == "bob")
-    pushing.stream(pushing.send("alice", recipientId="bob", patternId="p1"))
+    conversation_id = parse_message_id(pushing.send("alice", recipientId="bob", patternId="p1"))[0]
+    muted = pushing.api.call(
+        "PUT", f"/api/messages/conversations/{conversation_id}/settings", "bob", {"mutedUntil": "2999-01-01T00:00:00Z"}
+    )
+    assert muted.status == 200, muted.body
+    pushing.stream(pushing.send("alice", conversationId=conversation_id))
     assert pushing.queued() == 0
 
 
-def test_no_push_when_push_is_off(pushing: Pushing, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_push_when_push_is_off(pushing: Pushing) -> None:
     pushing.subscribe("bob", "bob-laptop")
-    off = {"bob": PushPreferences(enabled=False)}
-    monkeypatch.setattr(push_service_module, "push_preferences", lambda user, profile: off.get(user, PushPreferences()))
+    pushing.prefer("bob", push={"enabled": False, "showPreview": True})
     pushing.stream(pushing.send("alice", recipientId="bob", patternId="p1"))
     assert pushing.queued() == 0
 
@@ -204,12 +211,9 @@ def test_no_push_without_a_subscription(pushing: Pushing, dynamo_calls: DynamoCa
     assert dict(dynamo_calls.operations) == {"BatchGetItem": 1}
 
 
-def test_no_preview_when_show_preview_is_off(pushing: Pushing, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_preview_when_show_preview_is_off(pushing: Pushing) -> None:
     laptop = pushing.subscribe("bob", "bob-laptop")
-    hidden = {"bob": PushPreferences(show_preview=False)}
-    monkeypatch.setattr(
-        push_service_module, "push_preferences", lambda user, profile: hidden.get(user, PushPreferences())
-    )
+    pushing.prefer("bob", push={"enabled": True, "showPreview": False})
     pushing.stream(pushing.send("alice", "my address is 1 Yarn Lane", recipientId="bob", patternId="p1"))
     pushing.run_queue()
     (received,) = pushing.service.to("bob-laptop")
