@@ -150,8 +150,10 @@ class Digests:
         except UserProfile.DoesNotExist:
             return "no user"
         preferences = notification_preferences(profile)
+        # A suspended user is mailed nothing, as an opted-out one (the window closes; a later message opens another).
+        opted_out = not preferences.email_enabled or not profile.email or _suspended(profile, iso(now))
         if profile.digest_window == message.window:
-            if not preferences.email_enabled or not profile.email:
+            if opted_out:
                 self._close(message)
                 return "opted out"
             quiet_until = preferences.quiet_hours.quiet_until(now) if preferences.quiet_hours else None
@@ -164,12 +166,12 @@ class Digests:
                 return "taken"
         elif profile.digest_sending == message.window:
             since = profile.digest_sending_since or message.due_at  # a retry after a failed send
-            if not preferences.email_enabled or not profile.email:
+            if opted_out:
                 self._done(message, None)
                 return "opted out"
         else:
             return "done already"
-        digest = self._unread(message.user_id, since, preferences)
+        digest = self._unread(message.user_id, since, preferences, iso(now))
         sent = None
         if digest.entries and profile.email:
             token = unsubscribe_token(message.user_id, self._settings.cursor_secret)
@@ -224,8 +226,9 @@ class Digests:
             if not _condition_failed(exc):
                 raise
 
-    def _unread(self, user_id: str, since: str, preferences: Preferences) -> Digest:
-        """The user's conversations with activity since the window opened that are unread now, as they are now."""
+    def _unread(self, user_id: str, since: str, preferences: Preferences, now: str) -> Digest:
+        """The user's inbox conversations with activity since the window opened that are unread now, as they are now:
+        the inbox index leaves archived conversations and message requests out; muted ones are skipped here."""
         memberships = [
             m
             for m in Membership.by_activity.query(
@@ -235,7 +238,7 @@ class Digests:
                 limit=QUERY_LIMIT,
                 page_size=QUERY_LIMIT,
             )
-            if int(m.unread_count or 0) > 0 and m.is_active is not False
+            if int(m.unread_count or 0) > 0 and m.is_active is not False and not _muted(m, now)
         ]
         listed, more = memberships[:MAX_LISTED], max(len(memberships) - MAX_LISTED, 0)
         keys: list[Key] = Directory.keys_for(
@@ -272,3 +275,11 @@ class Digests:
                 )
             )
         return Digest(tuple(entries), more)
+
+
+def _muted(membership: Membership, now: str) -> bool:
+    return membership.muted_until is not None and membership.muted_until > now
+
+
+def _suspended(profile: UserProfile, now: str) -> bool:
+    return profile.suspended_until is not None and profile.suspended_until > now

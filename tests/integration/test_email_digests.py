@@ -31,7 +31,7 @@ from chalicelib.bootstrap import Services
 from chalicelib.entrypoints.digests import on_messages
 from chalicelib.settings import get_settings
 from dev.queues import QueuePoller, Source
-from tests.integration.conftest import Api
+from tests.integration.conftest import Api, token_for
 from tests.integration.streams import MessageStream, consume
 
 PREFS = "/api/me/notification-preferences"
@@ -184,6 +184,54 @@ def test_users_without_an_email_get_nothing(world: World) -> None:
     world.bob_writes()
     world.consume()
     assert world.queue.sent == []
+
+
+def test_a_muted_conversation_is_not_mailed(world: World) -> None:
+    message = world.bob_writes()
+    muted = world.api.call(
+        "PUT",
+        f"/api/messages/conversations/{message['conversationId']}/settings",
+        "alice",
+        {"mutedUntil": "2999-01-01T00:00:00Z"},
+    )
+    assert muted.status == 200, muted.body
+    world.consume()
+    world.clock.advance(minutes=10)
+    world.run_due()
+    assert outbox() == []
+
+
+def test_a_message_request_is_not_mailed(world: World) -> None:
+    # alice takes direct messages from buyers only: carol, who bought nothing, writes a request.
+    closed = {"name": "Alice", "email": "alice@example.com", "acceptsDirectMessages": False}
+    assert world.api.service("PUT", "/api/internal/users/alice", closed).status == 200
+    request = world.api.send("carol", recipientId="alice", content="do you sell kits?")
+    assert request.status == 201, request.body
+    world.consume()
+    world.clock.advance(minutes=10)
+    world.run_due()
+    assert outbox() == []
+
+
+def test_a_suspended_user_is_not_mailed(world: World) -> None:
+    reported = world.api.send("alice", recipientId="bob", patternId="p1", content="pay me off the platform")
+    assert reported.status == 201, reported.body
+    report = world.api.call("POST", f"/api/messages/{reported.body['message']['id']}/report", "bob", {"reason": "scam"})
+    assert report.status == 201, report.body
+    moderator = {"Authorization": f"Bearer {token_for('mod-1', role='moderator')}"}
+    resolution = world.api.call(
+        "POST",
+        f"/api/moderation/reports/{report.body['report']['id']}/resolution",
+        None,
+        {"action": "suspend_user", "note": "off-platform payment", "suspendDays": 3},
+        headers=moderator,
+    )
+    assert resolution.status == 200, resolution.body
+    world.bob_writes()
+    world.consume()
+    world.clock.advance(minutes=10)
+    world.run_due()
+    assert [mail["To"] for mail in outbox()] == ["bob@example.com"]  # bob, for alice's message; alice nothing
 
 
 def test_a_digest_due_in_quiet_hours_is_sent_when_they_end(world: World) -> None:
