@@ -414,6 +414,20 @@ def ensure_webhook_secret(ssm: Any, stage: str, environment: dict[str, str], out
     name = environment.get("WEBHOOK_SECRET_SSM_PARAMETER")
     if not name or not environment.get("WEBHOOK_URL"):
         return
+    try:
+        ssm.get_parameter(Name=name)
+        return
+    except Exception as exc:
+        if _error_code(exc) != "ParameterNotFound":
+            raise
+    if stage in PROTECTED_STAGES:
+        raise DeployError(
+            f"SSM parameter {name} does not exist. Store the secret shared with the platform: aws ssm put-parameter "
+            f"--type SecureString --name {name} --value 'whsec_<base64 of 32 random bytes>'"
+        )
+    value = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+    ssm.put_parameter(Name=name, Type="SecureString", Value=value, Description=GENERATED_WEBHOOK_SECRET)
+    out(f"generated a webhook secret in SSM {name}: give it to the platform (aws ssm get-parameter --with-decryption)")
 
 
 VAPID_KEY_DESCRIPTION = (
@@ -436,14 +450,6 @@ def ensure_vapid_key(ssm: Any, stage: str, environment: dict[str, str], out: Out
     except Exception as exc:
         if _error_code(exc) != "ParameterNotFound":
             raise
-    if stage in PROTECTED_STAGES:
-        raise DeployError(
-            f"SSM parameter {name} does not exist. Store the secret shared with the platform: aws ssm put-parameter "
-            f"--type SecureString --name {name} --value 'whsec_<base64 of 32 random bytes>'"
-        )
-    value = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
-    ssm.put_parameter(Name=name, Type="SecureString", Value=value, Description=GENERATED_WEBHOOK_SECRET)
-    out(f"generated a webhook secret in SSM {name}: give it to the platform (aws ssm get-parameter --with-decryption)")
     from chalicelib.adapters.webpush import VapidKey
 
     key = VapidKey.generate()

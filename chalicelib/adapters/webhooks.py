@@ -45,7 +45,8 @@ class HttpWebhooks:
             headers={**headers, "Content-Type": "application/json", "User-Agent": USER_AGENT},
         )
         try:
-            with urllib.request.urlopen(request, timeout=self._settings.webhook_timeout_seconds) as response:  # nosec B310
+            timeout = self._settings.webhook_timeout_seconds
+            with urllib.request.urlopen(request, timeout=timeout) as response:  # nosec B310 # http(s) checked above
                 return int(response.status)
         except urllib.error.HTTPError as error:
             return int(error.code)

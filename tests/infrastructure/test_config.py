@@ -172,6 +172,7 @@ def test_the_notification_consumers_fit_their_queues(stage: str) -> None:
     assert environment["WEBHOOK_SECRET_SSM_PARAMETER"].startswith("/")
 
 
+@pytest.mark.parametrize("stage", STAGES)
 def test_the_push_consumer_finishes_within_its_queues_visibility_timeout(stage: str) -> None:
     queue = push_queues(get_settings())
     built = functions(stage)["on_push"]
