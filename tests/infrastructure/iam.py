@@ -132,8 +132,6 @@ def required(call: dict[str, Any], names: Names) -> set[Permission]:
             return needs
     elif service == "sqs" and operation in _SQS:
         return {(f"sqs:{operation}", names.queue_arn(call["Queue"]))}
-    elif service == "sqs" and operation == "SendMessageBatch":
-        return {("sqs:SendMessage", names.queue_arn(call["Queue"]))}
     elif service == "sesv2" and operation == "SendEmail":
         # SES authorizes the sending identity: the address, or its domain when that is what was verified (which of
         # the two depends on the account's SES setup, so the policy must grant both).

@@ -38,6 +38,17 @@ SAMPLE_PATHS = {
         "/api/moderation/reports/rpt_aaaaaaaaaaaaaaaaaaaaaaaaaa/resolution"
     ),
     "/api/moderation/audit": "/api/moderation/audit",
+    "/api/messages/search": "/api/messages/search?q=granny",
+    "/api/messages/conversations/{conversationId}/settings": (
+        "/api/messages/conversations/conv_aaaaaaaaaaaaaaaaaaaaaaaaaa/settings"
+    ),
+    "/api/me/blocks": "/api/me/blocks",
+    "/api/me/blocks/{userId}": "/api/me/blocks/zed",
+    "/api/me/notification-preferences": "/api/me/notification-preferences",
+    "/api/notifications/unsubscribe": "/api/notifications/unsubscribe?token=x",
+    "/api/push/vapid-public-key": "/api/push/vapid-public-key",
+    "/api/push/subscriptions": "/api/push/subscriptions",
+    "/api/push/subscriptions/{subscriptionId}": "/api/push/subscriptions/psub_aaaaaaaaaaaaaaaaaaaaaaaaaa",
 }
 ROUTE_AUTH = {route: spec.auth for route, spec in route_specs(app).items()}
 ROUTES = sorted(route for route, auth in ROUTE_AUTH.items() if auth != PUBLIC)
@@ -138,7 +149,7 @@ def test_internal_endpoints_store_what_the_platform_sends(api: Api) -> None:
     first = api.service("PUT", "/api/internal/purchases/p9/amy")
     again = api.service("PUT", "/api/internal/purchases/p9/amy")
 
-    assert user.body == {"id": "zed", "name": "Zed", "avatarUrl": "https://img/z.png"}
+    assert user.body == {"id": "zed", "name": "Zed", "avatarUrl": "https://img/z.png", "acceptsDirectMessages": False}
     assert pattern.body == {"id": "p9", "title": "Doily", "creatorId": "zed"}
     assert first.status == again.status == 200
     assert again.body["purchasedAt"] == first.body["purchasedAt"]

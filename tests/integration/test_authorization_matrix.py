@@ -127,6 +127,7 @@ class World:
         assert response.status == 201, response.body
         return str(response.body["report"]["id"])
 
+    @functools.cached_property
     def push_subscription_id(self) -> str:
         """Bob's browser push subscription."""
         response = self.api.call("PUT", "/api/push/subscriptions", "bob", push_subscription_body())

@@ -228,7 +228,7 @@ def test_a_lasting_failure_of_on_upload_ends_as_a_rejected_attachment_and_a_told
         assert s3_events.drain(), "on_upload's attempts did not end"
     finally:
         s3_events.stop()
-    [source] = sources(app, sqs)
+    source = next(s for s in sources(app, sqs) if s.handler_name == "on_upload_failure")
     handled = QueuePoller(app, [source], client=sqs, stage="test", region=REGION).poll_once(source)
 
     assert handled == 1
