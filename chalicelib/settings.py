@@ -76,6 +76,7 @@ class Settings:
     websocket_api_id: str | None
     websocket_stage: str | None
     connection_ttl_seconds: int
+    connect_grace_seconds: int  # a connection this young that API Gateway calls gone is kept (its $connect may be running)
     max_rooms_per_connection: int
     max_connections_per_user: int
     max_frame_bytes: int
@@ -225,6 +226,8 @@ def _load() -> Settings:
         websocket_stage=env.get("WEBSOCKET_STAGE") or None,
         # API Gateway closes a connection after 2 hours at the latest; a little slack for clock skew.
         connection_ttl_seconds=_int("CONNECTION_TTL_SECONDS", 2 * 3600 + 300),
+        # API Gateway answers 410 to posts until $connect returns (its integration timeout is 29 s).
+        connect_grace_seconds=_int("CONNECT_GRACE_SECONDS", 30),
         max_rooms_per_connection=_int("MAX_ROOMS_PER_CONNECTION", 20),
         # Tabs and devices of one user at once; each one costs a post per event that reaches the user. 0: no cap.
         max_connections_per_user=_int("MAX_CONNECTIONS_PER_USER", 10),

@@ -22,6 +22,9 @@ os.environ.update(
         # Where REST handlers deliver socket frames: moto's @connections API under mock_aws.
         "WEBSOCKET_API_ID": "testws0001",
         "WEBSOCKET_STAGE": "test",
+        # The suites' connections are milliseconds old when a fault says they are gone: no grace unless a test is
+        # about it (test_delivery_faults.py).
+        "CONNECT_GRACE_SECONDS": "0",
         # Off unless a test is about them: suites send far faster than any user (see test_rate_limits.py).
         "RATE_LIMIT_SEND": "0/1",
         "RATE_LIMIT_CONVERSATION": "0/1",

@@ -88,7 +88,9 @@ class Notifier:
         gone = {cid: audience[cid] for cid in _gone(outcomes)}
         if gone:
             try:
-                changes = prune(gone, conversation=conversation, profiles=list(profiles), watched=watched)
+                changes = prune(
+                    gone, conversation=conversation, profiles=list(profiles), watched=watched, closed=frozenset(ended)
+                )
             except Exception:
                 # Delivery never fails the request that caused it: what is not pruned now expires by TTL.
                 logger.exception("forgetting gone connections failed", extra={"connections": len(gone)})

@@ -266,7 +266,8 @@ def forget_dead_connections(user_id: str, connections: Connections) -> bool:
     end_expired(connections, expiring)
     dead = {cid: recorded[cid] for cid in recorded if cid in expiring or connections.probe(cid) is Outcome.GONE}
     if dead:
-        prune(dead, conversation=None, profiles=[profile])  # their own presence: the user is connecting now
+        # Their own presence: the user is connecting now.
+        prune(dead, conversation=None, profiles=[profile], closed=frozenset(expiring))
     return bool(dead)
 
 
@@ -295,6 +296,11 @@ def close_connection(connection_id: str) -> PresenceChange | None:
         connection = Connection.get(connection_id, consistent_read=True)
     except DoesNotExist:
         return None
+    return _close(connection)
+
+
+def _close(connection: Connection) -> PresenceChange | None:
+    connection_id = connection.connection_id
     session = _session(connection)
     expiry = session.token_expiry
     writes: list[Write] = []
@@ -513,17 +519,33 @@ def prune(
     conversation: ConversationState | None,
     profiles: list[UserProfile],
     watched: str | None = None,
+    closed: frozenset[str] = frozenset(),
 ) -> list[PresenceChange]:
-    """Remove connections that API Gateway says are gone (or whose token expired), wherever this fan-out found
-    them: their own items, the conversation's room, the profiles read, the watcher set of ``watched``.
+    """Remove connections that API Gateway says are gone (or whose token expired, ``closed`` by this fan-out),
+    wherever this fan-out found them: their own items, the conversation's room, the profiles read, the watcher set
+    of ``watched``. A connection younger than ``CONNECT_GRACE_SECONDS`` that API Gateway calls gone is kept.
 
     Returns the presence changes this caused (a user whose last connection it was is now offline).
     """
     changes = []
+    settled_before = iso(utc_now() - timedelta(seconds=get_settings().connect_grace_seconds))
+    connecting = set()
     for connection_id in sorted(gone):
-        change = close_connection(connection_id)
+        try:
+            connection = Connection.get(connection_id, consistent_read=True)
+        except DoesNotExist:
+            continue  # closed already ($disconnect): its entries below are what is left of it
+        if connection_id not in closed and connection.connected_at > settled_before:
+            # API Gateway answers 410 to a post before $connect has returned: a socket still connecting is not
+            # gone, and forgetting it would leave a live client without its rooms.
+            connecting.add(connection_id)
+            continue
+        change = _close(connection)
         if change is not None:
             changes.append(change)
+    gone = {cid: expiry for cid, expiry in gone.items() if cid not in connecting}
+    if not gone:
+        return changes
     if conversation is not None:
         stale = entries_naming(conversation.room, gone)
         if stale:

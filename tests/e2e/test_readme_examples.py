@@ -24,6 +24,7 @@ import shutil
 import subprocess
 import textwrap
 import threading
+import time
 import urllib.parse
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -74,6 +75,10 @@ LITERAL_FIELDS = {
     "type",
     "Content-Type",
     "maxBytes",
+    "highlights",
+    "start",
+    "end",
+    "body",
 }
 
 
@@ -303,6 +308,43 @@ def error(run: Run, block: Block, _: Block | None) -> dict[str, Any]:
     return answer.json()
 
 
+def search(run: Run, block: Block, _: Block | None) -> dict[str, Any]:
+    """The example's message sent by bob, then found by alice with the words its highlights mark (the index is
+    written from the stream: polled until it is there)."""
+    example = json.loads(block.text)["results"][0]
+    content = example["message"]["content"]
+    words = " ".join(content[h["start"] : h["end"]] for h in example["highlights"])
+    body = {"conversationId": run.ids["conv_rppsem5x76ed76nhd22z3ru7p4"], "content": content}
+    sent = expect_json(run.bob.request("POST", "/api/messages", body), 201, block)["message"]
+    path = f"/api/messages/search?q={urllib.parse.quote(words)}"
+    deadline = time.monotonic() + 30
+    while True:
+        answer = expect_json(run.alice.request("GET", path), 200, block)
+        if any(r["message"]["id"] == sent["id"] for r in answer["results"]) or time.monotonic() > deadline:
+            return answer
+        time.sleep(0.3)
+
+
+def push_payload(run: Run, block: Block, _: Block | None) -> dict[str, Any]:
+    """What the service worker receives: bob subscribed on the stack's push service (and not connected), alice
+    sends him the example's body; the payload as the push service decrypted it."""
+    example = json.loads(block.text)
+    push_url = run.stack.ready["pushUrl"]
+    subscription = requests.post(f"{push_url}/subscriptions", json={"name": "readme"}, timeout=10).json()
+    expect_json(run.bob.request("PUT", "/api/push/subscriptions", subscription), 201, block)
+    body = {"conversationId": run.ids["conv_rppsem5x76ed76nhd22z3ru7p4"], "content": example["body"]}
+    sent = expect_json(run.alice.request("POST", "/api/messages", body), 201, block)["message"]
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        received = requests.get(f"{push_url}/push", timeout=10).json()["received"]
+        for push in received:
+            if push.get("payload", {}).get("messageId") == sent["id"]:
+                payload: dict[str, Any] = push["payload"]
+                return payload
+        time.sleep(0.3)
+    raise AssertionError(f"no push for {sent['id']} in 30 s: {run.stack.output()[-2000:]}")
+
+
 # The examples in README order: (section, language, what runs it). The json after an http block is its answer.
 SCENARIO: list[tuple[str, str, Step | None]] = [
     ("Errors", "json", error),
@@ -320,6 +362,8 @@ SCENARIO: list[tuple[str, str, Step | None]] = [
     ("REST API", "json", read),
     ("REST API", "json", upload),
     ("REST API", "json", sync),
+    ("REST API", "json", search),
+    ("REST API", "json", push_payload),
 ]
 # What runs first: the list, the detail and the send before any change (they show the first text, unread); the
 # edit before the reply (which quotes the edited text); reactions before the read, the read before the deletion
@@ -336,6 +380,8 @@ ORDER = [
     "delete",
     "upload",
     "sync",
+    "search",
+    "push_payload",
     "error",
 ]
 

@@ -61,6 +61,7 @@ RUNTIME_GRANTS = {
 # queue; the app's own use (settling tags after a send) is recorded.
 ALLOWED_KEYS = {"Sid", "Effect", "Action", "Resource"}
 PYTEST = (sys.executable, "-m", "pytest", "-o", "addopts=")
+QUEUE_VARIABLES = ("UPLOAD_FAILURES_QUEUE", "DIGEST_QUEUE", "WEBHOOK_QUEUE", "PUSH_QUEUE", "STREAM_FAILURES_QUEUE")
 
 
 @pytest.fixture(scope="module")
@@ -89,12 +90,10 @@ def names(stage: str) -> iam.Names:
     buckets.update(
         {stage_environment(other)["ATTACHMENTS_BUCKET"]: environment["ATTACHMENTS_BUCKET"] for other in STAGES}
     )
-    queues = {"crochet-messaging-test-upload-failures": environment["UPLOAD_FAILURES_QUEUE"]}
-    queues.update(
-        {stage_environment(other)["UPLOAD_FAILURES_QUEUE"]: environment["UPLOAD_FAILURES_QUEUE"] for other in STAGES}
-    )
-    # Issue 18's queues.
-    for variable, short in (("DIGEST_QUEUE", "email-digests"), ("WEBHOOK_QUEUE", "webhooks")):
+    # Every queue the code sends to: the test stage's name (recorded) and each stage's -> this stage's.
+    queues: dict[str, str] = {}
+    for variable in QUEUE_VARIABLES:
+        short = environment[variable].removeprefix(f"crochet-messaging-{stage}-")
         queues[f"crochet-messaging-test-{short}"] = environment[variable]
         queues.update({stage_environment(other)[variable]: environment[variable] for other in STAGES})
     return iam.Names(
@@ -201,7 +200,7 @@ def test_the_policy_names_only_the_stages_own_resources(stage: str) -> None:
         f":::crochet-messaging-{stage}-attachments",
         f":parameter/crochet-messaging/{stage}/",
         f":log-group:/aws/lambda/crochet-messaging-{stage}",
-        f":sqs:*:*:crochet-messaging-{stage}-upload-failures",
+        f":sqs:*:*:crochet-messaging-{stage}-",
     )
     others = [f"crochet-messaging-{other}" for other in STAGES if other != stage]
     for sid, _, resource in iam.grants(policy(stage)):

@@ -259,6 +259,29 @@ def test_a_send_survives_gone_and_broken_connections(
         assert all(known_to_the_store(kept, PATTERN_CHAT).values()), kept
 
 
+def test_a_connection_still_connecting_is_not_forgotten_when_a_post_to_it_is_gone(
+    marketplace: Api,
+    sockets: Sockets,
+    management_api: FaultyManagementApi,
+    room: Room,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """API Gateway answers 410 to a post until the connection's $connect has returned: a fan-out racing a
+    reconnect must not forget the new socket (it would be left without its rooms: a 404 on its next frame)."""
+    monkeypatch.setenv("CONNECT_GRACE_SECONDS", "30")
+    get_settings.cache_clear()
+    management_api.faults[room.gone] = GONE
+
+    send_through("rest", marketplace, sockets, room, "sent while alice's third tab connects")
+
+    assert all(known_to_the_store(room.gone, PATTERN_CHAT).values())
+    # Once it is older than the grace, the same 410 forgets it everywhere.
+    monkeypatch.setenv("CONNECT_GRACE_SECONDS", "0")
+    get_settings.cache_clear()
+    send_through("rest", marketplace, sockets, room, "and again")
+    assert not any(known_to_the_store(room.gone, PATTERN_CHAT).values())
+
+
 def test_after_a_gone_connection_is_forgotten_the_next_send_skips_it(
     marketplace: Api, sockets: Sockets, management_api: FaultyManagementApi, room: Room
 ) -> None:

@@ -75,6 +75,17 @@ def test_invalid_preferences_are_a_400_naming_the_rule(api: Api, body: Any) -> N
     assert api.call("GET", PATH, "alice").body["email"]["enabled"] is False  # nothing changed
 
 
+@pytest.mark.parametrize("body", [None, b"", b"  \n"])
+def test_a_put_without_a_body_is_a_400_and_resets_nothing(api: Api, body: bytes | None) -> None:
+    """A lost body must not reset every preference to its default; ``{}`` is the way to ask for the defaults."""
+    api.call("PUT", PATH, "alice", {"email": {"enabled": False}})
+    response = api.call("PUT", PATH, "alice", body)
+    assert (response.status, response.body["error"]["code"]) == (400, "invalid_request")
+    assert response.body["error"]["details"][0]["field"] == "body"
+    assert api.call("GET", PATH, "alice").body["email"]["enabled"] is False
+    assert api.call("PUT", PATH, "alice", {}).body == DEFAULTS
+
+
 def test_the_service_role_has_no_preferences(api: Api) -> None:
     response = api.service("GET", PATH)
     assert (response.status, response.body["error"]["code"]) == (403, "user_token_required")

@@ -47,7 +47,7 @@ def put_preferences(request: Any, principal: Principal) -> Answer:
     time zone, may span midnight) or null. What the body leaves out takes its default; a value outside its rules is
     a 400 `invalid_request` naming the field.
     """
-    body = parse(NotificationPreferencesRequest, read_json_body(request))
+    body = parse(NotificationPreferencesRequest, read_json_body(request, required=True))
     return preferences.put_preferences(principal.user_id, body)
 
 

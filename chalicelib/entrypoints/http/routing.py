@@ -29,6 +29,7 @@ from chalicelib.errors import (
     ErrorCode,
     Forbidden,
     InternalError,
+    InvalidRequest,
     NotFound,
     PayloadTooLarge,
     RateLimited,
@@ -90,8 +91,9 @@ def error_response(error: AppError) -> Response:
     return json_response(error.to_body(), error.status, headers)
 
 
-def read_json_body(request: Any) -> Any:
-    """The request's JSON body (an empty body reads as ``{}``)."""
+def read_json_body(request: Any, *, required: bool = False) -> Any:
+    """The request's JSON body; an empty one reads as ``{}`` unless the body is ``required`` (a replacement of a
+    whole set, where a lost body must not reset everything to defaults: 400 ``invalid_request``)."""
     raw = request.raw_body or b""
     content_type = (request.headers.get("content-type") or "application/json").lower()
     if raw.strip() and not content_type.startswith("application/json"):
@@ -99,6 +101,11 @@ def read_json_body(request: Any) -> Any:
     if len(raw) > MAX_BODY_BYTES:
         raise PayloadTooLarge(f"the body must be at most {MAX_BODY_BYTES} bytes")
     if not raw.strip():
+        if required:
+            raise InvalidRequest(
+                "the request needs a JSON body",
+                details=[{"field": "body", "message": "Field required", "type": "missing"}],
+            )
         return {}
     return loads_json(raw, what="body")
 
