@@ -76,7 +76,7 @@ class Settings:
     websocket_api_id: str | None
     websocket_stage: str | None
     connection_ttl_seconds: int
-    connect_grace_seconds: int  # a connection this young that API Gateway calls gone is kept (its $connect may be running)
+    connect_grace_seconds: int  # a connection this young that a post calls gone is kept ($connect may be running)
     max_rooms_per_connection: int
     max_connections_per_user: int
     max_frame_bytes: int
