@@ -224,6 +224,7 @@ def test_edits_tombstones_reactions_and_quotes_in_the_browser(
 def test_sign_in_narrow_screen_day_separators_header_badge_and_newest_photo_in_view(
     browser: Browser, stack: RunningStack, tmp_path: Path
 ) -> None:
+    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
     from playwright.sync_api import expect
 
     # Carol sends alice a photo and two lines (over REST, before alice opens this page; alice's tab of the test
@@ -279,7 +280,10 @@ def test_sign_in_narrow_screen_day_separators_header_badge_and_newest_photo_in_v
             scrollTop: l.scrollTop, scrollHeight: l.scrollHeight, clientHeight: l.clientHeight,
             last: l.lastElementChild.outerHTML.slice(0, 300)});
     }"""
-    if not thumbnail.evaluate(in_view):
+    # The view settles (the history page and the thumbnail's box land in their own frames): waited for, bounded.
+    try:
+        page.wait_for_function(in_view, arg=thumbnail.element_handle(), timeout=5000)
+    except PlaywrightTimeoutError:
         page.screenshot(path=str(tmp_path / "photo-not-in-view.png"))
     assert thumbnail.evaluate(in_view), "the newest photo is not fully in view: " + thumbnail.evaluate(where)
     assert page.evaluate(no_horizontal_scroll), "the chat is wider than the screen"
