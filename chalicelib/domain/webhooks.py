@@ -99,7 +99,8 @@ def events_for(
     """What the platform hears of one change of a message (a stream record: ``source_id`` is its sequence number,
     the same on every delivery; ``event_name`` INSERT, MODIFY or REMOVE): a new message (and, for a conversation's
     first, the conversation), an edit, a deletion. Reactions and the version bumps a quoted original's change gives its
-    replies are not events. ``conversation``: the first message's conversation as stored (patternId, createdAt)."""
+    replies are not events; a report of it (``message.reported``) and its resolution (``report.resolved``) are.
+    ``conversation``: the first message's conversation as stored (patternId, createdAt)."""
     events: list[WebhookEvent] = []
     if event_name == "INSERT" and new is not None:
         if new.seq == 1:
@@ -116,6 +117,38 @@ def events_for(
             events.append(_event(source_id, MESSAGE_DELETED, new.deleted_at, message_data(new)))
         elif new.edited_at and new.edited_at != old.edited_at and not new.is_deleted:
             events.append(_event(source_id, MESSAGE_UPDATED, new.edited_at, message_data(new)))
+        events += _report_events(source_id, new, old)
+    return events
+
+
+def report_data(message: MessageRecord, report: Mapping[str, Any]) -> dict[str, Any]:
+    """A report's summary as the message carries it (issue 16), with the message as it is now (the reported user is
+    its ``senderId``; a deleted message has no ``content``)."""
+    data: dict[str, Any] = {
+        "reportId": report.get("id"),
+        "reason": report.get("reason"),
+        "reporterId": report.get("reporterId"),
+        "status": report.get("status"),
+        "createdAt": report.get("createdAt"),
+    }
+    if report.get("resolvedAt"):
+        data |= {"resolvedAt": report["resolvedAt"], "action": report.get("action")}
+    return data | {"message": message_data(message)}
+
+
+def _report_events(source_id: str, new: MessageRecord, old: MessageRecord) -> list[WebhookEvent]:
+    """``message.reported`` when the message's report summary appears (or is a new report), ``report.resolved``
+    when it gains its resolution: both may come from one record (a report filed and resolved before the stream
+    read it, or a resolution that also deleted the message)."""
+    report, before = new.report, old.report
+    if not report:
+        return []
+    events = []
+    is_new = not before or before.get("id") != report.get("id")
+    if is_new:
+        events.append(_event(source_id, MESSAGE_REPORTED, str(report.get("createdAt")), report_data(new, report)))
+    if report.get("resolvedAt") and (is_new or not (before or {}).get("resolvedAt")):
+        events.append(_event(source_id, REPORT_RESOLVED, str(report["resolvedAt"]), report_data(new, report)))
     return events
 
 

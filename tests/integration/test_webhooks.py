@@ -18,7 +18,7 @@ from chalicelib.settings import get_settings
 from dev.queues import QueuePoller, Source
 from dev.webhook_receiver import WebhookReceiver
 from infrastructure.webhooks_replay import replay
-from tests.integration.conftest import Api
+from tests.integration.conftest import Api, token_for
 from tests.integration.streams import MessageStream, consume
 
 SECRETS = "whsec_" + "c2VjcmV0LW9mLXRoZS1wbGF0Zm9ybS0wMTIzNDU2Nzg5"  # base64 of "secret-of-the-platform-0123456789"
@@ -119,6 +119,44 @@ def test_a_conversation_and_its_messages_reach_the_platform_signed(
     assert "content" not in deleted["data"] and deleted["data"]["deletedAt"]
     assert [d.webhook_id for d in receiver.inbox.accepted()] == [e["id"] for e in events]
     assert len({e["id"] for e in events}) == 5
+
+
+def test_a_report_and_its_resolution_reach_the_platform(
+    marketplace: Api, webhooks: Any, stream: MessageStream, receiver: WebhookReceiver
+) -> None:
+    poller, source, _ = webhooks
+    sent = marketplace.send("bob", recipientId="alice", patternId="p1", content="pay me on the side").body["message"]
+    filed = marketplace.call("POST", f"/api/messages/{sent['id']}/report", "alice", {"reason": "scam"})
+    assert filed.status == 201, filed.body
+    consume(stream.read())
+    drain(poller, source)
+    moderator = {"Authorization": f"Bearer {token_for('mod1', role='moderator')}"}
+    report_id = filed.body["report"]["id"]
+    resolution = {"action": "delete_message", "note": "off-platform payment"}
+    resolved = marketplace.call("POST", f"/api/moderation/reports/{report_id}/resolution", None, resolution, moderator)
+    assert resolved.status == 200, resolved.body
+    consume(stream.read())
+    drain(poller, source)
+
+    events = [d.event for d in receiver.inbox.accepted()]
+    assert [e["type"] for e in events] == [
+        "conversation.created",
+        "message.created",
+        "message.reported",
+        "message.deleted",
+        "report.resolved",
+    ]
+    reported, resolved_event = events[2]["data"], events[4]["data"]
+    assert {k: reported[k] for k in ("reportId", "reason", "reporterId", "status")} == {
+        "reportId": report_id,
+        "reason": "scam",
+        "reporterId": "alice",
+        "status": "open",
+    }
+    assert reported["message"]["senderId"] == "bob" and reported["message"]["content"] == "pay me on the side"
+    assert resolved_event["reportId"] == report_id and resolved_event["action"] == "delete_message"
+    assert resolved_event["resolvedAt"] and "content" not in resolved_event["message"]
+    assert all(d.verified for d in receiver.inbox.deliveries)
 
 
 def test_a_redelivered_stream_record_keeps_its_event_ids(

@@ -101,3 +101,39 @@ def test_event_ids_are_stable_per_record_and_type() -> None:
     assert event_id("rec-1", "message.created") != event_id("rec-2", "message.created")
     body = events_for("rec-1", "INSERT", MESSAGE, None)[1].body()
     assert body == events_for("rec-1", "INSERT", MESSAGE, None)[1].body()
+
+
+REPORT = {
+    "id": "rpt_1",
+    "reason": "spam",
+    "reporterId": "alice",
+    "status": "open",
+    "createdAt": "2026-12-02T10:05:00.000Z",
+}
+RESOLVED = REPORT | {"status": "resolved", "resolvedAt": "2026-12-02T11:00:00.000Z", "action": "delete_message"}
+
+
+def test_a_report_and_its_resolution_are_events_a_reaction_on_a_reported_message_is_not() -> None:
+    reported = replace(MESSAGE, report=REPORT)
+    [event] = events_for("rec-6", "MODIFY", reported, MESSAGE)
+    assert (event.type, event.created_at) == ("message.reported", REPORT["createdAt"])
+    assert {k: event.data[k] for k in ("reportId", "reason", "reporterId", "status")} == {
+        "reportId": "rpt_1",
+        "reason": "spam",
+        "reporterId": "alice",
+        "status": "open",
+    }
+    assert event.data["message"]["messageId"] == MESSAGE.id and "resolvedAt" not in event.data
+    assert events_for("rec-7", "MODIFY", replace(reported, version=2), reported) == []
+    # The moderator's deletion resolves it: one record, both events.
+    removed = replace(reported, content="", deleted_at="2026-12-02T11:00:00.000Z", version=3, report=RESOLVED)
+    deleted, resolved = events_for("rec-8", "MODIFY", removed, reported)
+    assert (deleted.type, resolved.type) == ("message.deleted", "report.resolved")
+    assert resolved.data["action"] == "delete_message" and "content" not in resolved.data["message"]
+    # Filed and resolved before the stream read the record: both, reported first; ids differ by type.
+    both = events_for("rec-9", "MODIFY", replace(MESSAGE, report=RESOLVED), MESSAGE)
+    assert [e.type for e in both] == ["message.reported", "report.resolved"] and both[0].id != both[1].id
+    assert (
+        events_for("rec-10", "MODIFY", replace(MESSAGE, report=RESOLVED, version=2), replace(MESSAGE, report=RESOLVED))
+        == []
+    )
