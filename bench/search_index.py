@@ -208,8 +208,9 @@ request unit per item (each far below 1 KB) at the on-demand price of `bench/cos
 DynamoDB's 100 bytes per item. An edit writes only the difference (here: the same words reordered plus one new word);
 a deletion removes every item. The stream's own reads are free for a Lambda trigger; the consumer's invocations (one
 per batch of up to 100 records) are a rounding error beside the writes. A search reads one Query page (at most 50
-items of about 70 bytes: 1 read unit, strongly consistent) and one BatchGetItem of the messages and conversations
-found. The indexing lag under `make bench-load` is not measured here (the lead runs it); through `make dev` a send
+items of about 70 bytes: 1 read unit, strongly consistent), one BatchGetItem of the messages and conversations
+found and one of the blocks with their other participants. The indexing lag under `make bench-load` is not
+measured here; through `make dev` a send
 was found 0.4 s later (tests/e2e/test_search_stack.py prints it).
 """
 

@@ -9,11 +9,13 @@ adds the new, a deletion (a tombstone, or an item removed) deletes them all. A b
 again changes nothing, so a redelivered batch (at least once) leaves the same index; a record whose writes DynamoDB
 kept refusing is reported failed, and retried.
 
-**Searching** costs three round trips whatever the data: the ``search`` limit's UpdateItem, one Query of the
-caller's index partition (or of the conversation's, with ``conversationId``: the caller's participation is checked
-on the conversation read next, a stranger's answer is discarded for the 404 of a missing one) on the query's most
-selective bucket (newest first, at most ``FETCH`` items), one BatchGetItem of the messages found and their
-conversations. The messages read back are checked against the whole query (every word, the last also as a prefix, on
+**Searching** costs four round trips whatever the data (three when nothing is found): the ``search`` limit's
+UpdateItem, one Query of the caller's index partition (or of the conversation's, with ``conversationId``: the
+caller's participation is checked on the conversation read next, a stranger's answer is discarded for the 404 of a
+missing one) on the query's most selective bucket (newest first, at most ``FETCH`` items), one BatchGetItem of the
+messages found and their conversations, one BatchGetItem of the blocks between the caller and those conversations'
+other participants (either way: a conversation either of them blocked in is left out, issue 17). The messages read
+back are checked against the whole query (every word, the last also as a prefix, on
 their current text and file name), against deletion and against the caller's participation, so an index entry left
 from an older version of a message (an edit processed out of order, a redelivery) can never show: edited messages
 are found by their new words only, deleted ones never.
@@ -26,6 +28,7 @@ from collections.abc import Sequence
 
 from chalicelib.adapters.dynamodb import Conversation, Message
 from chalicelib.adapters.dynamodb.batch import batch_get
+from chalicelib.adapters.dynamodb.blocks import block_keys, blocked_between
 from chalicelib.adapters.dynamodb.rate_limits import spend
 from chalicelib.adapters.dynamodb.records import conversation_state, message_record
 from chalicelib.adapters.dynamodb.search import (
@@ -124,7 +127,7 @@ class Search:
         limit: int | None = None,
         cursor: str | None = None,
     ) -> SearchOut:
-        """One page of the caller's messages that have every word of ``text``, newest first (3 round trips)."""
+        """One page of the caller's messages that have every word of ``text``, newest first (4 round trips)."""
         settings = get_settings()
         try:
             query = parse_query(text or "")
@@ -154,12 +157,15 @@ class Search:
             narrowed = batch.item(Conversation, conversation_id)
             if narrowed is None or user not in narrowed.participant_ids:
                 raise NotFound("conversation not found")
+        apart = self._blocked_partners(user, [batch.item(Conversation, c) for c in conversations])
         results: list[SearchResultOut] = []
         position = None
         for index, key in enumerate(hits):
             _, _, conversation, seq = found[index]
-            result = self._result(
-                query, user, batch.item(Conversation, conversation), batch.item(Message, conversation, seq)
+            item = batch.item(Conversation, conversation)
+            partner = _partner(item, user) if item is not None else None
+            result = (
+                None if partner in apart else self._result(query, user, item, batch.item(Message, conversation, seq))
             )
             if result is not None:
                 results.append(result)
@@ -170,6 +176,16 @@ class Search:
             position = more
         next_cursor = encode_cursor(position, scope=scope, secret=settings.cursor_secret) if position else None
         return SearchOut(results=results, next_cursor=next_cursor)
+
+    @staticmethod
+    def _blocked_partners(user: str, conversations: Sequence[Conversation | None]) -> set[str]:
+        """The other participants of ``conversations`` either of whom blocked the other: one BatchGetItem of at most
+        ``2 * FETCH`` keys (none when nothing was found)."""
+        partners = sorted({p for c in conversations if c is not None and (p := _partner(c, user)) is not None})
+        if not partners:
+            return set()
+        found = batch_get([key for partner in partners for key in block_keys(user, partner)])
+        return {partner for partner in partners if blocked_between(found, user, partner)}
 
     def _result(
         self, query: Query, user: str, conversation: Conversation | None, item: Message | None
@@ -188,3 +204,12 @@ class Search:
             conversation=conversation_out(state),
             highlights=[HighlightOut(start=start, end=end) for start, end in query.highlights(message.content)],
         )
+
+
+def _partner(conversation: Conversation, user: str) -> str | None:
+    """The other participant, when ``user`` takes part."""
+    participants = set(conversation.participant_ids or ())
+    if user not in participants:
+        return None
+    others = sorted(participants - {user})
+    return others[0] if others else None

@@ -71,6 +71,17 @@ def test_only_the_callers_conversations_are_searched(marketplace: Api, chats: di
     assert found(marketplace, "bob", "fox") == []
 
 
+def test_a_conversation_either_side_blocked_in_is_not_searched(marketplace: Api, chats: dict[str, str]) -> None:
+    blocked = marketplace.call("PUT", "/api/me/blocks/bob", "alice")
+    assert blocked.status in (200, 201), blocked.body
+    assert found(marketplace, "alice", "hook") == []
+    assert found(marketplace, "bob", "hook") == []  # the blocked side too: the same answer whichever side blocked
+    assert found(marketplace, "bob", "hook", conversationId=chats["blanket"]) == []
+    assert found(marketplace, "carol", "hook") == ["The amigurumi fox ears: which hook?"]  # others are untouched
+    assert marketplace.call("DELETE", "/api/me/blocks/bob", "alice").status == 200
+    assert found(marketplace, "bob", "hook") == ["A 4mm hook, like the squares", "Which hook size for the Café border?"]
+
+
 def test_one_conversation_and_a_strangers_is_the_404_of_a_missing_one(marketplace: Api, chats: dict[str, str]) -> None:
     assert found(marketplace, "bob", "hook", conversationId=chats["blanket"]) == [
         "A 4mm hook, like the squares",
