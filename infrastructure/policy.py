@@ -63,7 +63,7 @@ STATEMENTS: tuple[Grant, ...] = (
     table("patterns", "BatchGetItem", "GetItem", "PutItem"),
     table("purchases", "BatchGetItem", "UpdateItem"),
     table("conversations", "BatchGetItem", "GetItem", "PutItem", "UpdateItem"),
-    table("memberships", "PutItem"),
+    table("memberships", "BatchGetItem", "PutItem"),  # BatchGetItem: a push job reads the recipient's mute (issue 18)
     table("messages", "BatchGetItem", "ConditionCheckItem", "GetItem", "PutItem", "Query", "UpdateItem"),
     table("idempotency", "BatchGetItem", "PutItem"),
     table("connections", "BatchGetItem", "DeleteItem", "GetItem", "PutItem", "UpdateItem"),
