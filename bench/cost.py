@@ -522,7 +522,11 @@ def async_path(messages_per_window: float = 1.0) -> list[AsyncStep]:
       strongly consistent), two UpdateItems (claim, clear), the Query of recent memberships (0.5 RRU per 4 KB,
       eventually consistent, ~4 KB) and one BatchGetItem (senders, patterns, last messages: ~3 RRU), one email;
     * webhooks: two events for a conversation's first message, one otherwise (counted as one): a SendMessageBatch
-      share (1/10), receive + delete, one invocation each.
+      share (1/10), receive + delete, one invocation each;
+    * Web Push, for a recipient with no socket in the room (the worst case: every message pushed): the stream
+      batch's BatchGetItem of the recipient's profile and membership (2 RRU), a SendMessageBatch share, receive +
+      delete, one on_push invocation, its two Queries (subscriptions, sent markers: 1 RRU each) and one PutItem of
+      the sent marker per browser (1 WRU). The push services themselves charge nothing.
     """
     window = 1.0 / messages_per_window
     return [
@@ -537,14 +541,22 @@ def async_path(messages_per_window: float = 1.0) -> list[AsyncStep]:
             emails=window,
         ),
         AsyncStep("webhook: queue, deliver (one event)", sqs_requests=0.1 + 2.0, lambda_invocations=1.0),
+        AsyncStep("push: the stream batch's reads (recipient's profile and membership)", read_units=2.0),
+        AsyncStep(
+            "push: queue, job, subscriptions, sent marker (recipient offline, one browser)",
+            read_units=2.0,
+            write_units=1.0,
+            sqs_requests=0.1 + 2.0,
+            lambda_invocations=1.0,
+        ),
     ]
 
 
 def render_async_path() -> list[str]:
     """The rows of RESULTS.md's asynchronous-path table (per message and per million messages)."""
     lines = [
-        "Asynchronous path per message (issue 18: email digests and webhooks after the send; the send itself keeps its "
-        "round trips). Modeled from the code's calls at the prices above, not measured by `make bench`:",
+        "Asynchronous path per message (issue 18: email digests, webhooks and Web Push after the send; the send keeps "
+        "its round trips). Modeled from the code's calls at the prices above, not measured by `make bench`:",
         "",
         "| step | RRU | WRU | SQS requests | Lambda invocations | emails | $ per million messages |",
         "|---|---|---|---|---|---|---|",

@@ -100,3 +100,11 @@ def test_the_asynchronous_path_is_priced_per_message_and_shrinks_with_bigger_win
     assert five > cost.async_path(5.0)[1].usd() + cost.async_path(5.0)[3].usd() > 0
     rows = cost.render_async_path()
     assert any("total, every message its own window" in row for row in rows)
+
+
+def test_web_push_is_a_row_of_the_asynchronous_path() -> None:
+    steps = [step for step in cost.async_path(1.0) if step.what.startswith("push:")]
+    assert len(steps) == 2 and all(step.usd() > 0 for step in steps)
+    job = steps[1]
+    assert (job.read_units, job.write_units, job.lambda_invocations) == (2.0, 1.0, 1.0)
+    assert any(row.startswith("| push: queue, job") for row in cost.render_async_path())
