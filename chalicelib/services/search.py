@@ -208,7 +208,7 @@ class Search:
 
 def _partner(conversation: Conversation, user: str) -> str | None:
     """The other participant, when ``user`` takes part."""
-    participants = set(conversation.participant_ids or ())
+    participants = {str(p) for p in conversation.participant_ids or ()}
     if user not in participants:
         return None
     others = sorted(participants - {user})
