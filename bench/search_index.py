@@ -207,9 +207,9 @@ participants and once for the conversation (`conversationId` searches), at most 
 request unit per item (each far below 1 KB) at the on-demand price of `bench/cost.py`; storage of one month with
 DynamoDB's 100 bytes per item. An edit writes only the difference (here: the same words reordered plus one new word);
 a deletion removes every item. The stream's own reads are free for a Lambda trigger; the consumer's invocations (one
-per batch of up to 100 records) are a rounding error beside the writes. A search reads one Query page (at most 50
-items of about 70 bytes: 1 read unit, strongly consistent), one BatchGetItem of the messages and conversations
-found and one of the blocks with their other participants. The indexing lag under `make bench-load` is not
+per batch of up to 100 records) are a rounding error beside the writes. A search reads one Query page (at most 25
+items of about 90 bytes: 1 read unit, strongly consistent) and one BatchGetItem of the messages, conversations
+and blocks with the participants found. The indexing lag under `make bench-load` is not
 measured here; through `make dev` a send
 was found 0.4 s later (tests/e2e/test_search_stack.py prints it).
 """

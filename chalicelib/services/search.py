@@ -9,16 +9,16 @@ adds the new, a deletion (a tombstone, or an item removed) deletes them all. A b
 again changes nothing, so a redelivered batch (at least once) leaves the same index; a record whose writes DynamoDB
 kept refusing is reported failed, and retried.
 
-**Searching** costs four round trips whatever the data (three when nothing is found): the ``search`` limit's
-UpdateItem, one Query of the caller's index partition (or of the conversation's, with ``conversationId``: the
-caller's participation is checked on the conversation read next, a stranger's answer is discarded for the 404 of a
-missing one) on the query's most selective bucket (newest first, at most ``FETCH`` items), one BatchGetItem of the
-messages found and their conversations, one BatchGetItem of the blocks between the caller and those conversations'
-other participants (either way: a conversation either of them blocked in is left out, issue 17). The messages read
-back are checked against the whole query (every word, the last also as a prefix, on
-their current text and file name), against deletion and against the caller's participation, so an index entry left
-from an older version of a message (an edit processed out of order, a redelivery) can never show: edited messages
-are found by their new words only, deleted ones never.
+**Searching** costs three round trips whatever the data: the ``search`` limit's UpdateItem, one Query of the
+caller's index partition (or of the conversation's, with ``conversationId``: the caller's participation is checked
+on the conversation read next, a stranger's answer is discarded for the 404 of a missing one) on the query's most
+selective bucket (newest first, at most ``FETCH`` items), one BatchGetItem of the messages found, their
+conversations and the blocks between the caller and the other participants the index items name (``pair``): a
+conversation either of them blocked in is left out (issue 17). Items indexed before ``pair`` was written cost one
+more BatchGetItem of their blocks. The messages read back are checked against the whole query (every word, the last
+also as a prefix, on their current text and file name), against deletion and against the caller's participation,
+so an index entry left from an older version of a message (an edit processed out of order, a redelivery) can never
+show: edited messages are found by their new words only, deleted ones never.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import logging
 from collections.abc import Sequence
 
 from chalicelib.adapters.dynamodb import Conversation, Message
-from chalicelib.adapters.dynamodb.batch import batch_get
+from chalicelib.adapters.dynamodb.batch import Key, batch_get
 from chalicelib.adapters.dynamodb.blocks import block_keys, blocked_between
 from chalicelib.adapters.dynamodb.rate_limits import spend
 from chalicelib.adapters.dynamodb.records import conversation_state, message_record
@@ -36,6 +36,8 @@ from chalicelib.adapters.dynamodb.search import (
     PUT,
     IndexWrite,
     conversation_scope,
+    pair_of,
+    partner_in,
     query_index,
     user_scope,
     write_index,
@@ -61,7 +63,9 @@ from chalicelib.settings import get_settings
 
 logger = logging.getLogger(__name__)
 
-FETCH = 50  # index items one search reads: with their conversations, at most 100 keys, one BatchGetItem
+# Index items one search reads: with their conversations and the blocks with their other participants (2 each), at
+# most 100 keys: one BatchGetItem.
+FETCH = 25
 
 
 def _attachment_name(message: MessageRecord) -> str | None:
@@ -88,17 +92,18 @@ def index_items(message: MessageRecord | None) -> set[tuple[str, str]]:
 def index_writes(changes: Sequence[MessageChange]) -> tuple[list[IndexWrite], dict[tuple[str, str], set[str]]]:
     """The index writes of a batch of changes, one per item (the last change of each wins), and the records each
     write comes from (to report the records whose writes failed)."""
-    last: dict[tuple[str, str], str] = {}
+    last: dict[tuple[str, str], tuple[str, str | None]] = {}
     sources: dict[tuple[str, str], set[str]] = {}
     for change in changes:
         before, after = index_items(change.old), index_items(change.new)
+        pair = pair_of(change.new.sender_id, change.new.recipient_id) if change.new is not None else None
         for item in before - after:
-            last[item] = DELETE
+            last[item] = (DELETE, None)
             sources.setdefault(item, set()).add(change.sequence_number)
         for item in after - before:
-            last[item] = PUT
+            last[item] = (PUT, pair)
             sources.setdefault(item, set()).add(change.sequence_number)
-    writes = [(action, scope, key) for (scope, key), action in last.items()]
+    writes = [(action, scope, key, pair) for (scope, key), (action, pair) in last.items()]
     return writes, sources
 
 
@@ -127,7 +132,7 @@ class Search:
         limit: int | None = None,
         cursor: str | None = None,
     ) -> SearchOut:
-        """One page of the caller's messages that have every word of ``text``, newest first (4 round trips)."""
+        """One page of the caller's messages that have every word of ``text``, newest first (3 round trips)."""
         settings = get_settings()
         try:
             query = parse_query(text or "")
@@ -146,18 +151,24 @@ class Search:
                 raise InvalidRequest(str(exc), code=ErrorCode.INVALID_CURSOR) from exc
         spend(user, "search")
         scope_key = conversation_scope(conversation_id) if conversation_id else user_scope(user)
-        hits, more = query_index(scope_key, query.lookup, limit=FETCH, start=start)
+        page, more = query_index(scope_key, query.lookup, limit=FETCH, start=start)
+        hits = [key for key, _ in page]
         found = [parse_index_key(key) for key in hits]
+        partners = sorted({p for _, pair in page if (p := partner_in(pair, user)) is not None})
         conversations = list(
             dict.fromkeys([*(c for _, _, c, _ in found), *([conversation_id] if conversation_id else [])])
         )
         messages = list(dict.fromkeys((c, seq) for _, _, c, seq in found))
-        batch = batch_get([(Conversation, c, None) for c in conversations] + [(Message, c, seq) for c, seq in messages])
+        keys: list[Key] = [(Conversation, c, None) for c in conversations]
+        keys += [(Message, c, seq) for c, seq in messages]
+        keys += [key for partner in partners for key in block_keys(user, partner)]
+        batch = batch_get(keys)
         if conversation_id is not None:
             narrowed = batch.item(Conversation, conversation_id)
             if narrowed is None or user not in narrowed.participant_ids:
                 raise NotFound("conversation not found")
-        apart = self._blocked_partners(user, [batch.item(Conversation, c) for c in conversations])
+        apart = {partner for partner in partners if blocked_between(batch, user, partner)}
+        apart |= self._blocked_partners(user, [batch.item(Conversation, c) for c in conversations], set(partners))
         results: list[SearchResultOut] = []
         position = None
         for index, key in enumerate(hits):
@@ -178,10 +189,10 @@ class Search:
         return SearchOut(results=results, next_cursor=next_cursor)
 
     @staticmethod
-    def _blocked_partners(user: str, conversations: Sequence[Conversation | None]) -> set[str]:
-        """The other participants of ``conversations`` either of whom blocked the other: one BatchGetItem of at most
-        ``2 * FETCH`` keys (none when nothing was found)."""
-        partners = sorted({p for c in conversations if c is not None and (p := _partner(c, user)) is not None})
+    def _blocked_partners(user: str, conversations: Sequence[Conversation | None], known: set[str]) -> set[str]:
+        """The other participants of ``conversations`` not ``known`` from the index items' pairs (items indexed
+        before pairs were) either of whom blocked the other: one more BatchGetItem, only for those."""
+        partners = sorted({p for c in conversations if c is not None and (p := _partner(c, user)) is not None} - known)
         if not partners:
             return set()
         found = batch_get([key for partner in partners for key in block_keys(user, partner)])

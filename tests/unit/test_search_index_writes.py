@@ -23,16 +23,18 @@ def change(sequence: str, old: MessageRecord | None, new: MessageRecord | None) 
 def test_a_new_message_is_indexed_for_both_participants_and_its_conversation() -> None:
     writes, sources = index_writes([change("1", None, MESSAGE)])
     buckets = index_buckets("granny square", None)
-    assert len(writes) == 3 * len(buckets) and {action for action, _, _ in writes} == {"put"}
-    assert {scope for _, scope, _ in writes} == {"u#bob", "u#alice", "c#conv_x"}
-    assert all(key.endswith("#2026-12-01T10:00:00.000Z#conv_x#000000000003") for _, _, key in writes)
+    assert len(writes) == 3 * len(buckets) and {action for action, _, _, _ in writes} == {"put"}
+    assert {scope for _, scope, _, _ in writes} == {"u#bob", "u#alice", "c#conv_x"}
+    assert all(key.endswith("#2026-12-01T10:00:00.000Z#conv_x#000000000003") for _, _, key, _ in writes)
     assert all(origin == {"1"} for origin in sources.values())
+    # Each put names the two participants: a search reads the blocks between the caller and them with the messages.
+    assert {pair for _, _, _, pair in writes} == {"alice\x1fbob"}
 
 
 def test_an_edit_swaps_only_the_changed_buckets_and_a_reaction_writes_nothing() -> None:
     edited = replace(MESSAGE, content="granny border", version=2)
     writes, _ = index_writes([change("2", MESSAGE, edited)])
-    assert {(action, key.split("#")[0]) for action, _, key in writes} == {
+    assert {(action, key.split("#")[0]) for action, _, key, _ in writes} == {
         *(("delete", b) for b in ("sq", "squ", "squar")),
         *(("put", b) for b in ("bo", "bor", "borde")),
     }
@@ -43,11 +45,12 @@ def test_a_deletion_removes_everything_and_the_last_change_of_an_item_wins() -> 
     tombstone = replace(MESSAGE, content="", deleted_at="2026-12-01T11:00:00.000Z")
     assert index_items(tombstone) == set()
     writes, sources = index_writes([change("1", None, MESSAGE), change("2", MESSAGE, tombstone)])
-    assert {action for action, _, _ in writes} == {"delete"}
+    assert {action for action, _, _, _ in writes} == {"delete"}
     assert len(writes) == len(index_items(MESSAGE))  # one write per item: BatchWriteItem refuses duplicates
     assert all(origin == {"1", "2"} for origin in sources.values())
     removed, _ = index_writes([change("4", MESSAGE, None)])
-    assert {action for action, _, _ in removed} == {"delete"}
+    assert {action for action, _, _, _ in removed} == {"delete"}
+    assert {pair for _, _, _, pair in removed} == {None}
 
 
 def test_attachment_file_names_are_indexed() -> None:

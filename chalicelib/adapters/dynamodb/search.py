@@ -33,6 +33,9 @@ class SearchTerm(Model):
 
     scope = UnicodeAttribute(hash_key=True)
     key = UnicodeAttribute(range_key=True)
+    # The message's two participants (``pair_of``): a search learns whom each hit is with from the Query itself, so
+    # the blocks between the caller and them join the one BatchGetItem that reads the messages (issue 17).
+    pair = UnicodeAttribute(null=True)
 
 
 def user_scope(user_id: str) -> str:
@@ -43,7 +46,22 @@ def conversation_scope(conversation_id: str) -> str:
     return f"c#{conversation_id}"
 
 
-IndexWrite = tuple[str, str, str]  # (PUT or DELETE, scope, key)
+IndexWrite = tuple[str, str, str, str | None]  # (PUT or DELETE, scope, key, the pair of a put)
+PAIR_SEPARATOR = "\x1f"
+
+
+def pair_of(first: str, second: str) -> str:
+    """The ``pair`` attribute of a message between two users (order-free)."""
+    return PAIR_SEPARATOR.join(sorted({first, second}))
+
+
+def partner_in(pair: str | None, user_id: str) -> str | None:
+    """The other user of a ``pair`` that ``user_id`` is in (None: no pair, or not theirs)."""
+    users = pair.split(PAIR_SEPARATOR) if pair else []
+    if user_id not in users:
+        return None
+    others = [user for user in users if user != user_id]
+    return others[0] if others else None
 
 
 def write_index(writes: Iterable[IndexWrite]) -> set[tuple[str, str]]:
@@ -70,11 +88,11 @@ def write_index(writes: Iterable[IndexWrite]) -> set[tuple[str, str]]:
 
 
 def _request(write: IndexWrite) -> dict[str, Any]:
-    action, scope, key = write
+    action, scope, key, pair = write
     item_key = {"scope": {"S": scope}, "key": {"S": key}}
     if action == DELETE:
         return {"DeleteRequest": {"Key": item_key}}
-    return {"PutRequest": {"Item": item_key}}
+    return {"PutRequest": {"Item": item_key | ({"pair": {"S": pair}} if pair else {})}}
 
 
 def _identity(request: dict[str, Any]) -> tuple[str, str]:
@@ -84,9 +102,9 @@ def _identity(request: dict[str, Any]) -> tuple[str, str]:
 
 def query_index(
     scope: str, bucket: str, *, limit: int, start: dict[str, Any] | None
-) -> tuple[list[str], dict[str, Any] | None]:
-    """One Query (one round trip, whatever the bucket holds): up to ``limit`` keys of a scope's bucket, newest first,
-    and where the next page starts (DynamoDB's LastEvaluatedKey, None at the end)."""
+) -> tuple[list[tuple[str, str | None]], dict[str, Any] | None]:
+    """One Query (one round trip, whatever the bucket holds): up to ``limit`` (key, pair) of a scope's bucket, newest
+    first (pair None: an item written before pairs were), and where the next page starts (LastEvaluatedKey)."""
     request: dict[str, Any] = {
         "TableName": SearchTerm.Meta.table_name,
         "KeyConditionExpression": "#s = :s AND begins_with(#k, :b)",
@@ -99,4 +117,5 @@ def query_index(
     if start:
         request["ExclusiveStartKey"] = start
     response = SearchTerm._get_connection().connection._make_api_call("Query", request)
-    return [item["key"]["S"] for item in response.get("Items", [])], response.get("LastEvaluatedKey")
+    hits = [(item["key"]["S"], item.get("pair", {}).get("S")) for item in response.get("Items", [])]
+    return hits, response.get("LastEvaluatedKey")
