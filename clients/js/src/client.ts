@@ -532,8 +532,9 @@ export class MessagingClient {
     return this.request("getVapidPublicKey");
   }
 
-  /** Register a browser's push subscription (`subscription.toJSON()`); resolves with its `{id}`, the same id for
-   * the same endpoint (its keys updated): call it on every page load. */
+  /** Register a browser's push subscription: `subscription.toJSON() as PushSubscriptionInput` (the DOM's type
+   * marks every field optional). Resolves with its `{id}`, the same id for the same endpoint (its keys updated):
+   * call it on every page load. */
   registerPushSubscription(subscription: PushSubscriptionInput): Promise<PushSubscriptionResult> {
     return this.request("putPushSubscription", { body: subscription });
   }
