@@ -11,28 +11,43 @@ import { RestClient, delay, type Answer, type CallInput, type RetryOptions } fro
 import { TokenSource, type GetToken } from "./tokens.js";
 import type {
   Attachment,
+  BlockPage,
+  BlockResult,
   ClientAction,
   ClientActionMap,
   ClientEventMap,
   ClientEventName,
   ConversationDetail,
   ConversationPage,
+  ConversationSettingsChange,
+  ConversationSettingsResult,
   EnrichedConversation,
   EventHandler,
   LoadConversationOptions,
   LoadConversationsOptions,
+  ListBlocksOptions,
   Message,
   MessageChange,
   MessageChangeEvent,
+  NotificationPreferences,
+  NotificationPreferencesInput,
   OperationId,
   PatternConversation,
+  PushSubscriptionInput,
+  PushSubscriptionResult,
   QueryOf,
+  ReportInput,
+  ReportResult,
   ResponseOf,
+  SearchOptions,
+  SearchPage,
   SendMessageInput,
   SentMessage,
   ServerEventMap,
   SyncOptions,
   SyncPage,
+  UnblockResult,
+  VapidPublicKey,
   WebSocketConstructor,
 } from "./types.js";
 
@@ -133,6 +148,8 @@ const DEFAULT_PING_INTERVAL_MS = 4 * 60 * 1000;
 const DEFAULT_TYPING_TIMEOUT_MS = 2000;
 const DEFAULT_ANSWER_TIMEOUT_MS = 10_000;
 const DEFAULT_UPLOAD_PROCESSING_TIMEOUT_MS = 15_000;
+/** `muteConversation` without an end: the API mutes until a moment, so the last one it can write. */
+const MUTED_UNTIL_UNMUTED = "9999-12-31T23:59:59.999Z";
 const typingKey = (conversationId: string, userId: string) => `${conversationId}\u0000${userId}`;
 
 export class MessagingClient {
@@ -239,7 +256,9 @@ export class MessagingClient {
     return (await this.rest.call(operationId, input)).data;
   }
 
-  /** A page of the caller's conversations (most recent activity first), `nextCursor` and `totalUnread`. */
+  /** A page of the caller's conversations (most recent activity first), `nextCursor`, `totalUnread` and
+   * `requestsCount`; `folder`: `inbox` (the default), `archived` or `requests` (message requests waiting for the
+   * caller). */
   loadConversations(options: LoadConversationsOptions = {}): Promise<ConversationPage> {
     return this.request("listConversations", { query: options });
   }
@@ -414,7 +433,116 @@ export class MessagingClient {
   }
 
   // Later issues add their REST calls here, one line each on top of `request` (types come from the regenerated
-  // src/generated/openapi.ts).
+  // src/generated/openapi.ts). GET, PUT and DELETE are retried after 429 (Retry-After), 502/503/504 and network
+  // failures; the one POST, a report, is too, because the server keeps one report per reporter and message.
+
+  // --- REST: search (README "GET /api/messages/search") ----------------------------------------------------------
+
+  /** Messages of the caller's conversations (or of one: `conversationId`) that contain every word of `q`, newest
+   * first, with the `highlights` of the words in `content`. The index is written about a second after a send. A
+   * page may hold fewer than `limit` results and still have a `nextCursor`: follow it (as `cursor`) until null. */
+  search(q: string, options: SearchOptions = {}): Promise<SearchPage> {
+    return this.request("searchMessages", { query: { ...options, q } });
+  }
+
+  // --- REST: the caller's own settings of a conversation, folders and message requests ---------------------------
+  // `loadConversations({folder: "archived" | "requests"})` lists the other folders (default `inbox`).
+
+  /** Change the caller's own settings of a conversation (what is left out stays as it is); resolves with all of
+   * them. The caller's other connections get `conversation_updated`. */
+  updateConversationSettings(conversationId: string, settings: ConversationSettingsChange): Promise<ConversationSettingsResult> {
+    return this.request("updateConversationSettings", { path: { conversationId }, body: settings });
+  }
+
+  /** Move a conversation to `folder: "archived"` (it comes back to the inbox when the other participant writes). */
+  archiveConversation(conversationId: string): Promise<ConversationSettingsResult> {
+    return this.updateConversationSettings(conversationId, { archived: true });
+  }
+
+  /** Back to the inbox. */
+  unarchiveConversation(conversationId: string): Promise<ConversationSettingsResult> {
+    return this.updateConversationSettings(conversationId, { archived: false });
+  }
+
+  /** No `new_message_notification`, push or digest for this conversation until `until` (a Date or ISO-8601 with a
+   * time zone); without it, until `unmuteConversation`. It stays in its folder and still counts unread. */
+  muteConversation(conversationId: string, until?: Date | string): Promise<ConversationSettingsResult> {
+    const mutedUntil = until === undefined ? MUTED_UNTIL_UNMUTED : until instanceof Date ? until.toISOString() : until;
+    return this.updateConversationSettings(conversationId, { mutedUntil });
+  }
+
+  unmuteConversation(conversationId: string): Promise<ConversationSettingsResult> {
+    return this.updateConversationSettings(conversationId, { mutedUntil: null });
+  }
+
+  /** Accept a message request waiting for the caller (`folder: "requests"`): it moves to the inbox, and the
+   * requester sees the caller's presence, typing and receipts from then on. (Replying accepts it too.) */
+  acceptRequest(conversationId: string): Promise<ConversationSettingsResult> {
+    return this.updateConversationSettings(conversationId, { accepted: true });
+  }
+
+  /** Decline a message request: declining is blocking its requester (the request's `otherParticipant.id`), so
+   * the request leaves `requests` for `archived` and no message gets through; `unblockUser` undoes it. */
+  declineRequest(requesterId: string): Promise<BlockResult> {
+    return this.blockUser(requesterId);
+  }
+
+  // --- REST: blocking (README "Blocking") -------------------------------------------------------------------------
+
+  /** Block a user: no messages either way, no typing or presence; `{block}` (the same when already blocked). */
+  blockUser(userId: string): Promise<BlockResult> {
+    return this.request("blockUser", { path: { userId } });
+  }
+
+  /** Unblock a user (`{userId, blocked: false}`; unblocking one not blocked changes nothing). */
+  unblockUser(userId: string): Promise<UnblockResult> {
+    return this.request("unblockUser", { path: { userId } });
+  }
+
+  /** A page of the users the caller blocked; `nextCursor` (as `cursor`) for the next. */
+  listBlocks(options: ListBlocksOptions = {}): Promise<BlockPage> {
+    return this.request("listBlocks", { query: options });
+  }
+
+  // --- REST: reports (README "Reports and moderation") ----------------------------------------------------------
+
+  /** Report another participant's message to the moderators: `reason` and, optionally, `details` (at most 1,000
+   * characters). Reporting the same message again answers the same report, so retries are safe. */
+  reportMessage(messageId: string, report: ReportInput): Promise<ReportResult> {
+    return this.request("reportMessage", { path: { messageId }, body: report, idempotent: true });
+  }
+
+  // --- REST: notification preferences (README "Offline notifications") ----------------------------------------
+
+  /** The caller's email, push and quiet-hours preferences (defaults filled in). */
+  getNotificationPreferences(): Promise<NotificationPreferences> {
+    return this.request("getNotificationPreferences");
+  }
+
+  /** Replace the whole set: what `prefs` leaves out takes its default (`{}` resets everything), so change one
+   * field by sending back what `getNotificationPreferences` gave with it changed. Resolves with the stored set. */
+  setNotificationPreferences(prefs: NotificationPreferencesInput): Promise<NotificationPreferences> {
+    return this.request("putNotificationPreferences", { body: prefs });
+  }
+
+  // --- REST: Web Push (README "Web Push") -------------------------------------------------------------------------
+
+  /** The server's VAPID key: `applicationServerKey` of `pushManager.subscribe` (decoded from base64url). */
+  getVapidPublicKey(): Promise<VapidPublicKey> {
+    return this.request("getVapidPublicKey");
+  }
+
+  /** Register a browser's push subscription: `subscription.toJSON() as PushSubscriptionInput` (the DOM's type
+   * marks every field optional). Resolves with its `{id}`, the same id for the same endpoint (its keys updated):
+   * call it on every page load. */
+  registerPushSubscription(subscription: PushSubscriptionInput): Promise<PushSubscriptionResult> {
+    return this.request("putPushSubscription", { body: subscription });
+  }
+
+  /** Forget a push subscription of the caller's (on logout); `{id}`. */
+  unregisterPushSubscription(subscriptionId: string): Promise<PushSubscriptionResult> {
+    return this.request("deletePushSubscription", { path: { subscriptionId } });
+  }
 
   // --- real time ---------------------------------------------------------------------------------------------------
 

@@ -78,17 +78,48 @@ export function useMessagingClient(): MessagingClient {
   return useMessagingContext("useMessagingClient").client;
 }
 
-export interface MessagingContextValue extends MessagingState, MessagingActions {
+/** The client's calls that `useMessaging()` hands out as they are (bound) next to the store's actions: search,
+ * conversation settings and message requests, blocks, reports, notification preferences, Web Push. They keep no
+ * state of their own: after archiving or accepting, `loadConversations({folder})` shows the folders anew. */
+export const CLIENT_CALLS = [
+  "search",
+  "updateConversationSettings",
+  "archiveConversation",
+  "unarchiveConversation",
+  "muteConversation",
+  "unmuteConversation",
+  "acceptRequest",
+  "declineRequest",
+  "blockUser",
+  "unblockUser",
+  "listBlocks",
+  "reportMessage",
+  "getNotificationPreferences",
+  "setNotificationPreferences",
+  "getVapidPublicKey",
+  "registerPushSubscription",
+  "unregisterPushSubscription",
+] as const satisfies readonly (keyof MessagingClient)[];
+
+export type MessagingClientCalls = Pick<MessagingClient, (typeof CLIENT_CALLS)[number]>;
+
+function bindClientCalls(client: MessagingClient): MessagingClientCalls {
+  const bound: Partial<Record<(typeof CLIENT_CALLS)[number], unknown>> = {};
+  for (const name of CLIENT_CALLS) bound[name] = (client[name] as (...args: unknown[]) => unknown).bind(client);
+  return bound as MessagingClientCalls;
+}
+
+export interface MessagingContextValue extends MessagingState, MessagingActions, MessagingClientCalls {
   client: MessagingClient;
 }
 
 /** The seed's MessagingContext: `{conversations, currentConversation, unreadCount, isConnected, typingUsers, ...}`
- * and its actions (MESSAGING_ACTIONS: the seed's, plus edits, deletions, reactions and replies); re-renders when
- * the socket's events change any of it. */
+ * and its actions (MESSAGING_ACTIONS: the seed's, plus edits, deletions, reactions and replies; and CLIENT_CALLS,
+ * the client's later calls such as `search`); re-renders when the socket's events change any of it. */
 export function useMessaging(): MessagingContextValue {
   const { client, store } = useMessagingContext("useMessaging");
   const state = useSyncExternalStore(store.subscribe, store.getState, store.getState);
-  const actions = useMemo(() => ({ ...bindActions(store), client }), [client, store]);
+  const actions = useMemo(() => ({ ...bindClientCalls(client), ...bindActions(store), client }), [client, store]);
   return { ...state, ...actions };
 }
 

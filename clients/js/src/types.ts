@@ -59,6 +59,40 @@ export type MessageChange = ResponseOf<"editMessage">;
 /** The socket's answers to the four changes of a message; `on()` handlers get them for REST calls too. */
 export type MessageChangeEvent = "message_edited" | "message_removed" | "reaction_added" | "reaction_removed";
 
+/** `GET /api/messages/search`: what `search(q, options)` takes besides `q` (`conversationId`, `limit`, `cursor`). */
+export type SearchOptions = Omit<QueryOf<"searchMessages">, "q">;
+/** A page of search results (`message`, `conversation`, `highlights`), newest first, and `nextCursor`. */
+export type SearchPage = ResponseOf<"searchMessages">;
+/** A list folder of `loadConversations({folder})`: `inbox` (the default), `archived`, `requests`. */
+export type ConversationFolder = NonNullable<LoadConversationsOptions["folder"]>;
+/** The caller's own settings of a conversation (`archived`, `mutedUntil`, `isMuted`), as every enriched one has. */
+export type ConversationSettings = Schemas["ConversationSettingsOut"];
+/** `PUT .../settings`: what to change (`archived`, `mutedUntil`, `accepted: true`); what is left out stays. */
+export type ConversationSettingsChange = BodyOf<"updateConversationSettings">;
+/** What `PUT .../settings` answers: `{settings}` after the change. */
+export type ConversationSettingsResult = ResponseOf<"updateConversationSettings">;
+/** `PUT /api/me/blocks/{userId}`: `{block: {userId, blockedAt}}` (the same when already blocked). */
+export type BlockResult = ResponseOf<"blockUser">;
+/** `DELETE /api/me/blocks/{userId}`: `{userId, blocked: false}`. */
+export type UnblockResult = ResponseOf<"unblockUser">;
+export type ListBlocksOptions = QueryOf<"listBlocks">;
+/** `GET /api/me/blocks`: the users the caller blocked, a page, and `nextCursor`. */
+export type BlockPage = ResponseOf<"listBlocks">;
+/** `POST /api/messages/{id}/report`: `reason` and, optionally, `details` (the reporter's words). */
+export type ReportInput = BodyOf<"reportMessage">;
+/** What a report answers: `{report: {id, messageId, conversationId, reason, status, createdAt}}`. */
+export type ReportResult = ResponseOf<"reportMessage">;
+/** The caller's notification preferences: `email`, `push`, `quietHours` (every field, defaults filled in). */
+export type NotificationPreferences = ResponseOf<"getNotificationPreferences">;
+/** The whole set `setNotificationPreferences` stores: what is left out takes its default. */
+export type NotificationPreferencesInput = BodyOf<"putNotificationPreferences">;
+/** `GET /api/push/vapid-public-key`: `{publicKey}` (base64url), the `applicationServerKey` of a push subscription. */
+export type VapidPublicKey = ResponseOf<"getVapidPublicKey">;
+/** `PUT /api/push/subscriptions`: what `PushSubscription.toJSON()` gives (`endpoint`, `keys`, `expirationTime`). */
+export type PushSubscriptionInput = BodyOf<"putPushSubscription">;
+/** A registered push subscription's `{id}` (what `unregisterPushSubscription` takes). */
+export type PushSubscriptionResult = ResponseOf<"putPushSubscription">;
+
 /** What `sendMessage` takes: the fields of `POST /api/messages`; `clientMessageId` is generated when left out, and
  * `attachment` may be what `uploadAttachment` resolved with (only its `attachmentId` is sent). */
 export type SendMessageInput = Omit<BodyOf<"sendMessage">, "attachment" | "clientMessageId"> & {

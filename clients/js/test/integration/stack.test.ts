@@ -12,7 +12,7 @@ import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import WebSocket from "ws";
-import { MessagingApiError, MessagingClient, type Message, type ClientEventMap, type ClientEventName, type MessagingClientOptions, type WebSocketConstructor } from "@crochet-messaging/client";
+import { MessagingApiError, MessagingClient, type Message, type ClientEventMap, type ConversationFolder, type SearchPage, type ClientEventName, type MessagingClientOptions, type WebSocketConstructor } from "@crochet-messaging/client";
 
 const env = process.env;
 const apiUrl = env["MESSAGING_API_URL"];
@@ -96,6 +96,7 @@ const settle = () => new Promise((resolve) => setTimeout(resolve, 300));
 let alice: Participant;
 let bob: Participant;
 let conversationId: string;
+let firstQuestion: Message | undefined; // bob's first message, found again by search
 
 test("two clients connect and join the pattern conversation", { skip }, async () => {
   alice = participant("alice");
@@ -112,6 +113,7 @@ test("two clients connect and join the pattern conversation", { skip }, async ()
 test("a message sent by one arrives once at the other, with its notification once", { skip }, async () => {
   const sent = await bob.client.sendMessage({ conversationId, content: "Which hook size for the border?" });
   assert.equal(sent.duplicate, false);
+  firstQuestion = sent.message;
   await until(() => alice.seen("message_received").some((m) => m.id === sent.message.id), "alice's message_received");
   await until(() => alice.seen("new_message_notification").some((n) => n.messageId === sent.message.id), "the notification");
   await settle();
@@ -247,4 +249,53 @@ test("an expired token: the socket's token_expired makes the client ask getToken
   assert.deepEqual(tokens, [true]);
   assert.ok(expiring.connectionIds.length >= 2);
   expiring.client.disconnect();
+});
+
+test("search finds bob's earlier message; archiving moves the conversation between folders; preferences are kept", { skip }, async () => {
+  const question = firstQuestion;
+  assert.ok(question, "the first test's message");
+  // The index is written from the messages stream, asynchronously: search until it is there (bounded, and well
+  // within RATE_LIMIT_SEARCH's 30 a minute).
+  let hit: SearchPage["results"][number] | undefined;
+  let searching = true;
+  const polling = (async () => {
+    while (searching && !hit) {
+      const page = await bob.client.search("HOOK size bord", { conversationId, limit: 50 });
+      hit = page.results.find((result) => result.message.id === question.id);
+      if (!hit) await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  })();
+  try {
+    await until(() => hit !== undefined, "the search result", 4000);
+  } finally {
+    searching = false;
+    await polling;
+  }
+  assert.equal(hit?.conversation.id, conversationId);
+  assert.deepEqual(
+    hit?.highlights.map(({ start, end }) => question.content.slice(start, end).toLowerCase()),
+    ["hook", "size", "border"],
+  );
+
+  const inFolder = async (folder: ConversationFolder) =>
+    (await bob.client.loadConversations({ folder, limit: 30 })).conversations.some((c) => c.id === conversationId);
+  const archived = await bob.client.archiveConversation(conversationId);
+  assert.equal(archived.settings.archived, true);
+  assert.deepEqual([await inFolder("archived"), await inFolder("inbox")], [true, false]);
+  const unarchived = await bob.client.unarchiveConversation(conversationId);
+  assert.equal(unarchived.settings.archived, false);
+  assert.deepEqual([await inFolder("archived"), await inFolder("inbox")], [false, true]);
+
+  const before = await bob.client.getNotificationPreferences();
+  const wanted = {
+    email: { enabled: false, delayMinutes: 45 },
+    push: { enabled: true, showPreview: false },
+    quietHours: { start: "22:00", end: "07:00", timeZone: "Europe/Paris" },
+  };
+  try {
+    assert.deepEqual(await bob.client.setNotificationPreferences(wanted), wanted);
+    assert.deepEqual(await bob.client.getNotificationPreferences(), wanted);
+  } finally {
+    await bob.client.setNotificationPreferences(before); // the browser tests of this stack use bob too
+  }
 });
