@@ -282,7 +282,8 @@ def test_sign_in_narrow_screen_day_separators_header_badge_and_newest_photo_in_v
     }"""
     # The view settles (the history page and the thumbnail's box land in their own frames): waited for, bounded.
     try:
-        page.wait_for_function(in_view, arg=thumbnail.element_handle(), timeout=5000)
+        # Polled on a timer: requestAnimationFrame (the default) does not run in a tab the browser counts as hidden.
+        page.wait_for_function(in_view, arg=thumbnail.element_handle(), polling=100, timeout=5000)
     except PlaywrightTimeoutError:
         page.screenshot(path=str(tmp_path / "photo-not-in-view.png"))
     assert thumbnail.evaluate(in_view), "the newest photo is not fully in view: " + thumbnail.evaluate(where)

@@ -9,7 +9,10 @@
 // - edits, deletions and reactions (message_updated, message_deleted, reaction_updated, the answers to our own
 //   changes, and the copies catch-up brings) keep the highest `version` per message id, whatever order they come
 //   in; a deleted message stays in place as a tombstone, and the list's preview follows its conversation's last
-//   message.
+//   message;
+// - the list is one folder's (`loadConversations({ folder })`, inbox by default): a conversation archived or
+//   unarchived (through the store's own calls, or `conversation_updated` from the caller's other devices) leaves
+//   the list or joins it, a mute shows on its entry, and the counts are reloaded.
 
 import { MessagingApiError } from "./errors.js";
 import { newClientMessageId } from "./ids.js";
@@ -17,7 +20,10 @@ import type { MarkAsReadOptions, MessagingClient, ReadState, SendOptions } from 
 import type {
   ClientEventMap,
   ConversationDetail,
+  ConversationFolder,
   ConversationPage,
+  ConversationSettings,
+  ConversationSettingsResult,
   EnrichedConversation,
   LoadConversationOptions,
   LoadConversationsOptions,
@@ -87,6 +93,10 @@ export const MESSAGING_ACTIONS = [
   "reply",
   "startTyping",
   "stopTyping",
+  "archiveConversation",
+  "unarchiveConversation",
+  "muteConversation",
+  "unmuteConversation",
 ] as const satisfies readonly (keyof MessagingStore)[];
 
 export type MessagingActions = Pick<MessagingStore, (typeof MESSAGING_ACTIONS)[number]>;
@@ -118,6 +128,7 @@ export class MessagingStore {
   private readonly readAt = new Map<string, string>(); // conversationId -> the caller's latest read time
   private refreshTimer: ReturnType<typeof setTimeout> | undefined;
   private openRequest = 0;
+  private folder: ConversationFolder = "inbox"; // the folder the list shows
 
   constructor(readonly client: MessagingClient) {}
 
@@ -157,6 +168,7 @@ export class MessagingStore {
     on("message_deleted", (deleted) => this.onDeleted(deleted));
     on("reaction_updated", (update) => this.onReactions(update));
     on("synced", (synced) => this.onSynced(synced));
+    on("conversation_updated", ({ conversationId, settings }) => this.onSettings(conversationId, settings));
     this.set({ isConnected: this.client.isConnected });
   }
 
@@ -170,6 +182,7 @@ export class MessagingStore {
 
   /** The first page of conversations (or the next one, with `cursor`: appended). */
   async loadConversations(options: LoadConversationsOptions = {}): Promise<ConversationPage> {
+    if (!options.cursor) this.folder = options.folder ?? "inbox"; // the latest asked: what a refresh reloads
     const page = await this.client.loadConversations(options);
     const merged = options.cursor ? this.mergeConversations(page.conversations) : [...page.conversations];
     this.set({
@@ -219,6 +232,25 @@ export class MessagingStore {
       conversations: this.upsertConversation(detail.conversation),
     });
     return detail;
+  }
+
+  /** Archive a conversation: it leaves the inbox list (and its unread the badge) until the other participant writes. */
+  archiveConversation(conversationId: string): Promise<ConversationSettingsResult> {
+    return this.settled(conversationId, this.client.archiveConversation(conversationId));
+  }
+
+  /** Back to the inbox. */
+  unarchiveConversation(conversationId: string): Promise<ConversationSettingsResult> {
+    return this.settled(conversationId, this.client.unarchiveConversation(conversationId));
+  }
+
+  /** No notifications until `until` (without it: until unmuted); the entry's `settings.isMuted` shows it. */
+  muteConversation(conversationId: string, until?: Date | string): Promise<ConversationSettingsResult> {
+    return this.settled(conversationId, this.client.muteConversation(conversationId, until));
+  }
+
+  unmuteConversation(conversationId: string): Promise<ConversationSettingsResult> {
+    return this.settled(conversationId, this.client.unmuteConversation(conversationId));
   }
 
   /** Close the open conversation (leaves its room). */
@@ -482,6 +514,35 @@ export class MessagingStore {
     return { ...message, key: message.clientMessageId ?? message.id, delivery: "sent" };
   }
 
+  private async settled(
+    conversationId: string,
+    change: Promise<ConversationSettingsResult>,
+  ): Promise<ConversationSettingsResult> {
+    const result = await change;
+    this.onSettings(conversationId, result.settings);
+    return result;
+  }
+
+  /** A conversation's new settings: on its entry and the open conversation; out of a list of another folder (in
+   * when it now belongs to this one); the counts reloaded when it changed folders (`totalUnread` is the inbox's). */
+  private onSettings(conversationId: string, settings: ConversationSettings): void {
+    const known = this.find(conversationId);
+    const current = this.state.currentConversation;
+    const moved = known !== undefined && known.settings.archived !== settings.archived;
+    const belongs = settings.archived ? this.folder === "archived" : this.folder !== "archived";
+    const patch: Partial<MessagingState> = {};
+    if (current?.conversation.id === conversationId) {
+      patch.currentConversation = { ...current, conversation: { ...current.conversation, settings } };
+    }
+    if (known && belongs) {
+      patch.conversations = this.state.conversations.map((c) => (c.id === conversationId ? { ...c, settings } : c));
+    } else if (known) {
+      patch.conversations = this.state.conversations.filter((c) => c.id !== conversationId);
+    }
+    this.set(patch);
+    if (moved || (!known && belongs)) this.refreshSoon();
+  }
+
   private find(conversationId: string): EnrichedConversation | undefined {
     return this.state.conversations.find((conversation) => conversation.id === conversationId);
   }
@@ -552,7 +613,7 @@ export class MessagingStore {
   private refreshSoon(): void {
     clearTimeout(this.refreshTimer);
     this.refreshTimer = setTimeout(() => {
-      this.loadConversations({}).catch(() => undefined);
+      this.loadConversations({ folder: this.folder }).catch(() => undefined);
     }, 50);
   }
 

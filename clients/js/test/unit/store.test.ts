@@ -138,3 +138,47 @@ test("mergeMessages: by id or clientMessageId, never back to pending, stored one
   list = mergeMessages(list, [pending]);
   assert.deepEqual(list.map((m) => [m.content, m.delivery, m.key]), [["a", "sent", "a"], ["mine", "sent", "cm-1"]]);
 });
+
+test("the list is one folder's: an archive leaves it, the other devices' conversation_updated too, a mute shows", async () => {
+  const settings = { archived: false, isMuted: false, mutedUntil: null };
+  const lists: (string | null)[] = [];
+  const env = setup({
+    "GET /api/messages/conversations": (call) => {
+      const folder = call.query.get("folder");
+      lists.push(folder);
+      const archived = folder === "archived";
+      return {
+        status: 200,
+        body: {
+          conversations: archived ? [] : [{ ...conversation("conv_a", 1), settings }, { ...conversation("conv_b", 2), settings }],
+          nextCursor: null,
+          totalUnread: archived ? 0 : 3,
+        },
+      };
+    },
+    "PUT /api/messages/conversations/conv_a/settings": () => ({ status: 200, body: { settings: { ...settings, archived: true } } }),
+    "PUT /api/messages/conversations/conv_b/settings": () => ({ status: 200, body: { settings: { ...settings, isMuted: true, mutedUntil: "9999-12-31T23:59:59.999Z" } } }),
+  });
+  const { connect } = env;
+  const store = new MessagingStore(env.client);
+  store.start();
+  await store.loadConversations();
+  const socket = await connect();
+  await store.archiveConversation("conv_a");
+  assert.deepEqual(store.getState().conversations.map((c) => c.id), ["conv_b"]);
+  await until(() => lists.length === 2, "the counts reloaded after the move");
+  assert.deepEqual(lists, [null, "inbox"]);
+  await store.muteConversation("conv_b");
+  assert.equal(store.getState().conversations.find((c) => c.id === "conv_b")?.settings.isMuted, true);
+  // Another device archives conv_b: it leaves this inbox list too.
+  socket.push("conversation_updated", { conversationId: "conv_b", settings: { ...settings, archived: true } });
+  await until(() => !store.getState().conversations.some((c) => c.id === "conv_b"), "conv_b out of the inbox");
+  await until(() => lists.length === 3, "the counts reloaded after the second move");
+  // The archived list follows its own folder: a refresh reloads that one, not the inbox.
+  await store.loadConversations({ folder: "archived" });
+  socket.push("conversation_updated", { conversationId: "conv_c", settings: { ...settings, archived: true } });
+  await until(() => lists.length === 5, "the archived list reloaded");
+  assert.deepEqual(lists, [null, "inbox", "inbox", "archived", "archived"]);
+  store.dispose();
+  store.client.disconnect();
+});
