@@ -111,6 +111,8 @@ function signIn(session) {
       if (message.senderId !== app.me?.id && isArchived(message.conversationId)) refreshSoon();
     }),
     client.on("conversation_updated", ({ conversationId, settings }) => {
+      const known = app.settings.get(conversationId);
+      if (known?.archived === settings.archived && known?.mutedUntil === settings.mutedUntil) return; // our own change
       app.settings.set(conversationId, settings); // changed on another device of mine
       refreshSoon();
     }),
@@ -396,11 +398,13 @@ function settingsOf(conversation) {
   return settings;
 }
 
+// The freshest copy of a conversation: a list's entry (lists are loaded again after every change), else the open one.
 function findConversation(conversationId) {
   const state = app.store?.getState();
   if (!state) return null;
-  if (state.currentConversation?.conversation.id === conversationId) return state.currentConversation.conversation;
-  return [...state.conversations, ...app.folderList].find((c) => c.id === conversationId) || null;
+  const listed = [...state.conversations, ...app.folderList].find((c) => c.id === conversationId);
+  if (listed) return listed;
+  return state.currentConversation?.conversation.id === conversationId ? state.currentConversation.conversation : null;
 }
 
 function isArchived(conversationId) {
@@ -441,6 +445,7 @@ async function listFolder(folder) {
 // The inbox again (the store's list, totalUnread, requestsCount), and the requests and the shown tab. What the
 // server answered is newer than the settings kept from earlier answers: those are dropped.
 async function refreshFolders() {
+  clearTimeout(app.refreshTimer); // this one brings what a pending refresh would
   const run = ++app.refreshing;
   const store = app.store;
   const page = await store.loadConversations({ limit: LIST_LIMIT });
@@ -470,8 +475,9 @@ function selectFolder(folder) {
 // --- organizing the open conversation: archive, mute, accept or decline, block ----------------------------------
 
 function renderChatActions() {
-  const conversation = app.store?.getState().currentConversation?.conversation;
-  if (!conversation) return;
+  const open = app.store?.getState().currentConversation?.conversation;
+  if (!open) return;
+  const conversation = findConversation(open.id);
   const other = conversation.otherParticipant;
   ui.renderChatActions(
     {

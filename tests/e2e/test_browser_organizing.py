@@ -7,6 +7,7 @@ Every wait is bounded (``WAIT_MS``); every check that the page changed something
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -18,11 +19,12 @@ from tests.e2e.api_client import Caller, json_of
 from tests.e2e.conftest import WAIT_MS, RunningStack
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, Locator, Page
+    from playwright.sync_api import Browser, Locator, Page, Request
 
 pytestmark = pytest.mark.e2e
 
 DIRECT = "Direct message"  # the seed's conversation: bob (a buyer of alice's blanket) wrote to alice
+SETTLE_MS = 300
 NO_HORIZONTAL_SCROLL = "document.documentElement.scrollWidth <= window.innerWidth"
 
 
@@ -33,14 +35,24 @@ class Tab:
     user: str
     page: Page
     errors: list[str] = field(default_factory=list)
+    in_flight: set[Request] = field(default_factory=set)
+
+    def settle(self) -> None:
+        """Until the page has no request under way (bounded): closing it mid-request breaks the dev server's pipe."""
+        deadline = time.monotonic() + WAIT_MS / 1000
+        while time.monotonic() < deadline:
+            self.page.wait_for_timeout(SETTLE_MS)  # a debounced refresh starts meanwhile
+            if not self.in_flight:
+                return
 
 
 @pytest.fixture
 def tabs(browser: Browser) -> Iterator[list[Tab]]:
-    """The tabs a test opened; their contexts are closed after it."""
+    """The tabs a test opened; closed after it, once they are idle."""
     opened: list[Tab] = []
     yield opened
     for tab in opened:
+        tab.settle()
         tab.page.context.close()
 
 
@@ -52,6 +64,9 @@ def open_tab(browser: Browser, stack: RunningStack, tabs: list[Tab], user: str, 
     context.set_default_timeout(WAIT_MS)
     tab = Tab(user, context.new_page())
     tabs.append(tab)
+    tab.page.on("request", lambda request: tab.in_flight.add(request))
+    tab.page.on("requestfinished", lambda request: tab.in_flight.discard(request))
+    tab.page.on("requestfailed", lambda request: tab.in_flight.discard(request))
     tab.page.on("pageerror", lambda error: tab.errors.append(f"page error: {error}"))
     tab.page.on("console", lambda message: tab.errors.append(message.text) if message.type == "error" else None)
     tab.page.goto(f"{stack.web_url}/?user={user}")
