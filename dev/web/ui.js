@@ -514,17 +514,23 @@ function mutedText(settings) {
 // The header's actions for the open conversation: accept/decline (a request waiting for me), archive, mute, block;
 // and a line saying what state it is in (blocked, muted, a request).
 export function renderChatActions({ settings, blocked, request, otherName }, handlers) {
-  const show = (selector, visible) => ($(selector).hidden = !visible);
+  // Called on every render of the store's state: only what changed is written (no relayout of the header).
+  const show = (selector, visible) => {
+    if ($(selector).hidden !== !visible) $(selector).hidden = !visible;
+  };
+  const text = (node, value) => {
+    if (node.textContent !== value) node.textContent = value;
+  };
   show("#accept-button", request);
   show("#decline-button", request && !blocked);
   show("#archive-button", !request);
-  $("#archive-button").textContent = settings?.archived ? "Unarchive" : "Archive";
+  text($("#archive-button"), settings?.archived ? "Unarchive" : "Archive");
   $("#archive-button").onclick = () => handlers.onArchive(!settings?.archived);
   $("#accept-button").onclick = () => handlers.onAccept();
   $("#decline-button").onclick = () => handlers.onDecline();
   const mute = $("#mute-button");
   const options = $("#mute-options");
-  mute.textContent = settings?.isMuted ? "Unmute" : "Mute";
+  text(mute, settings?.isMuted ? "Unmute" : "Mute");
   mute.onclick = () => {
     if (settings?.isMuted) return handlers.onMute(null);
     options.hidden = !options.hidden;
@@ -538,7 +544,7 @@ export function renderChatActions({ settings, blocked, request, otherName }, han
     };
   }
   const block = $("#block-button");
-  block.textContent = blocked ? "Unblock" : "Block";
+  text(block, blocked ? "Unblock" : "Block");
   block.onclick = () => (blocked ? handlers.onUnblock() : handlers.onBlock());
   const lines = [
     blocked ? `You blocked ${otherName}: no messages either way until you unblock them.` : null,
@@ -546,13 +552,13 @@ export function renderChatActions({ settings, blocked, request, otherName }, han
     mutedText(settings),
   ].filter(Boolean);
   const state = $("#chat-state");
-  state.hidden = !lines.length;
-  state.textContent = lines.join(" · ");
+  show("#chat-state", lines.length > 0);
+  text(state, lines.join(" · "));
   state.dataset.blocked = String(Boolean(blocked));
   state.dataset.muted = String(Boolean(settings?.isMuted));
   $("#chat").dataset.blocked = String(Boolean(blocked));
-  $("#message-input").disabled = Boolean(blocked);
-  $("#send-button").disabled = Boolean(blocked);
+  if ($("#message-input").disabled !== Boolean(blocked)) $("#message-input").disabled = Boolean(blocked);
+  if ($("#send-button").disabled !== Boolean(blocked)) $("#send-button").disabled = Boolean(blocked);
 }
 
 // --- the report form ---
