@@ -8,6 +8,10 @@
 //   actions              send, photo (uploadAttachment), reply, edit, delete, react, read (on screen), typing
 //   presence             watchPresence for the partners of the listed conversations
 //   search               the search box, when the API has the search route (OPERATIONS.searchMessages)
+//   folders              Inbox / Requests / Archived tabs (listConversations' folder), the requests' count
+//   organizing           archive, mute, accept or decline a request, block (updateConversationSettings, blockUser)
+//   reports              report someone else's message (reportMessage)
+//   notifications        the preferences panel, and Web Push for this device (sw.js, putPushSubscription)
 //
 // The dev stack serves config.json: the API and WebSocket URLs and a dev token per demo user.
 
@@ -22,6 +26,11 @@ const allowedReactions = config.reactionEmoji || [];
 const preferred = PREFERRED_REACTIONS.filter((emoji) => allowedReactions.includes(emoji));
 const OFFERED_REACTIONS = preferred.length ? preferred : allowedReactions.slice(0, 3);
 const SESSION_KEY = "crochet-messaging.session";
+const PUSH_KEY = "crochet-messaging.push-subscription"; // + user id: the id putPushSubscription answered
+const MUTED_FOREVER = "9999-12-31T23:59:59Z"; // "until I unmute"
+const LIST_LIMIT = 30;
+// A conversation to open once signed in: /?conversation=<id> (what a push notification's click opens).
+const WANTED_CONVERSATION = new URLSearchParams(location.search).get("conversation");
 
 const userById = (id) => config.users.find((user) => user.id === id);
 const nameOf = (id) => userById(id)?.name || id;
@@ -37,6 +46,15 @@ const app = {
   composing: { mode: "new", message: null },
   newestSeen: null,
   lastReadSent: null,
+  folder: "inbox", // the list's tab: inbox | requests | archived
+  folderList: [], // the requests or archived tab's conversations (the inbox is the store's list)
+  requestsCount: 0,
+  requestIds: new Set(), // message requests waiting for me (the requests folder as last listed)
+  settings: new Map(), // conversationId -> my settings as last answered (PUT, conversation_updated)
+  blocked: new Set(), // the users I blocked
+  reported: new Set(), // message ids I reported (this session)
+  refreshing: 0,
+  refreshTimer: null,
 };
 
 // --- sign in ---------------------------------------------------------------------------------------------------------
@@ -87,6 +105,16 @@ function signIn(session) {
     client.on("new_message_notification", (notice) => {
       const open = app.store.getState().currentConversation?.conversation.id;
       if (notice.conversationId !== open) ui.toast(`${notice.sender.name}: ${notice.preview || "Photo"}`);
+      if (isArchived(notice.conversationId)) refreshSoon(); // the other participant's message unarchives it
+    }),
+    client.on("message_received", (message) => {
+      if (message.senderId !== app.me?.id && isArchived(message.conversationId)) refreshSoon();
+    }),
+    client.on("conversation_updated", ({ conversationId, settings }) => {
+      const known = app.settings.get(conversationId);
+      if (known?.archived === settings.archived && known?.mutedUntil === settings.mutedUntil) return; // our own change
+      app.settings.set(conversationId, settings); // changed on another device of mine
+      refreshSoon();
     }),
     client.on("error", (error) => showError(error)),
   ];
@@ -96,15 +124,26 @@ function signIn(session) {
   ui.setConnectionStatus("connecting", "connecting…");
   renderPatternActions();
   ui.setSearchAvailable("searchMessages" in OPERATIONS);
+  ui.setPushStatus("");
   client.connect().catch(() => undefined);
-  app.store.loadConversations({ limit: 30 }).then(watchInbox, showError);
+  refreshFolders()
+    .then(() => {
+      watchInbox();
+      if (WANTED_CONVERSATION && app.me?.id === userId) return openConversation(WANTED_CONVERSATION);
+    })
+    .catch(showError);
+  loadBlocks().catch(showError);
+  renewPushSubscription();
 }
 
 function signOut(showForm = true) {
   for (const off of app.unsubscribe.splice(0)) off();
   app.store?.dispose();
   app.client?.disconnect();
+  clearTimeout(app.refreshTimer);
   Object.assign(app, { client: null, store: null, me: null, newestSeen: null, lastReadSent: null });
+  Object.assign(app, { folder: "inbox", folderList: [], requestsCount: 0, requestIds: new Set() });
+  Object.assign(app, { settings: new Map(), blocked: new Set(), reported: new Set() });
   app.rendered = { conversations: null, openId: null, messages: new Map() };
   ui.showConversation(null);
   ui.setTyping(null);
@@ -135,13 +174,7 @@ function render() {
     const known = new Set((app.rendered.conversations || []).map((c) => c.otherParticipant.id));
     const partnersChanged = state.conversations.some((c) => !known.has(c.otherParticipant.id));
     app.rendered.conversations = state.conversations;
-    ui.renderConversationList(state.conversations, {
-      meId: app.me.id,
-      openId,
-      totalUnread: state.unreadCount,
-      onOpen: (id) => openConversation(id).catch(showError),
-    });
-    ui.renderRecent(state.conversations, { meId: app.me.id, totalUnread: state.unreadCount, onOpen: (id) => openConversation(id).catch(showError) });
+    renderList();
     if (partnersChanged) watchInbox();
   }
   if (openId !== app.rendered.openId) {
@@ -152,6 +185,7 @@ function render() {
   } else if (current) {
     ui.showConversation(current.conversation);
   }
+  if (current) renderChatActions();
   if (current) renderMessages(current.messages);
   const typing = state.typingUsers.filter((t) => t.conversationId === openId && t.userId !== app.me.id);
   ui.setTyping(typing.length ? `${typing.map((t) => nameOf(t.userId)).join(", ")} is typing…` : null);
@@ -186,6 +220,7 @@ function view(message) {
   return {
     ...message,
     pending: message.delivery === "pending",
+    reported: Boolean(message.id && app.reported.has(message.id)),
     failed: message.delivery === "failed",
     uploading: Boolean(message.uploading),
   };
@@ -203,6 +238,7 @@ function renderOptions(message) {
       onEdit: (m) => compose("edit", m),
       onDelete: (m) => app.store.deleteMessage(m.id).catch(showError),
       onReact: (m, emoji, add) => (add ? app.store.addReaction(m.id, emoji) : app.store.removeReaction(m.id, emoji)).catch(showError),
+      onReport: (m) => ui.openReportForm(m, { nameOf, onSubmit: (body) => report(m, body) }),
     },
   };
 }
@@ -352,6 +388,296 @@ async function search(q) {
     showError(error);
   }
 }
+
+// --- folders: Inbox / Requests / Archived ---------------------------------------------------------------------------
+
+// My settings of a conversation: the latest answer I got (a PUT, conversation_updated), else what the list says.
+function settingsOf(conversation) {
+  const settings = { ...conversation.settings, ...app.settings.get(conversation.id) };
+  settings.isMuted = Boolean(settings.mutedUntil && new Date(settings.mutedUntil) > new Date());
+  return settings;
+}
+
+// The freshest copy of a conversation: a list's entry (lists are loaded again after every change), else the open one.
+function findConversation(conversationId) {
+  const state = app.store?.getState();
+  if (!state) return null;
+  const listed = [...state.conversations, ...app.folderList].find((c) => c.id === conversationId);
+  if (listed) return listed;
+  return state.currentConversation?.conversation.id === conversationId ? state.currentConversation.conversation : null;
+}
+
+function isArchived(conversationId) {
+  const conversation = findConversation(conversationId);
+  return Boolean(conversation && settingsOf(conversation).archived);
+}
+
+// The tab's conversations: the inbox is the store's list (kept live by the socket) without what left it since; the
+// other tabs are listed when shown and after each change.
+function shownConversations() {
+  const inFolder = (c) => {
+    const settings = settingsOf(c);
+    if (app.folder === "requests") return app.requestIds.has(c.id);
+    if (app.folder === "archived") return settings.archived;
+    return !settings.archived && !app.requestIds.has(c.id);
+  };
+  const source = app.folder === "inbox" ? app.store.getState().conversations : app.folderList;
+  return source.filter(inFolder).map((c) => ({ ...c, settings: settingsOf(c) }));
+}
+
+function renderList() {
+  if (!app.store) return;
+  const state = app.store.getState();
+  const openId = state.currentConversation?.conversation.id ?? null;
+  const onOpen = (id) => openConversation(id).catch(showError);
+  const emptyText = { inbox: "None yet", requests: "No message requests", archived: "Nothing archived" }[app.folder];
+  ui.renderConversationList(shownConversations(), { meId: app.me.id, openId, totalUnread: state.unreadCount, onOpen, emptyText });
+  ui.setFolder(app.folder, app.requestsCount, selectFolder);
+  const inbox = state.conversations.filter((c) => !settingsOf(c).archived && !app.requestIds.has(c.id));
+  ui.renderRecent(inbox, { meId: app.me.id, totalUnread: state.unreadCount, onOpen });
+}
+
+async function listFolder(folder) {
+  const page = await app.client.request("listConversations", { query: { folder, limit: LIST_LIMIT } });
+  return page.conversations;
+}
+
+// The inbox again (the store's list, totalUnread, requestsCount), and the requests and the shown tab. What the
+// server answered is newer than the settings kept from earlier answers: those are dropped.
+async function refreshFolders() {
+  clearTimeout(app.refreshTimer); // this one brings what a pending refresh would
+  const run = ++app.refreshing;
+  const store = app.store;
+  const page = await store.loadConversations({ limit: LIST_LIMIT });
+  const requests = page.requestsCount || app.folder === "requests" ? await listFolder("requests") : [];
+  const archived = app.folder === "archived" ? await listFolder("archived") : [];
+  if (run !== app.refreshing || store !== app.store) return;
+  for (const c of [...page.conversations, ...requests, ...archived]) app.settings.delete(c.id);
+  app.requestsCount = page.requestsCount || 0;
+  app.requestIds = new Set(requests.map((c) => c.id));
+  app.folderList = app.folder === "requests" ? requests : archived;
+  renderList();
+  renderChatActions();
+}
+
+function refreshSoon() {
+  clearTimeout(app.refreshTimer);
+  app.refreshTimer = setTimeout(() => refreshFolders().catch(showError), 200);
+}
+
+function selectFolder(folder) {
+  app.folder = folder;
+  app.folderList = [];
+  renderList();
+  refreshFolders().catch(showError);
+}
+
+// --- organizing the open conversation: archive, mute, accept or decline, block ----------------------------------
+
+function renderChatActions() {
+  const open = app.store?.getState().currentConversation?.conversation;
+  if (!open) return;
+  const conversation = findConversation(open.id);
+  const other = conversation.otherParticipant;
+  ui.renderChatActions(
+    {
+      settings: settingsOf(conversation),
+      blocked: app.blocked.has(other.id),
+      request: app.requestIds.has(conversation.id),
+      otherName: other.name,
+    },
+    {
+      onArchive: (archived) => changeSettings(conversation.id, { archived }, archived ? "Archived" : "Back in the inbox"),
+      onMute: (hours) => {
+        const mutedUntil =
+          hours === null ? null : hours === "forever" ? MUTED_FOREVER : new Date(Date.now() + Number(hours) * 3600e3).toISOString();
+        changeSettings(conversation.id, { mutedUntil }, mutedUntil ? "Muted" : "Unmuted");
+      },
+      onAccept: () => changeSettings(conversation.id, { accepted: true }, `You can now talk with ${other.name}`),
+      onDecline: () => block(other.id, conversation.id, `Declined: ${other.name} is blocked`),
+      onBlock: () => block(other.id, conversation.id, `${other.name} is blocked`),
+      onUnblock: () => unblock(other.id, conversation.id),
+    },
+  );
+}
+
+async function changeSettings(conversationId, body, done) {
+  try {
+    const { settings } = await app.client.request("updateConversationSettings", { path: { conversationId }, body });
+    app.settings.set(conversationId, settings);
+    if (body.accepted) app.requestIds.delete(conversationId);
+    renderList();
+    renderChatActions();
+    ui.toast(done);
+    await refreshFolders();
+  } catch (error) {
+    showError(error);
+  }
+}
+
+async function loadBlocks() {
+  const blocked = new Set();
+  let cursor = null;
+  for (let pages = 0; pages < 10; pages += 1) {
+    const page = await app.client.request("listBlocks", { query: { limit: LIST_LIMIT, ...(cursor ? { cursor } : {}) } });
+    for (const { userId } of page.blocks) blocked.add(userId);
+    cursor = page.nextCursor;
+    if (!cursor) break;
+  }
+  app.blocked = blocked;
+  renderChatActions();
+}
+
+async function block(userId, conversationId, done) {
+  try {
+    await app.client.request("blockUser", { path: { userId } });
+    app.blocked.add(userId);
+    renderChatActions();
+    ui.toast(done);
+    await refreshFolders(); // a declined request leaves requests for archived
+  } catch (error) {
+    showError(error);
+  }
+}
+
+async function unblock(userId, conversationId) {
+  try {
+    await app.client.request("unblockUser", { path: { userId } });
+    app.blocked.delete(userId);
+    renderChatActions();
+    ui.toast(`${nameOf(userId)} is unblocked`);
+    if (app.store.getState().currentConversation?.conversation.id === conversationId) await openConversation(conversationId); // join its room again
+  } catch (error) {
+    showError(error);
+  }
+}
+
+// --- reports ----------------------------------------------------------------------------------------------------------
+
+async function report(message, body) {
+  try {
+    await app.client.request("reportMessage", { path: { messageId: message.id }, body });
+    app.reported.add(message.id);
+    app.rendered.messages.delete(message.key); // shown again, "Reported"
+    const current = app.store.getState().currentConversation;
+    if (current) renderMessages(current.messages);
+    ui.toast("Thank you: the report was sent to the moderators.");
+  } catch (error) {
+    showError(error);
+  }
+}
+
+// --- notifications: preferences, and Web Push on this device ---------------------------------------------------------
+
+const preferencesDialog = document.querySelector("#preferences");
+
+async function openPreferences() {
+  if (!app.client) return;
+  ui.setPreferencesStatus("");
+  try {
+    ui.fillPreferences(await app.client.request("getNotificationPreferences", {}));
+    preferencesDialog.showModal();
+  } catch (error) {
+    showError(error);
+  }
+}
+
+async function savePreferences() {
+  ui.setPreferencesStatus("Saving…");
+  try {
+    const saved = await app.client.request("putNotificationPreferences", { body: ui.readPreferences() });
+    ui.fillPreferences(saved);
+    ui.setPreferencesStatus("Saved.");
+  } catch (error) {
+    ui.setPreferencesStatus(error?.code ? `Not saved: ${error.message}` : `Not saved: ${error?.message || error}`);
+  }
+}
+
+// A promise that gives up after `ms` (a push service that never answers must not leave the button waiting).
+function within(promise, ms, what) {
+  let timer;
+  const timeout = new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(what)), ms)));
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+function base64UrlToBytes(text) {
+  const base64 = text.replace(/-/g, "+").replace(/_/g, "/").padEnd(Math.ceil(text.length / 4) * 4, "=");
+  return Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
+}
+
+const pushSupported = () => "serviceWorker" in navigator && "PushManager" in window && "Notification" in window;
+const pushKey = () => `${PUSH_KEY}.${app.me?.id}`;
+
+// Subscribe this browser (sw.js shows what arrives) and register the subscription with the API. Where there is no
+// push service (headless browsers, some private windows) or the user says no, the panel says so.
+async function startPush() {
+  ui.setPushStatus("Asking this browser…", { busy: true });
+  try {
+    if (!pushSupported()) throw new Error("this browser has no Web Push");
+    await within(navigator.serviceWorker.register("/sw.js"), 5000, "the service worker did not register");
+    const permission = await within(Notification.requestPermission(), 8000, "no answer to the permission request");
+    if (permission !== "granted") throw new Error("notifications are not allowed for this page");
+    const registration = await within(navigator.serviceWorker.ready, 5000, "the service worker did not start");
+    const { publicKey } = await app.client.request("getVapidPublicKey", {});
+    const subscription = await within(
+      registration.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: base64UrlToBytes(publicKey) }),
+      8000,
+      "the push service did not answer",
+    );
+    const { id } = await app.client.request("putPushSubscription", { body: subscription.toJSON() });
+    localStorage.setItem(pushKey(), id);
+    ui.setPushStatus("This device will be notified of new messages.", { subscribed: true });
+  } catch (error) {
+    console.warn(error);
+    ui.setPushStatus(`Push notifications are not available here: ${error?.message || error}.`);
+  }
+}
+
+async function stopPush() {
+  ui.setPushStatus("Stopping…", { busy: true, subscribed: true });
+  try {
+    const registration = await navigator.serviceWorker.getRegistration("/");
+    const subscription = await registration?.pushManager.getSubscription();
+    await subscription?.unsubscribe();
+    const id = localStorage.getItem(pushKey());
+    if (id) await app.client.request("deletePushSubscription", { path: { subscriptionId: id } });
+    localStorage.removeItem(pushKey());
+    ui.setPushStatus("This device will not be notified.");
+  } catch (error) {
+    ui.setPushStatus(`Could not stop: ${error?.message || error}`, { subscribed: true });
+  }
+}
+
+// On every page load: a subscription this browser still has is registered again (its keys may have changed).
+async function renewPushSubscription() {
+  try {
+    if (!pushSupported() || !localStorage.getItem(pushKey())) return;
+    const registration = await navigator.serviceWorker.getRegistration("/");
+    const subscription = await registration?.pushManager.getSubscription();
+    if (!subscription) return localStorage.removeItem(pushKey());
+    const { id } = await app.client.request("putPushSubscription", { body: subscription.toJSON() });
+    localStorage.setItem(pushKey(), id);
+    ui.setPushStatus("This device will be notified of new messages.", { subscribed: true });
+  } catch (error) {
+    console.warn(error);
+  }
+}
+
+document.querySelector("#preferences-button").addEventListener("click", () => openPreferences());
+document.querySelector("#preferences-close").addEventListener("click", () => preferencesDialog.close());
+document.querySelector("#preferences-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  savePreferences();
+});
+document.querySelector("#push-toggle").addEventListener("click", (event) => {
+  if (event.currentTarget.dataset.subscribed === "true") stopPush();
+  else startPush();
+});
+
+// A click on a notification while this page is open: sw.js asks it to open the conversation.
+navigator.serviceWorker?.addEventListener("message", (event) => {
+  if (event.data?.type === "open-conversation" && app.store) openConversation(event.data.conversationId).catch(showError);
+});
 
 // --- wiring ------------------------------------------------------------------------------------------------------------
 

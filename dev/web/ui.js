@@ -37,6 +37,7 @@ export function showSignIn(visible, users = [], onSignIn = () => undefined) {
   $(".layout").hidden = visible;
   $("#signed-in").hidden = visible;
   $(".notifications").hidden = visible;
+  $("#preferences-button").hidden = visible;
   $("#search-form").hidden = true; // shown again once signed in, when the API has search
   if (!visible) return;
   $("#sign-in-users").replaceChildren(
@@ -107,7 +108,7 @@ function preview(conversation, meId) {
   return last.senderId === meId ? `You: ${text}` : text;
 }
 
-export function renderConversationList(conversations, { meId, openId, totalUnread, onOpen }) {
+export function renderConversationList(conversations, { meId, openId, totalUnread, onOpen, emptyText = "None yet" }) {
   const items = conversations.map((conversation) => {
     const other = conversation.otherParticipant;
     const unread = conversation.unreadCount || 0;
@@ -135,6 +136,9 @@ export function renderConversationList(conversations, { meId, openId, totalUnrea
             "span",
             { class: "line" },
             el("strong", { class: "name" }, other.name),
+            conversation.settings?.isMuted
+              ? el("span", { class: "muted-icon", title: "Muted", role: "img", "aria-label": "Muted" }, "🔕")
+              : null,
             el("time", {}, clock(conversation.lastMessageAt)),
           ),
           el("span", { class: "topic" }, conversationTitle(conversation)),
@@ -149,7 +153,7 @@ export function renderConversationList(conversations, { meId, openId, totalUnrea
     );
   });
   $("#conversation-list").replaceChildren(
-    ...(items.length ? items : [el("li", { class: "no-conversations" }, "None yet")]),
+    ...(items.length ? items : [el("li", { class: "no-conversations" }, emptyText)]),
   );
   const total = $("#total-unread");
   total.hidden = !totalUnread;
@@ -357,6 +361,10 @@ function actionsBlock(message, { meId, actions, reactionEmoji }) {
     ),
     mine ? button("Edit", "edit", () => actions.onEdit(message)) : null,
     mine ? button("Delete", "delete", () => actions.onDelete(message)) : null,
+    !mine && actions.onReport && !message.reported
+      ? button("Report", "report", () => actions.onReport(message), { title: "Report this message" })
+      : null,
+    !mine && message.reported ? el("span", { class: "reported" }, "Reported") : null,
   );
 }
 
@@ -481,4 +489,127 @@ export function setTyping(text) {
   const node = $("#typing-indicator");
   node.hidden = !text;
   node.textContent = text || "";
+}
+
+// --- folders, the open conversation's settings (issue 16) ---
+
+// The list's tabs: Inbox, Requests (with the waiting requests' count), Archived.
+export function setFolder(folder, requestsCount, onSelect) {
+  for (const tab of document.querySelectorAll(".folder-tab")) {
+    tab.setAttribute("aria-selected", String(tab.dataset.folder === folder));
+    tab.onclick = () => onSelect(tab.dataset.folder);
+  }
+  const count = $("#requests-count");
+  count.hidden = !requestsCount;
+  count.textContent = String(requestsCount || 0);
+}
+
+function mutedText(settings) {
+  if (!settings?.isMuted) return null;
+  const until = new Date(settings.mutedUntil);
+  if (until.getFullYear() > 9000) return "Muted until you unmute it";
+  return `Muted until ${until.toLocaleString([], { weekday: "short", hour: "2-digit", minute: "2-digit" })}`;
+}
+
+// The header's actions for the open conversation: accept/decline (a request waiting for me), archive, mute, block;
+// and a line saying what state it is in (blocked, muted, a request).
+export function renderChatActions({ settings, blocked, request, otherName }, handlers) {
+  // Called on every render of the store's state: only what changed is written (no relayout of the header).
+  const show = (selector, visible) => {
+    if ($(selector).hidden !== !visible) $(selector).hidden = !visible;
+  };
+  const text = (node, value) => {
+    if (node.textContent !== value) node.textContent = value;
+  };
+  show("#accept-button", request);
+  show("#decline-button", request && !blocked);
+  show("#archive-button", !request);
+  text($("#archive-button"), settings?.archived ? "Unarchive" : "Archive");
+  $("#archive-button").onclick = () => handlers.onArchive(!settings?.archived);
+  $("#accept-button").onclick = () => handlers.onAccept();
+  $("#decline-button").onclick = () => handlers.onDecline();
+  const mute = $("#mute-button");
+  const options = $("#mute-options");
+  text(mute, settings?.isMuted ? "Unmute" : "Mute");
+  mute.onclick = () => {
+    if (settings?.isMuted) return handlers.onMute(null);
+    options.hidden = !options.hidden;
+    mute.setAttribute("aria-expanded", String(!options.hidden));
+  };
+  for (const option of options.querySelectorAll(".mute-option")) {
+    option.onclick = () => {
+      options.hidden = true;
+      mute.setAttribute("aria-expanded", "false");
+      handlers.onMute(option.dataset.hours);
+    };
+  }
+  const block = $("#block-button");
+  text(block, blocked ? "Unblock" : "Block");
+  block.onclick = () => (blocked ? handlers.onUnblock() : handlers.onBlock());
+  const lines = [
+    blocked ? `You blocked ${otherName}: no messages either way until you unblock them.` : null,
+    request && !blocked ? `${otherName} wants to message you. Accept to reply, or decline (blocks them).` : null,
+    mutedText(settings),
+  ].filter(Boolean);
+  const state = $("#chat-state");
+  show("#chat-state", lines.length > 0);
+  text(state, lines.join(" · "));
+  state.dataset.blocked = String(Boolean(blocked));
+  state.dataset.muted = String(Boolean(settings?.isMuted));
+  $("#chat").dataset.blocked = String(Boolean(blocked));
+  if ($("#message-input").disabled !== Boolean(blocked)) $("#message-input").disabled = Boolean(blocked);
+  if ($("#send-button").disabled !== Boolean(blocked)) $("#send-button").disabled = Boolean(blocked);
+}
+
+// --- the report form ---
+
+export function openReportForm(message, { nameOf, onSubmit }) {
+  const dialog = $("#report-dialog");
+  $("#report-quote").textContent = `${nameOf(message.senderId)}: ${message.content || "a photo"}`.slice(0, 200);
+  $("#report-reason").value = "spam";
+  $("#report-details").value = "";
+  $("#report-cancel").onclick = () => dialog.close();
+  $("#report-form").onsubmit = (event) => {
+    event.preventDefault();
+    const details = $("#report-details").value.trim();
+    dialog.close();
+    onSubmit({ reason: $("#report-reason").value, ...(details ? { details } : {}) });
+  };
+  dialog.showModal();
+}
+
+// --- the notification preferences panel ---
+
+export function fillPreferences(preferences) {
+  $("#pref-email-enabled").checked = preferences.email.enabled;
+  $("#pref-email-delay").value = String(preferences.email.delayMinutes);
+  $("#pref-push-enabled").checked = preferences.push.enabled;
+  $("#pref-push-preview").checked = preferences.push.showPreview;
+  const quiet = preferences.quietHours;
+  $("#pref-quiet-enabled").checked = Boolean(quiet);
+  $("#pref-quiet-start").value = quiet?.start || "22:00";
+  $("#pref-quiet-end").value = quiet?.end || "07:00";
+  $("#pref-quiet-zone").value = quiet?.timeZone || Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
+}
+
+export function readPreferences() {
+  return {
+    email: { enabled: $("#pref-email-enabled").checked, delayMinutes: Number($("#pref-email-delay").value) },
+    push: { enabled: $("#pref-push-enabled").checked, showPreview: $("#pref-push-preview").checked },
+    quietHours: $("#pref-quiet-enabled").checked
+      ? { start: $("#pref-quiet-start").value, end: $("#pref-quiet-end").value, timeZone: $("#pref-quiet-zone").value.trim() }
+      : null,
+  };
+}
+
+export function setPreferencesStatus(text) {
+  $("#preferences-status").textContent = text || "";
+}
+
+export function setPushStatus(text, { subscribed = false, busy = false } = {}) {
+  $("#push-status").textContent = text || "";
+  const toggle = $("#push-toggle");
+  toggle.textContent = subscribed ? "Stop notifying me on this device" : "Notify me on this device";
+  toggle.dataset.subscribed = String(subscribed);
+  toggle.disabled = busy;
 }
