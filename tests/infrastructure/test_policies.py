@@ -201,6 +201,13 @@ def test_the_policy_names_only_the_stages_own_resources(stage: str) -> None:
         f":parameter/crochet-messaging/{stage}/",
         f":log-group:/aws/lambda/crochet-messaging-{stage}",
         f":sqs:*:*:crochet-messaging-{stage}-",
+        # The digest's sender: the stage's own address and its domain (SES authorizes either identity).
+        *(
+            f":identity/{identity}"
+            for sender in [stage_environment(stage).get("NOTIFY_EMAIL_FROM")]
+            if sender
+            for identity in (sender, sender.rsplit("@", 1)[-1])
+        ),
     )
     others = [f"crochet-messaging-{other}" for other in STAGES if other != stage]
     for sid, _, resource in iam.grants(policy(stage)):
