@@ -760,7 +760,12 @@ def main(argv: list[str] | None = None) -> int:
         tokens = stack.start()
         print(banner(stack, tokens), flush=True)
         stack.write_ready_file(tokens)
-        threading.Event().wait()  # until a signal handler raises StopRequested
+        # Until a signal handler raises StopRequested. Woken twice a second: the kernel may deliver SIGTERM to any of
+        # the stack's threads, and Python runs its handler only when the main thread executes bytecode, which a wait
+        # without a timeout never does again (the stack then ignored SIGTERM now and then and was killed).
+        idle = threading.Event()
+        while not idle.wait(0.5):
+            pass
     except StopRequested:
         pass
     except StackError as error:
