@@ -167,13 +167,23 @@ class Messaging:
         principal: Principal,
         origin_connection_id: str | None,
     ) -> None:
-        directory = Directory.from_batch(
-            batch_get([(UserProfile, plan.recipient_id, None), (UserProfile, plan.sender_id, None)]), caller=principal
+        conversation_id = plan.conversation.id
+        found = batch_get(
+            [
+                (UserProfile, plan.recipient_id, None),
+                (UserProfile, plan.sender_id, None),
+                # The room as it is now, after the commit: a connection that joined while the send ran is in it (the
+                # room read before the transaction may predate the join, and the joiner's catch-up the message).
+                (Conversation, conversation_id, None),
+            ]
         )
+        directory = Directory.from_batch(found, caller=principal)
+        stored = found.item(Conversation, conversation_id)
+        room = conversation_state(stored) if stored is not None else plan.conversation
         recipient_settings = plan.conversation.settings_of(plan.recipient_id)
         self.notifier.message(
             message,
-            plan.conversation,
+            room,
             directory,
             recipient_unread=plan.conversation.state_of(plan.recipient_id).unread,
             conversation_created=conversation if plan.conversation_created else None,

@@ -106,7 +106,7 @@ class Notifier:
     def message(
         self,
         message: MessageOut,
-        room_before_send: ConversationState,
+        room_after_send: ConversationState,
         directory: Directory,
         *,
         recipient_unread: int,
@@ -121,8 +121,8 @@ class Notifier:
         recipient_profile = directory.users.get(recipient)
         sender_profile = directory.users.get(sender)
         profiles = tuple(p for p in (recipient_profile, sender_profile) if p is not None)
-        room = _without(room_audience(room_before_send), {origin_connection_id or ""})
-        outcomes = self.send(room, "message_received", message, conversation=room_before_send, profiles=profiles)
+        room = _without(room_audience(room_after_send), {origin_connection_id or ""})
+        outcomes = self.send(room, "message_received", message, conversation=room_after_send, profiles=profiles)
         gone = _gone(outcomes)  # already forgotten: do not post to them again in this delivery
         if not notify:
             return
@@ -141,7 +141,7 @@ class Notifier:
             recipient_connections,
             "new_message_notification",
             notice,
-            conversation=room_before_send,
+            conversation=room_after_send,
             profiles=profiles,
         )
         recipient_connections = _without(recipient_connections, _gone(outcomes))

@@ -165,6 +165,7 @@ export class MessagingClient {
   private readonly joined = new Set<string>(); // acknowledged on the current socket
   private readonly joinWaiters = new Map<string, Deferred<void>>();
   private readonly joinRequests = new Map<string, string>(); // requestId -> conversationId
+  private rejoining = new Set<string>(); // rooms re-joined by this open, not answered yet
   private readonly answers = new Map<string, Waiter>(); // requestId -> the call waiting for its answer
   private readonly outbox = new Map<string, OutboxEntry>(); // clientMessageId -> a send not yet stored
   private readonly ownClientMessageIds = new RecentSet(1000); // sends of this client: reported by message_sent
@@ -715,6 +716,15 @@ export class MessagingClient {
     );
   }
 
+  /** The last room this open re-joined has answered: catch up once more. The catch-up at the open may have read
+   * before a message a send committed while its room did not list this connection yet (sent to the room as it was
+   * before the join): read after the joins, it holds every such message (delivered once: duplicates are dropped). */
+  private rejoined(conversationId: string): void {
+    if (this.rejoining.delete(conversationId) && this.rejoining.size === 0 && this.connection.isOpen) {
+      this.catchUpAfterOpen();
+    }
+  }
+
   /** Hand a message to `message_received` unless it was delivered already or is one of this client's own sends
    * (those are reported by `message_sent`). True when handed over. */
   private deliverMessage(message: Message, live: boolean): boolean {
@@ -797,6 +807,7 @@ export class MessagingClient {
   private onOpen(reconnected: boolean): void {
     this.lastError = null;
     this.joined.clear();
+    this.rejoining = new Set(this.rooms);
     for (const conversationId of this.rooms) this.sendJoin(conversationId);
     for (const entry of this.outbox.values()) {
       if (entry.inFlight === null) this.attemptSend(entry); // same clientMessageId: a stored one answers duplicate
@@ -808,6 +819,7 @@ export class MessagingClient {
 
   private onClose(info: ClientEventMap["disconnected"]): void {
     this.joined.clear();
+    this.rejoining.clear();
     this.joinRequests.clear();
     for (const [requestId, waiter] of this.answers) {
       clearTimeout(waiter.timer);
@@ -872,6 +884,7 @@ export class MessagingClient {
         const joined = data as ServerEventMap["conversation_joined"];
         if (joined.requestId) this.joinRequests.delete(joined.requestId);
         if (this.rooms.has(joined.conversationId)) this.joined.add(joined.conversationId);
+        this.rejoined(joined.conversationId);
         this.joinWaiters.get(joined.conversationId)?.resolve();
         this.joinWaiters.delete(joined.conversationId);
         return this.emit(event, joined);
@@ -955,6 +968,7 @@ export class MessagingClient {
         if (!expired) this.sendFailed(entry, failure); // expired: sent again on the fresh connection
       } else if (joining !== undefined) {
         this.joinRequests.delete(requestId);
+        this.rejoined(joining);
         if (!expired) {
           this.rooms.delete(joining);
           this.joinWaiters.get(joining)?.reject(failure);
