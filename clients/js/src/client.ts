@@ -147,6 +147,7 @@ interface Waiter {
 const DEFAULT_PING_INTERVAL_MS = 4 * 60 * 1000;
 const DEFAULT_TYPING_TIMEOUT_MS = 2000;
 const DEFAULT_ANSWER_TIMEOUT_MS = 10_000;
+const REJOIN_WAIT_MS = 3_000; // how long catch-up after an open waits for the rooms' joins to answer
 const DEFAULT_UPLOAD_PROCESSING_TIMEOUT_MS = 15_000;
 /** `muteConversation` without an end: the API mutes until a moment, so the last one it can write. */
 const MUTED_UNTIL_UNMUTED = "9999-12-31T23:59:59.999Z";
@@ -166,6 +167,7 @@ export class MessagingClient {
   private readonly joinWaiters = new Map<string, Deferred<void>>();
   private readonly joinRequests = new Map<string, string>(); // requestId -> conversationId
   private rejoining = new Set<string>(); // rooms re-joined by this open, not answered yet
+  private rejoinTimer: ReturnType<typeof setTimeout> | undefined; // catch-up without them if they never answer
   private readonly answers = new Map<string, Waiter>(); // requestId -> the call waiting for its answer
   private readonly outbox = new Map<string, OutboxEntry>(); // clientMessageId -> a send not yet stored
   private readonly ownClientMessageIds = new RecentSet(1000); // sends of this client: reported by message_sent
@@ -716,13 +718,25 @@ export class MessagingClient {
     );
   }
 
-  /** The last room this open re-joined has answered: catch up once more. The catch-up at the open may have read
-   * before a message a send committed while its room did not list this connection yet (sent to the room as it was
-   * before the join): read after the joins, it holds every such message (delivered once: duplicates are dropped). */
+  /** Catch up once the rooms of this open have answered their joins (at once without rooms): a message committed
+   * before a join is then in the sync, one committed after it reaches the room (the send reads the room after its
+   * commit). Bounded: a join whose answer is lost does not hold the catch-up back for more than REJOIN_WAIT_MS. */
+  private catchUpWhenRejoined(): void {
+    clearTimeout(this.rejoinTimer);
+    this.rejoinTimer = undefined;
+    if (this.rejoining.size === 0) return this.catchUpAfterOpen();
+    this.rejoinTimer = setTimeout(() => {
+      this.rejoinTimer = undefined;
+      this.rejoining.clear();
+      if (this.connection.isOpen) this.catchUpAfterOpen();
+    }, REJOIN_WAIT_MS);
+  }
+
   private rejoined(conversationId: string): void {
-    if (this.rejoining.delete(conversationId) && this.rejoining.size === 0 && this.connection.isOpen) {
-      this.catchUpAfterOpen();
-    }
+    if (!this.rejoining.delete(conversationId) || this.rejoining.size > 0 || this.rejoinTimer === undefined) return;
+    clearTimeout(this.rejoinTimer);
+    this.rejoinTimer = undefined;
+    if (this.connection.isOpen) this.catchUpAfterOpen();
   }
 
   /** Hand a message to `message_received` unless it was delivered already or is one of this client's own sends
@@ -814,12 +828,14 @@ export class MessagingClient {
     }
     for (const waiter of this.connectWaiters.splice(0)) waiter.resolve();
     this.emit("connected", { reconnected });
-    this.catchUpAfterOpen();
+    this.catchUpWhenRejoined();
   }
 
   private onClose(info: ClientEventMap["disconnected"]): void {
     this.joined.clear();
     this.rejoining.clear();
+    clearTimeout(this.rejoinTimer);
+    this.rejoinTimer = undefined;
     this.joinRequests.clear();
     for (const [requestId, waiter] of this.answers) {
       clearTimeout(waiter.timer);

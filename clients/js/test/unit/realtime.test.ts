@@ -133,7 +133,12 @@ test("after the server drops the socket: backoff, a new socket, rooms re-joined,
   await until(() => ws.sockets.length === 2, "a second socket");
   const second = ws.last();
   second.accept();
-  assert.equal(second.actions("join_conversation")[0]?.conversationId, "conv_a");
+  const rejoin = second.actions("join_conversation")[0]!;
+  assert.equal(rejoin.conversationId, "conv_a");
+  // The catch-up waits for the room: a message committed before the join is then in it.
+  await new Promise((resolve) => setTimeout(resolve, 30));
+  assert.equal(synced.length, 1);
+  second.push("conversation_joined", { requestId: rejoin.requestId, conversationId: "conv_a" });
   await until(() => synced.length === 2, "the catch-up after reconnect");
   assert.deepEqual(cursors, [null, "c0", "c0", "c1"]);
   // Live meanwhile, and again in a later catch-up: still once.
