@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+from tests.tuning import IN_PROCESS_TUNING, RATE_LIMITS_OFF
+
 # PynamoDB reads table names at class creation and moto must never reach real AWS: set all of this
 # before anything imports chalicelib.
 os.environ.update(
@@ -22,32 +24,8 @@ os.environ.update(
         # Where REST handlers deliver socket frames: moto's @connections API under mock_aws.
         "WEBSOCKET_API_ID": "testws0001",
         "WEBSOCKET_STAGE": "test",
-        # The suites' connections are milliseconds old when a fault says they are gone: no grace unless a test is
-        # about it (test_delivery_faults.py).
-        "CONNECT_GRACE_SECONDS": "0",
-        # Off unless a test is about them: suites send far faster than any user (see test_rate_limits.py).
-        "RATE_LIMIT_SEND": "0/1",
-        "RATE_LIMIT_CONVERSATION": "0/1",
-        "RATE_LIMIT_PRESIGN": "0/1",
-        "RATE_LIMIT_ROOM": "0/1",
-        "RATE_LIMIT_TYPING": "0/1",
-        "RATE_LIMIT_READ": "0/1",
-        "RATE_LIMIT_PING": "0/1",
-        "RATE_LIMIT_SYNC": "0/1",
-        "RATE_LIMIT_HISTORY": "0/1",
-        "RATE_LIMIT_EDIT": "0/1",
-        "RATE_LIMIT_REACTION": "0/1",
-        "RATE_LIMIT_PRESENCE": "0/1",
-        "RATE_LIMIT_SEARCH": "0/1",
-        "RATE_LIMIT_SETTINGS": "0/1",
-        "RATE_LIMIT_BLOCK": "0/1",
-        "RATE_LIMIT_REPORT": "0/1",
-        # Each test starts on fresh tables with the container's list of suspensions emptied (integration conftest):
-        # it is never reloaded within a test unless the test says so (test_moderation.py).
-        "SUSPENSION_REFRESH_SECONDS": "3600",
-        # The concurrency tests put 4-8 writers on one conversation on a loaded 2-core machine, far beyond a
-        # 1:1 chat's real contention; give losers more turns (test_transactions.py proves the give-up path).
-        "SEND_MAX_ATTEMPTS": "20",
+        **IN_PROCESS_TUNING,
+        **RATE_LIMITS_OFF,
     }
 )
 for variable in (

@@ -21,6 +21,7 @@ import pytest
 from chalicelib.auth.tokens import issue_token
 from tests.e2e.api_client import Caller
 from tests.e2e.ws_client import LiveSocket, open_socket
+from tests.tuning import IN_PROCESS_TUNING, RATE_LIMITS_OFF
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
@@ -47,9 +48,12 @@ def free_port() -> int:
 
 
 def stack_environment(ports: dict[str, int]) -> dict[str, str]:
-    """This process's environment, minus what tests/conftest.py set for the in-process tests."""
-    drop = ("STAGE", "TABLE_PREFIX", "PYTEST_CURRENT_TEST", "DEV_SEED", "DEV_MOTO_PATCHES")
+    """This process's environment, minus what tests/conftest.py set for the in-process tests: the stack runs with
+    ``make dev``'s settings (a connect grace of 30 s above all: with none, a fan-out racing a reconnect forgets the
+    new socket), except that rate limits stay off, as the suites act faster than any user."""
+    drop = {"STAGE", "TABLE_PREFIX", "PYTEST_CURRENT_TEST", "DEV_SEED", "DEV_MOTO_PATCHES", *IN_PROCESS_TUNING}
     env = {k: v for k, v in os.environ.items() if k not in drop}
+    env.update(RATE_LIMITS_OFF)
     env.update({name: str(port) for name, port in ports.items()})
     env.update({"JWT_SECRET": JWT_SECRET, "PYTHONUNBUFFERED": "1"})
     return env
