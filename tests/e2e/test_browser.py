@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,11 +15,12 @@ import pytest
 
 from dev.seed import ALICE, AMIGURUMI_FOX, BOB, CAROL, USERS
 from tests.e2e.api_client import Caller, json_of
-from tests.e2e.conftest import WAIT_MS, RunningStack, start_stack
+from tests.e2e.browser_tabs import Tab, go_online, new_tab
+from tests.e2e.conftest import RunningStack, start_stack
 from tests.e2e.images import png_bytes
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, Locator, Page
+    from playwright.sync_api import Browser, Locator
 
 pytestmark = pytest.mark.e2e
 
@@ -36,27 +36,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
         yield running
 
 
-@dataclass
-class Tab:
-    """One user's page of the reference client, with the errors it logged."""
-
-    user: str
-    page: Page
-    errors: list[str] = field(default_factory=list)
-
-
 def open_tab(browser: Browser, stack: RunningStack, user: str) -> Tab:
     """The client as ``user`` (own browser context: own storage), once its socket is open."""
-    from playwright.sync_api import expect
-
-    context = browser.new_context(viewport={"width": 1100, "height": 720})
-    context.set_default_timeout(WAIT_MS)
-    tab = Tab(user, context.new_page())
-    tab.page.on("pageerror", lambda error: tab.errors.append(f"page error: {error}"))
-    tab.page.on("console", lambda message: tab.errors.append(message.text) if message.type == "error" else None)
-    tab.page.goto(f"{stack.web_url}/?user={user}")
-    expect(tab.page.locator("#connection-status")).to_have_attribute("data-state", "online")
-    return tab
+    return go_online(new_tab(browser, user), f"{stack.web_url}/?user={user}")
 
 
 def conversation_item(tab: Tab, topic: str) -> Locator:
@@ -235,11 +217,7 @@ def test_sign_in_narrow_screen_day_separators_header_badge_and_newest_photo_in_v
     json_of(caller.send_photo(direct_id, png_bytes(640, 480), "border.png"), 201)
 
     # No silent default user: without ?user= the page asks who signs in, on a 360 px wide phone screen.
-    context = browser.new_context(viewport={"width": 360, "height": 640})
-    context.set_default_timeout(WAIT_MS)
-    tab = Tab(ALICE, context.new_page())
-    tab.page.on("pageerror", lambda error: tab.errors.append(f"page error: {error}"))
-    tab.page.on("console", lambda message: tab.errors.append(message.text) if message.type == "error" else None)
+    tab = new_tab(browser, ALICE, width=360, height=640)
     page = tab.page
     page.goto(stack.web_url + "/")
     expect(page.locator("#sign-in")).to_be_visible()
@@ -267,8 +245,12 @@ def test_sign_in_narrow_screen_day_separators_header_badge_and_newest_photo_in_v
     expect(page.locator(".sidebar")).to_be_hidden()
     thumbnail = page.locator(".message.theirs img.thumbnail").last
     expect(thumbnail).to_be_visible()
-    page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=thumbnail.element_handle())
-    assert thumbnail.evaluate("img => img.getBoundingClientRect().height") > 50
+    # Loaded and laid out (the list may re-render the message once the catch-up lands: the locator follows it).
+    page.wait_for_function(
+        """() => { const img = [...document.querySelectorAll('.message.theirs img.thumbnail')].at(-1);
+            return img && img.complete && img.naturalWidth > 0 && img.getBoundingClientRect().height > 50; }""",
+        polling=100,
+    )
     in_view = """img => {
         const box = img.getBoundingClientRect(), list = document.querySelector('#message-list').getBoundingClientRect();
         return box.top >= list.top - 1 && box.bottom <= list.bottom + 1;

@@ -7,43 +7,23 @@ Every wait is bounded (``WAIT_MS``); every check that the page changed something
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from dev.seed import ALICE, BOB, CAROL, USERS
 from tests.e2e.api_client import Caller, json_of
+from tests.e2e.browser_tabs import Tab, go_online, new_tab
 from tests.e2e.conftest import WAIT_MS, RunningStack
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, Locator, Page, Request
+    from playwright.sync_api import Browser, Locator
 
 pytestmark = pytest.mark.e2e
 
 DIRECT = "Direct message"  # the seed's conversation: bob (a buyer of alice's blanket) wrote to alice
-SETTLE_MS = 300
 NO_HORIZONTAL_SCROLL = "document.documentElement.scrollWidth <= window.innerWidth"
-
-
-@dataclass
-class Tab:
-    """One user's page of the reference client, with the errors it logged."""
-
-    user: str
-    page: Page
-    errors: list[str] = field(default_factory=list)
-    in_flight: set[Request] = field(default_factory=set)
-
-    def settle(self) -> None:
-        """Until the page has no request under way (bounded): closing it mid-request breaks the dev server's pipe."""
-        deadline = time.monotonic() + WAIT_MS / 1000
-        while time.monotonic() < deadline:
-            self.page.wait_for_timeout(SETTLE_MS)  # a debounced refresh starts meanwhile
-            if not self.in_flight:
-                return
 
 
 @pytest.fixture
@@ -58,20 +38,9 @@ def tabs(browser: Browser) -> Iterator[list[Tab]]:
 
 def open_tab(browser: Browser, stack: RunningStack, tabs: list[Tab], user: str, width: int = 1100) -> Tab:
     """The client as ``user`` (own browser context), once its socket is open."""
-    from playwright.sync_api import expect
-
-    context = browser.new_context(viewport={"width": width, "height": 720})
-    context.set_default_timeout(WAIT_MS)
-    tab = Tab(user, context.new_page())
+    tab = new_tab(browser, user, width=width)
     tabs.append(tab)
-    tab.page.on("request", lambda request: tab.in_flight.add(request))
-    tab.page.on("requestfinished", lambda request: tab.in_flight.discard(request))
-    tab.page.on("requestfailed", lambda request: tab.in_flight.discard(request))
-    tab.page.on("pageerror", lambda error: tab.errors.append(f"page error: {error}"))
-    tab.page.on("console", lambda message: tab.errors.append(message.text) if message.type == "error" else None)
-    tab.page.goto(f"{stack.web_url}/?user={user}")
-    expect(tab.page.locator("#connection-status")).to_have_attribute("data-state", "online")
-    return tab
+    return go_online(tab, f"{stack.web_url}/?user={user}")
 
 
 def row(tab: Tab, name: str) -> Locator:

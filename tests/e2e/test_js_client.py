@@ -18,7 +18,6 @@ import shutil
 import subprocess
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,11 +26,12 @@ import pytest
 import requests
 
 from dev.seed import ALICE, BOB, USERS
-from tests.e2e.conftest import JWT_SECRET, ROOT, WAIT_MS, RunningStack, free_port, start_stack
+from tests.e2e.browser_tabs import Tab, go_online, new_tab
+from tests.e2e.conftest import JWT_SECRET, ROOT, RunningStack, free_port, start_stack
 from tests.e2e.images import png_bytes
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, Locator, Page
+    from playwright.sync_api import Browser, Locator
 
 pytestmark = pytest.mark.e2e
 
@@ -121,26 +121,10 @@ def example_url(stack: RunningStack, example_port: int, tmp_path_factory: pytest
         thread.join(5)
 
 
-@dataclass
-class Tab:
-    """One user's page of the example, its console errors, and the ids of the sockets it opened."""
-
-    user: str
-    page: Page
-    errors: list[str] = field(default_factory=list)
-    connection_ids: list[str] = field(default_factory=list)
-
-
 def open_tab(browser: Browser, url: str, user: str) -> Tab:
-    from playwright.sync_api import expect
-
-    context = browser.new_context(viewport={"width": 1100, "height": 720})
-    context.set_default_timeout(WAIT_MS)
-    tab = Tab(user, context.new_page())
-    tab.page.on("pageerror", lambda error: tab.errors.append(f"page error: {error}"))
-    tab.page.on("console", lambda message: tab.errors.append(message.text) if message.type == "error" else None)
+    tab = new_tab(browser, user)
     # The gateway names each connection in its upgrade answer (X-Connection-Id); pages cannot read it, DevTools can.
-    cdp = context.new_cdp_session(tab.page)
+    cdp = tab.page.context.new_cdp_session(tab.page)
     cdp.send("Network.enable")
 
     def handshake(event: dict[str, Any]) -> None:
@@ -149,9 +133,7 @@ def open_tab(browser: Browser, url: str, user: str) -> Tab:
             tab.connection_ids.append(headers["x-connection-id"])
 
     cdp.on("Network.webSocketHandshakeResponseReceived", handshake)
-    tab.page.goto(f"{url}/?user={user}")
-    expect(tab.page.locator("#connection-status")).to_have_attribute("data-state", "online")
-    return tab
+    return go_online(tab, f"{url}/?user={user}")
 
 
 def conversation_item(tab: Tab, topic: str) -> Locator:
