@@ -380,6 +380,29 @@ def check_outputs(outputs: dict[str, str], environment: dict[str, str], stage: s
         )
 
 
+def _parameter_exists(ssm: Any, name: str) -> bool:
+    """Whether SSM holds parameter ``name`` (any other error than its absence is raised)."""
+    try:
+        ssm.get_parameter(Name=name)
+    except Exception as exc:
+        if _error_code(exc) != "ParameterNotFound":
+            raise
+        return False
+    return True
+
+
+def _delete_generated_parameter(ssm: Any, name: str | None, description: str) -> None:
+    """Delete parameter ``name`` if this script generated it (its description says so); a stored one is kept."""
+    if not name:
+        return
+    try:
+        found = ssm.describe_parameters(ParameterFilters=[{"Key": "Name", "Values": [name]}])["Parameters"]
+    except Exception:
+        found = []
+    if found and found[0].get("Description") == description:
+        ssm.delete_parameter(Name=name)
+
+
 def ensure_jwt_secret(ssm: Any, stage: str, environment: dict[str, str], out: Output = print) -> None:
     """The stage's JWT secret must exist in SSM; one is generated for stages other than prod."""
     name = environment.get("JWT_SECRET_SSM_PARAMETER")
@@ -389,12 +412,8 @@ def ensure_jwt_secret(ssm: Any, stage: str, environment: dict[str, str], out: Ou
         raise DeployError(
             f"stage {stage} sets neither JWT_SECRET_SSM_PARAMETER nor JWT_JWKS_URL in .chalice/config.json"
         )
-    try:
-        ssm.get_parameter(Name=name)
+    if _parameter_exists(ssm, name):
         return
-    except Exception as exc:
-        if _error_code(exc) != "ParameterNotFound":
-            raise
     if stage in PROTECTED_STAGES:
         raise DeployError(
             f"SSM parameter {name} does not exist. Store the HS256 secret the platform signs tokens with "
@@ -414,12 +433,8 @@ def ensure_webhook_secret(ssm: Any, stage: str, environment: dict[str, str], out
     name = environment.get("WEBHOOK_SECRET_SSM_PARAMETER")
     if not name or not environment.get("WEBHOOK_URL"):
         return
-    try:
-        ssm.get_parameter(Name=name)
+    if _parameter_exists(ssm, name):
         return
-    except Exception as exc:
-        if _error_code(exc) != "ParameterNotFound":
-            raise
     if stage in PROTECTED_STAGES:
         raise DeployError(
             f"SSM parameter {name} does not exist. Store the secret shared with the platform: aws ssm put-parameter "
@@ -444,12 +459,8 @@ def ensure_vapid_key(ssm: Any, stage: str, environment: dict[str, str], out: Out
         if environment.get("VAPID_PRIVATE_KEY"):
             return
         raise DeployError(f"stage {stage} sets no VAPID_PRIVATE_KEY_SSM_PARAMETER in .chalice/config.json")
-    try:
-        ssm.get_parameter(Name=name)
+    if _parameter_exists(ssm, name):
         return
-    except Exception as exc:
-        if _error_code(exc) != "ParameterNotFound":
-            raise
     from chalicelib.adapters.webpush import VapidKey
 
     key = VapidKey.generate()
@@ -762,34 +773,11 @@ def destroy(stage: str, *, aws: Aws, project: Project, chalice: Runner, out: Out
         out(f"deleting stack {name} (tables and bucket, with their data)")
         cfn.delete_stack(StackName=name)
         cfn.get_waiter("stack_delete_complete").wait(StackName=name, WaiterConfig={"Delay": 5, "MaxAttempts": 180})
-    parameter = environment.get("JWT_SECRET_SSM_PARAMETER")
-    if parameter:
-        ssm = aws.client("ssm")
-        try:
-            found = ssm.describe_parameters(ParameterFilters=[{"Key": "Name", "Values": [parameter]}])["Parameters"]
-        except Exception:
-            found = []
-        if found and found[0].get("Description") == GENERATED_SECRET:
-            ssm.delete_parameter(Name=parameter)
-    webhook_parameter = environment.get("WEBHOOK_SECRET_SSM_PARAMETER")
-    if webhook_parameter:
-        ssm = aws.client("ssm")
-        try:
-            filters = [{"Key": "Name", "Values": [webhook_parameter]}]
-            found = ssm.describe_parameters(ParameterFilters=filters)["Parameters"]
-        except Exception:
-            found = []
-        if found and found[0].get("Description") == GENERATED_WEBHOOK_SECRET:
-            ssm.delete_parameter(Name=webhook_parameter)
-    vapid = environment.get("VAPID_PRIVATE_KEY_SSM_PARAMETER")
-    if vapid:  # its subscriptions went with the tables
-        ssm = aws.client("ssm")
-        try:
-            found = ssm.describe_parameters(ParameterFilters=[{"Key": "Name", "Values": [vapid]}])["Parameters"]
-        except Exception:
-            found = []
-        if found and found[0].get("Description") == VAPID_KEY_DESCRIPTION:
-            ssm.delete_parameter(Name=vapid)
+    ssm = aws.client("ssm")
+    _delete_generated_parameter(ssm, environment.get("JWT_SECRET_SSM_PARAMETER"), GENERATED_SECRET)
+    _delete_generated_parameter(ssm, environment.get("WEBHOOK_SECRET_SSM_PARAMETER"), GENERATED_WEBHOOK_SECRET)
+    # The VAPID key's subscriptions went with the tables.
+    _delete_generated_parameter(ssm, environment.get("VAPID_PRIVATE_KEY_SSM_PARAMETER"), VAPID_KEY_DESCRIPTION)
     project.set_environment(stage, "WEBSOCKET_API_ID", None)
     project.write_policy(stage)
     out(f"stage {stage} destroyed")
