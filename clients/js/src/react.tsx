@@ -12,7 +12,7 @@ import {
   type ReactNode,
 } from "react";
 import { MessagingClient, type MessagingClientOptions } from "./client.js";
-import { MessagingStore, bindActions, type MessagingActions, type MessagingState } from "./store.js";
+import { MessagingStore, bindActions, bindMethods, type MessagingActions, type MessagingState } from "./store.js";
 import type { MessagingApiError } from "./errors.js";
 import type { ClientEventMap, ClientEventName, EventHandler, Message, ServerEventMap } from "./types.js";
 
@@ -104,9 +104,7 @@ export const CLIENT_CALLS = [
 export type MessagingClientCalls = Pick<MessagingClient, (typeof CLIENT_CALLS)[number]>;
 
 function bindClientCalls(client: MessagingClient): MessagingClientCalls {
-  const bound: Partial<Record<(typeof CLIENT_CALLS)[number], unknown>> = {};
-  for (const name of CLIENT_CALLS) bound[name] = (client[name] as (...args: unknown[]) => unknown).bind(client);
-  return bound as MessagingClientCalls;
+  return bindMethods(client, CLIENT_CALLS);
 }
 
 export interface MessagingContextValue extends MessagingState, MessagingActions, MessagingClientCalls {

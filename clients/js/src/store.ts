@@ -101,11 +101,16 @@ export const MESSAGING_ACTIONS = [
 
 export type MessagingActions = Pick<MessagingStore, (typeof MESSAGING_ACTIONS)[number]>;
 
+/** The methods `names` of `target`, bound to it (so they can be handed around as plain functions). */
+export function bindMethods<T extends object, K extends keyof T>(target: T, names: readonly K[]): Pick<T, K> {
+  const bound: Partial<Pick<T, K>> = {};
+  for (const name of names) bound[name] = (target[name] as (...args: unknown[]) => unknown).bind(target) as T[K];
+  return bound as Pick<T, K>;
+}
+
 /** The actions, bound to a store (what `useMessaging()` returns next to the state). */
 export function bindActions(store: MessagingStore): MessagingActions {
-  const bound: Partial<Record<(typeof MESSAGING_ACTIONS)[number], unknown>> = {};
-  for (const name of MESSAGING_ACTIONS) bound[name] = (store[name] as (...args: unknown[]) => unknown).bind(store);
-  return bound as MessagingActions;
+  return bindMethods(store, MESSAGING_ACTIONS);
 }
 
 const initialState: MessagingState = {
