@@ -166,7 +166,8 @@ def _measure(layout: lambda_layout.LambdaLayout, function: Function, state: str,
     module, attribute = function.handler.split(".", 1)
     first_use = f"import {FIRST_USE[function.handler]}" if function.handler in FIRST_USE and not bare else "pass"
     code = _MEASURE.format(module=module, attribute=attribute, first_use=first_use)
-    run = layout.run(code, "[_init, _wall, _first, _compiled_at_init]")
+    # Lambda names the function's handler in _HANDLER (app.py imports only that function's entry point).
+    run = layout.run(code, "[_init, _wall, _first, _compiled_at_init]", {"_HANDLER": function.handler})
     init, wall, first, compiled = run.result
     function.init_ms.setdefault(state, []).append(init * 1000)
     function.wall_ms.setdefault(state, []).append(wall * 1000)

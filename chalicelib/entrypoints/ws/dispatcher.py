@@ -18,7 +18,7 @@ from pydantic import ConfigDict, TypeAdapter, ValidationError
 
 from chalicelib import logs, metrics
 from chalicelib.auth import authenticate
-from chalicelib.bootstrap import Services, services
+from chalicelib.bootstrap import Services, preload, services
 from chalicelib.domain.principal import Principal
 from chalicelib.entrypoints.boundary import to_app_error
 from chalicelib.entrypoints.parsing import loads_json, parse
@@ -48,6 +48,9 @@ from chalicelib.schemas.requests import SendMessageRequest
 from chalicelib.services import sessions
 from chalicelib.services.sessions import Session
 from chalicelib.settings import get_settings
+
+# This function's init loads the use cases its handlers call (built on first use: bootstrap.preload).
+preload("connections", "notifier", "messaging", "lifecycle", "suspensions")
 
 logger = logging.getLogger(__name__)
 
