@@ -4,6 +4,12 @@ of its dead-letter queue and the consumer of the messages table's stream.
 The WebSocket handlers must live on ``app`` (Chalice does not wrap them on blueprints); each hands the raw API
 Gateway event to ``chalicelib.entrypoints.ws``. Use cases and adapters are built on first use by
 ``chalicelib.bootstrap``, once per container.
+
+Every function of the package runs this module, but each one's init (Lambda's init phase, ``bench/cold_start.py``)
+imports only its own entry module, which loads the use cases its handler calls (``bootstrap.preload``): the
+webhook consumer never loads the REST blueprints and wire models, the socket functions never load the upload
+consumers. Lambda names the function it starts in ``_HANDLER``; where that is unset (``chalice package`` and
+``deploy``, the dev stack, the tests) every blueprint is registered and every entry module imported.
 """
 
 import gc
@@ -73,6 +79,10 @@ if _starts(REST):
 for _handler, _module in ENTRY_MODULES.items():
     if _starts(_handler):
         importlib.import_module(_module)
+if _starts("app.message"):
+    from chalicelib.entrypoints.ws import dispatcher
+
+    dispatcher.preload_frames()
 
 
 @app.on_ws_connect()

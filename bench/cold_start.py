@@ -3,8 +3,9 @@
 For each function of the packaged template (REST, the three socket handlers, the upload handler, and whatever
 function a later change adds: they are read from ``sam.yaml``), a fresh interpreter imports the function's handler
 from the zips laid out as Lambda lays them out (``infrastructure/lambda_layout.py``: function code, then the layer,
-then the runtime's compiled SDK; read-only; bytecode writing off; nothing from this environment) and reports the CPU
-time of ``import app`` plus the handler lookup: Lambda's init phase (billed since August 2025). Then, in the same
+then the runtime's compiled SDK; read-only; bytecode writing off; nothing from this environment; ``_HANDLER`` set to
+the function's handler, as Lambda sets it, from which ``app.py`` imports only that function's entry point) and
+reports the CPU time of ``import app`` plus the handler lookup: Lambda's init phase (billed since August 2025). Then, in the same
 interpreter, the CPU time of what that function imports on its first request (``FIRST_USE``: PyJWT for the
 functions that verify tokens, Pillow for the upload handler), which its first invocation pays.
 

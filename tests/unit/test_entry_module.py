@@ -118,3 +118,15 @@ def test_preload_imports_everything_building_a_use_case_needs() -> None:
         if imported:
             late[name] = imported
     assert late == {}
+
+
+def test_only_the_default_socket_function_loads_what_frames_call() -> None:
+    frames = {"chalicelib.services.messaging", "chalicelib.services.lifecycle"}
+    for handler in ("app.connect", "app.disconnect"):
+        loaded = _start_function(handler)["chalicelib"]
+        assert isinstance(loaded, list)
+        assert "chalicelib.entrypoints.ws.dispatcher" in loaded
+        assert not frames & set(loaded), handler
+    message = _start_function("app.message")["chalicelib"]
+    assert isinstance(message, list)
+    assert frames <= set(message)

@@ -49,8 +49,15 @@ from chalicelib.services import sessions
 from chalicelib.services.sessions import Session
 from chalicelib.settings import get_settings
 
-# This function's init loads the use cases its handlers call (built on first use: bootstrap.preload).
-preload("connections", "notifier", "messaging", "lifecycle", "suspensions")
+# The three socket functions' inits load what every socket event calls (built on first use: bootstrap.preload);
+# ``$default``'s function also loads what its frames call (``preload_frames``, from app.py).
+preload("connections", "notifier")
+
+
+def preload_frames() -> None:
+    """What only ``$default``'s frames call (send, read, edit, delete, the suspension check), at its function's init."""
+    preload("messaging", "lifecycle", "suspensions")
+
 
 logger = logging.getLogger(__name__)
 
