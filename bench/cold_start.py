@@ -5,9 +5,10 @@ function a later change adds: they are read from ``sam.yaml``), a fresh interpre
 from the zips laid out as Lambda lays them out (``infrastructure/lambda_layout.py``: function code, then the layer,
 then the runtime's compiled SDK; read-only; bytecode writing off; nothing from this environment; ``_HANDLER`` set to
 the function's handler, as Lambda sets it, from which ``app.py`` imports only that function's entry point) and
-reports the CPU time of ``import app`` plus the handler lookup: Lambda's init phase (billed since August 2025). Then, in the same
-interpreter, the CPU time of what that function imports on its first request (``FIRST_USE``: PyJWT for the
-functions that verify tokens, Pillow for the upload handler), which its first invocation pays.
+reports the CPU time of ``import app`` plus the handler lookup: Lambda's init phase (billed since August 2025).
+Then, in the same interpreter, the CPU time of what that function imports on its first request (``FIRST_USE``:
+PyJWT for the functions that verify tokens, Pillow for the upload handler), which its first invocation pays.
+``python -m bench.cold_start`` runs this section alone.
 
 - *before*: the zips as Chalice makes them (``python -m infrastructure.package --chalice-zips`` on a copy of the
   project, so Chalice's cache of rewritten zips is not reused): sources only, botocore in the layer;
@@ -203,3 +204,25 @@ def measure(after: Path, runs: int = 7) -> ColdStarts:
             for layout in [*layouts.values(), *bare_layouts.values()]:
                 lambda_layout.remove(layout)
     return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Only this section of ``make bench``: package the app as ``make package`` does, measure, print the table
+    (``python -m bench.cold_start [--runs N]``; leaves bench/RESULTS.md alone)."""
+    import argparse
+
+    from bench.report import _lambda_cold_starts
+
+    parser = argparse.ArgumentParser(prog="python -m bench.cold_start", description=main.__doc__)
+    parser.add_argument("--runs", type=int, default=7, help="fresh interpreters per function and state (default 7)")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="bench-cold-package-") as tmp:
+        after = Path(tmp) / "package"
+        _package(ROOT, after, lean=True)
+        starts = measure(after, args.runs)
+    print("\n".join(_lambda_cold_starts(starts)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
