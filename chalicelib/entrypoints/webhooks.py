@@ -11,10 +11,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from chalicelib import logs
-from chalicelib.bootstrap import preload, services
-
-# This function's init loads the use cases its handlers call (built on first use: bootstrap.preload).
-preload("webhooks")
+from chalicelib.bootstrap import services
 
 
 def on_messages(records: Iterable[dict[str, Any]]) -> None:

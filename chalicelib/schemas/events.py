@@ -4,6 +4,8 @@
 and for the examples in ``docs/websocket.md`` (generated from each event's example).
 """
 
+from __future__ import annotations
+
 import json
 from collections.abc import Callable
 from dataclasses import dataclass

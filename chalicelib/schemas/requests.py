@@ -1,8 +1,10 @@
 """Request bodies and query strings, validated before any service runs."""
 
+from __future__ import annotations
+
 import unicodedata
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, StrictBool, StringConstraints, field_validator, model_validator
 
@@ -69,7 +71,7 @@ class SendMessageRequest(RequestModel):
         return message_content(value)
 
     @model_validator(mode="after")
-    def _one_target_and_something_to_say(self) -> Self:
+    def _one_target_and_something_to_say(self) -> SendMessageRequest:
         if (self.conversation_id is None) == (self.recipient_id is None):
             raise ValueError("give exactly one of conversationId or recipientId")
         if self.pattern_id is not None and self.recipient_id is None:
@@ -174,7 +176,7 @@ class HistoryQuery(RequestModel):
     after: OpaqueId | None = None
 
     @model_validator(mode="after")
-    def _one_direction(self) -> Self:
+    def _one_direction(self) -> HistoryQuery:
         if self.before and self.after:
             raise ValueError("give at most one of before or after")
         _at_most(self.limit, get_settings().messages_page_max)
@@ -193,7 +195,7 @@ class MessagesQuery(RequestModel):
     folder: Folder = "inbox"  # the list's folder (a conversation's history ignores it)
 
     @model_validator(mode="after")
-    def _consistent(self) -> Self:
+    def _consistent(self) -> MessagesQuery:
         if self.before and self.after:
             raise ValueError("give at most one of before or after")
         settings = get_settings()
@@ -259,7 +261,7 @@ class ConversationSettingsRequest(RequestModel):
     accepted: Literal[True] | None = None
 
     @model_validator(mode="after")
-    def _something_to_change(self) -> Self:
+    def _something_to_change(self) -> ConversationSettingsRequest:
         if not self.model_fields_set & {"archived", "muted_until", "accepted"}:
             raise ValueError("give at least one of archived, mutedUntil, accepted")
         if "archived" in self.model_fields_set and self.archived is None:
@@ -359,7 +361,7 @@ class QuietHoursRequest(RequestModel):
     time_zone: Annotated[str, StringConstraints(min_length=1, max_length=64)]
 
     @model_validator(mode="after")
-    def _a_real_window(self) -> Self:
+    def _a_real_window(self) -> QuietHoursRequest:
         try:
             notifications.QuietHours(self.start, self.end, self.time_zone)
         except notifications.InvalidPreferences as exc:
