@@ -30,7 +30,8 @@ alone); once its ``message_sent`` arrives, ``GET /api/messages/search?q=<word>``
 sender in turn, ``--search-poll`` seconds (0.5) apart at first, each wait ``SEARCH_POLL_GROWTH`` times the one
 before up to ``SEARCH_POLL_MAX_SECONDS``, until the message is among the results or ``SEARCH_BOUND_SECONDS`` pass (a
 miss, reported). The lag is from the send's ``message_sent`` to the answer that found it (so it overstates by up to
-one wait). The stack runs the production search limit
+one wait). After the sends the misses are searched again (``SEARCH_RECHECK_SECONDS``), which tells an index that
+trails far behind from a message never indexed. The stack runs the production search limit
 (``RATE_LIMIT_SEARCH``, 30 a minute per user: ``bench/limits.py`` leaves it on): a conversation has at most one
 probed message at a time, and each user's polls are held to ``SEARCH_POLLS_PER_MINUTE`` (20) in any 60 seconds, so
 no search is refused (a 429 would be counted and reported). The probe's own requests are counted and reported next
@@ -85,6 +86,8 @@ TOKEN_TTL_SECONDS = 4 * 3600
 SEARCH_BOUND_SECONDS = 60.0  # a probed message not found this long after its message_sent is a miss
 SEARCH_POLL_GROWTH = 1.5  # each search of a probed message waits this much longer than the one before ...
 SEARCH_POLL_MAX_SECONDS = 2.0  # ... up to this
+SEARCH_RECHECK_SECONDS = 180.0  # after the sends, the misses are searched again this long ...
+SEARCH_RECHECK_EVERY_SECONDS = 5.0  # ... this often
 SEARCH_POLLS_PER_MINUTE = 20  # per user, under RATE_LIMIT_SEARCH's production 30 per 60 s
 SEARCH_WORD_LETTERS = "abcdefghijklmnopqrstuvwxyz"
 
@@ -318,6 +321,9 @@ class Probed:
     searches: int = 0
     unsent: bool = False  # its send failed: nothing to find
     late: bool = False  # found after the bound: counted as a miss
+    found_late_at: float | None = None  # a miss found by the re-checks after the sends (indexed late, not lost)
+    message_id: str | None = None
+    recipient: str | None = None
 
     @property
     def lag_ms(self) -> float | None:
@@ -368,14 +374,32 @@ class SearchProbe:
         probed.acked_at = record.acked_at
         a, b = self.plan.conversations[probed.conversation_id]
         recipient = b if sender == a else a
+        probed.message_id, probed.recipient = record.message_id, recipient
         self.tasks.append(asyncio.create_task(self._poll(probed, record.message_id, (recipient, sender))))
 
     async def finish(self) -> float:
         """Wait for the probes still polling (each bounded by ``SEARCH_BOUND_SECONDS``); the seconds waited."""
         started = time.monotonic()
         await asyncio.gather(*self.tasks)
+        await self._recheck_misses()
         self.session.close()
         return time.monotonic() - started
+
+    async def _recheck_misses(self) -> None:
+        """The misses searched again by their recipients every ``SEARCH_RECHECK_EVERY_SECONDS`` for up to
+        ``SEARCH_RECHECK_SECONDS``: tells an index that trails far behind from a message never indexed."""
+        deadline = time.monotonic() + SEARCH_RECHECK_SECONDS
+        while time.monotonic() < deadline:
+            left = [p for p in self.probed if p.acked_at is not None and p.lag_ms is None and p.found_late_at is None]
+            if not left:
+                return
+            for probed in left:
+                assert probed.recipient is not None and probed.message_id is not None
+                await self._within_limit(probed.recipient)
+                probed.searches += 1
+                if await asyncio.to_thread(self._search, probed.recipient, probed.word, probed.message_id):
+                    probed.found_late_at = time.monotonic()
+            await asyncio.sleep(SEARCH_RECHECK_EVERY_SECONDS)
 
     async def _poll(self, probed: Probed, message_id: str, users: tuple[str, str]) -> None:
         assert probed.acked_at is not None
@@ -456,6 +480,13 @@ class SearchProbe:
                 }
                 for p in probed
             ],
+            "found_late": [
+                round(p.found_late_at - p.acked_at, 1)
+                for p in probed
+                if p.found_late_at is not None and p.acked_at is not None
+            ],
+            "never_found": sum(1 for p in probed if p.lag_ms is None and p.found_late_at is None),
+            "recheck_s": SEARCH_RECHECK_SECONDS,
             "searches": self.searches,
             "searches_per_s": round(self.searches / send_seconds, 2) if send_seconds else 0.0,
             "searches_per_message": round(statistics.fmean(p.searches for p in probed), 1) if probed else 0.0,
@@ -756,9 +787,17 @@ def _search_rows(search: dict[str, Any]) -> list[str]:
     missed = "; ".join(search["missed"][:10]) or "none"
     failures = ", ".join(f"{k}: {v}" for k, v in search["failures"].items()) or "none"
     unsent = f", {search['unsent']} not sent" if search["unsent"] else ""
+    late = search.get("found_late") or []
+    rechecked = ""
+    if found < probed and "never_found" in search:
+        rechecked = (
+            f"; searched again for up to {search['recheck_s']:g} s after the sends: {len(late)} of the misses found "
+            + (f"({min(late):g} to {max(late):g} s after their `message_sent`)" if late else "")
+            + f", {search['never_found']} never"
+        )
     return [
         f"| search probe: messages found within {bound:g} s of their `message_sent` | {found} of {probed}{unsent} "
-        f"(target all, {verdict}; missed: {missed}) |",
+        f"(target all, {verdict}; missed: {missed}{rechecked}) |",
         f"| search probe's own load | {search['searches']:,} searches ({search['searches_per_s']}/s during the sends, "
         f"{search['searches_per_message']} per probed message); refused (429): {search['refused_429']}; other "
         f"failures: {failures} |",
