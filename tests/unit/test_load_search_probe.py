@@ -66,3 +66,19 @@ def test_found_past_the_bound_or_never_is_a_miss() -> None:
     assert len(summary["missed"]) == 2 and "past the bound" in summary["missed"][0]
     rows = load._search_rows(summary)
     assert "1 of 3" in rows[0] and "**missed**" in rows[0]
+
+
+def test_misses_are_searched_again_after_the_sends_and_found_late_ones_are_told_apart(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    probe = _probe()
+    indexed_late = load.Probed(1, "conv_a", "x", acked_at=0.0, message_id="m1", recipient="u2")
+    lost = load.Probed(2, "conv_b", "y", acked_at=0.0, message_id="m2", recipient="u4")
+    probe.probed = [indexed_late, lost]
+    monkeypatch.setattr(load, "SEARCH_RECHECK_SECONDS", 0.3)
+    monkeypatch.setattr(load, "SEARCH_RECHECK_EVERY_SECONDS", 0.05)
+    monkeypatch.setattr(probe, "_search", lambda user, word, message_id: message_id == "m1")
+    asyncio.run(probe._recheck_misses())
+    summary = probe.summary(1.0)
+    assert (summary["found"], len(summary["found_late"]), summary["never_found"]) == (0, 1, 1)
+    assert "1 of the misses found" in load._search_rows(summary)[0] and "1 never" in load._search_rows(summary)[0]
