@@ -7,7 +7,9 @@ function's init (``bench/cold_start.py``). This module turns them and a usage pr
 published prices (``PRICES``, us-east-1, each with its source and the date it was transcribed).
 
 ``python -m bench.cost [--mau 10000] [--results bench/out/results.json]`` recomputes the table from the last
-``make bench`` run for another profile.
+``make bench`` run for another profile; ``python -m bench.cost --async-path`` rewrites only the asynchronous path's
+section of ``bench/RESULTS.md`` (modeled, plus search indexing measured afresh by ``bench/search_index.py``), which
+needs no ``make bench``.
 
 What the model assumes, besides the profile (all stated in the report):
 
@@ -38,6 +40,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS_JSON = ROOT / "bench" / "out" / "results.json"
+SEARCH_INDEX_JSON = ROOT / "bench" / "out" / "search_index.json"  # python -m bench.search_index's measurement
+SEARCH_INDEX_ROW = "typical"  # the message of that measurement the asynchronous path bills
 
 PRICES_TRANSCRIBED = "2026-12-01"
 PRICES_NOTE = (
@@ -408,7 +412,7 @@ def bill(units: dict[str, Units], profile: Profile, init_cpu_ms: dict[str, float
     return Bill(profile, lines, per_operation, cold_ms, memory)
 
 
-def render(bill_: Bill, *, headline_only: bool = False) -> list[str]:
+def render(bill_: Bill, *, headline_only: bool = False, search: dict[str, Any] | None = None) -> list[str]:
     """The cost section of RESULTS.md."""
     hosted = bill_.hosted()
     profile = bill_.profile
@@ -470,7 +474,7 @@ def render(bill_: Bill, *, headline_only: bool = False) -> list[str]:
         + ", ".join(sorted({f"<{p.source}>" for p in PRICES.values()}))
         + f". Hosted: {HOSTED['twilio']['source']}; {HOSTED['sendbird']['source']}.",
         "",
-        *render_async_path(),
+        *render_async_path(search),
     ]
     return lines
 
@@ -511,10 +515,46 @@ class AsyncStep:
         )
 
 
-def async_path(messages_per_window: float = 1.0) -> list[AsyncStep]:
+def search_indexing(measurement: dict[str, Any], row: str = SEARCH_INDEX_ROW) -> AsyncStep:
+    """The search consumer's writes for one message, from ``python -m bench.search_index``'s measurement (its
+    ``rows``: index items written per message, counted from the consumer's BatchWriteItem requests on moto). One write
+    request unit per item (each is far below 1 KB); its invocation is the stream consumer's row, shared by every
+    consumer of the batch; the index's storage is billed by the month, not per message (the search-index section)."""
+    found = {r["message"]: r for r in measurement["rows"]}
+    if row not in found:
+        raise KeyError(f"no {row!r} message in the search index measurement (rows: {', '.join(found)})")
+    measured = found[row]
+    return AsyncStep(
+        f"search: index items of a {row} {measured['characters']:,}-character message (measured: `bench.search_index`)",
+        write_units=float(measured["items"]),
+    )
+
+
+def load_search_index(path: Path = SEARCH_INDEX_JSON, *, measure: bool = True) -> dict[str, Any] | None:
+    """The last ``python -m bench.search_index`` measurement (``bench/out/search_index.json``); with ``measure``, a
+    fresh one when there is none (a subprocess: it runs the app on its own moto, a few seconds)."""
+    if measure and not path.exists():
+        measure_search_index()
+    if not path.exists():
+        return None
+    data: dict[str, Any] = json.loads(path.read_text())
+    return data
+
+
+def measure_search_index() -> dict[str, Any]:
+    """Run ``python -m bench.search_index --no-write`` (its JSON only, RESULTS.md left alone) and read what it wrote."""
+    import subprocess
+
+    subprocess.run([sys.executable, "-m", "bench.search_index", "--no-write"], cwd=ROOT, check=True)
+    data: dict[str, Any] = json.loads(SEARCH_INDEX_JSON.read_text())
+    return data
+
+
+def async_path(messages_per_window: float = 1.0, search: dict[str, Any] | None = None) -> list[AsyncStep]:
     """What one new message costs after its send (chalicelib/entrypoints/message_stream.py's consumers and the SQS
     consumers of issue 18). ``messages_per_window``: messages one digest window absorbs (1: every message opens its
-    own window, the worst case; a burst of 5 shares one). Counted from the code's calls:
+    own window, the worst case; a burst of 5 shares one). ``search``: ``python -m bench.search_index``'s measurement,
+    whose typical message's index items are the search row (left out without one). Counted from the code's calls:
 
     * stream: 1/100 of an invocation (batches of up to 100 records);
     * digest window: one conditional UpdateItem of the recipient's user item (about 1 KB: 1 WRU, charged also when
@@ -527,9 +567,10 @@ def async_path(messages_per_window: float = 1.0) -> list[AsyncStep]:
       batch's BatchGetItem of the recipient's profile and membership (2 RRU), a SendMessageBatch share, receive +
       delete, one on_push invocation, its two Queries (subscriptions, sent markers: 1 RRU each) and one PutItem of
       the sent marker per browser (1 WRU). The push services themselves charge nothing.
+    * search indexing: the index items the search consumer writes for the message (``search_indexing``).
     """
     window = 1.0 / messages_per_window
-    return [
+    steps = [
         AsyncStep("stream consumer invocation (share of a batch of 100)", lambda_invocations=1 / STREAM_BATCH),
         AsyncStep("digest: open the window (conditional UpdateItem)", write_units=1.0),
         AsyncStep(
@@ -550,19 +591,26 @@ def async_path(messages_per_window: float = 1.0) -> list[AsyncStep]:
             lambda_invocations=1.0,
         ),
     ]
+    if search is not None:
+        steps.append(search_indexing(search))
+    return steps
 
 
-def render_async_path() -> list[str]:
-    """The rows of RESULTS.md's asynchronous-path table (per message and per million messages)."""
+def render_async_path(search: dict[str, Any] | None = None) -> list[str]:
+    """The rows of RESULTS.md's asynchronous-path table (per message and per million messages); ``search``: as for
+    ``async_path``."""
     lines = [
-        "Asynchronous path per message (issue 18: email digests, webhooks and Web Push after the send; the send keeps "
-        "its round trips). Modeled from the code's calls at the prices above, not measured by `make bench`:",
+        "Asynchronous path per message (issue 18: email digests, webhooks and Web Push after the send; issue 17: "
+        "search indexing; the send keeps its round trips). Modeled from the code's calls at the prices above, not "
+        "measured by `make bench`; the search row's index items are counted by `python -m bench.search_index`"
+        + ("" if search is not None else " (not measured this time: the row is missing)")
+        + ":",
         "",
         "| step | RRU | WRU | SQS requests | Lambda invocations | emails | $ per million messages |",
         "|---|---|---|---|---|---|---|",
     ]
     for label, per_window in (("every message its own window", 1.0), ("5 messages per window", 5.0)):
-        steps = async_path(per_window)
+        steps = async_path(per_window, search)
         for step in steps:
             lines.append(
                 f"| {step.what} | {step.read_units:g} | {step.write_units:g} | {step.sqs_requests:g} | "
@@ -584,14 +632,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--results", type=Path, default=RESULTS_JSON, help="make bench's results.json")
     parser.add_argument("--mau", type=int, default=Profile.mau, help="monthly active users (1000)")
     parser.add_argument("--messages-per-day", type=float, default=Profile.messages_per_day)
+    parser.add_argument(
+        "--async-path",
+        action="store_true",
+        help="only the asynchronous path: measure search indexing afresh (python -m bench.search_index --no-write) "
+        "and rewrite bench/RESULTS.md's async-path section (no make bench needed)",
+    )
+    parser.add_argument("--no-write", action="store_true", help="with --async-path: print only")
     args = parser.parse_args(argv)
+    if args.async_path:
+        from bench.report import PREAMBLE, write_section
+
+        text = "\n".join(render_async_path(measure_search_index())) + "\n"
+        print(text)
+        if not args.no_write:
+            write_section(ROOT / "bench" / "RESULTS.md", "async-path", text, PREAMBLE)
+        return 0
     if not args.results.exists():
         print(f"bench.cost: no {args.results}: run make bench first", file=sys.stderr)
         return 2
     document = json.loads(args.results.read_text())
     units = {name: Units.from_json(data) for name, data in document["cost"]["units"].items()}
     profile = Profile(mau=args.mau, messages_per_day=args.messages_per_day)
-    print("\n".join(render(bill(units, profile, document["cost"].get("init_cpu_ms")))))
+    search = document.get("search_index") or load_search_index()
+    print("\n".join(render(bill(units, profile, document["cost"].get("init_cpu_ms")), search=search)))
     return 0
 
 

@@ -23,6 +23,19 @@ bounded time for deliveries to drain, closes every client and stops the stack wi
 The stack is ``make dev``'s (``python -m dev.stack``, moto with ``dev/moto_patches.py``, keeping no data folder);
 ``--raw-moto`` runs it with ``DEV_MOTO_PATCHES=off``: moto as it ships copies every table a transaction touches,
 so each send gets slower as the run adds messages. The stack's resident memory is read before it stops.
+
+**Search probe** (issue 17: the index is written asynchronously by the messages stream's consumer). Under load, one
+message in ``--search-every`` (50) carries a unique word (ten letters, so its 8-character index bucket holds it
+alone); once its ``message_sent`` arrives, ``GET /api/messages/search?q=<word>`` is polled by its recipient and its
+sender in turn, ``--search-poll`` seconds (0.5) apart at first, each wait ``SEARCH_POLL_GROWTH`` times the one
+before up to ``SEARCH_POLL_MAX_SECONDS``, until the message is among the results or ``SEARCH_BOUND_SECONDS`` pass (a
+miss, reported). The lag is from the send's ``message_sent`` to the answer that found it (so it overstates by up to
+one wait). After the sends the misses are searched again (``SEARCH_RECHECK_SECONDS``), which tells an index that
+trails far behind from a message never indexed. The stack runs the production search limit
+(``RATE_LIMIT_SEARCH``, 30 a minute per user: ``bench/limits.py`` leaves it on): a conversation has at most one
+probed message at a time, and each user's polls are held to ``SEARCH_POLLS_PER_MINUTE`` (20) in any 60 seconds, so
+no search is refused (a 429 would be counted and reported). The probe's own requests are counted and reported next
+to the send rate (a few percent of the stack's requests).
 """
 
 from __future__ import annotations
@@ -37,7 +50,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import Counter, defaultdict
+from collections import Counter, defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -70,6 +83,13 @@ PROBE = "unloaded (one message at a time)"
 LOADED = "under load"
 MESSAGE_EVENTS = ("message_sent", "message_received", "new_message_notification")
 TOKEN_TTL_SECONDS = 4 * 3600
+SEARCH_BOUND_SECONDS = 60.0  # a probed message not found this long after its message_sent is a miss
+SEARCH_POLL_GROWTH = 1.5  # each search of a probed message waits this much longer than the one before ...
+SEARCH_POLL_MAX_SECONDS = 2.0  # ... up to this
+SEARCH_RECHECK_SECONDS = 180.0  # after the sends, the misses are searched again this long ...
+SEARCH_RECHECK_EVERY_SECONDS = 5.0  # ... this often
+SEARCH_POLLS_PER_MINUTE = 20  # per user, under RATE_LIMIT_SEARCH's production 30 per 60 s
+SEARCH_WORD_LETTERS = "abcdefghijklmnopqrstuvwxyz"
 
 
 def _env_int(name: str, default: int) -> int:
@@ -103,6 +123,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         type=int,
         default=_env_int("BENCH_LOAD_PROBE", 200),
         help="messages sent one at a time before the load, for latency without queueing (200)",
+    )
+    parser.add_argument(
+        "--search-every",
+        type=int,
+        default=_env_int("BENCH_LOAD_SEARCH_EVERY", 50),
+        help="under load, probe the search index with one message in this many (50; 0: no probe)",
+    )
+    parser.add_argument(
+        "--search-poll", type=float, default=0.5, help="seconds before a probed message's second search (0.5)"
     )
     parser.add_argument("--seed", type=int, default=7, help="random seed for who sends when (7)")
     parser.add_argument("--raw-moto", action="store_true", help="run dev.stack on moto as it ships")
@@ -277,6 +306,209 @@ async def _join(client: Client, acks: dict[str, asyncio.Future[dict[str, Any]]],
         raise RuntimeError(f"client {client.index} was not joined within {ACK_TIMEOUT_SECONDS} s")
 
 
+# --- the search probe -----------------------------------------------------------------------------------------
+
+
+@dataclass
+class Probed:
+    """A message that carries a unique word, and when a search first found it."""
+
+    index: int
+    conversation_id: str
+    word: str
+    acked_at: float | None = None
+    found_at: float | None = None
+    searches: int = 0
+    unsent: bool = False  # its send failed: nothing to find
+    late: bool = False  # found after the bound: counted as a miss
+    found_late_at: float | None = None  # a miss found by the re-checks after the sends (indexed late, not lost)
+    message_id: str | None = None
+    recipient: str | None = None
+
+    @property
+    def lag_ms(self) -> float | None:
+        if self.acked_at is None or self.found_at is None or self.late:
+            return None
+        return (self.found_at - self.acked_at) * 1000
+
+
+class SearchProbe:
+    """Polls ``GET /api/messages/search`` for a sample of the sent messages (module docstring, "Search probe")."""
+
+    def __init__(self, api_url: str, plan: Plan, *, every: int, poll_s: float, seed: int) -> None:
+        self.api_url, self.plan, self.every, self.poll_s = api_url, plan, every, poll_s
+        self.rng = random.Random(seed)
+        self.started = time.monotonic()
+        self.busy: set[str] = set()  # conversations with a probed message in flight
+        self.probed: list[Probed] = []
+        self.tasks: list[asyncio.Task[None]] = []
+        self.polls: dict[str, deque[float]] = defaultdict(deque)  # user -> times of its searches, last 60 s
+        self.searches = 0
+        self.refused = 0  # 429 rate_limited: must stay 0
+        self.failures: Counter[str] = Counter()
+        self.session = requests.Session()
+        adapter = requests.adapters.HTTPAdapter(pool_connections=SETUP_PARALLELISM, pool_maxsize=SETUP_PARALLELISM)
+        self.session.mount("http://", adapter)
+        self.tokens = {
+            user: issue_token(user, secret=JWT_SECRET, ttl_seconds=TOKEN_TTL_SECONDS)
+            for pair in plan.conversations.values()
+            for user in pair
+        }
+
+    def word_for(self, index: int, client: Client) -> Probed | None:
+        """The probe for message ``index`` if it is sampled (one in ``every``, its conversation not busy)."""
+        if self.every <= 0 or index % self.every or client.conversation_id in self.busy:
+            return None
+        self.busy.add(client.conversation_id)
+        word = "".join(self.rng.choice(SEARCH_WORD_LETTERS) for _ in range(10))
+        probed = Probed(index, client.conversation_id, word)
+        self.probed.append(probed)
+        return probed
+
+    def start(self, probed: Probed, record: Sent, sender: str) -> None:
+        """After the send's answer: poll until found (or give up on a failed send)."""
+        if record.message_id is None or record.acked_at is None:
+            probed.unsent = True
+            self.busy.discard(probed.conversation_id)
+            return
+        probed.acked_at = record.acked_at
+        a, b = self.plan.conversations[probed.conversation_id]
+        recipient = b if sender == a else a
+        probed.message_id, probed.recipient = record.message_id, recipient
+        self.tasks.append(asyncio.create_task(self._poll(probed, record.message_id, (recipient, sender))))
+
+    async def finish(self) -> float:
+        """Wait for the probes still polling (each bounded by ``SEARCH_BOUND_SECONDS``); the seconds waited."""
+        started = time.monotonic()
+        await asyncio.gather(*self.tasks)
+        await self._recheck_misses()
+        self.session.close()
+        return time.monotonic() - started
+
+    async def _recheck_misses(self) -> None:
+        """The misses searched again by their recipients every ``SEARCH_RECHECK_EVERY_SECONDS`` for up to
+        ``SEARCH_RECHECK_SECONDS``: tells an index that trails far behind from a message never indexed."""
+        deadline = time.monotonic() + SEARCH_RECHECK_SECONDS
+        while time.monotonic() < deadline:
+            left = [p for p in self.probed if p.acked_at is not None and p.lag_ms is None and p.found_late_at is None]
+            if not left:
+                return
+            for probed in left:
+                assert probed.recipient is not None and probed.message_id is not None
+                await self._within_limit(probed.recipient)
+                probed.searches += 1
+                if await asyncio.to_thread(self._search, probed.recipient, probed.word, probed.message_id):
+                    probed.found_late_at = time.monotonic()
+            await asyncio.sleep(SEARCH_RECHECK_EVERY_SECONDS)
+
+    async def _poll(self, probed: Probed, message_id: str, users: tuple[str, str]) -> None:
+        assert probed.acked_at is not None
+        deadline = probed.acked_at + SEARCH_BOUND_SECONDS
+        try:
+            turn, wait = 0, self.poll_s
+            while time.monotonic() < deadline:
+                user = users[turn % 2]
+                turn += 1
+                await self._within_limit(user)
+                if time.monotonic() >= deadline:
+                    break
+                probed.searches += 1
+                if await asyncio.to_thread(self._search, user, probed.word, message_id):
+                    probed.found_at = time.monotonic()
+                    if probed.found_at > deadline:  # found, but past the bound: a miss
+                        probed.late = True
+                    return
+                await asyncio.sleep(wait)
+                wait = min(wait * SEARCH_POLL_GROWTH, SEARCH_POLL_MAX_SECONDS)
+        finally:
+            self.busy.discard(probed.conversation_id)
+
+    async def _within_limit(self, user: str) -> None:
+        """Hold ``user`` to ``SEARCH_POLLS_PER_MINUTE`` searches in any 60 s (the stack's limit is 30)."""
+        window = self.polls[user]
+        while True:
+            now = time.monotonic()
+            while window and now - window[0] >= 60:
+                window.popleft()
+            if len(window) < SEARCH_POLLS_PER_MINUTE:
+                window.append(now)
+                return
+            await asyncio.sleep(60 - (now - window[0]) + 0.01)
+
+    def _search(self, user: str, word: str, message_id: str) -> bool:
+        self.searches += 1
+        try:
+            response = self.session.get(
+                self.api_url + "/api/messages/search",
+                params={"q": word},
+                headers={"Authorization": f"Bearer {self.tokens[user]}"},
+                timeout=HTTP_TIMEOUT_SECONDS,
+            )
+        except requests.RequestException as exc:
+            self.failures[type(exc).__name__] += 1
+            return False
+        if response.status_code == 429:
+            self.refused += 1
+            return False
+        if response.status_code != 200:
+            self.failures[str(response.status_code)] += 1
+            return False
+        return any(r["message"]["id"] == message_id for r in response.json()["results"])
+
+    def summary(self, send_seconds: float) -> dict[str, Any]:
+        probed = [p for p in self.probed if not p.unsent]
+        lags = [lag for p in probed if (lag := p.lag_ms) is not None]
+        return {
+            "every": self.every,
+            "poll_s": self.poll_s,
+            "bound_s": SEARCH_BOUND_SECONDS,
+            "polls_per_minute_per_user": SEARCH_POLLS_PER_MINUTE,
+            "probed": len(probed),
+            "unsent": sum(1 for p in self.probed if p.unsent),
+            "found": len(lags),
+            "missed": [
+                f"message {p.index} ({p.word}, {p.searches} searches" + (", found past the bound)" if p.late else ")")
+                for p in probed
+                if p.lag_ms is None
+            ],
+            "probes": [
+                {
+                    "index": p.index,
+                    "acked_s": round(p.acked_at - self.started, 2) if p.acked_at is not None else None,
+                    "lag_ms": round(p.lag_ms, 1) if p.lag_ms is not None else None,
+                    "searches": p.searches,
+                }
+                for p in probed
+            ],
+            "found_late": [
+                round(p.found_late_at - p.acked_at, 1)
+                for p in probed
+                if p.found_late_at is not None and p.acked_at is not None
+            ],
+            "never_found": sum(1 for p in probed if p.lag_ms is None and p.found_late_at is None),
+            "recheck_s": SEARCH_RECHECK_SECONDS,
+            "searches": self.searches,
+            "searches_per_s": round(self.searches / send_seconds, 2) if send_seconds else 0.0,
+            "searches_per_message": round(statistics.fmean(p.searches for p in probed), 1) if probed else 0.0,
+            "refused_429": self.refused,
+            "failures": dict(self.failures),
+            "lag_ms": _stats(lags),
+        }
+
+
+def _stats(values: list[float]) -> dict[str, float]:
+    if not values:
+        return {}
+    return {
+        "n": len(values),
+        "p50": round(percentile(values, 50), 1),
+        "p95": round(percentile(values, 95), 1),
+        "p99": round(percentile(values, 99), 1),
+        "max": round(max(values), 1),
+        "mean": round(statistics.fmean(values), 1),
+    }
+
+
 @dataclass
 class Outcome:
     sent: list[Sent]
@@ -293,6 +525,7 @@ async def _send_all(
     deadline_s: float,
     seed: int,
     first_index: int = 0,
+    search: SearchProbe | None = None,
 ) -> Outcome:
     """Send ``messages`` frames (indices from ``first_index``), at most ``concurrency`` awaiting their answer."""
     rng = random.Random(seed)
@@ -308,10 +541,12 @@ async def _send_all(
         key = f"L{index}"
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         acks[key] = future
+        probed = search.word_for(index, client) if search is not None else None
+        content = f"load message {index} from {client.user}" + (f" {probed.word}" if probed else "")
         frame = {
             "action": "new_message",
             "conversationId": client.conversation_id,
-            "content": f"load message {index} from {client.user}",
+            "content": content,
             "clientMessageId": key,
             "requestId": key,
         }
@@ -327,6 +562,8 @@ async def _send_all(
         except (TimeoutError, RuntimeError, ConnectionClosed) as exc:
             record.error = f"{type(exc).__name__}: {exc}"[:200]
             acks.pop(key, None)
+        if probed is not None and search is not None:
+            search.start(probed, record, client.user)
 
     async def guarded(index: int, client: Client) -> None:
         async with busy[client.index]:
@@ -439,6 +676,9 @@ async def drive(
         for _ in range(count):
             clients.append(Client(len(clients), user, conversation_of[user]))
     plan = Plan(conversations, clients)
+    search = SearchProbe(
+        stack.ready["apiUrl"], plan, every=args.search_every, poll_s=args.search_poll, seed=args.seed + 2
+    )
     acks: dict[str, asyncio.Future[dict[str, Any]]] = {}
     limit = asyncio.Semaphore(SETUP_PARALLELISM)
     readers: list[asyncio.Task[None]] = []
@@ -460,9 +700,11 @@ async def drive(
             deadline_s=args.deadline,
             seed=args.seed,
             first_index=args.probe,
+            search=search,
         )
         phases["send"] = outcome.send_seconds
         phases["drain"] = await _drain(plan, _frames_for(plan, per_user, [*probe.sent, *outcome.sent]))
+        phases["search probes still polling"] = await search.finish()
     finally:
         started = time.monotonic()
         await asyncio.gather(*(c.socket.close() for c in clients if c.socket is not None), return_exceptions=True)
@@ -516,6 +758,7 @@ async def drive(
             for phase, events in verdict.latencies_ms.items()
         },
         "phases_s": {name: round(seconds, 1) for name, seconds in phases.items()},
+        "search": search.summary(outcome.send_seconds),
         "examples": verdict.examples,
     }
 
@@ -536,6 +779,31 @@ def _recipient(plan: Plan, record: Sent) -> str:
     return b if plan.clients[record.client].user == a else a
 
 
+def _search_rows(search: dict[str, Any]) -> list[str]:
+    if not search.get("every"):
+        return []
+    found, probed, bound = search["found"], search["probed"], search["bound_s"]
+    verdict = "met" if found == probed and probed else "**missed**"
+    missed = "; ".join(search["missed"][:10]) or "none"
+    failures = ", ".join(f"{k}: {v}" for k, v in search["failures"].items()) or "none"
+    unsent = f", {search['unsent']} not sent" if search["unsent"] else ""
+    late = search.get("found_late") or []
+    rechecked = ""
+    if found < probed and "never_found" in search:
+        rechecked = (
+            f"; searched again for up to {search['recheck_s']:g} s after the sends: {len(late)} of the misses found "
+            + (f"({min(late):g} to {max(late):g} s after their `message_sent`)" if late else "")
+            + f", {search['never_found']} never"
+        )
+    return [
+        f"| search probe: messages found within {bound:g} s of their `message_sent` | {found} of {probed}{unsent} "
+        f"(target all, {verdict}; missed: {missed}{rechecked}) |",
+        f"| search probe's own load | {search['searches']:,} searches ({search['searches_per_s']}/s during the sends, "
+        f"{search['searches_per_message']} per probed message); refused (429): {search['refused_429']}; other "
+        f"failures: {failures} |",
+    ]
+
+
 def render(result: dict[str, Any], info: dict[str, Any]) -> str:
     latency = result["latency_ms"]
     rows = []
@@ -554,6 +822,13 @@ def render(result: dict[str, Any], info: dict[str, Any]) -> str:
     verdict = "met" if result["exactly_once_pct"] == 100.0 and not result["misdelivered"] else "**missed**"
     phases = ", ".join(f"{name} {seconds} s" for name, seconds in result["phases_s"].items())
     errors = ", ".join(f"{k}: {v}" for k, v in result["send_errors"].items()) or "none"
+    search = result.get("search") or {}
+    lag = search.get("lag_ms") or {}
+    if lag:
+        rows.append(
+            f"| {LOADED} | `message_sent` → found by `GET /api/messages/search` (indexing lag) | {lag['n']:,} | "
+            f"{lag['p50']} | {lag['p95']} | {lag['p99']} | {lag['max']} |"
+        )
     lines = [
         "## `make bench-load` (local stack, real WebSocket clients)",
         "",
@@ -578,12 +853,24 @@ def render(result: dict[str, Any], info: dict[str, Any]) -> str:
         f"{result['deliveries_per_s']} deliveries/s |",
         f"| errors | send errors: {errors}; error frames: {result['error_frames']}; sockets closed early: "
         f"{result['closed_early']} |",
+        *_search_rows(search),
         "",
         "| phase | end-to-end latency (ms) | n | p50 | p95 | p99 | max |",
         "|---|---|---|---|---|---|---|",
         *rows,
         "",
     ]
+    if search.get("every"):
+        lines += [
+            f"Search probe (issue 17): under load, one message in {search['every']} (one at a time per "
+            "conversation) carried a unique ten-letter word; after its `message_sent`, its recipient and its sender "
+            f"searched for it in turn, {search['poll_s']:g} s apart at first, then each wait {SEARCH_POLL_GROWTH:g}x "
+            f"the one before up to {SEARCH_POLL_MAX_SECONDS:g} s, until found (the lag is measured to the answer that "
+            "found it, so it overstates the true lag by up to one wait); each user is held to "
+            f"{search['polls_per_minute_per_user']} searches in any minute, under the stack's production "
+            "`RATE_LIMIT_SEARCH` (30 a minute, which `bench/limits.py` leaves on).",
+            "",
+        ]
     if result["examples"]:
         lines += ["Examples of what went wrong: " + "; ".join(result["examples"]), ""]
     return "\n".join(lines)

@@ -474,8 +474,10 @@ def render(
     starts: ColdStarts | None = None,
     stack: StackResults | None = None,
     bill: cost.Bill | None = None,
+    search: dict[str, Any] | None = None,
 ) -> str:
-    """The ``make bench`` section of RESULTS.md."""
+    """The ``make bench`` section of RESULTS.md (``search``: ``bench.search_index``'s measurement, for the
+    asynchronous path's search row)."""
     m = info["machine"]
     versions = ", ".join(f"{k} {v}" for k, v in m["versions"].items())
     sizes = "; ".join(
@@ -560,7 +562,7 @@ def render(
         "",
         "### What it costs to run",
         "",
-        *(cost.render(bill) if bill is not None else ["(not computed)"]),
+        *(cost.render(bill, search=search) if bill is not None else ["(not computed)"]),
         "",
         f"The operations only the cost model uses, timed at size {levels[-1].label} like the others:",
         "",

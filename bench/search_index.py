@@ -5,7 +5,8 @@ Each sample message is written to the messages table on moto, its stream record 
 (``dev/streams.py``) and handed to the app's ``on_message_stream``, whose search consumer writes the index: what is
 counted is what that consumer sent (BatchWriteItem requests and their items), not a formula. Then the same for an
 edit of it (the words swapped) and its deletion. Prices: ``bench/cost.py`` ``PRICES`` (on-demand writes, storage).
-Writes ``bench/out/search_index.json`` and prints the Markdown table ``bench/RESULTS.md`` quotes.
+Writes ``bench/out/search_index.json`` (``bench/cost.py`` bills its typical message in the asynchronous path) and
+its own section of ``bench/RESULTS.md`` (``--no-write``: the JSON only).
 """
 
 from __future__ import annotations
@@ -209,23 +210,32 @@ DynamoDB's 100 bytes per item. An edit writes only the difference (here: the sam
 a deletion removes every item. The stream's own reads are free for a Lambda trigger; the consumer's invocations (one
 per batch of up to 100 records) are a rounding error beside the writes. A search reads one Query page (at most 25
 items of about 90 bytes: 1 read unit, strongly consistent) and one BatchGetItem of the messages, conversations
-and blocks with the participants found. The indexing lag under `make bench-load` is not
-measured here; through `make dev` a send
-was found 0.4 s later (tests/e2e/test_search_stack.py prints it).
+and blocks with the participants found. The typical message's items are the search row of the asynchronous path's
+bill (`bench/cost.py` `search_indexing`, its section below). The indexing lag is not measured here: `make bench-load`
+measures it under load (its search probe), and through an idle `make dev` a send was found 0.4 s later
+(tests/e2e/test_search_stack.py prints it).
 """
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    import argparse
     from pathlib import Path
 
     from bench.report import write_section
 
+    parser = argparse.ArgumentParser(prog="python -m bench.search_index", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--no-write", action="store_true", help="write bench/out/search_index.json only, leave bench/RESULTS.md alone"
+    )
+    args = parser.parse_args(argv)
     result = measure()
     os.makedirs(os.path.dirname(OUT), exist_ok=True)
     with open(OUT, "w") as out:
         json.dump(result, out, indent=2)
     table = "\n".join(render(result))
     print(table)
+    if args.no_write:
+        return 0
     results = Path(ROOT) / "bench" / "RESULTS.md"
     write_section(results, "search-index", SECTION_INTRO + "\n" + table + "\n", results.read_text())
     return 0

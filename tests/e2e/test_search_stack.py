@@ -18,7 +18,7 @@ from tests.e2e.conftest import RunningStack
 pytestmark = pytest.mark.e2e
 
 # How long a test waits for the index before failing: a bound for a loaded CI machine, not a measurement (the
-# poller polls every 0.2 s; bench/search_index.py measures the lag).
+# poller polls every 0.2 s; `make bench-load`'s search probe, bench/load.py, measures the lag under load).
 DEADLINE_SECONDS = 15
 
 

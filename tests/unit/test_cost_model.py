@@ -108,3 +108,49 @@ def test_web_push_is_a_row_of_the_asynchronous_path() -> None:
     job = steps[1]
     assert (job.read_units, job.write_units, job.lambda_invocations) == (2.0, 1.0, 1.0)
     assert any(row.startswith("| push: queue, job") for row in cost.render_async_path())
+
+
+def _search_measurement(typical_items: int) -> dict[str, object]:
+    """The shape ``python -m bench.search_index`` writes to bench/out/search_index.json."""
+    return {
+        "rows": [
+            {"message": "short", "characters": 7, "items": 9},
+            {"message": "typical", "characters": 93, "items": typical_items},
+        ]
+    }
+
+
+def test_search_indexing_is_a_row_of_the_asynchronous_path_from_the_measured_items() -> None:
+    without = cost.async_path(1.0)
+    measured = cost.async_path(1.0, _search_measurement(114))
+    assert not any(step.what.startswith("search:") for step in without)
+    (search,) = [step for step in measured if step.what.startswith("search:")]
+    assert search.write_units == 114 and "93-character" in search.what
+    assert search.usd() * 1e6 == pytest.approx(114 * 0.625)  # one WRU per index item, on-demand
+    # Derived from the measurement, not a constant: twice the items, twice the row.
+    (doubled,) = [s for s in cost.async_path(1.0, _search_measurement(228)) if s.what.startswith("search:")]
+    assert doubled.usd() == pytest.approx(2 * search.usd())
+    # The other rows keep their places and the total grows by the search row, whatever the window.
+    assert measured[: len(without)] == without
+    for window in (1.0, 5.0):
+        plain = sum(step.usd() for step in cost.async_path(window))
+        assert sum(step.usd() for step in cost.async_path(window, _search_measurement(114))) == pytest.approx(
+            plain + search.usd()
+        )
+
+
+def test_the_search_row_is_rendered_and_counted_in_the_totals() -> None:
+    rows = cost.render_async_path(_search_measurement(114))
+    assert any(row.startswith("| search: index items of a typical 93-character message") for row in rows)
+    assert any(row.endswith("| 71.25 |") for row in rows)
+    plain = sum(step.usd() for step in cost.async_path(1.0)) * 1e6
+    total = next(row for row in rows if "total, every message its own window" in row)
+    assert f"**{plain + 71.25:,.2f}**" in total
+    assert not any(row.startswith("| search:") for row in cost.render_async_path())
+    bill = cost.bill(_units(), cost.Profile(), {"websocket_message": 200.0})
+    assert any(row.startswith("| search:") for row in cost.render(bill, search=_search_measurement(114)))
+
+
+def test_a_measurement_without_the_billed_message_is_refused() -> None:
+    with pytest.raises(KeyError, match="typical"):
+        cost.search_indexing({"rows": [{"message": "short", "characters": 7, "items": 9}]})
