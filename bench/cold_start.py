@@ -3,10 +3,12 @@
 For each function of the packaged template (REST, the three socket handlers, the upload handler, and whatever
 function a later change adds: they are read from ``sam.yaml``), a fresh interpreter imports the function's handler
 from the zips laid out as Lambda lays them out (``infrastructure/lambda_layout.py``: function code, then the layer,
-then the runtime's compiled SDK; read-only; bytecode writing off; nothing from this environment) and reports the CPU
-time of ``import app`` plus the handler lookup: Lambda's init phase (billed since August 2025). Then, in the same
-interpreter, the CPU time of what that function imports on its first request (``FIRST_USE``: PyJWT for the
-functions that verify tokens, Pillow for the upload handler), which its first invocation pays.
+then the runtime's compiled SDK; read-only; bytecode writing off; nothing from this environment; ``_HANDLER`` set to
+the function's handler, as Lambda sets it, from which ``app.py`` imports only that function's entry point) and
+reports the CPU time of ``import app`` plus the handler lookup: Lambda's init phase (billed since August 2025).
+Then, in the same interpreter, the CPU time of what that function imports on its first request (``FIRST_USE``:
+PyJWT for the functions that verify tokens, Pillow for the upload handler), which its first invocation pays.
+``python -m bench.cold_start`` runs this section alone.
 
 - *before*: the zips as Chalice makes them (``python -m infrastructure.package --chalice-zips`` on a copy of the
   project, so Chalice's cache of rewritten zips is not reused): sources only, botocore in the layer;
@@ -166,7 +168,8 @@ def _measure(layout: lambda_layout.LambdaLayout, function: Function, state: str,
     module, attribute = function.handler.split(".", 1)
     first_use = f"import {FIRST_USE[function.handler]}" if function.handler in FIRST_USE and not bare else "pass"
     code = _MEASURE.format(module=module, attribute=attribute, first_use=first_use)
-    run = layout.run(code, "[_init, _wall, _first, _compiled_at_init]")
+    # Lambda names the function's handler in _HANDLER (app.py imports only that function's entry point).
+    run = layout.run(code, "[_init, _wall, _first, _compiled_at_init]", {"_HANDLER": function.handler})
     init, wall, first, compiled = run.result
     function.init_ms.setdefault(state, []).append(init * 1000)
     function.wall_ms.setdefault(state, []).append(wall * 1000)
@@ -201,3 +204,25 @@ def measure(after: Path, runs: int = 7) -> ColdStarts:
             for layout in [*layouts.values(), *bare_layouts.values()]:
                 lambda_layout.remove(layout)
     return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Only this section of ``make bench``: package the app as ``make package`` does, measure, print the table
+    (``python -m bench.cold_start [--runs N]``; leaves bench/RESULTS.md alone)."""
+    import argparse
+
+    from bench.report import _lambda_cold_starts
+
+    parser = argparse.ArgumentParser(prog="python -m bench.cold_start", description=main.__doc__)
+    parser.add_argument("--runs", type=int, default=7, help="fresh interpreters per function and state (default 7)")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="bench-cold-package-") as tmp:
+        after = Path(tmp) / "package"
+        _package(ROOT, after, lean=True)
+        starts = measure(after, args.runs)
+    print("\n".join(_lambda_cold_starts(starts)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,71 +1,231 @@
-"""The composition root: the adapters are built here, once per cold start, and handed to the use cases.
+"""The composition root: the adapters are built here, once per container, and handed to the use cases.
 
 Entry points call ``services()``; tests build their own with fakes (``build(connections=RecordingConnections())``)
-and ``install`` it, instead of patching anything. Nothing is built at import: the first request builds it.
+and ``install`` it, instead of patching anything. Nothing is built at import, and each use case (with the adapters it
+takes) is built on its first use, importing its modules then: a function imports and builds only what its handler
+uses (the webhook consumer never loads the REST wire models, the socket functions never load Pillow's use case),
+which keeps every function's cold start to its own code (``bench/cold_start.py``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import importlib
+from functools import cached_property
+from typing import TYPE_CHECKING
 
-from chalicelib.adapters.connections import ConnectionsClient
-from chalicelib.adapters.email import SesMailer
-from chalicelib.adapters.files import S3Files
-from chalicelib.adapters.queues import SqsQueue
-from chalicelib.adapters.webhooks import HttpWebhooks
-from chalicelib.adapters.webpush import WebPushSender
-from chalicelib.auth.tokens import SigningKeys
-from chalicelib.domain.clock import utc_now
-from chalicelib.services.attachments import Attachments
-from chalicelib.services.conversations import Conversations
-from chalicelib.services.digests import Digests
-from chalicelib.services.lifecycle import Lifecycle
-from chalicelib.services.messaging import Messaging
-from chalicelib.services.moderation import Moderation
-from chalicelib.services.notify import Notifier
-from chalicelib.services.organizing import Organizing
-from chalicelib.services.ports import (
-    Clock,
-    Connections,
-    Files,
-    Mailer,
-    PushSender,
-    Queue,
-    WebhookSender,
-    WorkQueue,
-)
-from chalicelib.services.presenters import Presenter
-from chalicelib.services.push import Push
-from chalicelib.services.search import Search
-from chalicelib.services.suspensions import ACTIVE, Suspensions
-from chalicelib.services.sync import Sync
-from chalicelib.services.webhooks import Webhooks
 from chalicelib.settings import Settings, get_settings
 
+if TYPE_CHECKING:
+    from chalicelib.auth.tokens import SigningKeys
+    from chalicelib.services.attachments import Attachments
+    from chalicelib.services.conversations import Conversations
+    from chalicelib.services.digests import Digests
+    from chalicelib.services.lifecycle import Lifecycle
+    from chalicelib.services.messaging import Messaging
+    from chalicelib.services.moderation import Moderation
+    from chalicelib.services.notify import Notifier
+    from chalicelib.services.organizing import Organizing
+    from chalicelib.services.ports import (
+        Clock,
+        Connections,
+        Files,
+        Mailer,
+        PushSender,
+        Queue,
+        WebhookSender,
+        WorkQueue,
+    )
+    from chalicelib.services.presenters import Presenter
+    from chalicelib.services.push import Push
+    from chalicelib.services.search import Search
+    from chalicelib.services.suspensions import Suspensions
+    from chalicelib.services.sync import Sync
+    from chalicelib.services.webhooks import Webhooks
 
-@dataclass(frozen=True)
+
 class Services:
-    """Every use case, wired to one set of adapters."""
+    """Every use case, wired to one set of adapters: the given ones, the real ones (built on first use) for the rest.
 
-    connections: Connections
-    files: Files
-    notifier: Notifier
-    presenter: Presenter
-    conversations: Conversations
-    messaging: Messaging
-    lifecycle: Lifecycle
-    attachments: Attachments
-    sync: Sync
-    search: Search
-    organizing: Organizing
-    moderation: Moderation
-    suspensions: Suspensions  # the container's list of suspended users (the REST check)
-    push: Push  # Web Push: subscriptions, the stream's decision, the push queue's sends
-    push_queue: WorkQueue
-    signing_keys: SigningKeys | None = None  # JWKS mode: the identity provider's keys (None: fetched by URL)
-    failures: Queue | None = None  # the upload-failures queue (on_upload's dead-letter queue)
-    webhooks: Webhooks | None = None  # events to the platform (issue 18)
-    digests: Digests | None = None  # email digests (issue 18)
+    Each attribute is built once, on first access, then kept (``cached_property``): the same object for the life of
+    the container, as if built up front.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        connections: Connections | None = None,
+        files: Files | None = None,
+        clock: Clock | None = None,
+        signing_keys: SigningKeys | None = None,
+        failures: Queue | None = None,
+        webhook_queue: WorkQueue | None = None,
+        webhook_sender: WebhookSender | None = None,
+        digest_queue: WorkQueue | None = None,
+        mailer: Mailer | None = None,
+        push_sender: PushSender | None = None,
+        push_queue: WorkQueue | None = None,
+    ) -> None:
+        self.settings = settings
+        # JWKS mode: the identity provider's keys (None: fetched by URL).
+        self.signing_keys = signing_keys
+        self._connections = connections
+        self._files = files
+        self._failures = failures
+        self._webhook_queue = webhook_queue
+        self._webhook_sender = webhook_sender
+        self._digest_queue = digest_queue
+        self._mailer = mailer
+        self._push_sender = push_sender
+        self._push_queue = push_queue
+        self._clock = clock
+
+    # The adapters: the given ones, else the real ones.
+
+    @cached_property
+    def clock(self) -> Clock:
+        if self._clock is not None:
+            return self._clock
+        from chalicelib.domain.clock import utc_now
+
+        return utc_now
+
+    @cached_property
+    def connections(self) -> Connections:
+        if self._connections is not None:
+            return self._connections
+        from chalicelib.adapters.connections import ConnectionsClient
+
+        return ConnectionsClient(self.settings)
+
+    @cached_property
+    def files(self) -> Files:
+        if self._files is not None:
+            return self._files
+        from chalicelib.adapters.files import S3Files
+
+        return S3Files(self.settings)
+
+    def _sqs(self, name: str) -> WorkQueue:
+        from chalicelib.adapters.queues import SqsQueue
+
+        return SqsQueue(self.settings, name)
+
+    @cached_property
+    def failures(self) -> Queue | None:
+        """The upload-failures queue (on_upload's dead-letter queue)."""
+        return self._failures if self._failures is not None else self._sqs(self.settings.upload_failures_queue)
+
+    @cached_property
+    def push_queue(self) -> WorkQueue:
+        return self._push_queue if self._push_queue is not None else self._sqs(self.settings.push_queue)
+
+    # The use cases.
+
+    @cached_property
+    def presenter(self) -> Presenter:
+        from chalicelib.services.presenters import Presenter
+
+        return Presenter(self.files)
+
+    @cached_property
+    def notifier(self) -> Notifier:
+        from chalicelib.services.notify import Notifier
+
+        return Notifier(self.connections, self.clock)
+
+    @cached_property
+    def conversations(self) -> Conversations:
+        from chalicelib.services.conversations import Conversations
+
+        return Conversations(self.presenter, self.clock)
+
+    @cached_property
+    def attachments(self) -> Attachments:
+        from chalicelib.services.attachments import Attachments
+
+        return Attachments(self.files, self.presenter, self.notifier, self.clock, self.failures)
+
+    @cached_property
+    def lifecycle(self) -> Lifecycle:
+        from chalicelib.services.lifecycle import Lifecycle
+
+        return Lifecycle(self.notifier, self.presenter, self.files, self.clock)
+
+    @cached_property
+    def messaging(self) -> Messaging:
+        from chalicelib.services.messaging import Messaging
+
+        return Messaging(self.notifier, self.presenter, self.attachments, self.conversations, self.clock)
+
+    @cached_property
+    def sync(self) -> Sync:
+        from chalicelib.services.sync import Sync
+
+        return Sync(self.presenter)
+
+    @cached_property
+    def search(self) -> Search:
+        from chalicelib.services.search import Search
+
+        return Search(self.presenter)
+
+    @cached_property
+    def organizing(self) -> Organizing:
+        from chalicelib.services.organizing import Organizing
+
+        return Organizing(self.notifier, self.clock)
+
+    @cached_property
+    def suspensions(self) -> Suspensions:
+        """The container's list of suspended users (the REST check)."""
+        from chalicelib.services.suspensions import ACTIVE
+
+        return ACTIVE
+
+    @cached_property
+    def moderation(self) -> Moderation:
+        from chalicelib.services.moderation import Moderation
+
+        return Moderation(self.lifecycle, self.connections, self.suspensions, self.clock)
+
+    @cached_property
+    def push(self) -> Push:
+        """Web Push: subscriptions, the stream's decision, the push queue's sends."""
+        from chalicelib.services.push import Push
+
+        sender = self._push_sender
+        if sender is None:
+            from chalicelib.adapters.webpush import WebPushSender
+
+            sender = WebPushSender(self.settings)
+        return Push(sender, self.push_queue, self.clock)
+
+    @cached_property
+    def webhooks(self) -> Webhooks | None:
+        """Events to the platform (issue 18)."""
+        from chalicelib.services.webhooks import Webhooks
+
+        sender = self._webhook_sender
+        if sender is None:
+            from chalicelib.adapters.webhooks import HttpWebhooks
+
+            sender = HttpWebhooks(self.settings)
+        queue = self._webhook_queue if self._webhook_queue is not None else self._sqs(self.settings.webhook_queue)
+        return Webhooks(self.settings, queue, sender, self.clock)
+
+    @cached_property
+    def digests(self) -> Digests | None:
+        """Email digests (issue 18)."""
+        from chalicelib.services.digests import Digests
+
+        mailer = self._mailer
+        if mailer is None:
+            from chalicelib.adapters.email import SesMailer
+
+            mailer = SesMailer(self.settings)
+        queue = self._digest_queue if self._digest_queue is not None else self._sqs(self.settings.digest_queue)
+        return Digests(self.settings, queue, mailer, self.clock)
 
 
 def build(
@@ -83,52 +243,70 @@ def build(
     push_sender: PushSender | None = None,
     push_queue: WorkQueue | None = None,
 ) -> Services:
-    """The use cases over the given adapters (the real ones for what is not given)."""
-    settings = settings or get_settings()
-    connections = connections if connections is not None else ConnectionsClient(settings)
-    files = files if files is not None else S3Files(settings)
-    clock = clock or utc_now
-    failures = failures if failures is not None else SqsQueue(settings, settings.upload_failures_queue)
-    push_queue = push_queue if push_queue is not None else SqsQueue(settings, settings.push_queue)
-    push_sender = push_sender if push_sender is not None else WebPushSender(settings)
-    presenter = Presenter(files)
-    webhooks = Webhooks(
-        settings,
-        webhook_queue if webhook_queue is not None else SqsQueue(settings, settings.webhook_queue),
-        webhook_sender if webhook_sender is not None else HttpWebhooks(settings),
-        clock,
-    )
-    digests = Digests(
-        settings,
-        digest_queue if digest_queue is not None else SqsQueue(settings, settings.digest_queue),
-        mailer if mailer is not None else SesMailer(settings),
-        clock,
-    )
-    notifier = Notifier(connections, clock)
-    conversations = Conversations(presenter, clock)
-    attachments = Attachments(files, presenter, notifier, clock, failures)
-    lifecycle = Lifecycle(notifier, presenter, files, clock)
+    """The use cases over the given adapters (the real ones for what is not given, each built on first use)."""
     return Services(
+        settings or get_settings(),
         connections=connections,
         files=files,
-        notifier=notifier,
-        presenter=presenter,
-        conversations=conversations,
-        messaging=Messaging(notifier, presenter, attachments, conversations, clock),
-        lifecycle=lifecycle,
-        attachments=attachments,
-        sync=Sync(presenter),
-        search=Search(presenter),
-        organizing=Organizing(notifier, clock),
-        moderation=Moderation(lifecycle, connections, ACTIVE, clock),
-        suspensions=ACTIVE,
-        push=Push(push_sender, push_queue, clock),
-        push_queue=push_queue,
+        clock=clock,
         signing_keys=signing_keys,
         failures=failures,
-        webhooks=webhooks,
-        digests=digests,
+        webhook_queue=webhook_queue,
+        webhook_sender=webhook_sender,
+        digest_queue=digest_queue,
+        mailer=mailer,
+        push_sender=push_sender,
+        push_queue=push_queue,
     )
+
+
+# What each attribute of ``Services`` is built from: its own module(s), then the attributes it takes.
+_BUILT_FROM: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "clock": (("chalicelib.domain.clock",), ()),
+    "connections": (("chalicelib.adapters.connections",), ()),
+    "files": (("chalicelib.adapters.files",), ()),
+    "failures": (("chalicelib.adapters.queues",), ()),
+    "push_queue": (("chalicelib.adapters.queues",), ()),
+    "presenter": (("chalicelib.services.presenters",), ("files",)),
+    "notifier": (("chalicelib.services.notify",), ("connections", "clock")),
+    "conversations": (("chalicelib.services.conversations",), ("presenter", "clock")),
+    "attachments": (("chalicelib.services.attachments",), ("files", "presenter", "notifier", "clock", "failures")),
+    "lifecycle": (("chalicelib.services.lifecycle",), ("notifier", "presenter", "files", "clock")),
+    "messaging": (
+        ("chalicelib.services.messaging",),
+        ("notifier", "presenter", "attachments", "conversations", "clock"),
+    ),
+    "sync": (("chalicelib.services.sync",), ("presenter",)),
+    "search": (("chalicelib.services.search",), ("presenter",)),
+    "organizing": (("chalicelib.services.organizing",), ("notifier", "clock")),
+    "suspensions": (("chalicelib.services.suspensions",), ()),
+    "moderation": (("chalicelib.services.moderation",), ("lifecycle", "connections", "suspensions", "clock")),
+    "push": (("chalicelib.services.push", "chalicelib.adapters.webpush"), ("push_queue", "clock")),
+    "webhooks": (
+        ("chalicelib.services.webhooks", "chalicelib.adapters.webhooks", "chalicelib.adapters.queues"),
+        ("clock",),
+    ),
+    "digests": (("chalicelib.services.digests", "chalicelib.adapters.email", "chalicelib.adapters.queues"), ("clock",)),
+}
+
+
+def preload(*names: str) -> None:
+    """Import what the named use cases (attributes of ``Services``) are built from, building nothing.
+
+    An entry module names the use cases its handler calls, so its function's init (Lambda's init phase) loads their
+    code, as an eager composition root would, and no other function's: the build itself waits for the first use.
+    """
+    seen: set[str] = set()
+    pending = list(names)
+    while pending:
+        name = pending.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        modules, parts = _BUILT_FROM[name]
+        for module in modules:
+            importlib.import_module(module)
+        pending.extend(parts)
 
 
 _current: Services | None = None

@@ -11,7 +11,10 @@ from collections.abc import Iterable
 from typing import Any
 
 from chalicelib import logs
-from chalicelib.bootstrap import services
+from chalicelib.bootstrap import preload, services
+
+# This function's init loads the use cases its handlers call (built on first use: bootstrap.preload).
+preload("digests")
 
 
 def on_messages(records: Iterable[dict[str, Any]]) -> None:

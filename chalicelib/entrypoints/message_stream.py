@@ -23,10 +23,13 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from chalicelib import logs, metrics
-from chalicelib.bootstrap import services
+from chalicelib.bootstrap import preload, services
 from chalicelib.entrypoints import offline
 from chalicelib.services.message_stream import MessageChange, PoisonRecord, decode
 from chalicelib.settings import get_settings
+
+# This function's init loads the use cases its handlers call (built on first use: bootstrap.preload).
+preload("search", "push", "webhooks", "digests")
 
 logger = logging.getLogger(__name__)
 

@@ -15,9 +15,12 @@ from collections.abc import Iterable
 from typing import Any
 
 from chalicelib import logs, metrics
-from chalicelib.bootstrap import services
+from chalicelib.bootstrap import preload, services
 from chalicelib.services.push import RetryLater, UnknownJob
 from chalicelib.settings import get_settings
+
+# This function's init loads the use cases its handlers call (built on first use: bootstrap.preload).
+preload("push")
 
 logger = logging.getLogger(__name__)
 

@@ -23,7 +23,10 @@ from typing import Any
 from urllib.parse import unquote_plus
 
 from chalicelib import logs
-from chalicelib.bootstrap import services
+from chalicelib.bootstrap import preload, services
+
+# This function's init loads the use cases its handlers call (built on first use: bootstrap.preload).
+preload("attachments")
 
 logger = logging.getLogger(__name__)
 

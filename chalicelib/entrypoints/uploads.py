@@ -5,8 +5,11 @@ from __future__ import annotations
 from urllib.parse import unquote_plus
 
 from chalicelib import logs, metrics
-from chalicelib.bootstrap import services
+from chalicelib.bootstrap import preload, services
 from chalicelib.settings import get_settings
+
+# This function's init loads the use cases its handlers call (built on first use: bootstrap.preload).
+preload("attachments")
 
 
 def on_uploaded(bucket: str, key: str) -> None:

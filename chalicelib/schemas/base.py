@@ -1,7 +1,5 @@
 """Shared configuration of wire models."""
 
-from __future__ import annotations
-
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints

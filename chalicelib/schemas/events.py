@@ -4,8 +4,6 @@
 and for the examples in ``docs/websocket.md`` (generated from each event's example).
 """
 
-from __future__ import annotations
-
 import json
 from collections.abc import Callable
 from dataclasses import dataclass

@@ -1,7 +1,5 @@
 """Client frames: ``{"action": NAME, ...fields}`` (API Gateway routes on ``$request.body.action``)."""
 
-from __future__ import annotations
-
 from typing import Annotated, Any
 
 from pydantic import Field, StrictBool, StringConstraints, field_validator

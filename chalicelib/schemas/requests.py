@@ -1,10 +1,8 @@
 """Request bodies and query strings, validated before any service runs."""
 
-from __future__ import annotations
-
 import unicodedata
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import AfterValidator, Field, StrictBool, StringConstraints, field_validator, model_validator
 
@@ -71,7 +69,7 @@ class SendMessageRequest(RequestModel):
         return message_content(value)
 
     @model_validator(mode="after")
-    def _one_target_and_something_to_say(self) -> SendMessageRequest:
+    def _one_target_and_something_to_say(self) -> Self:
         if (self.conversation_id is None) == (self.recipient_id is None):
             raise ValueError("give exactly one of conversationId or recipientId")
         if self.pattern_id is not None and self.recipient_id is None:
@@ -176,7 +174,7 @@ class HistoryQuery(RequestModel):
     after: OpaqueId | None = None
 
     @model_validator(mode="after")
-    def _one_direction(self) -> HistoryQuery:
+    def _one_direction(self) -> Self:
         if self.before and self.after:
             raise ValueError("give at most one of before or after")
         _at_most(self.limit, get_settings().messages_page_max)
@@ -195,7 +193,7 @@ class MessagesQuery(RequestModel):
     folder: Folder = "inbox"  # the list's folder (a conversation's history ignores it)
 
     @model_validator(mode="after")
-    def _consistent(self) -> MessagesQuery:
+    def _consistent(self) -> Self:
         if self.before and self.after:
             raise ValueError("give at most one of before or after")
         settings = get_settings()
@@ -261,7 +259,7 @@ class ConversationSettingsRequest(RequestModel):
     accepted: Literal[True] | None = None
 
     @model_validator(mode="after")
-    def _something_to_change(self) -> ConversationSettingsRequest:
+    def _something_to_change(self) -> Self:
         if not self.model_fields_set & {"archived", "muted_until", "accepted"}:
             raise ValueError("give at least one of archived, mutedUntil, accepted")
         if "archived" in self.model_fields_set and self.archived is None:
@@ -361,7 +359,7 @@ class QuietHoursRequest(RequestModel):
     time_zone: Annotated[str, StringConstraints(min_length=1, max_length=64)]
 
     @model_validator(mode="after")
-    def _a_real_window(self) -> QuietHoursRequest:
+    def _a_real_window(self) -> Self:
         try:
             notifications.QuietHours(self.start, self.end, self.time_zone)
         except notifications.InvalidPreferences as exc:

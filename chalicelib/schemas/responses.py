@@ -1,7 +1,5 @@
 """Response shapes: the seed's Message and Conversation, and the enriched conversation views."""
 
-from __future__ import annotations
-
 from typing import Literal
 
 from chalicelib.errors import ErrorCode

@@ -6,13 +6,16 @@ from typing import Any
 
 from chalice.app import Blueprint
 
-from chalicelib.bootstrap import services
+from chalicelib.bootstrap import preload, services
 from chalicelib.domain.ids import is_attachment_id
 from chalicelib.domain.principal import Principal
 from chalicelib.entrypoints.http.routing import Answer, path_id, read_json_body, route
 from chalicelib.entrypoints.parsing import parse
 from chalicelib.schemas.requests import UploadRequest
 from chalicelib.schemas.responses import AttachmentOut, UploadTicketOut
+
+# This function's init loads the use cases its handlers call (built on first use: bootstrap.preload).
+preload("attachments")
 
 blueprint = Blueprint(__name__)
 TAG = "attachments"

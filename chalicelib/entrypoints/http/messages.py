@@ -7,7 +7,7 @@ from typing import Any
 
 from chalice.app import Blueprint
 
-from chalicelib.bootstrap import services
+from chalicelib.bootstrap import preload, services
 from chalicelib.domain.folders import SettingsChange
 from chalicelib.domain.ids import is_conversation_id, is_entity_id, parse_message_id
 from chalicelib.domain.principal import Principal
@@ -39,6 +39,9 @@ from chalicelib.schemas.responses import (
     SettingsOut,
     SyncOut,
 )
+
+# This function's init loads the use cases its handlers call (built on first use: bootstrap.preload).
+preload("conversations", "lifecycle", "messaging", "moderation", "organizing", "search", "sync")
 
 blueprint = Blueprint(__name__)
 TAG = "messages"

@@ -10,13 +10,16 @@ from typing import Any
 
 from chalice.app import Blueprint
 
-from chalicelib.bootstrap import services
+from chalicelib.bootstrap import preload, services
 from chalicelib.domain.moderation import is_report_id
 from chalicelib.domain.principal import Principal
 from chalicelib.entrypoints.http.routing import MODERATOR, Answer, path_id, query_params, read_json_body, route
 from chalicelib.entrypoints.parsing import parse
 from chalicelib.schemas.requests import AuditQuery, ReportsQuery, ResolutionRequest
 from chalicelib.schemas.responses import AuditPageOut, ReportDetailOut, ReportsPageOut, ResolvedReportOut
+
+# This function's init loads the use cases its handlers call (built on first use: bootstrap.preload).
+preload("moderation")
 
 blueprint = Blueprint(__name__)
 TAG = "moderation"

@@ -7,13 +7,16 @@ from typing import Any
 
 from chalice.app import Blueprint
 
-from chalicelib.bootstrap import services
+from chalicelib.bootstrap import preload, services
 from chalicelib.domain.principal import Principal
 from chalicelib.domain.push import is_subscription_id
 from chalicelib.entrypoints.http.routing import Answer, path_id, read_json_body, route
 from chalicelib.entrypoints.parsing import parse
 from chalicelib.schemas.requests import PushSubscriptionRequest
 from chalicelib.schemas.responses import PushSubscriptionOut, VapidPublicKeyOut
+
+# This function's init loads the use cases its handlers call (built on first use: bootstrap.preload).
+preload("push")
 
 blueprint = Blueprint(__name__)
 TAG = "push"

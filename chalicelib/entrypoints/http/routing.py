@@ -20,7 +20,7 @@ from pydantic import BaseModel
 
 from chalicelib import logs, metrics
 from chalicelib.auth import authenticate, bearer_token
-from chalicelib.bootstrap import services
+from chalicelib.bootstrap import preload, services
 from chalicelib.domain.principal import Principal
 from chalicelib.entrypoints.boundary import to_app_error
 from chalicelib.entrypoints.parsing import loads_json
@@ -38,6 +38,9 @@ from chalicelib.errors import (
 )
 from chalicelib.schemas.base import ResponseModel
 from chalicelib.settings import get_settings
+
+# This function's init loads the use cases its handlers call (built on first use: bootstrap.preload).
+preload("suspensions")
 
 logger = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from pydantic import ConfigDict, TypeAdapter, ValidationError
 
 from chalicelib import logs, metrics
 from chalicelib.auth import authenticate
-from chalicelib.bootstrap import Services, services
+from chalicelib.bootstrap import Services, preload, services
 from chalicelib.domain.principal import Principal
 from chalicelib.entrypoints.boundary import to_app_error
 from chalicelib.entrypoints.parsing import loads_json, parse
@@ -48,6 +48,16 @@ from chalicelib.schemas.requests import SendMessageRequest
 from chalicelib.services import sessions
 from chalicelib.services.sessions import Session
 from chalicelib.settings import get_settings
+
+# The three socket functions' inits load what every socket event calls (built on first use: bootstrap.preload);
+# ``$default``'s function also loads what its frames call (``preload_frames``, from app.py).
+preload("connections", "notifier")
+
+
+def preload_frames() -> None:
+    """What only ``$default``'s frames call (send, read, edit, delete, the suspension check), at its function's init."""
+    preload("messaging", "lifecycle", "suspensions")
+
 
 logger = logging.getLogger(__name__)
 
