@@ -308,6 +308,17 @@ def _partition_keys(table: Any, hash_value: Any, partition: dict[Any, Any]) -> l
     return entry.keys
 
 
+def _prefix_bounds(prefix: Any) -> tuple[Any, Any] | None:
+    """The sort keys that begin with a string ``prefix`` are those from it to its successor (the prefix with its
+    last character the next code point): code point order is DynamoDB's UTF-8 byte order. None: not handled."""
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    value = prefix.value if prefix.type == "S" else None
+    if not isinstance(value, str) or not value or ord(value[-1]) >= 0x10FFFF:
+        return None
+    return prefix, DynamoType({"S": value[:-1] + chr(ord(value[-1]) + 1)})
+
+
 def _window(
     table: Any,
     hash_value: Any,
@@ -335,8 +346,13 @@ def _window(
         low, high = bisect.bisect_left(keys, range_objs[0]), bisect.bisect_right(keys, range_objs[1])
     elif range_comparison == "=":
         low, high = bisect.bisect_left(keys, range_objs[0]), bisect.bisect_right(keys, range_objs[0])
+    elif range_comparison is not None and range_comparison.upper() == "BEGINS_WITH":
+        bounds = _prefix_bounds(range_objs[0])
+        if bounds is None:
+            return None
+        low, high = bisect.bisect_left(keys, bounds[0]), bisect.bisect_left(keys, bounds[1])
     elif range_comparison is not None:
-        return None  # BEGINS_WITH and anything else: let moto do it
+        return None  # anything else: let moto do it
     if exclusive_start_key is not None:
         start = exclusive_start_key.get(table.range_key_attr)
         if start is None:
@@ -700,7 +716,18 @@ def apply() -> list[str]:
 
 # --- the self-check -------------------------------------------------------------------------------------------
 
-_KEYS = {"msgs": [("c", "HASH", "S"), ("s", "RANGE", "N")], "kv": [("k", "HASH", "S")]}
+_KEYS = {
+    "msgs": [("c", "HASH", "S"), ("s", "RANGE", "N")],
+    "kv": [("k", "HASH", "S")],
+    "words": [("w", "HASH", "S"), ("t", "RANGE", "S")],  # string sort keys: begins_with, as the search index
+}
+# Sort keys of the words table: prefixes of one another, accents, astral code points, a prefix at its successor's
+# edge (``ab`` then ``ac``), and the highest code point below U+10FFFF (whose successor is U+10FFFF).
+_WORDS = [
+    *(f"ab#{n:02d}" for n in range(12)),
+    *("a", "ab", "abc", "abd", "ac", "b", "ba", "cafe", "café", "café#2", "cafè", "caf", "\U0001f600x"),
+    *("\U0001f600", "\U0010fffe", "\U0010fffe\U0010fffe", "z"),
+]
 _ROWS = 30  # per partition of the messages table: enough for several pages of every query below
 
 
@@ -789,6 +816,9 @@ def _create_check_tables(client: Any) -> None:
         batch = [{"PutRequest": {"Item": row}} for row in rows[start : start + 25]]
         client.batch_write_item(RequestItems={"selfcheck-msgs": batch})
     client.put_item(TableName="selfcheck-kv", Item={"k": {"S": "x"}, "v": {"N": "1"}})
+    for partition in ("p", "q"):
+        for word in _WORDS if partition == "p" else _WORDS[::3]:
+            client.put_item(TableName="selfcheck-words", Item={"w": {"S": partition}, "t": {"S": word}})
 
 
 def _dump(client: Any) -> dict[str, list[dict[str, Any]]]:
@@ -871,6 +901,15 @@ def _check_queries(client: Any, before_effects: Effects) -> list[str]:
                     "KeyConditionExpression": "u = :u",
                     "ExpressionAttributeValues": {":u": {"S": "a"}},
                 },
+                *(
+                    {
+                        **base,
+                        "TableName": "selfcheck-words",
+                        "KeyConditionExpression": "w = :w AND begins_with(t, :p)",
+                        "ExpressionAttributeValues": {":w": {"S": "p"}, ":p": {"S": prefix}},
+                    }
+                    for prefix in ("ab", "a", "caf", "café", "\U0001f600", "\U0010fffe", "zz")
+                ),
                 {
                     **base,
                     "IndexName": "by_at",
@@ -900,9 +939,14 @@ def _check_queries(client: Any, before_effects: Effects) -> list[str]:
                 TableName="selfcheck-msgs",
                 Item={"c": {"S": "b"}, "s": {"N": str(500 + round_number)}, "u": {"S": "b"}, "at": {"S": "0001"}},
             )
+            words = {"w": {"S": "p"}}
+            client.delete_item(TableName="selfcheck-words", Key={**words, "t": {"S": f"ab#{3 + round_number:02d}"}})
+            client.put_item(TableName="selfcheck-words", Item={**words, "t": {"S": f"ab#{50 + round_number}"}})
+            client.put_item(TableName="selfcheck-words", Item={**words, "t": {"S": "caf\u00e9s"}})
     assert EFFECTS.queries_narrowed > before_effects.queries_narrowed, "no query was narrowed: the patch does nothing"
     return [
-        f"{len(queries)} queries (base table and GSI, both directions, paginated), before and after writes that "
+        f"{len(queries)} queries (base table with comparisons and begins_with, GSI, both directions, paginated), "
+        "before and after writes that "
         "move, delete and add items, return identical pages"
     ]
 
