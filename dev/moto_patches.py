@@ -22,6 +22,11 @@ not, and moto keeps every object it ever made:
   whole tables) stays in memory for the life of the process. That, not the data, is what took the stack to
   7 GB. The patch stops the tracking for moto's DynamoDB classes; items then live as long as their table holds
   them.
+- ``sqs_sends``: moto's SQS ``send_message`` reads a queue's ``attributes`` for one flag, and building them counts
+  the queue's messages three times (visible, delayed, in flight), each reading the clock per message: a send
+  into a queue of delayed digests or undelivered webhook events costs the queue's length, and it ran on the
+  stream consumer's path. The patch answers 0 for the counts while a send runs (it never reads them);
+  ``GetQueueAttributes`` still counts.
 
 None changes what a request returns or costs in round trips or items. ``apply()`` installs them and runs
 ``self_check()``, which proves it on throwaway tables (a cancelled transaction restores every item, queries
@@ -58,6 +63,7 @@ PATCHES = {
     "direct_encoding": "data responses are encoded with json.dumps, not walked through botocore's shapes",
     "untracked_items": "moto does not keep every DynamoDB item and table it ever created",
     "bulk_writes": "dev/moto_bulk.py writes items into moto's tables directly (seeding, reloading the data folder)",
+    "sqs_sends": "an SQS send does not count the queue's messages",
 }
 
 
@@ -83,6 +89,7 @@ class Switches:
     partition_queries: bool = True
     direct_encoding: bool = True
     untracked_items: bool = True
+    sqs_sends: bool = True
 
 
 SWITCHES = Switches()
@@ -95,6 +102,7 @@ class Effects:
     table_copies_skipped: int = 0
     queries_narrowed: int = 0
     responses_encoded: int = 0
+    counts_skipped: int = 0
 
 
 EFFECTS = Effects()
@@ -104,12 +112,12 @@ EFFECTS = Effects()
 def raw_moto() -> Iterator[None]:
     """Time moto as it ships: the patches that change its speed off inside the block (``untracked_items`` stays
     on: it changes memory, not time, and the raw requests' copies would otherwise be kept for good)."""
-    saved = (SWITCHES.sparse_snapshots, SWITCHES.partition_queries, SWITCHES.direct_encoding)
-    SWITCHES.sparse_snapshots = SWITCHES.partition_queries = SWITCHES.direct_encoding = False
+    saved = (SWITCHES.sparse_snapshots, SWITCHES.partition_queries, SWITCHES.direct_encoding, SWITCHES.sqs_sends)
+    SWITCHES.sparse_snapshots = SWITCHES.partition_queries = SWITCHES.direct_encoding = SWITCHES.sqs_sends = False
     try:
         yield
     finally:
-        SWITCHES.sparse_snapshots, SWITCHES.partition_queries, SWITCHES.direct_encoding = saved
+        SWITCHES.sparse_snapshots, SWITCHES.partition_queries, SWITCHES.direct_encoding, SWITCHES.sqs_sends = saved
 
 
 # --- transactions ---------------------------------------------------------------------------------------------
@@ -648,6 +656,41 @@ def _untracked(cls: type, tracked_new: Callable[..., Any]) -> Callable[..., Any]
 # --- installing -----------------------------------------------------------------------------------------------
 
 
+# --- SQS sends ------------------------------------------------------------------------------------------------
+
+_QUEUE_COUNTS = (
+    "approximate_number_of_messages",
+    "approximate_number_of_messages_delayed",
+    "approximate_number_of_messages_not_visible",
+)
+
+
+def _sending(original: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(original)
+    def send_message(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if not SWITCHES.sqs_sends:
+            return original(self, *args, **kwargs)
+        saved = getattr(_state, "sending", False)
+        _state.sending = True
+        try:
+            return original(self, *args, **kwargs)
+        finally:
+            _state.sending = saved
+
+    return send_message
+
+
+def _uncounted_while_sending(count: property) -> property:
+    def value(queue: Any) -> int:
+        if getattr(_state, "sending", False):
+            EFFECTS.counts_skipped += 1
+            return 0  # read only inside ``attributes``, of which the send wants ContentBasedDeduplication
+        return int(count.fget(queue))  # type: ignore[misc]
+
+    setattr(value, _MARKER, True)
+    return property(value)
+
+
 def _require(patch: str, condition: bool, problem: str) -> None:
     if not condition:
         raise PatchBroken(patch, problem)
@@ -688,6 +731,17 @@ def install() -> None:
         hasattr(Item, "instances_tracked") and "instances_tracked" in inspect.getsource(BaseModel.__new__),
         "moto's BaseModel no longer tracks instances in instances_tracked (the patch may be unneeded: check memory)",
     )
+    from moto.sqs.models import Queue, SQSBackend
+
+    _require(
+        "sqs_sends",
+        hasattr(SQSBackend, "send_message")
+        and all(isinstance(Queue.__dict__.get(name), property) for name in _QUEUE_COUNTS)
+        and "attributes" in inspect.getsource(SQSBackend.send_message),
+        "SQSBackend.send_message or Queue's message counts changed (the patch may be unneeded: check its cost)",
+    )
+    for name in _QUEUE_COUNTS:
+        setattr(Queue, name, _uncounted_while_sending(Queue.__dict__[name]))
     models.copy = _TableCopyShim()  # type: ignore[assignment]
     for owner, name, wrap in (
         (DynamoDBBackend, "transact_write_items", _sparse_transactions),
@@ -698,6 +752,7 @@ def install() -> None:
         (DynamoDBBackend, "put_item", lambda original: _tracking_writes(original, "item_attrs")),
         (DynamoDBBackend, "update_item", lambda original: _tracking_writes(original, "key")),
         (DynamoDBBackend, "delete_item", lambda original: _tracking_writes(original, "key")),
+        (SQSBackend, "send_message", _sending),
     ):
         wrapped = wrap(getattr(owner, name))
         setattr(wrapped, _MARKER, True)
@@ -777,6 +832,8 @@ def self_check() -> list[str]:
             checked.append(
                 "responses of every data operation above encoded directly and by moto's serializer, compared identical"
             )
+        with _checking("sqs_sends"):
+            checked += _check_sqs_sends(effects_before)
         with _checking("untracked_items"):
             grown = len(Item.instances_tracked) - tracked_before
             assert grown == 0, f"{grown} items were tracked by moto's BaseModel during the check"
@@ -984,6 +1041,37 @@ def _check_bulk_writes(client: Any) -> list[str]:
     return [
         "items written in bulk read back by GetItem, BatchGetItem and Query (table and index), and export as Scan "
         "returns them"
+    ]
+
+
+def _check_sqs_sends(before_effects: Effects) -> list[str]:
+    import boto3
+
+    sqs = boto3.client("sqs", region_name="us-east-1", endpoint_url="https://sqs.us-east-1.amazonaws.com")
+    plain = sqs.create_queue(QueueName="selfcheck-plain")["QueueUrl"]
+    fifo = sqs.create_queue(
+        QueueName="selfcheck.fifo", Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "true"}
+    )["QueueUrl"]
+    sqs.send_message(QueueUrl=plain, MessageBody="now")
+    sqs.send_message(QueueUrl=plain, MessageBody="later", DelaySeconds=600)
+    sqs.send_message_batch(QueueUrl=plain, Entries=[{"Id": str(n), "MessageBody": f"b{n}"} for n in range(3)])
+    received = sqs.receive_message(QueueUrl=plain, MaxNumberOfMessages=1, VisibilityTimeout=600)["Messages"]
+    assert len(received) == 1, f"received {received}"
+    for _ in range(2):  # the same body twice: content-based deduplication keeps one
+        sqs.send_message(QueueUrl=fifo, MessageBody="same", MessageGroupId="g")
+    counts = [
+        "ApproximateNumberOfMessages",
+        "ApproximateNumberOfMessagesDelayed",
+        "ApproximateNumberOfMessagesNotVisible",
+    ]
+    got = sqs.get_queue_attributes(QueueUrl=plain, AttributeNames=counts)["Attributes"]
+    assert got == dict(zip(counts, ["3", "1", "1"], strict=True)), f"the plain queue's counts are {got}"
+    deduplicated = sqs.get_queue_attributes(QueueUrl=fifo, AttributeNames=counts[:1])["Attributes"]
+    assert deduplicated == {counts[0]: "1"}, f"content-based deduplication kept {deduplicated} messages"
+    assert EFFECTS.counts_skipped > before_effects.counts_skipped, "no send skipped the counts: the patch does nothing"
+    return [
+        "SQS sends (single, batched, delayed, FIFO with content-based deduplication) queue what they did, and "
+        "GetQueueAttributes still counts visible, delayed and in-flight messages"
     ]
 
 

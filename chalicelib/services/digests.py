@@ -28,7 +28,7 @@ from typing import Any
 
 from pynamodb.exceptions import UpdateError
 
-from chalicelib.adapters.dynamodb import Membership, Message, UserProfile
+from chalicelib.adapters.dynamodb import Membership, Message, UserProfile, parallel
 from chalicelib.adapters.dynamodb.batch import Key, batch_get
 from chalicelib.adapters.dynamodb.records import message_record, notification_preferences
 from chalicelib.domain.clock import iso, parse_iso
@@ -91,14 +91,18 @@ class Digests:
         for change in changes:
             if change.event_name == INSERT and change.new is not None:
                 first_for.setdefault(change.new.recipient_id, change)
-        failed = []
-        for recipient, change in first_for.items():
+
+        def schedule_one(entry: tuple[str, MessageChange]) -> str | None:
+            recipient, change = entry
             try:
                 self._schedule(recipient, change.message.id, change.message.sent_at)
             except Exception:
                 logger.exception("opening a digest window failed", extra={"user_id": recipient})
-                failed.append(change.sequence_number)
-        return failed
+                return change.sequence_number
+            return None
+
+        # Recipients are independent items: their conditional updates go out together.
+        return [sequence for sequence in parallel.each(schedule_one, first_for.items()) if sequence is not None]
 
     def _schedule(self, recipient: str, message_id: str, sent_at: str) -> None:
         preferences = self._open_window(recipient, message_id, sent_at)

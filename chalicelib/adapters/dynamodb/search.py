@@ -19,6 +19,7 @@ from typing import Any
 from pynamodb.attributes import UnicodeAttribute
 from pynamodb.models import Model
 
+from chalicelib.adapters.dynamodb import parallel
 from chalicelib.adapters.dynamodb.base import table_meta
 
 PUT, DELETE = "put", "delete"
@@ -65,26 +66,30 @@ def partner_in(pair: str | None, user_id: str) -> str | None:
 
 
 def write_index(writes: Iterable[IndexWrite]) -> set[tuple[str, str]]:
-    """Apply the writes with BatchWriteItem, 25 a request, retrying what DynamoDB leaves unprocessed (throttling);
-    the (scope, key) pairs still unwritten after the retries (empty: all written).
+    """Apply the writes with BatchWriteItem, 25 a request and several requests at once, retrying what DynamoDB
+    leaves unprocessed (throttling); the (scope, key) pairs still unwritten after the retries (empty: all written).
 
     Each (scope, key) must appear once (the caller keeps the last write of each): one request may not name an item
     twice.
     """
+    pending = [_request(write) for write in writes]
+    chunks = [pending[start : start + _BATCH] for start in range(0, len(pending), _BATCH)]
+    left = parallel.each(_write_chunk, chunks)  # a batch of long messages is hundreds of requests
+    return {_identity(request) for chunk in left for request in chunk}
+
+
+def _write_chunk(chunk: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One BatchWriteItem of up to 25 requests, retried with backoff while DynamoDB leaves some unprocessed; the
+    requests still unprocessed after the attempts."""
     table = SearchTerm.Meta.table_name
     connection = SearchTerm._get_connection().connection
-    pending = [_request(write) for write in writes]
-    failed: set[tuple[str, str]] = set()
-    for start in range(0, len(pending), _BATCH):
-        chunk = pending[start : start + _BATCH]
-        for attempt in range(_MAX_ATTEMPTS):
-            response = connection._make_api_call("BatchWriteItem", {"RequestItems": {table: chunk}})
-            chunk = (response.get("UnprocessedItems") or {}).get(table) or []
-            if not chunk:
-                break
-            time.sleep(random.uniform(0, 0.05 * (2**attempt)))  # nosec B311 # backoff jitter, not a secret
-        failed.update(_identity(request) for request in chunk)
-    return failed
+    for attempt in range(_MAX_ATTEMPTS):
+        response = connection._make_api_call("BatchWriteItem", {"RequestItems": {table: chunk}})
+        chunk = (response.get("UnprocessedItems") or {}).get(table) or []
+        if not chunk:
+            break
+        time.sleep(random.uniform(0, 0.05 * (2**attempt)))  # nosec B311 # backoff jitter, not a secret
+    return chunk
 
 
 def _request(write: IndexWrite) -> dict[str, Any]:
