@@ -412,8 +412,11 @@ def bill(units: dict[str, Units], profile: Profile, init_cpu_ms: dict[str, float
     return Bill(profile, lines, per_operation, cold_ms, memory)
 
 
-def render(bill_: Bill, *, headline_only: bool = False, search: dict[str, Any] | None = None) -> list[str]:
-    """The cost section of RESULTS.md."""
+def render(
+    bill_: Bill, *, headline_only: bool = False, search: dict[str, Any] | None = None, async_path: bool = True
+) -> list[str]:
+    """The cost section of RESULTS.md (``async_path=False``: without the asynchronous path's table, which
+    ``make bench`` writes as a section of its own)."""
     hosted = bill_.hosted()
     profile = bill_.profile
     headline = (
@@ -473,8 +476,7 @@ def render(bill_: Bill, *, headline_only: bool = False, search: dict[str, Any] |
         f"{PRICES_NOTE} ({PRICES_TRANSCRIBED}); sources: "
         + ", ".join(sorted({f"<{p.source}>" for p in PRICES.values()}))
         + f". Hosted: {HOSTED['twilio']['source']}; {HOSTED['sendbird']['source']}.",
-        "",
-        *render_async_path(search),
+        *(["", *render_async_path(search)] if async_path else []),
     ]
     return lines
 

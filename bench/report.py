@@ -562,7 +562,11 @@ def render(
         "",
         "### What it costs to run",
         "",
-        *(cost.render(bill, search=search) if bill is not None else ["(not computed)"]),
+        # The asynchronous path's table is its own section of RESULTS.md (bench/run.py): not twice.
+        *(cost.render(bill, search=search, async_path=False) if bill is not None else ["(not computed)"]),
+        "",
+        "The asynchronous path after a send (search indexing, digests, webhooks, Web Push) is costed in its own "
+        "section below.",
         "",
         f"The operations only the cost model uses, timed at size {levels[-1].label} like the others:",
         "",

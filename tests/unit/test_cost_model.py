@@ -151,6 +151,15 @@ def test_the_search_row_is_rendered_and_counted_in_the_totals() -> None:
     assert any(row.startswith("| search:") for row in cost.render(bill, search=_search_measurement(114)))
 
 
+def test_make_bench_renders_the_asynchronous_path_once() -> None:
+    """bench/run.py writes the table as a section of its own: the cost section leaves it out."""
+    bill = cost.bill(_units(), cost.Profile(), {"websocket_message": 200.0})
+    title = "Asynchronous path per message"
+    assert sum(row.startswith(title) for row in cost.render(bill)) == 1
+    assert not any(row.startswith(title) for row in cost.render(bill, async_path=False))
+    assert any(row.startswith("**$") for row in cost.render(bill, async_path=False))
+
+
 def test_a_measurement_without_the_billed_message_is_refused() -> None:
     with pytest.raises(KeyError, match="typical"):
         cost.search_indexing({"rows": [{"message": "short", "characters": 7, "items": 9}]})
