@@ -141,7 +141,9 @@ class Sync:
         if kept < len(shown):
             # Too big for one response: end the page after the last message that fits; the next sync goes on.
             entries, shown, has_more = entries[: shown[kept - 1][0] + 1], shown[:kept], True
-        conversations = {c: conversations[c] for c in {e.conversation_id for e in entries} if c in conversations}
+        # In the order of their first entry on the page: the same answer every time.
+        shown_ids = dict.fromkeys(e.conversation_id for e in entries)
+        conversations = {c: conversations[c] for c in shown_ids if c in conversations}
         messages = [message for _, message in shown]
         return SyncOut(
             conversations=[enriched_out(c, user, c.state_of(user).unread, directory) for c in conversations.values()],
