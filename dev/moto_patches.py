@@ -93,6 +93,8 @@ class Switches:
 
 
 SWITCHES = Switches()
+# What ``raw_moto()`` turns off: the patches that change moto's speed.
+_SPEED_PATCHES = ("sparse_snapshots", "partition_queries", "direct_encoding", "sqs_sends")
 
 
 @dataclass
@@ -112,12 +114,14 @@ EFFECTS = Effects()
 def raw_moto() -> Iterator[None]:
     """Time moto as it ships: the patches that change its speed off inside the block (``untracked_items`` stays
     on: it changes memory, not time, and the raw requests' copies would otherwise be kept for good)."""
-    saved = (SWITCHES.sparse_snapshots, SWITCHES.partition_queries, SWITCHES.direct_encoding, SWITCHES.sqs_sends)
-    SWITCHES.sparse_snapshots = SWITCHES.partition_queries = SWITCHES.direct_encoding = SWITCHES.sqs_sends = False
+    saved = {name: getattr(SWITCHES, name) for name in _SPEED_PATCHES}
+    for name in _SPEED_PATCHES:
+        setattr(SWITCHES, name, False)
     try:
         yield
     finally:
-        SWITCHES.sparse_snapshots, SWITCHES.partition_queries, SWITCHES.direct_encoding, SWITCHES.sqs_sends = saved
+        for name, value in saved.items():
+            setattr(SWITCHES, name, value)
 
 
 # --- transactions ---------------------------------------------------------------------------------------------
@@ -653,9 +657,6 @@ def _untracked(cls: type, tracked_new: Callable[..., Any]) -> Callable[..., Any]
     return __new__
 
 
-# --- installing -----------------------------------------------------------------------------------------------
-
-
 # --- SQS sends ------------------------------------------------------------------------------------------------
 
 _QUEUE_COUNTS = (
@@ -689,6 +690,9 @@ def _uncounted_while_sending(count: property) -> property:
 
     setattr(value, _MARKER, True)
     return property(value)
+
+
+# --- installing -----------------------------------------------------------------------------------------------
 
 
 def _require(patch: str, condition: bool, problem: str) -> None:
@@ -1003,8 +1007,7 @@ def _check_queries(client: Any, before_effects: Effects) -> list[str]:
     assert EFFECTS.queries_narrowed > before_effects.queries_narrowed, "no query was narrowed: the patch does nothing"
     return [
         f"{len(queries)} queries (base table with comparisons and begins_with, GSI, both directions, paginated), "
-        "before and after writes that "
-        "move, delete and add items, return identical pages"
+        "before and after writes that move, delete and add items, return identical pages"
     ]
 
 

@@ -163,11 +163,8 @@ def test_react_example_chats_live_in_the_browser(
 
     # Typing (throttled startTyping) shows on alice's side; the message arrives once and ends the indicator.
     question = "Does the border need a bigger hook?"
-    box, indicator, typing = (
-        bob.page.locator("#message-input"),
-        alice.page.locator("#typing-indicator"),
-        f"{USERS[BOB]} is typing…",
-    )
+    box = bob.page.locator("#message-input")
+    indicator, typing = alice.page.locator("#typing-indicator"), f"{USERS[BOB]} is typing…"
     box.press_sequentially(question, delay=15)
     # The client sends typing_start at most once a second while its user types; the first can reach the room just
     # before alice's page has joined it (seen once in CI). Bob goes on typing (and erasing) until one shows.
@@ -178,7 +175,7 @@ def test_react_example_chats_live_in_the_browser(
         box.press("Backspace")
         bob.page.wait_for_timeout(500)
     expect(indicator).to_have_text(typing)
-    bob.page.locator("#message-input").press("Enter")
+    box.press("Enter")
     theirs = alice.page.locator(".message.theirs", has_text=question)
     expect(theirs).to_have_count(1)
     expect(alice.page.locator("#typing-indicator")).to_be_hidden()
