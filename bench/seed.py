@@ -16,9 +16,13 @@ idempotent: ``World.observe`` reads what an earlier run seeded, and growing to t
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import functools
+import gc
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import ParamSpec, TypeVar
 
 from pynamodb.exceptions import DoesNotExist
 from pynamodb.models import Model
@@ -102,6 +106,33 @@ class World:
         return True
 
 
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Python's cyclic collector off while seeding. Growing allocates millions of objects that all stay alive, and
+    each full collection walks every one of them again: 45 % of the large seed's CPU (41 s -> 23 s for 390,000
+    items, ``DEV_SEED=large``'s size). It resumes, as it was, when growing ends."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _paused(grow: Callable[P, R]) -> Callable[P, R]:
+    @functools.wraps(grow)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        with collector_paused():
+            return grow(*args, **kwargs)
+
+    return run
+
+
 def write_all(items: Iterable[Model]) -> int:
     """Write items of any tables into moto's tables; returns how many."""
     return moto_bulk.put_models(items)
@@ -147,6 +178,7 @@ def start(world: World | None = None, *, marketplace: bool = True) -> World:
     return world
 
 
+@_paused
 def grow_inbox(world: World, partners: int) -> int:
     """Give the creator ``partners`` partner conversations in all, each with one unread message to her."""
     new = [world.partner(index) for index in range(world.partners, partners)]
@@ -162,6 +194,7 @@ def grow_inbox(world: World, partners: int) -> int:
     return written
 
 
+@_paused
 def grow_history(world: World, messages: int) -> int:
     """Append messages to the chat until it holds ``messages``, the two alternating, all unread."""
     chat = conversation_state(Conversation.get(world.chat_id, consistent_read=True))
@@ -197,6 +230,7 @@ __all__ = [
     "PATTERN",
     "SeedClock",
     "World",
+    "collector_paused",
     "feed_size",
     "grow_history",
     "grow_inbox",
