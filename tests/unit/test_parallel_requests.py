@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import threading
 
 import pytest
 
+from chalicelib import logs
 from chalicelib.adapters.dynamodb import parallel
 
 
@@ -36,3 +39,18 @@ def test_a_failure_is_raised_after_the_others_ran() -> None:
 def test_one_item_runs_on_the_callers_thread() -> None:
     assert parallel.each(lambda _: threading.current_thread(), [None]) == [threading.current_thread()]
     assert parallel.each(lambda n: n, []) == []
+
+
+def test_the_callers_log_fields_reach_every_item() -> None:
+    # A log line written inside a pool thread carries the request's correlation ids, as on the caller's thread.
+    formatter = logs.JsonFormatter()
+    logs.bind(request_id="req-7", user_id="alice")
+    try:
+        lines = parallel.each(
+            lambda n: json.loads(formatter.format(logging.makeLogRecord({"msg": f"item {n}"}))), range(parallel.WORKERS)
+        )
+    finally:
+        logs.clear()
+    assert [(line["request_id"], line["user_id"], line["message"]) for line in lines] == [
+        ("req-7", "alice", f"item {n}") for n in range(parallel.WORKERS)
+    ]

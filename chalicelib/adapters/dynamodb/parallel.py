@@ -8,6 +8,7 @@ default connection pool of 10.
 
 from __future__ import annotations
 
+import contextvars
 import functools
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, wait
@@ -31,6 +32,8 @@ def each(function: Callable[[T], R], items: Iterable[T]) -> list[R]:
     items = list(items)
     if len(items) <= 1:
         return [function(item) for item in items]
-    futures = [_pool().submit(function, item) for item in items]
+    # Each item in a copy of the caller's context: the request's bound log fields (``logs.bind``) reach the pool's
+    # threads. One copy per item, because a context cannot be entered by two threads at once.
+    futures = [_pool().submit(contextvars.copy_context().run, function, item) for item in items]
     wait(futures)  # none left running behind a failure: the caller reports the batch as it ended
     return [future.result() for future in futures]
