@@ -11,9 +11,9 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from bench.limits import LIMITS_OFF
+from dev.stack import PORT_VARIABLES
 
 ROOT = Path(__file__).resolve().parent.parent
-PORT_VARIABLES = ("DEV_API_PORT", "DEV_AWS_PORT", "DEV_WS_PORT", "DEV_WS_MANAGEMENT_PORT", "DEV_WEB_PORT")
 
 
 def free_port() -> int:

@@ -112,8 +112,8 @@ class Ports:
 
 
 def configured_ports(environ: Mapping[str, str]) -> Ports:
-    """The ports from ``DEV_API_PORT``, ``DEV_AWS_PORT``, ``DEV_WS_PORT``, ``DEV_WS_MANAGEMENT_PORT`` and
-    ``DEV_WEB_PORT``."""
+    """The ports from ``DEV_API_PORT``, ``DEV_AWS_PORT``, ``DEV_WS_PORT``, ``DEV_WS_MANAGEMENT_PORT``,
+    ``DEV_WEB_PORT`` and ``DEV_WEBHOOK_PORT``."""
 
     def read(service: str, env_var: str, default: int) -> Port:
         raw = environ.get(env_var) or str(default)
@@ -134,6 +134,11 @@ def configured_ports(environ: Mapping[str, str]) -> Ports:
         listed = ", ".join(f"{port.env_var}={port.number}" for port in ports.all())
         raise StackError(f"two services cannot share a port: {listed}")
     return ports
+
+
+# Every variable that names a port of the stack, for what starts stacks side by side (the e2e suite, the benches):
+# one list, so a port a later issue adds gets a free port there too (the push service falls back by itself).
+PORT_VARIABLES: tuple[str, ...] = tuple(port.env_var for port in configured_ports({}).all())
 
 
 def port_taken(port: int, host: str = HOST) -> bool:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from chalicelib.auth.tokens import issue_token
+from dev.stack import PORT_VARIABLES
 from tests.e2e.api_client import Caller
 from tests.e2e.ws_client import LiveSocket, open_socket
 from tests.tuning import IN_PROCESS_TUNING, RATE_LIMITS_OFF
@@ -30,14 +31,6 @@ ROOT = Path(__file__).resolve().parents[2]
 READY_TIMEOUT_SECONDS = 60
 STOP_TIMEOUT_SECONDS = 15
 JWT_SECRET = "e2e-secret-0123456789-0123456789-0123456789"
-PORT_VARIABLES = (
-    "DEV_API_PORT",
-    "DEV_AWS_PORT",
-    "DEV_WS_PORT",
-    "DEV_WS_MANAGEMENT_PORT",
-    "DEV_WEB_PORT",
-    "DEV_WEBHOOK_PORT",
-)
 
 
 def free_port() -> int:

@@ -12,8 +12,9 @@ import pytest
 
 from chalicelib.domain.ids import conversation_id_for
 from dev.seed import ALICE, BOB, CAROL, OPENING_MESSAGE
+from dev.stack import PORT_VARIABLES
 from tests.e2e.api_client import json_of
-from tests.e2e.conftest import PORT_VARIABLES, ROOT, RunningStack, free_port, start_stack
+from tests.e2e.conftest import ROOT, RunningStack, free_port, start_stack
 
 pytestmark = pytest.mark.e2e
 

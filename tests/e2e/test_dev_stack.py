@@ -12,8 +12,9 @@ import pytest
 import requests
 
 from dev.seed import ALICE, BOB, CAROL, GRANNY_SQUARE, USERS
+from dev.stack import PORT_VARIABLES
 from tests.e2e.api_client import Caller, conversation_in, json_of
-from tests.e2e.conftest import PORT_VARIABLES, ROOT, RunningStack, free_port
+from tests.e2e.conftest import ROOT, RunningStack, free_port
 from tests.e2e.images import decoded, png_bytes
 
 pytestmark = pytest.mark.e2e
