@@ -24,6 +24,7 @@ at 256-512 MB; ``bench/cost.py`` models that.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import statistics
 import subprocess
@@ -78,6 +79,7 @@ class Function:
     wall_ms: dict[str, list[float]] = field(default_factory=dict)
     first_use_ms: dict[str, list[float]] = field(default_factory=dict)
     compiled: dict[str, int] = field(default_factory=dict)  # state -> modules compiled from source at init
+    import_ms: dict[str, float] = field(default_factory=dict)  # module -> own import time, after (-X importtime)
 
     def median(self, state: str) -> float:
         return statistics.median(self.init_ms[state])
@@ -95,6 +97,7 @@ class Function:
             "wall_median_ms": {state: round(statistics.median(v), 1) for state, v in self.wall_ms.items()},
             "first_use_median_ms": {state: round(self.first_use(state), 1) for state in self.first_use_ms},
             "compiled_at_init": self.compiled,
+            "import_ms": {name: round(ms, 2) for name, ms in self.import_ms.items()},
         }
 
 
@@ -110,6 +113,11 @@ class ColdStarts:
         assert self.bare is not None
         return function.median(state) / self.bare.median(state)
 
+    def added(self, function: Function, top: int = 6) -> list[tuple[str, float]]:
+        """What ``function``'s init imports over the bare app's: ``added_imports`` of the two."""
+        assert self.bare is not None
+        return added_imports(function.import_ms, self.bare.import_ms, top)
+
     def to_json(self) -> dict[str, Any]:
         return {
             "runs": self.runs,
@@ -119,6 +127,43 @@ class ColdStarts:
             "sizes": self.sizes,
             "error": self.error,
         }
+
+
+_IMPORT_TIME = re.compile(r"import time:\s+(\d+)\s+\|\s+\d+\s+\|\s*(\S+)")
+
+
+def import_self_times(stderr: str) -> dict[str, float]:
+    """``python -X importtime``'s lines: each module's own import time (ms)."""
+    times: dict[str, float] = {}
+    for line in stderr.splitlines():
+        match = _IMPORT_TIME.match(line)
+        if match is not None:
+            times[match.group(2)] = int(match.group(1)) / 1000
+    return times
+
+
+def _group(module: str) -> str:
+    """A package of the app by its layer (``chalicelib.domain``, ``chalicelib.schemas``...), any other by its name."""
+    parts = module.split(".")
+    return ".".join(parts[:2]) if parts[0] == "chalicelib" and len(parts) > 1 else parts[0]
+
+
+def added_imports(function: dict[str, float], bare: dict[str, float], top: int = 6) -> list[tuple[str, float]]:
+    """The own import time of every module ``function`` imports and ``bare`` does not, summed per package (the
+    app's per layer), largest first: where a function's init goes beyond a bare Chalice app's."""
+    totals: dict[str, float] = {}
+    for module, ms in function.items():
+        if module not in bare:
+            totals[_group(module)] = totals.get(_group(module), 0.0) + ms
+    return sorted(totals.items(), key=lambda item: (-item[1], item[0]))[:top]
+
+
+def _import_profile(layout: lambda_layout.LambdaLayout, function: Function) -> None:
+    """One more fresh interpreter under ``-X importtime``, untimed: each module's own import time at init."""
+    module, attribute = function.handler.split(".", 1)
+    code = f"import {module}\ngetattr({module}, {attribute!r})\n"
+    run = layout.run(code, environment={"_HANDLER": function.handler}, options=("-X", "importtime"))
+    function.import_ms = import_self_times(run.stderr)
 
 
 def _package(project: Path, out: Path, *, lean: bool) -> None:
@@ -200,6 +245,9 @@ def measure(after: Path, runs: int = 7) -> ColdStarts:
                     _measure(bare_layouts[state], result.bare, state, bare=True)
                     for function in result.functions:
                         _measure(layouts[state], function, state)
+            _import_profile(bare_layouts["after"], result.bare)
+            for function in result.functions:
+                _import_profile(layouts["after"], function)
         finally:
             for layout in [*layouts.values(), *bare_layouts.values()]:
                 lambda_layout.remove(layout)

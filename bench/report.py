@@ -446,7 +446,17 @@ def _lambda_cold_starts(starts: ColdStarts | None) -> list[str]:
     lines += [
         "",
         f"Medians of {starts.runs} fresh interpreters per row, round-robin. Zips: {sizes}.",
+        "",
+        "What each function's init imports beyond the bare app's, *after* (`python -X importtime` in one more fresh "
+        "interpreter per row, untimed: the own time of every module the bare app does not import, per package, the "
+        "app's per layer; ms of wall time, which importtime's bookkeeping inflates a little):",
+        "",
     ]
+    for f in starts.functions:
+        added = starts.added(f)
+        total = sum(ms for module, ms in f.import_ms.items() if module not in bare.import_ms)
+        shown = ", ".join(f"{name} {ms:.0f}" for name, ms in added) or "nothing"
+        lines.append(f"- {f.name}: {total:.0f} ms in all; {shown}")
     return lines
 
 

@@ -57,6 +57,7 @@ class Run:
 
     result: Any
     compiled: list[str]
+    stderr: str = ""  # what the interpreter wrote there (``-X importtime``'s lines, for one)
 
 
 @dataclass
@@ -80,12 +81,20 @@ class LambdaLayout:
         site = self.opt / "python" / "lib" / self.python / "site-packages"
         return [str(self.task), str(site), str(self.opt / "python"), str(self.runtime)]
 
-    def run(self, code: str, result: str = "None", environment: dict[str, str] | None = None) -> Run:
-        """``code`` in a fresh interpreter on this layout; ``result`` is an expression printed as JSON after it."""
+    def run(
+        self,
+        code: str,
+        result: str = "None",
+        environment: dict[str, str] | None = None,
+        *,
+        options: tuple[str, ...] = (),
+    ) -> Run:
+        """``code`` in a fresh interpreter on this layout; ``result`` is an expression printed as JSON after it;
+        ``options``: more of the interpreter's own (``-X importtime``)."""
         roots = tuple(str(p) + os.sep for p in (self.task, self.opt, self.runtime))
         program = _PRELUDE.format(path=self.sys_path(), roots=roots) + code + _REPORT.format(result=result)
         completed = subprocess.run(
-            [sys.executable, "-S", "-B", "-c", program],
+            [sys.executable, "-S", "-B", *options, "-c", program],
             cwd=self.task,
             env=lambda_environment(environment),
             capture_output=True,
@@ -96,7 +105,7 @@ class LambdaLayout:
         if completed.returncode != 0:
             raise RuntimeError(f"the interpreter failed on the Lambda layout:\n{completed.stderr[-3000:]}")
         report = json.loads(completed.stdout.strip().splitlines()[-1])
-        return Run(report["result"], report["compiled"])
+        return Run(report["result"], report["compiled"], completed.stderr)
 
 
 def lambda_environment(extra: dict[str, str] | None = None) -> dict[str, str]:
