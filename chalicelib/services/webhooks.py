@@ -15,14 +15,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from chalicelib.adapters.dynamodb import Conversation
-from chalicelib.adapters.dynamodb.batch import Key, batch_get
 from chalicelib.domain.webhooks import WebhookEvent, events_for, retry_delay, signed_headers
-from chalicelib.services.message_stream import INSERT, MessageChange
 from chalicelib.services.ports import Clock, WebhookSender, WorkQueue
 from chalicelib.settings import Settings
+
+if TYPE_CHECKING:
+    from chalicelib.adapters.dynamodb.batch import Key
+    from chalicelib.services.message_stream import MessageChange
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +49,12 @@ class Webhooks:
 
     def events(self, changes: Sequence[MessageChange]) -> list[WebhookEvent]:
         """The events of a stream batch (in stream order)."""
+        # Imported here: the webhook queue's function only delivers, and its init (Lambda's billed cold start) need
+        # not load every table model and the stream's record mapping, which only the stream consumer uses.
+        from chalicelib.adapters.dynamodb import Conversation
+        from chalicelib.adapters.dynamodb.batch import batch_get
+        from chalicelib.services.message_stream import INSERT
+
         first = sorted({c.new.conversation_id for c in changes if c.event_name == INSERT and c.new and c.new.seq == 1})
         conversations: dict[str, Mapping[str, Any]] = {}
         if first:

@@ -85,6 +85,9 @@ def test_the_webhook_consumer_loads_its_use_case_and_no_other_functions_code() -
     assert state["pydantic"] is False
     assert not [m for m in loaded if m.startswith(("chalicelib.schemas", "chalicelib.entrypoints.http"))]
     assert "chalicelib.entrypoints.ws.dispatcher" not in loaded
+    # Delivering needs no table: the models and the stream's record mapping are the stream consumer's (events()).
+    stream_side = ("chalicelib.adapters.dynamodb", "chalicelib.services.message_stream")
+    assert not [m for m in loaded if m.startswith(stream_side)]
 
 
 _BUILD_PROBE = """
