@@ -113,7 +113,7 @@ class ColdStarts:
         assert self.bare is not None
         return function.median(state) / self.bare.median(state)
 
-    def added(self, function: Function, top: int = 6) -> list[tuple[str, float]]:
+    def added(self, function: Function, top: int | None = 6) -> list[tuple[str, float]]:
         """What ``function``'s init imports over the bare app's: ``added_imports`` of the two."""
         assert self.bare is not None
         return added_imports(function.import_ms, self.bare.import_ms, top)
@@ -148,9 +148,10 @@ def _group(module: str) -> str:
     return ".".join(parts[:2]) if parts[0] == "chalicelib" and len(parts) > 1 else parts[0]
 
 
-def added_imports(function: dict[str, float], bare: dict[str, float], top: int = 6) -> list[tuple[str, float]]:
+def added_imports(function: dict[str, float], bare: dict[str, float], top: int | None = 6) -> list[tuple[str, float]]:
     """The own import time of every module ``function`` imports and ``bare`` does not, summed per package (the
-    app's per layer), largest first: where a function's init goes beyond a bare Chalice app's."""
+    app's per layer), largest first (the ``top`` of them; all for None): where a function's init goes beyond a bare
+    Chalice app's."""
     totals: dict[str, float] = {}
     for module, ms in function.items():
         if module not in bare:

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.cold_start import import_self_times
+
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE_TIMEOUT_SECONDS = 600
 IMPORT_TIMEOUT_SECONDS = 60
@@ -69,14 +71,7 @@ def _import_seconds(modules: str) -> tuple[float, float]:
 
 def _import_self_times(modules: str) -> dict[str, float]:
     """``python -X importtime``: each module's own import time (ms, one fresh interpreter)."""
-    completed = _fresh_python("-X", "importtime", "-c", f"import {modules}")
-    pattern = re.compile(r"import time:\s+(\d+)\s+\|\s+\d+\s+\|\s*(\S+)")
-    times: dict[str, float] = {}
-    for line in completed.stderr.splitlines():
-        match = pattern.match(line)
-        if match is not None:
-            times[match.group(2)] = int(match.group(1)) / 1000
-    return times
+    return import_self_times(_fresh_python("-X", "importtime", "-c", f"import {modules}").stderr)
 
 
 def _heaviest_imports(module: str, top: int, baseline: str = "chalice, boto3") -> list[tuple[str, float]]:

@@ -453,9 +453,9 @@ def _lambda_cold_starts(starts: ColdStarts | None) -> list[str]:
         "",
     ]
     for f in starts.functions:
-        added = starts.added(f)
-        total = sum(ms for module, ms in f.import_ms.items() if module not in bare.import_ms)
-        shown = ", ".join(f"{name} {ms:.0f}" for name, ms in added) or "nothing"
+        added = starts.added(f, top=None)
+        total = sum(ms for _, ms in added)
+        shown = ", ".join(f"{name} {ms:.0f}" for name, ms in added[:6]) or "nothing"
         lines.append(f"- {f.name}: {total:.0f} ms in all; {shown}")
     return lines
 
